@@ -1,0 +1,74 @@
+/* raster2h3.h - public API of the raster2h3 library: rasters to H3-indexed Hive Parquet. */
+#ifndef RASTER2H3_H
+#define RASTER2H3_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define R2H_VERSION_STRING "0.1.0"
+
+/* Status codes. Values are stable: they may be logged and compared across versions. */
+enum r2h_status {
+    R2H_OK = 0,
+    R2H_ERR_NOMEM = 1,      /* allocation failed */
+    R2H_ERR_INVALID = 2,    /* bad argument or option */
+    R2H_ERR_IO = 3,         /* read/write/fsync/rename failed (disk full, permissions) */
+    R2H_ERR_INPUT = 4,      /* input raster missing, unreadable or unusable */
+    R2H_ERR_CRS = 5,        /* CRS missing or cannot be transformed to WGS84 */
+    R2H_ERR_H3 = 6,         /* H3 library returned an error */
+    R2H_ERR_FORMAT = 7,     /* Parquet encoding error (e.g. value out of range) */
+    R2H_ERR_INTERNAL = 8,   /* invariant broken: a bug */
+    R2H_ERR_INTERRUPTED = 9 /* stopped by a signal */
+};
+
+/* Short static English name of a status; never NULL. Thread-safe. */
+const char *r2h_status_str(enum r2h_status s);
+
+/* Version strings. Static storage; thread-safe. */
+const char *r2h_version(void);
+const char *r2h_h3_version(void);
+const char *r2h_gdal_version(void);
+
+/* Options of one conversion. Initialise with r2h_convert_options_init(). Strings are borrowed
+ * for the duration of r2h_convert(). */
+struct r2h_convert_options {
+    const char *input;      /* path or GDAL dataset name; s3://b/k is read as /vsis3/b/k */
+    const char *output;     /* output directory */
+    int resolution;         /* H3 resolution 0..15 (default 8) */
+    int band;               /* 1-based band number (default 1) */
+    int work_unit;          /* -1: whole raster; 0..121: the base cell with that number */
+    const char *value_name; /* NULL: band description, else "value" */
+    int has_nodata;         /* 1: nodata below overrides the band's */
+    double nodata;
+    int profile;            /* 1: per-phase timings and peak RSS on stderr */
+    int quiet;              /* 1: no progress output */
+    int compression_level;  /* zstd level (default 3) */
+    int threads;            /* worker threads; 0 = all online cores */
+};
+
+/* Fill *opt with defaults. NULL is a no-op. Thread-safe. */
+void r2h_convert_options_init(struct r2h_convert_options *opt);
+
+/* Result summary of r2h_convert(). */
+struct r2h_convert_result {
+    uint64_t pixels_read;   /* pixels examined */
+    uint64_t pixels_valid;  /* valid pixels written (pixel mode) */
+    uint64_t rows_written;
+    int partitions_written;
+};
+
+/* Convert one raster (or one work unit of it) to OUTPUT/h0=<cell>/data_0.parquet.
+ * Returns R2H_OK or an error; on error a one-line message is copied to errbuf (if non-NULL)
+ * and no partition file is left that looks complete. Not thread-safe with respect to other
+ * calls that change GDAL global configuration; otherwise reentrant. */
+enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_convert_result *res,
+                            char *errbuf, size_t errbuf_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

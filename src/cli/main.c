@@ -1,0 +1,216 @@
+/* main.c - the raster2h3 command line: option parsing, job-array environment, exit codes. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "raster2h3.h"
+
+/* Exit codes (documented in README): permanent failures are 2-5, retryable ones 75. */
+enum {
+    EXIT_OK = 0,
+    EXIT_INTERNAL = 1,
+    EXIT_USAGE = 2,
+    EXIT_INPUT = 3,
+    EXIT_OUTPUT = 4,
+    EXIT_INTERRUPTED = 5,
+    EXIT_RETRYABLE = 75
+};
+
+/* Implemented by the sink module: unlink temporary files of unfinished partitions. */
+void r2h_sink_file_cleanup_on_signal(void);
+
+struct opt_doc {
+    struct option opt;
+    const char *arg;
+    const char *help;
+};
+
+enum { OPT_RES = 'r', OPT_I = 1000, OPT_BAND, OPT_VALUE_NAME, OPT_NODATA, OPT_PROFILE, OPT_QUIET,
+       OPT_INPUT_URL, OPT_HELP, OPT_VERSION, OPT_LEVEL, OPT_THREADS };
+
+static const struct opt_doc options[] = {
+    {{"resolution", required_argument, NULL, OPT_RES}, "N", "H3 resolution 0..15 (default 8)"},
+    {{"zoom", required_argument, NULL, OPT_RES}, "N", "same as --resolution (seed compatibility)"},
+    {{"i", required_argument, NULL, OPT_I}, "N",
+     "work unit: base cell N (0..121); default $JOB_COMPLETION_INDEX, else the whole raster"},
+    {{"band", required_argument, NULL, OPT_BAND}, "B", "band number, 1-based (default 1)"},
+    {{"value-name", required_argument, NULL, OPT_VALUE_NAME}, "NAME",
+     "value column name (default: band description, else 'value')"},
+    {{"nodata", required_argument, NULL, OPT_NODATA}, "V", "NoData value (overrides the band's)"},
+    {{"input-url", required_argument, NULL, OPT_INPUT_URL}, "URL", "input (instead of INPUT)"},
+    {{"threads", required_argument, NULL, OPT_THREADS}, "N",
+     "worker threads (default: all cores); output is identical for any N"},
+    {{"compression-level", required_argument, NULL, OPT_LEVEL}, "N", "zstd level (default 3)"},
+    {{"profile", no_argument, NULL, OPT_PROFILE}, NULL, "print phase times and peak RSS to stderr"},
+    {{"quiet", no_argument, NULL, OPT_QUIET}, NULL, "no progress output"},
+    {{"help", no_argument, NULL, OPT_HELP}, NULL, "show this help"},
+    {{"version", no_argument, NULL, OPT_VERSION}, NULL, "show versions of raster2h3, H3 and GDAL"},
+};
+#define NOPTS (sizeof options / sizeof options[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: raster2h3 convert INPUT OUTPUT [options]\n"
+               "       raster2h3 --version | --help\n\n"
+               "Convert a raster (any GDAL dataset; s3://bucket/key is read as /vsis3/bucket/key)\n"
+               "to H3-indexed Parquet partitioned as OUTPUT/h0=<cell>/data_0.parquet.\n"
+               "Settings resolve flag > environment > default.\n\noptions:\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s%s", options[i].opt.name, options[i].arg ? " " : "",
+                 options[i].arg ? options[i].arg : "");
+        fprintf(f, "  %-26s %s\n", left, options[i].help);
+    }
+    fprintf(f, "\nexit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 output error,\n"
+               "            5 interrupted, 75 retryable (transient I/O)\n");
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "raster2h3: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see raster2h3 --help)\n");
+    return EXIT_USAGE;
+}
+
+/* Strict integer parse: the whole string, base 10, within [lo, hi]. */
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static int exit_code_of(enum r2h_status st)
+{
+    switch (st) {
+    case R2H_OK: return EXIT_OK;
+    case R2H_ERR_INVALID: return EXIT_USAGE;
+    case R2H_ERR_INPUT: case R2H_ERR_CRS: return EXIT_INPUT;
+    case R2H_ERR_IO: case R2H_ERR_FORMAT: return EXIT_OUTPUT;
+    case R2H_ERR_INTERRUPTED: return EXIT_INTERRUPTED;
+    default: return EXIT_INTERNAL;
+    }
+}
+
+static void on_signal(int sig)
+{
+    r2h_sink_file_cleanup_on_signal();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static int cmd_convert(int argc, char **argv)
+{
+    struct r2h_convert_options o;
+    r2h_convert_options_init(&o);
+    struct option longopts[NOPTS + 1];
+    for (size_t i = 0; i < NOPTS; i++)
+        longopts[i] = options[i].opt;
+    memset(&longopts[NOPTS], 0, sizeof longopts[NOPTS]);
+    const char *input_url = NULL, *i_flag = NULL;
+    long v;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_RES:
+            if (!parse_int(optarg, 0, 15, &v))
+                return usage_error("--resolution must be an integer 0..15, got '%s'", optarg);
+            o.resolution = (int)v;
+            break;
+        case OPT_I: i_flag = optarg; break;
+        case OPT_BAND:
+            if (!parse_int(optarg, 1, INT_MAX, &v))
+                return usage_error("--band must be a positive integer, got '%s'", optarg);
+            o.band = (int)v;
+            break;
+        case OPT_VALUE_NAME: o.value_name = optarg; break;
+        case OPT_NODATA: {
+            char *end;
+            o.nodata = strtod(optarg, &end);
+            if (!*optarg || *end)
+                return usage_error("--nodata must be a number, got '%s'", optarg);
+            o.has_nodata = 1;
+            break;
+        }
+        case OPT_LEVEL:
+            if (!parse_int(optarg, 1, 22, &v))
+                return usage_error("--compression-level must be 1..22, got '%s'", optarg);
+            o.compression_level = (int)v;
+            break;
+        case OPT_THREADS:
+            if (!parse_int(optarg, 1, 1024, &v))
+                return usage_error("--threads must be an integer 1..1024, got '%s'", optarg);
+            o.threads = (int)v;
+            break;
+        case OPT_INPUT_URL: input_url = optarg; break;
+        case OPT_PROFILE: o.profile = 1; break;
+        case OPT_QUIET: o.quiet = 1; break;
+        case OPT_HELP: usage(stdout); return EXIT_OK;
+        case ':': return usage_error("option %s needs a value", argv[optind - 1]);
+        default: return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    int npos = argc - optind;
+    if (input_url) {
+        if (npos != 1)
+            return usage_error("%s", "with --input-url give exactly one positional OUTPUT");
+        o.input = input_url;
+        o.output = argv[optind];
+    } else {
+        if (npos != 2)
+            return usage_error("%s", "convert needs INPUT and OUTPUT");
+        o.input = argv[optind];
+        o.output = argv[optind + 1];
+    }
+    const char *env = getenv("JOB_COMPLETION_INDEX");
+    const char *src = i_flag ? "--i" : "JOB_COMPLETION_INDEX";
+    const char *wu = i_flag ? i_flag : (env && *env ? env : NULL);
+    if (wu) {
+        if (!parse_int(wu, 0, 121, &v)) {
+            fprintf(stderr, "raster2h3: %s must be an integer 0..121, got '%s'\n", src, wu);
+            return EXIT_USAGE;
+        }
+        o.work_unit = (int)v;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    char err[1024] = "";
+    struct r2h_convert_result res;
+    enum r2h_status st = r2h_convert(&o, &res, err, sizeof err);
+    if (st != R2H_OK) {
+        fprintf(stderr, "raster2h3: %s\n", err[0] ? err : r2h_status_str(st));
+        return exit_code_of(st);
+    }
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("raster2h3 %s\nH3 %s\nGDAL %s\n", r2h_version(), r2h_h3_version(),
+               r2h_gdal_version());
+        return EXIT_OK;
+    }
+    if (strcmp(argv[1], "convert") == 0)
+        return cmd_convert(argc - 1, argv + 1);
+    fprintf(stderr, "raster2h3: unknown command '%s' (see raster2h3 --help)\n", argv[1]);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,39 @@
+/* r2h_common.h - internal status helpers, allocation hook and growable byte buffers. */
+#ifndef R2H_COMMON_H
+#define R2H_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "raster2h3.h"
+
+/* Allocation hook: every module allocates through these so tests can fail the Nth call.
+ * r2h_free(NULL) is a no-op. */
+void *r2h_malloc(size_t n);
+void *r2h_calloc(size_t n, size_t size);
+void *r2h_realloc(void *p, size_t n);
+void r2h_free(void *p);
+char *r2h_strdup(const char *s);
+
+/* Test hook: make the Nth allocation from now on fail (0 disables). Not thread-safe. */
+void r2h_alloc_fail_after(long n);
+
+/* Growable byte buffer. Zero-initialised struct is a valid empty buffer. */
+struct r2h_buf {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+};
+
+enum r2h_status r2h_buf_reserve(struct r2h_buf *b, size_t extra);
+enum r2h_status r2h_buf_append(struct r2h_buf *b, const void *p, size_t n);
+enum r2h_status r2h_buf_push_byte(struct r2h_buf *b, uint8_t v);
+void r2h_buf_clear(struct r2h_buf *b); /* len = 0, keeps memory */
+void r2h_buf_free(struct r2h_buf *b);  /* frees memory, leaves an empty buffer */
+
+/* Format a message into dst (always NUL-terminated, truncated if needed). */
+void r2h_fmt(char *dst, size_t dst_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

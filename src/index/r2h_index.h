@@ -1,0 +1,38 @@
+/* r2h_index.h - the index module: pixel centres to H3 cells, base cells and resolution-0 cell bounds. */
+#ifndef R2H_INDEX_H
+#define R2H_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "r2h_common.h"
+
+#define R2H_NUM_BASE_CELLS 122
+#define R2H_MAX_RES 15
+
+/* Version of the linked H3 library, "4.5.0". */
+const char *r2h_index_h3_version(void);
+
+/* Cells of n points (degrees) at resolution res with the reference latLngToCell. Points whose
+ * ok[i] is 0 (ok may be NULL) or that H3 rejects get cell 0. Thread-safe. */
+void r2h_index_cells(const double *lat_deg, const double *lng_deg, const uint8_t *ok, size_t n,
+                     int res, uint64_t *cells);
+
+/* Base cell number (0..121) of a valid cell. */
+static inline int r2h_index_base_cell(uint64_t cell) { return (int)((cell >> 45) & 0x7f); }
+
+/* The resolution-0 cell of base cell bc. */
+static inline uint64_t r2h_index_res0_cell(int bc)
+{
+    return 0x08001fffffffffffULL | ((uint64_t)bc << 45);
+}
+
+/* Bounding box in degrees of the region whose points H3 assigns to base cell bc, with a margin.
+ * lng0 <= lng1; the interval may extend past ±180 for cells across the antimeridian. Cells
+ * containing a pole get the full longitude range. Thread-safe. */
+struct r2h_box {
+    double lat0, lat1, lng0, lng1;
+};
+enum r2h_status r2h_index_base_cell_box(int bc, struct r2h_box *out);
+
+#endif

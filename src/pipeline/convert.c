@@ -1,0 +1,703 @@
+/* convert.c - the convert run: plan windows, read, locate, index, route to partitions, write Parquet. */
+#include <errno.h>
+#include <pthread.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gdal.h>
+
+#include "r2h_index.h"
+#include "r2h_parquet.h"
+#include "r2h_pipeline.h"
+#include "r2h_raster.h"
+#include "r2h_sink.h"
+
+enum { PHASE_READ, PHASE_LOCATE, PHASE_INDEX, PHASE_ROUTE, PHASE_SORT, PHASE_WRITE, NPHASES };
+static const char *const phase_names[NPHASES] = {"read", "locate", "index",
+                                                 "route", "sort", "encode+write"};
+
+struct partition {
+    struct r2h_row *rows;
+    size_t n, cap;
+};
+
+/* A piece of work: rows [y, y+h) of window columns [x0, x0+w). */
+struct chunk {
+    int x0, y, w, h;
+};
+
+struct run;
+
+/* One thread's state: its own GDAL handle (handles are not thread-safe), scratch buffers and
+ * per-partition rows; partitions of all workers are merged after the pass. */
+struct worker {
+    struct run *run;
+    struct r2h_raster *raster;
+    struct partition parts[R2H_NUM_BASE_CELLS];
+    double phase[NPHASES];
+    void *vals;
+    uint8_t *valid, *ok;
+    double *lat, *lng;
+    uint64_t *cells;
+    size_t cap_pix, cap_w;
+    pthread_t tid;
+};
+
+struct run {
+    const struct r2h_convert_options *opt;
+    struct r2h_raster *raster;
+    const struct r2h_raster_info *info;
+    struct worker *workers;
+    int nworkers;
+    struct chunk *chunks;
+    size_t nchunks;
+    struct partition parts[R2H_NUM_BASE_CELLS]; /* merged */
+    const char *value_name;
+    double phase[NPHASES];
+    double t_start, t_last_progress;
+    uint64_t pixels_total;
+    struct r2h_convert_result res;
+    /* Shared between workers, guarded by mu. */
+    pthread_mutex_t mu;
+    size_t next;             /* next chunk or partition to take */
+    uint64_t pixels_done;
+    enum r2h_status status;  /* first error; workers stop when set */
+    char *err;
+    size_t errlen;
+};
+
+const char *r2h_version(void) { return R2H_VERSION_STRING; }
+const char *r2h_h3_version(void) { return r2h_index_h3_version(); }
+const char *r2h_gdal_version(void) { return GDALVersionInfo("RELEASE_NAME"); }
+
+void r2h_convert_options_init(struct r2h_convert_options *opt)
+{
+    if (!opt)
+        return;
+    memset(opt, 0, sizeof *opt);
+    opt->resolution = 8;
+    opt->band = 1;
+    opt->work_unit = -1;
+    opt->compression_level = 3;
+}
+
+static enum r2h_pq_type pq_type_of(enum r2h_dtype t)
+{
+    switch (t) {
+    case R2H_DT_UINT8: return R2H_PQ_UINT8;
+    case R2H_DT_INT8: return R2H_PQ_INT8;
+    case R2H_DT_UINT16: return R2H_PQ_UINT16;
+    case R2H_DT_INT16: return R2H_PQ_INT16;
+    case R2H_DT_UINT32: return R2H_PQ_UINT32;
+    case R2H_DT_INT32: return R2H_PQ_INT32;
+    case R2H_DT_UINT64: return R2H_PQ_UINT64;
+    case R2H_DT_INT64: return R2H_PQ_INT64;
+    case R2H_DT_FLOAT32: return R2H_PQ_FLOAT;
+    case R2H_DT_FLOAT64: return R2H_PQ_DOUBLE;
+    }
+    return R2H_PQ_DOUBLE;
+}
+
+static enum r2h_status part_reserve(struct partition *p, size_t extra)
+{
+    if (p->cap - p->n >= extra)
+        return R2H_OK;
+    size_t cap = p->cap ? p->cap : 4096;
+    while (cap - p->n < extra)
+        cap *= 2;
+    struct r2h_row *r = r2h_realloc(p->rows, cap * sizeof *r);
+    if (!r)
+        return R2H_ERR_NOMEM;
+    p->rows = r;
+    p->cap = cap;
+    return R2H_OK;
+}
+
+/* Record the first error (message already formatted in msg) and make every worker stop. */
+static void fail(struct run *run, enum r2h_status st, const char *msg)
+{
+    pthread_mutex_lock(&run->mu);
+    if (run->status == R2H_OK) {
+        run->status = st;
+        r2h_fmt(run->err, run->errlen, "%s", msg);
+    }
+    pthread_mutex_unlock(&run->mu);
+}
+
+/* Progress lines on stderr, at most every 5 s; called with run->mu held. */
+static void progress_locked(struct run *run, int final)
+{
+    if (run->opt->quiet)
+        return;
+    double now = r2h_now();
+    if (!final && now - run->t_last_progress < 5.0)
+        return;
+    run->t_last_progress = now;
+    double el = now - run->t_start;
+    double pct = run->pixels_total ? 100.0 * (double)run->pixels_done / (double)run->pixels_total : 100;
+    fprintf(stderr, "raster2h3: %5.1f%% %llu/%llu pixels, %.1f Mpixel/s, %.1f s\n", pct,
+            (unsigned long long)run->pixels_done, (unsigned long long)run->pixels_total,
+            el > 0 ? (double)run->pixels_done / el / 1e6 : 0.0, el);
+}
+
+static enum r2h_status worker_buffers(struct worker *wk, size_t npix, size_t w)
+{
+    size_t vsz = r2h_dtype_size(wk->run->info->dtype);
+    if (npix > wk->cap_pix) {
+        r2h_free(wk->vals);
+        r2h_free(wk->valid);
+        wk->vals = r2h_malloc(npix * vsz);
+        wk->valid = r2h_malloc(npix);
+        wk->cap_pix = (wk->vals && wk->valid) ? npix : 0;
+        if (!wk->cap_pix)
+            return R2H_ERR_NOMEM;
+    }
+    if (w > wk->cap_w) {
+        r2h_free(wk->ok);
+        r2h_free(wk->lat);
+        r2h_free(wk->lng);
+        r2h_free(wk->cells);
+        wk->ok = r2h_malloc(w);
+        wk->lat = r2h_malloc(w * sizeof *wk->lat);
+        wk->lng = r2h_malloc(w * sizeof *wk->lng);
+        wk->cells = r2h_malloc(w * sizeof *wk->cells);
+        wk->cap_w = (wk->ok && wk->lat && wk->lng && wk->cells) ? w : 0;
+        if (!wk->cap_w)
+            return R2H_ERR_NOMEM;
+    }
+    return R2H_OK;
+}
+
+/* Route the located, indexed pixels of one raster row into the worker's partitions. */
+static enum r2h_status route_row(struct worker *wk, const unsigned char *prow, int w)
+{
+    const enum r2h_dtype t = wk->run->info->dtype;
+    const size_t vsz = r2h_dtype_size(t);
+    const int wu = wk->run->opt->work_unit;
+    for (int c = 0; c < w; c++) {
+        if (!wk->ok[c] || !wk->cells[c])
+            continue;
+        int bc = r2h_index_base_cell(wk->cells[c]);
+        if (wu >= 0 && bc != wu)
+            continue;
+        struct partition *p = &wk->parts[bc];
+        if (p->n == p->cap && part_reserve(p, 1) != R2H_OK)
+            return R2H_ERR_NOMEM;
+        p->rows[p->n].cell = wk->cells[c];
+        p->rows[p->n].key = r2h_value_key(t, prow + (size_t)c * vsz);
+        p->n++;
+    }
+    return R2H_OK;
+}
+
+/* Read, locate, index and route one chunk. */
+static enum r2h_status process_chunk(struct worker *wk, const struct chunk *ch, char *msg,
+                                     size_t msglen)
+{
+    const size_t vsz = r2h_dtype_size(wk->run->info->dtype);
+    const int w = ch->w;
+    enum r2h_status st = worker_buffers(wk, (size_t)w * ch->h, (size_t)w);
+    if (st != R2H_OK) {
+        r2h_fmt(msg, msglen, "out of memory allocating a %d x %d window", w, ch->h);
+        return st;
+    }
+    double t0 = r2h_now(), t1;
+    st = r2h_raster_read(wk->raster, ch->x0, ch->y, w, ch->h, wk->vals, wk->valid, msg, msglen);
+    if (st != R2H_OK)
+        return st;
+    t1 = r2h_now();
+    wk->phase[PHASE_READ] += t1 - t0;
+    for (int r = 0; r < ch->h; r++) {
+        const uint8_t *vrow = wk->valid + (size_t)r * w;
+        int any = 0;
+        for (int c = 0; c < w && !any; c++)
+            any = vrow[c];
+        if (!any)
+            continue;
+        t0 = r2h_now();
+        st = r2h_raster_locate_row(wk->raster, ch->y + r, ch->x0, w, wk->lat, wk->lng, wk->ok);
+        if (st != R2H_OK) {
+            r2h_fmt(msg, msglen, "out of memory locating pixels");
+            return st;
+        }
+        for (int c = 0; c < w; c++)
+            wk->ok[c] &= vrow[c];
+        t1 = r2h_now();
+        wk->phase[PHASE_LOCATE] += t1 - t0;
+        r2h_index_cells(wk->lat, wk->lng, wk->ok, (size_t)w, wk->run->opt->resolution, wk->cells);
+        t0 = r2h_now();
+        wk->phase[PHASE_INDEX] += t0 - t1;
+        st = route_row(wk, (const unsigned char *)wk->vals + (size_t)r * w * vsz, w);
+        if (st != R2H_OK) {
+            r2h_fmt(msg, msglen, "out of memory buffering rows");
+            return st;
+        }
+        wk->phase[PHASE_ROUTE] += r2h_now() - t0;
+    }
+    return R2H_OK;
+}
+
+/* Take the next index below limit, or -1 when done or after an error. */
+static long take_next(struct run *run, size_t limit, uint64_t done_pixels)
+{
+    long i = -1;
+    pthread_mutex_lock(&run->mu);
+    run->pixels_done += done_pixels;
+    if (done_pixels)
+        progress_locked(run, 0);
+    if (run->status == R2H_OK && run->next < limit)
+        i = (long)run->next++;
+    pthread_mutex_unlock(&run->mu);
+    return i;
+}
+
+static void *read_worker(void *arg)
+{
+    struct worker *wk = arg;
+    struct run *run = wk->run;
+    char msg[1024];
+    uint64_t done = 0;
+    long i;
+    while ((i = take_next(run, run->nchunks, done)) >= 0) {
+        const struct chunk *ch = &run->chunks[i];
+        enum r2h_status st = process_chunk(wk, ch, msg, sizeof msg);
+        if (st != R2H_OK) {
+            fail(run, st, msg);
+            break;
+        }
+        done = (uint64_t)ch->w * ch->h;
+    }
+    return NULL;
+}
+
+static enum r2h_status mkdir_p(const char *path, char *err, size_t errlen)
+{
+    char tmp[4096];
+    r2h_fmt(tmp, sizeof tmp, "%s", path);
+    size_t len = strlen(tmp);
+    while (len > 1 && tmp[len - 1] == '/')
+        tmp[--len] = 0;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+            goto fail;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+        goto fail;
+    struct stat sb;
+    if (stat(tmp, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        errno = ENOTDIR;
+        goto fail;
+    }
+    return R2H_OK;
+fail:
+    r2h_fmt(err, errlen, "%s: cannot create directory: %s", tmp, strerror(errno));
+    return R2H_ERR_IO;
+}
+
+static void fmt_double(char *dst, size_t len, double v) { r2h_fmt(dst, len, "%.17g", v); }
+
+static enum r2h_status add_metadata(struct run *run, struct r2h_pq_writer *w, uint64_t h0)
+{
+    const struct r2h_convert_options *o = run->opt;
+    const struct r2h_raster_info *in = run->info;
+    char buf[64], nd[64], cell[32];
+    r2h_fmt(cell, sizeof cell, "%015llx", (unsigned long long)h0);
+    if (in->has_nodata)
+        fmt_double(nd, sizeof nd, in->nodata);
+    else
+        r2h_fmt(nd, sizeof nd, "none");
+    struct { const char *k, *v; } kv[] = {
+        {"raster2h3:version", r2h_version()},
+        {"raster2h3:h3_version", r2h_h3_version()},
+        {"raster2h3:gdal_version", r2h_gdal_version()},
+        {"raster2h3:source", o->input},
+        {"raster2h3:band", (r2h_fmt(buf, sizeof buf, "%d", in->band), buf)},
+        {"raster2h3:nodata", nd},
+        {"raster2h3:dtype", r2h_dtype_name(in->dtype)},
+        {"raster2h3:crs", in->crs_name},
+        {"raster2h3:partition", cell},
+        {"raster2h3:mode", "pixel"},
+    };
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
+        enum r2h_status st = r2h_pq_writer_add_kv(w, kv[i].k, kv[i].v);
+        if (st != R2H_OK)
+            return st;
+    }
+    char res[8];
+    r2h_fmt(res, sizeof res, "%d", o->resolution);
+    return r2h_pq_writer_add_kv(w, "raster2h3:resolution", res);
+}
+
+/* Sort partition bc and write it to OUTPUT/h0=<cell>/data_0.parquet atomically. Thread-safe for
+ * distinct partitions. Timings go to phase (the caller's, per thread). */
+static enum r2h_status write_partition(struct run *run, int bc, double *phase, char *msg,
+                                       size_t msglen)
+{
+    struct partition *p = &run->parts[bc];
+    const struct r2h_raster_info *in = run->info;
+    const uint64_t h0 = r2h_index_res0_cell(bc);
+    char dir[4096], path[4200], cellname[8];
+    double t0 = r2h_now();
+    enum r2h_status st = r2h_rows_sort(p->rows, p->n);
+    if (st != R2H_OK) {
+        r2h_fmt(msg, msglen, "out of memory sorting partition %015llx", (unsigned long long)h0);
+        return st;
+    }
+    double t1 = r2h_now();
+    phase[PHASE_SORT] += t1 - t0;
+    r2h_fmt(dir, sizeof dir, "%s/h0=%015llx", run->opt->output, (unsigned long long)h0);
+    if ((st = mkdir_p(dir, msg, msglen)) != R2H_OK)
+        return st;
+    r2h_fmt(path, sizeof path, "%s/data_0.parquet", dir);
+    r2h_fmt(cellname, sizeof cellname, "h%d", run->opt->resolution);
+    struct r2h_sink *sink = NULL;
+    if ((st = r2h_sink_file_open(path, &sink, msg, msglen)) != R2H_OK)
+        return st;
+    struct r2h_pq_column_spec cols[2] = {
+        {.name = run->value_name, .type = pq_type_of(in->dtype)},
+        {.name = cellname, .type = R2H_PQ_UINT64, .sorted_ascending = 1},
+    };
+    struct r2h_pq_options po;
+    r2h_pq_options_init(&po);
+    po.codec = R2H_PQ_CODEC_ZSTD;
+    po.level = run->opt->compression_level;
+    struct r2h_pq_writer *w = NULL;
+    if ((st = r2h_pq_writer_open(sink, cols, 2, &po, &w)) != R2H_OK) {
+        r2h_fmt(msg, msglen, "%s: cannot start Parquet writer: %s", path, r2h_status_str(st));
+        return st;
+    }
+    if ((st = add_metadata(run, w, h0)) != R2H_OK)
+        goto fail;
+    enum { CHUNK = 65536 };
+    const size_t vsz = r2h_dtype_size(in->dtype);
+    unsigned char *vbuf = r2h_malloc(CHUNK * vsz);
+    uint64_t *cbuf = r2h_malloc(CHUNK * sizeof *cbuf);
+    if (!vbuf || !cbuf)
+        st = R2H_ERR_NOMEM;
+    for (size_t i = 0; i < p->n && st == R2H_OK; i += CHUNK) {
+        size_t m = p->n - i < CHUNK ? p->n - i : CHUNK;
+        for (size_t j = 0; j < m; j++) {
+            r2h_value_from_key(in->dtype, p->rows[i + j].key, vbuf + j * vsz);
+            cbuf[j] = p->rows[i + j].cell;
+        }
+        struct r2h_pq_column_data data[2] = {{.values = vbuf}, {.values = cbuf}};
+        st = r2h_pq_writer_write(w, data, m);
+    }
+    r2h_free(vbuf);
+    r2h_free(cbuf);
+    if (st != R2H_OK)
+        goto fail;
+    char wmsg[512] = "";
+    st = r2h_pq_writer_close(w, wmsg, sizeof wmsg);
+    if (st != R2H_OK) {
+        r2h_fmt(msg, msglen, "%s: %s", path, wmsg[0] ? wmsg : r2h_status_str(st));
+        return st;
+    }
+    phase[PHASE_WRITE] += r2h_now() - t1;
+    return R2H_OK;
+fail:
+    r2h_fmt(msg, msglen, "%s: %s", path,
+            r2h_pq_writer_errmsg(w)[0] ? r2h_pq_writer_errmsg(w) : r2h_status_str(st));
+    r2h_pq_writer_abort(w);
+    return st;
+}
+
+static void *write_worker(void *arg)
+{
+    struct worker *wk = arg;
+    struct run *run = wk->run;
+    char msg[1024];
+    long bc;
+    while ((bc = take_next(run, R2H_NUM_BASE_CELLS, 0)) >= 0) {
+        struct partition *p = &run->parts[bc];
+        enum r2h_status st = p->n ? write_partition(run, (int)bc, wk->phase, msg, sizeof msg) : R2H_OK;
+        size_t n = p->n;
+        r2h_free(p->rows);
+        p->rows = NULL;
+        p->n = p->cap = 0;
+        if (st != R2H_OK) {
+            fail(run, st, msg);
+            break;
+        }
+        if (n) {
+            pthread_mutex_lock(&run->mu);
+            run->res.rows_written += n;
+            run->res.partitions_written++;
+            pthread_mutex_unlock(&run->mu);
+        }
+    }
+    return NULL;
+}
+
+/* Windows of the raster this run reads: the whole raster, or for a work unit on a geographic
+ * raster the windows that can hold its base cell. */
+static enum r2h_status plan_windows(struct run *run, int (*win)[4], int *nwin)
+{
+    const struct r2h_raster_info *in = run->info;
+    *nwin = 0;
+    if (run->opt->work_unit >= 0) {
+        struct r2h_box box;
+        enum r2h_status st = r2h_index_base_cell_box(run->opt->work_unit, &box);
+        if (st != R2H_OK) {
+            r2h_fmt(run->err, run->errlen, "cannot compute bounds of base cell %d",
+                    run->opt->work_unit);
+            return st;
+        }
+        if (r2h_raster_window_for_box(run->raster, box.lat0, box.lat1, box.lng0, box.lng1, win,
+                                      nwin))
+            return R2H_OK;
+    }
+    win[0][0] = 0;
+    win[0][1] = 0;
+    win[0][2] = in->width;
+    win[0][3] = in->height;
+    *nwin = 1;
+    return R2H_OK;
+}
+
+/* Split windows into chunks of whole block rows (each block decoded once), ~4 M pixels each. */
+static enum r2h_status plan_chunks(struct run *run, const int (*win)[4], int nwin)
+{
+    const struct r2h_raster_info *in = run->info;
+    const size_t target = (size_t)4 << 20;
+    size_t cap = 0;
+    for (int i = 0; i < nwin; i++) {
+        const int x0 = win[i][0], y0 = win[i][1], w = win[i][2], h = win[i][3];
+        int bh = in->block_h > 0 ? in->block_h : 1;
+        while (bh > 1 && (size_t)bh * w > target)
+            bh /= 2;
+        while ((size_t)bh * 2 * w <= target && bh * 2 <= h)
+            bh *= 2;
+        for (int y = y0; y < y0 + h;) {
+            int next = (y / bh + 1) * bh;
+            if (next > y0 + h)
+                next = y0 + h;
+            if (run->nchunks == cap) {
+                cap = cap ? cap * 2 : 64;
+                struct chunk *c = r2h_realloc(run->chunks, cap * sizeof *c);
+                if (!c) {
+                    r2h_fmt(run->err, run->errlen, "out of memory planning chunks");
+                    return R2H_ERR_NOMEM;
+                }
+                run->chunks = c;
+            }
+            run->chunks[run->nchunks++] = (struct chunk){x0, y, w, next - y};
+            run->pixels_total += (uint64_t)w * (next - y);
+            y = next;
+        }
+    }
+    return R2H_OK;
+}
+
+static enum r2h_status check_options(const struct r2h_convert_options *o, char *err, size_t len)
+{
+    if (!o->input || !*o->input) {
+        r2h_fmt(err, len, "no input given");
+        return R2H_ERR_INVALID;
+    }
+    if (!o->output || !*o->output) {
+        r2h_fmt(err, len, "no output given");
+        return R2H_ERR_INVALID;
+    }
+    if (o->resolution < 0 || o->resolution > R2H_MAX_RES) {
+        r2h_fmt(err, len, "resolution %d out of range 0..15", o->resolution);
+        return R2H_ERR_INVALID;
+    }
+    if (o->work_unit < -1 || o->work_unit >= R2H_NUM_BASE_CELLS) {
+        r2h_fmt(err, len, "work unit %d out of range 0..121", o->work_unit);
+        return R2H_ERR_INVALID;
+    }
+    if (o->threads < 0 || o->threads > 1024) {
+        r2h_fmt(err, len, "threads %d out of range 0..1024", o->threads);
+        return R2H_ERR_INVALID;
+    }
+    return R2H_OK;
+}
+
+static void print_profile(const struct run *run)
+{
+    double total = r2h_now() - run->t_start;
+    fprintf(stderr, "raster2h3: profile (thread-seconds):");
+    for (int i = 0; i < NPHASES; i++)
+        fprintf(stderr, " %s %.3f,", phase_names[i], run->phase[i]);
+    fprintf(stderr, " wall %.3f s, %d thread%s\n", total, run->nworkers,
+            run->nworkers == 1 ? "" : "s");
+    fprintf(stderr,
+            "raster2h3: profile: %llu pixels read, %llu valid, %.2f Mpixel/s read, "
+            "%.2f M valid/s, peak RSS %.1f MiB\n",
+            (unsigned long long)run->res.pixels_read, (unsigned long long)run->res.pixels_valid,
+            total > 0 ? (double)run->res.pixels_read / total / 1e6 : 0.0,
+            total > 0 ? (double)run->res.pixels_valid / total / 1e6 : 0.0,
+            (double)r2h_peak_rss() / (1024.0 * 1024.0));
+}
+
+/* Run fn on every worker thread (worker 0 on the calling thread) and wait for all. */
+static void run_workers(struct run *run, void *(*fn)(void *))
+{
+    run->next = 0;
+    int started = 1;
+    for (int i = 1; i < run->nworkers; i++) {
+        if (pthread_create(&run->workers[i].tid, NULL, fn, &run->workers[i]) != 0)
+            break;
+        started++;
+    }
+    fn(&run->workers[0]);
+    for (int i = 1; i < started; i++)
+        pthread_join(run->workers[i].tid, NULL);
+}
+
+static enum r2h_status open_workers(struct run *run)
+{
+    const struct r2h_convert_options *opt = run->opt;
+    int n = opt->threads > 0 ? opt->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    if ((size_t)n > run->nchunks && run->nchunks > 0)
+        n = (int)run->nchunks;
+    run->workers = r2h_calloc((size_t)n, sizeof *run->workers);
+    if (!run->workers) {
+        r2h_fmt(run->err, run->errlen, "out of memory");
+        return R2H_ERR_NOMEM;
+    }
+    run->nworkers = n;
+    for (int i = 0; i < n; i++) {
+        struct worker *wk = &run->workers[i];
+        wk->run = run;
+        if (i == 0) {
+            wk->raster = run->raster;
+            continue;
+        }
+        enum r2h_status st = r2h_raster_open(opt->input, opt->band, &wk->raster, run->err, run->errlen);
+        if (st != R2H_OK)
+            return st;
+        if (opt->has_nodata)
+            r2h_raster_set_nodata(wk->raster, opt->nodata);
+    }
+    return R2H_OK;
+}
+
+static void free_workers(struct run *run)
+{
+    for (int i = 0; i < run->nworkers; i++) {
+        struct worker *wk = &run->workers[i];
+        if (i > 0)
+            r2h_raster_close(wk->raster);
+        for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
+            r2h_free(wk->parts[bc].rows);
+        r2h_free(wk->vals);
+        r2h_free(wk->valid);
+        r2h_free(wk->ok);
+        r2h_free(wk->lat);
+        r2h_free(wk->lng);
+        r2h_free(wk->cells);
+    }
+    r2h_free(run->workers);
+    run->workers = NULL;
+}
+
+/* Move every worker's rows of each partition into run->parts; the order is irrelevant because
+ * each partition is sorted by (cell, value) before it is written. */
+static enum r2h_status merge_partitions(struct run *run)
+{
+    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
+        struct partition *dst = &run->parts[bc];
+        for (int i = 0; i < run->nworkers; i++) {
+            struct partition *src = &run->workers[i].parts[bc];
+            if (!src->n)
+                continue;
+            if (!dst->rows) {
+                *dst = *src;
+                memset(src, 0, sizeof *src);
+                continue;
+            }
+            if (part_reserve(dst, src->n) != R2H_OK) {
+                r2h_fmt(run->err, run->errlen, "out of memory merging partitions");
+                return R2H_ERR_NOMEM;
+            }
+            memcpy(dst->rows + dst->n, src->rows, src->n * sizeof *src->rows);
+            dst->n += src->n;
+            r2h_free(src->rows);
+            memset(src, 0, sizeof *src);
+        }
+        run->res.pixels_valid += dst->n;
+    }
+    return R2H_OK;
+}
+
+enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_convert_result *res,
+                            char *errbuf, size_t errbuf_len)
+{
+    char scratch[16];
+    struct run run = {.opt = opt, .err = errbuf ? errbuf : scratch,
+                      .errlen = errbuf ? errbuf_len : sizeof scratch};
+    pthread_mutex_init(&run.mu, NULL);
+    run.t_start = run.t_last_progress = r2h_now();
+    enum r2h_status st = check_options(opt, run.err, run.errlen);
+    if (st != R2H_OK)
+        goto out;
+    if ((st = r2h_raster_open(opt->input, opt->band, &run.raster, run.err, run.errlen)) != R2H_OK)
+        goto out;
+    if (opt->has_nodata)
+        r2h_raster_set_nodata(run.raster, opt->nodata);
+    run.info = r2h_raster_get_info(run.raster);
+    run.value_name = opt->value_name && *opt->value_name ? opt->value_name
+                     : run.info->description[0]         ? run.info->description
+                                                        : "value";
+    char cellname[8];
+    r2h_fmt(cellname, sizeof cellname, "h%d", opt->resolution);
+    if (strcmp(run.value_name, cellname) == 0) {
+        r2h_fmt(run.err, run.errlen, "value column name '%s' clashes with the cell column",
+                run.value_name);
+        st = R2H_ERR_INVALID;
+        goto out;
+    }
+    if ((st = mkdir_p(opt->output, run.err, run.errlen)) != R2H_OK)
+        goto out;
+    if (access(opt->output, W_OK | X_OK) != 0) {
+        r2h_fmt(run.err, run.errlen, "%s: output directory not writable: %s", opt->output,
+                strerror(errno));
+        st = R2H_ERR_IO;
+        goto out;
+    }
+    int win[3][4], nwin = 0;
+    if ((st = plan_windows(&run, win, &nwin)) != R2H_OK)
+        goto out;
+    if ((st = plan_chunks(&run, (const int(*)[4])win, nwin)) != R2H_OK)
+        goto out;
+    if ((st = open_workers(&run)) != R2H_OK)
+        goto out;
+    run_workers(&run, read_worker);
+    if ((st = run.status) != R2H_OK)
+        goto out;
+    run.res.pixels_read = run.pixels_done;
+    if ((st = merge_partitions(&run)) != R2H_OK)
+        goto out;
+    run_workers(&run, write_worker);
+    if ((st = run.status) != R2H_OK)
+        goto out;
+    for (int i = 0; i < run.nworkers; i++)
+        for (int k = 0; k < NPHASES; k++)
+            run.phase[k] += run.workers[i].phase[k];
+    pthread_mutex_lock(&run.mu);
+    progress_locked(&run, 1);
+    pthread_mutex_unlock(&run.mu);
+    if (opt->profile)
+        print_profile(&run);
+    if (res)
+        *res = run.res;
+out:
+    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
+        r2h_free(run.parts[bc].rows);
+    free_workers(&run);
+    r2h_free(run.chunks);
+    r2h_raster_close(run.raster);
+    pthread_mutex_destroy(&run.mu);
+    return st;
+}

@@ -1,0 +1,70 @@
+/* r2h_raster.h - the raster module: open a GDAL dataset, read windows with validity, locate pixel centres. */
+#ifndef R2H_RASTER_H
+#define R2H_RASTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "r2h_common.h"
+
+/* Pixel data types the product reads; values are delivered in these native C types. */
+enum r2h_dtype {
+    R2H_DT_UINT8, R2H_DT_INT8, R2H_DT_UINT16, R2H_DT_INT16, R2H_DT_UINT32, R2H_DT_INT32,
+    R2H_DT_UINT64, R2H_DT_INT64, R2H_DT_FLOAT32, R2H_DT_FLOAT64
+};
+
+/* Size in bytes of one value of type t. */
+size_t r2h_dtype_size(enum r2h_dtype t);
+const char *r2h_dtype_name(enum r2h_dtype t);
+
+struct r2h_raster_info {
+    int width, height;
+    int block_w, block_h;   /* natural block size of the band */
+    int band;               /* 1-based */
+    int band_count;
+    enum r2h_dtype dtype;
+    int has_nodata;
+    double nodata;
+    int has_mask;           /* 1 if a mask band (per-dataset mask, alpha) decides validity */
+    int geographic;         /* 1 if pixel coordinates are WGS84 lng/lat degrees (no PROJ needed) */
+    int rotated;            /* 1 if gt[2] or gt[4] != 0 */
+    double gt[6];
+    char description[256];  /* band description, may be empty */
+    char crs_name[256];
+};
+
+struct r2h_raster;
+
+/* Open dataset `name` (any GDAL name; s3://b/k is read as /vsis3/b/k), band `band` (1-based).
+ * Checks that the band exists and has a supported type, that the dataset has a geotransform and a
+ * CRS that reaches WGS84. On error returns R2H_ERR_INPUT/R2H_ERR_CRS with a message in errbuf and
+ * *out untouched. The handle is not thread-safe: use one per thread. */
+enum r2h_status r2h_raster_open(const char *name, int band, struct r2h_raster **out, char *errbuf,
+                                size_t errbuf_len);
+
+/* Close; NULL is a no-op. */
+void r2h_raster_close(struct r2h_raster *r);
+
+const struct r2h_raster_info *r2h_raster_get_info(const struct r2h_raster *r);
+
+/* Override the band's NoData value. */
+void r2h_raster_set_nodata(struct r2h_raster *r, double nodata);
+
+/* Read window (x0, y0, w, h): values (w*h elements of the info dtype, row-major) and valid
+ * (w*h bytes, 1 = valid: not NoData, not NaN, not masked). */
+enum r2h_status r2h_raster_read(struct r2h_raster *r, int x0, int y0, int w, int h, void *values,
+                                uint8_t *valid, char *errbuf, size_t errbuf_len);
+
+/* Centres of pixels (col0 .. col0+n-1, row) as WGS84 latitude/longitude in degrees, longitude
+ * normalised to [-180, 180]. ok[i] = 0 where the coordinate transformation failed. */
+enum r2h_status r2h_raster_locate_row(struct r2h_raster *r, int row, int col0, int n, double *lat,
+                                      double *lng, uint8_t *ok);
+
+/* Pixel window (clipped to the raster) of all pixels whose centres can lie within the lat/lng box
+ * [lat0, lat1] x [lng0, lng1] (lng may extend past ±180; shifted copies are considered).
+ * Only for geographic, unrotated rasters: returns 0 otherwise (caller reads everything).
+ * Up to 3 windows (x0, y0, w, h) are written to win; *nwin receives their count. */
+int r2h_raster_window_for_box(const struct r2h_raster *r, double lat0, double lat1, double lng0,
+                              double lng1, int win[][4], int *nwin);
+
+#endif

@@ -1,0 +1,408 @@
+/* raster.c - GDAL access: open and validate a band, read windows with validity, pixel centres to WGS84. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cpl_conv.h>
+#include <cpl_error.h>
+#include <gdal.h>
+#include <ogr_srs_api.h>
+
+#include "r2h_raster.h"
+
+struct r2h_raster {
+    GDALDatasetH ds;
+    GDALRasterBandH band;
+    GDALRasterBandH mask;   /* NULL unless has_mask */
+    OGRSpatialReferenceH src_srs;
+    OGRSpatialReferenceH wgs84;
+    OGRCoordinateTransformationH ct; /* NULL for geographic rasters */
+    struct r2h_raster_info info;
+    int *okbuf;             /* scratch for projected locate_row */
+    int bufcap;
+};
+
+size_t r2h_dtype_size(enum r2h_dtype t)
+{
+    switch (t) {
+    case R2H_DT_UINT8: case R2H_DT_INT8: return 1;
+    case R2H_DT_UINT16: case R2H_DT_INT16: return 2;
+    case R2H_DT_UINT32: case R2H_DT_INT32: case R2H_DT_FLOAT32: return 4;
+    case R2H_DT_UINT64: case R2H_DT_INT64: case R2H_DT_FLOAT64: return 8;
+    }
+    return 0;
+}
+
+const char *r2h_dtype_name(enum r2h_dtype t)
+{
+    static const char *const names[] = {"uint8", "int8", "uint16", "int16", "uint32",
+                                        "int32", "uint64", "int64", "float32", "float64"};
+    return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
+}
+
+static GDALDataType gdal_type(enum r2h_dtype t)
+{
+    switch (t) {
+    case R2H_DT_UINT8: case R2H_DT_INT8: return GDT_Byte;
+    case R2H_DT_UINT16: return GDT_UInt16;
+    case R2H_DT_INT16: return GDT_Int16;
+    case R2H_DT_UINT32: return GDT_UInt32;
+    case R2H_DT_INT32: return GDT_Int32;
+    case R2H_DT_UINT64: return GDT_UInt64;
+    case R2H_DT_INT64: return GDT_Int64;
+    case R2H_DT_FLOAT32: return GDT_Float32;
+    case R2H_DT_FLOAT64: return GDT_Float64;
+    }
+    return GDT_Unknown;
+}
+
+static int map_type(GDALRasterBandH band, enum r2h_dtype *out)
+{
+    switch (GDALGetRasterDataType(band)) {
+    case GDT_Byte: {
+        const char *pt = GDALGetMetadataItem(band, "PIXELTYPE", "IMAGE_STRUCTURE");
+        *out = (pt && strcmp(pt, "SIGNEDBYTE") == 0) ? R2H_DT_INT8 : R2H_DT_UINT8;
+        return 1;
+    }
+    case GDT_UInt16: *out = R2H_DT_UINT16; return 1;
+    case GDT_Int16: *out = R2H_DT_INT16; return 1;
+    case GDT_UInt32: *out = R2H_DT_UINT32; return 1;
+    case GDT_Int32: *out = R2H_DT_INT32; return 1;
+    case GDT_UInt64: *out = R2H_DT_UINT64; return 1;
+    case GDT_Int64: *out = R2H_DT_INT64; return 1;
+    case GDT_Float32: *out = R2H_DT_FLOAT32; return 1;
+    case GDT_Float64: *out = R2H_DT_FLOAT64; return 1;
+    default: return 0;
+    }
+}
+
+/* GDAL's last error message, or a fallback, with newlines folded so messages stay one line. */
+static void gdal_message(char *dst, size_t len, const char *what, const char *name)
+{
+    const char *m = CPLGetLastErrorMsg();
+    r2h_fmt(dst, len, "%s: %s", name, (m && *m) ? m : what);
+    for (char *p = dst; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+}
+
+static const char *s3_to_vsi(const char *name, char *tmp, size_t len)
+{
+    if (strncmp(name, "s3://", 5) == 0) {
+        r2h_fmt(tmp, len, "/vsis3/%s", name + 5);
+        return tmp;
+    }
+    return name;
+}
+
+static enum r2h_status setup_crs(struct r2h_raster *r, const char *name, char *errbuf,
+                                 size_t errbuf_len)
+{
+    OGRSpatialReferenceH srs = GDALGetSpatialRef(r->ds);
+    if (!srs) {
+        r2h_fmt(errbuf, errbuf_len, "%s: raster has no CRS", name);
+        return R2H_ERR_CRS;
+    }
+    r->src_srs = OSRClone(srs);
+    r->wgs84 = OSRNewSpatialReference(NULL);
+    if (!r->src_srs || !r->wgs84 || OSRImportFromEPSG(r->wgs84, 4326) != OGRERR_NONE) {
+        r2h_fmt(errbuf, errbuf_len, "%s: cannot set up WGS84 (PROJ data missing?)", name);
+        return R2H_ERR_CRS;
+    }
+    OSRSetAxisMappingStrategy(r->src_srs, OAMS_TRADITIONAL_GIS_ORDER);
+    OSRSetAxisMappingStrategy(r->wgs84, OAMS_TRADITIONAL_GIS_ORDER);
+    const char *crs_name = OSRGetName(r->src_srs);
+    r2h_fmt(r->info.crs_name, sizeof r->info.crs_name, "%s", crs_name ? crs_name : "unknown");
+    if (OSRIsGeographic(r->src_srs) && OSRIsSameGeogCS(r->src_srs, r->wgs84) &&
+        fabs(OSRGetAngularUnits(r->src_srs, NULL) - M_PI / 180.0) < 1e-12) {
+        r->info.geographic = 1;
+        return R2H_OK;
+    }
+    r->ct = OCTNewCoordinateTransformation(r->src_srs, r->wgs84);
+    if (!r->ct) {
+        gdal_message(errbuf, errbuf_len, "CRS cannot be transformed to WGS84", name);
+        return R2H_ERR_CRS;
+    }
+    return R2H_OK;
+}
+
+static enum r2h_status setup_band(struct r2h_raster *r, const char *name, int band, char *errbuf,
+                                  size_t errbuf_len)
+{
+    struct r2h_raster_info *in = &r->info;
+    in->band_count = GDALGetRasterCount(r->ds);
+    if (band < 1 || band > in->band_count) {
+        r2h_fmt(errbuf, errbuf_len, "%s: band %d out of range (raster has %d band%s)", name, band,
+                in->band_count, in->band_count == 1 ? "" : "s");
+        return R2H_ERR_INPUT;
+    }
+    r->band = GDALGetRasterBand(r->ds, band);
+    in->band = band;
+    if (!map_type(r->band, &in->dtype)) {
+        r2h_fmt(errbuf, errbuf_len, "%s: band %d has unsupported data type %s", name, band,
+                GDALGetDataTypeName(GDALGetRasterDataType(r->band)));
+        return R2H_ERR_INPUT;
+    }
+    in->width = GDALGetRasterXSize(r->ds);
+    in->height = GDALGetRasterYSize(r->ds);
+    GDALGetBlockSize(r->band, &in->block_w, &in->block_h);
+    int has = 0;
+    double nd = GDALGetRasterNoDataValue(r->band, &has);
+    in->has_nodata = has;
+    in->nodata = nd;
+    const char *desc = GDALGetDescription(r->band);
+    r2h_fmt(in->description, sizeof in->description, "%s", desc ? desc : "");
+    int flags = GDALGetMaskFlags(r->band);
+    if (!(flags & GMF_ALL_VALID) && !(flags & GMF_NODATA)) {
+        r->mask = GDALGetMaskBand(r->band);
+        in->has_mask = r->mask != NULL;
+    }
+    return R2H_OK;
+}
+
+enum r2h_status r2h_raster_open(const char *name, int band, struct r2h_raster **out, char *errbuf,
+                                size_t errbuf_len)
+{
+    char tmp[4096];
+    enum r2h_status st = R2H_ERR_INPUT;
+    GDALAllRegister();
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    CPLErrorReset();
+    struct r2h_raster *r = r2h_calloc(1, sizeof *r);
+    if (!r) {
+        st = R2H_ERR_NOMEM;
+        r2h_fmt(errbuf, errbuf_len, "%s: out of memory", name);
+        goto out_pop;
+    }
+    const char *path = s3_to_vsi(name, tmp, sizeof tmp);
+    r->ds = GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
+    if (!r->ds) {
+        gdal_message(errbuf, errbuf_len, "cannot open raster", name);
+        goto out_free;
+    }
+    if ((st = setup_band(r, name, band, errbuf, errbuf_len)) != R2H_OK)
+        goto out_free;
+    if (GDALGetGeoTransform(r->ds, r->info.gt) != CE_None) {
+        r2h_fmt(errbuf, errbuf_len, "%s: raster has no geotransform", name);
+        st = R2H_ERR_INPUT;
+        goto out_free;
+    }
+    r->info.rotated = r->info.gt[2] != 0.0 || r->info.gt[4] != 0.0;
+    if ((st = setup_crs(r, name, errbuf, errbuf_len)) != R2H_OK)
+        goto out_free;
+    *out = r;
+    st = R2H_OK;
+    goto out_pop;
+out_free:
+    r2h_raster_close(r);
+out_pop:
+    CPLPopErrorHandler();
+    return st;
+}
+
+void r2h_raster_close(struct r2h_raster *r)
+{
+    if (!r)
+        return;
+    if (r->ct)
+        OCTDestroyCoordinateTransformation(r->ct);
+    if (r->src_srs)
+        OSRDestroySpatialReference(r->src_srs);
+    if (r->wgs84)
+        OSRDestroySpatialReference(r->wgs84);
+    if (r->ds)
+        GDALClose(r->ds);
+    r2h_free(r->okbuf);
+    r2h_free(r);
+}
+
+const struct r2h_raster_info *r2h_raster_get_info(const struct r2h_raster *r) { return &r->info; }
+
+void r2h_raster_set_nodata(struct r2h_raster *r, double nodata)
+{
+    r->info.has_nodata = 1;
+    r->info.nodata = nodata;
+}
+
+/* Mark NoData (as the band's type sees it) and NaN invalid. A NoData value that the type cannot
+ * represent matches no pixel. */
+#define MARK_INT(T, lo, hi)                                                                    \
+    do {                                                                                       \
+        const T *v = values;                                                                   \
+        if (!in->has_nodata || isnan(in->nodata) || in->nodata < (lo) || in->nodata > (hi) ||  \
+            in->nodata != floor(in->nodata))                                                   \
+            break;                                                                             \
+        T nd = (T)in->nodata;                                                                  \
+        for (size_t i = 0; i < n; i++)                                                         \
+            valid[i] &= v[i] != nd;                                                            \
+    } while (0)
+
+static void mark_invalid(const struct r2h_raster_info *in, const void *values, uint8_t *valid,
+                         size_t n)
+{
+    switch (in->dtype) {
+    case R2H_DT_UINT8: MARK_INT(uint8_t, 0, 255); break;
+    case R2H_DT_INT8: MARK_INT(int8_t, -128, 127); break;
+    case R2H_DT_UINT16: MARK_INT(uint16_t, 0, 65535); break;
+    case R2H_DT_INT16: MARK_INT(int16_t, -32768, 32767); break;
+    case R2H_DT_UINT32: MARK_INT(uint32_t, 0, 4294967295.0); break;
+    case R2H_DT_INT32: MARK_INT(int32_t, -2147483648.0, 2147483647.0); break;
+    case R2H_DT_UINT64: MARK_INT(uint64_t, 0, 18446744073709549568.0); break;
+    case R2H_DT_INT64: MARK_INT(int64_t, -9223372036854775808.0, 9223372036854774784.0); break;
+    case R2H_DT_FLOAT32: {
+        const float *v = values;
+        float nd = (float)in->nodata;
+        int use = in->has_nodata && !isnan(in->nodata);
+        for (size_t i = 0; i < n; i++)
+            valid[i] &= !isnan(v[i]) && !(use && v[i] == nd);
+        break;
+    }
+    case R2H_DT_FLOAT64: {
+        const double *v = values;
+        int use = in->has_nodata && !isnan(in->nodata);
+        for (size_t i = 0; i < n; i++)
+            valid[i] &= !isnan(v[i]) && !(use && v[i] == in->nodata);
+        break;
+    }
+    }
+}
+
+enum r2h_status r2h_raster_read(struct r2h_raster *r, int x0, int y0, int w, int h, void *values,
+                                uint8_t *valid, char *errbuf, size_t errbuf_len)
+{
+    const struct r2h_raster_info *in = &r->info;
+    size_t n = (size_t)w * (size_t)h;
+    enum r2h_status st = R2H_OK;
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    CPLErrorReset();
+    if (GDALRasterIO(r->band, GF_Read, x0, y0, w, h, values, w, h, gdal_type(in->dtype), 0, 0) !=
+        CE_None) {
+        gdal_message(errbuf, errbuf_len, "read failed", GDALGetDescription(r->ds));
+        st = R2H_ERR_INPUT;
+        goto out;
+    }
+    if (in->has_mask) {
+        if (GDALRasterIO(r->mask, GF_Read, x0, y0, w, h, valid, w, h, GDT_Byte, 0, 0) != CE_None) {
+            gdal_message(errbuf, errbuf_len, "mask read failed", GDALGetDescription(r->ds));
+            st = R2H_ERR_INPUT;
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++)
+            valid[i] = valid[i] != 0;
+    } else {
+        memset(valid, 1, n);
+    }
+    mark_invalid(in, values, valid, n);
+out:
+    CPLPopErrorHandler();
+    return st;
+}
+
+static double normalise_lng(double lng)
+{
+    if (lng > 180.0)
+        lng -= 360.0;
+    else if (lng < -180.0)
+        lng += 360.0;
+    return lng;
+}
+
+enum r2h_status r2h_raster_locate_row(struct r2h_raster *r, int row, int col0, int n, double *lat,
+                                      double *lng, uint8_t *ok)
+{
+    const double *gt = r->info.gt;
+    const double rc = row + 0.5;
+    if (n <= 0)
+        return R2H_OK;
+    for (int i = 0; i < n; i++) {
+        const double cc = (col0 + i) + 0.5;
+        lng[i] = gt[0] + cc * gt[1] + rc * gt[2];
+        lat[i] = gt[3] + cc * gt[4] + rc * gt[5];
+    }
+    if (r->ct) {
+        if (n > r->bufcap) {
+            int *okb = r2h_realloc(r->okbuf, (size_t)n * sizeof *okb);
+            if (!okb)
+                return R2H_ERR_NOMEM;
+            r->okbuf = okb;
+            r->bufcap = n;
+        }
+        CPLPushErrorHandler(CPLQuietErrorHandler);
+        /* The return value is not used: per-point success flags are what matter. */
+        (void)OCTTransformEx(r->ct, n, lng, lat, NULL, r->okbuf);
+        CPLPopErrorHandler();
+        for (int i = 0; i < n; i++)
+            ok[i] = r->okbuf[i] && isfinite(lng[i]) && isfinite(lat[i]);
+    } else {
+        memset(ok, 1, (size_t)n);
+    }
+    for (int i = 0; i < n; i++)
+        lng[i] = normalise_lng(lng[i]);
+    return R2H_OK;
+}
+
+/* Column (or row) index range of centres within [a, b] along an axis with origin o and step s. */
+static void axis_range(double o, double s, double a, double b, long *lo, long *hi)
+{
+    double ca = (a - o) / s - 0.5, cb = (b - o) / s - 0.5;
+    if (ca > cb) {
+        double t = ca;
+        ca = cb;
+        cb = t;
+    }
+    *lo = (long)floor(ca) - 1;
+    *hi = (long)ceil(cb) + 1;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+    const long *x = a, *y = b;
+    return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+int r2h_raster_window_for_box(const struct r2h_raster *r, double lat0, double lat1, double lng0,
+                              double lng1, int win[][4], int *nwin)
+{
+    const struct r2h_raster_info *in = &r->info;
+    *nwin = 0;
+    if (!in->geographic || in->rotated || in->gt[1] == 0.0 || in->gt[5] == 0.0)
+        return 0;
+    long rlo, rhi;
+    axis_range(in->gt[3], in->gt[5], lat0, lat1, &rlo, &rhi);
+    if (rlo < 0)
+        rlo = 0;
+    if (rhi > in->height - 1)
+        rhi = in->height - 1;
+    if (rlo > rhi)
+        return 1;
+    long cols[3][2];
+    int nc = 0;
+    for (int k = -1; k <= 1; k++) {
+        long clo, chi;
+        axis_range(in->gt[0], in->gt[1], lng0 + 360.0 * k, lng1 + 360.0 * k, &clo, &chi);
+        if (clo < 0)
+            clo = 0;
+        if (chi > in->width - 1)
+            chi = in->width - 1;
+        if (clo <= chi) {
+            cols[nc][0] = clo;
+            cols[nc][1] = chi;
+            nc++;
+        }
+    }
+    qsort(cols, (size_t)nc, sizeof cols[0], cmp_range);
+    for (int i = 0; i < nc; i++) {
+        if (*nwin > 0 && cols[i][0] <= win[*nwin - 1][0] + win[*nwin - 1][2]) {
+            long end = cols[i][1] + 1;
+            if (end > win[*nwin - 1][0] + win[*nwin - 1][2])
+                win[*nwin - 1][2] = (int)(end - win[*nwin - 1][0]);
+            continue;
+        }
+        win[*nwin][0] = (int)cols[i][0];
+        win[*nwin][1] = (int)rlo;
+        win[*nwin][2] = (int)(cols[i][1] - cols[i][0] + 1);
+        win[*nwin][3] = (int)(rhi - rlo + 1);
+        (*nwin)++;
+    }
+    return 1;
+}

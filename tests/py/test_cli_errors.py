@@ -1,0 +1,191 @@
+"""test_cli_errors.py - the CLI's error contract, help, version, profile and output hygiene.
+
+An error is: non-zero exit (2 for usage errors), exactly one line on stderr starting with
+"raster2h3: ", nothing on stdout, and no files (in particular no .parquet) under OUTPUT.
+"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+import rasters
+
+gdal.UseExceptions()
+
+
+def assert_error(proc, out, usage=False):
+    assert proc.returncode != 0, f"exit 0; stderr={proc.stderr!r}"
+    if usage:
+        assert proc.returncode == 2, f"usage error must exit 2, got {proc.returncode}"
+    assert proc.stdout == "", f"stdout not empty: {proc.stdout!r}"
+    err = proc.stderr
+    assert err.startswith("raster2h3: "), f"stderr does not start with 'raster2h3: ': {err!r}"
+    assert err.rstrip("\n").count("\n") == 0, f"stderr is not one line: {err!r}"
+    assert 0 < proc.returncode < 124, f"exit code {proc.returncode} in the reserved range"
+    out = Path(out)
+    if out.exists():
+        parquet = sorted(str(p.relative_to(out)) for p in out.rglob("*.parquet"))
+        assert parquet == [], f"partial output left: {parquet}"
+        files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+        assert files == [], f"files left under OUTPUT after a failure: {files}"
+
+
+@pytest.fixture
+def good_raster(raster_dir):
+    data = rasters.random_values("float32", (64, 64), 1)
+    return rasters.write_raster(raster_dir / "good.tif", data, (10.0, 0.01, 0.0, 50.0, 0.0, -0.01),
+                                4326)
+
+
+# ---------------------------------------------------------------------------------------------
+# Input errors
+
+def test_missing_input(run_cli, tmp_path, out_dir):
+    assert_error(run_cli("convert", tmp_path / "nope.tif", out_dir, "--resolution", 5), out_dir)
+
+
+def test_garbage_input(run_cli, raster_dir, out_dir):
+    r = rasters.garbage_file(raster_dir / "garbage.tif")
+    assert_error(run_cli("convert", r, out_dir, "--resolution", 5), out_dir)
+
+
+def test_text_file_input(run_cli, raster_dir, out_dir):
+    p = raster_dir / "notes.tif"
+    p.write_text("this is not a raster\n")
+    assert_error(run_cli("convert", p, out_dir, "--resolution", 5), out_dir)
+
+
+@pytest.mark.parametrize("keep", [200, 0.6], ids=["header-cut", "data-cut"])
+def test_truncated_tiff(run_cli, raster_dir, out_dir, keep):
+    """Cut inside the pixel data the file still opens; the failure comes mid-read, after
+    rows may already be buffered: no partition may be left behind."""
+    r = rasters.truncated_tiff(raster_dir / "trunc.tif", raster_dir / "full.tif", keep=keep)
+    assert_error(run_cli("convert", r, out_dir, "--resolution", 5), out_dir)
+
+
+def test_truncated_tiff_opens_in_gdal(raster_dir):
+    """Guard for test_truncated_tiff[data-cut]: it must exercise a mid-read failure."""
+    r = rasters.truncated_tiff(raster_dir / "trunc.tif", raster_dir / "full.tif", keep=0.6)
+    ds = gdal.Open(r)
+    assert ds is not None and ds.RasterXSize == 1024
+    b = ds.GetRasterBand(1)
+    b.ReadRaster(0, 0, 1024, 10)  # the first strips are intact
+    with pytest.raises(RuntimeError):
+        b.ReadRaster(0, 0, 1024, 1024)
+
+
+@pytest.mark.parametrize("band", ["2", "0", "-1"])
+def test_band_out_of_range(run_cli, good_raster, out_dir, band):
+    proc = run_cli("convert", good_raster, out_dir, "--resolution", 5, "--band", band)
+    assert_error(proc, out_dir)
+
+
+def test_band_not_a_number(run_cli, good_raster, out_dir):
+    proc = run_cli("convert", good_raster, out_dir, "--resolution", 5, "--band", "one")
+    assert_error(proc, out_dir, usage=True)
+
+
+def test_no_geotransform(run_cli, raster_dir, out_dir):
+    data = rasters.random_values("uint8", (16, 16), 2)
+    r = rasters.write_raster(raster_dir / "nogt.tif", data, gt=None, crs=4326)
+    assert gdal.Open(r).GetGeoTransform(can_return_null=True) is None
+    assert_error(run_cli("convert", r, out_dir, "--resolution", 5), out_dir)
+
+
+LOCAL_CS = 'LOCAL_CS["engineering grid",UNIT["metre",1],AXIS["X",EAST],AXIS["Y",NORTH]]'
+
+
+def test_local_crs(run_cli, raster_dir, out_dir):
+    data = rasters.random_values("uint8", (16, 16), 3)
+    r = rasters.write_raster(raster_dir / "local.tif", data, (0.0, 1.0, 0.0, 16.0, 0.0, -1.0),
+                             crs=LOCAL_CS)
+    ds = gdal.Open(r)
+    srs = ds.GetSpatialRef()
+    assert srs is not None and srs.IsLocal(), "test raster must carry a LOCAL_CS"
+    ds = None
+    assert_error(run_cli("convert", r, out_dir, "--resolution", 5), out_dir)
+
+
+# ---------------------------------------------------------------------------------------------
+# Usage errors (exit 2)
+
+@pytest.mark.parametrize("value", ["122", "-1", "abc", "", "3x", "1e1", "999999999999999999999"])
+def test_bad_work_unit_flag(run_cli, good_raster, out_dir, value):
+    proc = run_cli("convert", good_raster, out_dir, "--resolution", 5, "--i", value)
+    assert_error(proc, out_dir, usage=True)
+
+
+@pytest.mark.parametrize("value", ["122", "-1", "abc", "3x", "2.0"])
+def test_bad_job_completion_index(run_cli, good_raster, out_dir, value):
+    proc = run_cli("convert", good_raster, out_dir, "--resolution", 5,
+                   env={"JOB_COMPLETION_INDEX": value})
+    assert_error(proc, out_dir, usage=True)
+
+
+@pytest.mark.parametrize("value", ["16", "-1", "x"])
+def test_bad_resolution(run_cli, good_raster, out_dir, value):
+    proc = run_cli("convert", good_raster, out_dir, "--resolution", value)
+    assert_error(proc, out_dir, usage=True)
+
+
+def test_unknown_flag(run_cli, good_raster, out_dir):
+    proc = run_cli("convert", good_raster, out_dir, "--resolution", 5, "--frobnicate")
+    assert_error(proc, out_dir, usage=True)
+
+
+def test_missing_output_argument(run_cli, good_raster, tmp_path):
+    assert_error(run_cli("convert", good_raster), tmp_path / "none", usage=True)
+
+
+def test_unknown_command(run_cli, tmp_path):
+    assert_error(run_cli("transmogrify"), tmp_path / "none", usage=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Output errors
+
+def test_output_under_regular_file(run_cli, good_raster, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    out = blocker / "out"
+    assert_error(run_cli("convert", good_raster, out, "--resolution", 5), out)
+    assert blocker.read_text() == "x"
+
+
+# ---------------------------------------------------------------------------------------------
+# Help, version, profile, quiet, stdout hygiene
+
+def test_help(run_cli):
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    assert "convert" in proc.stdout and "--resolution" in proc.stdout
+    assert proc.stderr == ""
+
+
+def test_version(run_cli):
+    proc = run_cli("--version")
+    assert proc.returncode == 0
+    assert "4.5.0" in proc.stdout, proc.stdout
+    assert gdal.__version__ in proc.stdout, f"GDAL {gdal.__version__} not in {proc.stdout!r}"
+    assert "raster2h3" in proc.stdout
+
+
+def test_profile(run_cli, good_raster, out_dir):
+    proc = run_cli("convert", good_raster, out_dir, "--resolution", 6, "--profile")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""
+    assert "peak RSS" in proc.stderr
+    assert list(out_dir.rglob("data_0.parquet"))
+
+
+def test_quiet_success_is_silent(run_cli, good_raster, out_dir):
+    proc = run_cli("convert", good_raster, out_dir, "--resolution", 6, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "" and proc.stderr == ""
+
+
+def test_stdout_clean_without_quiet(run_cli, good_raster, out_dir):
+    proc = run_cli("convert", good_raster, out_dir, "--resolution", 6)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""

@@ -1,0 +1,155 @@
+/* test_raster.c - unit tests of the raster module on small rasters made with GDAL's MEM/GTiff drivers. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cpl_conv.h>
+#include <gdal.h>
+#include <ogr_srs_api.h>
+
+#include "r2h_raster.h"
+#include "test.h"
+
+/* Write a w x h GTiff at path with the given type, geotransform, EPSG code, values and nodata. */
+static void make_tif(const char *path, GDALDataType t, int w, int h, const double gt[6], int epsg,
+                     const void *values, const double *nodata, int with_mask)
+{
+    GDALAllRegister();
+    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), path, w, h, 1, t, NULL);
+    GDALSetGeoTransform(ds, (double *)gt);
+    if (epsg) {
+        OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+        OSRImportFromEPSG(srs, epsg);
+        GDALSetSpatialRef(ds, srs);
+        OSRDestroySpatialReference(srs);
+    }
+    GDALRasterBandH b = GDALGetRasterBand(ds, 1);
+    if (nodata)
+        GDALSetRasterNoDataValue(b, *nodata);
+    if (GDALRasterIO(b, GF_Write, 0, 0, w, h, (void *)values, w, h, t, 0, 0) != CE_None)
+        fprintf(stderr, "write failed\n");
+    if (with_mask) {
+        GDALCreateMaskBand(b, GMF_PER_DATASET);
+        GDALRasterBandH m = GDALGetMaskBand(b);
+        unsigned char mv[64];
+        for (int i = 0; i < w * h; i++)
+            mv[i] = i % 2 ? 255 : 0;
+        if (GDALRasterIO(m, GF_Write, 0, 0, w, h, mv, w, h, GDT_Byte, 0, 0) != CE_None)
+            fprintf(stderr, "mask write failed\n");
+    }
+    GDALClose(ds);
+}
+
+TEST(nodata_and_validity)
+{
+    const char *p = "/tmp/r2h_test_raster_u16.tif";
+    const double gt[6] = {10.0, 0.5, 0.0, 50.0, 0.0, -0.5};
+    const uint16_t v[6] = {1, 65535, 3, 4, 65535, 6};
+    const double nd = 65535;
+    make_tif(p, GDT_UInt16, 3, 2, gt, 4326, v, &nd, 0);
+    struct r2h_raster *r = NULL;
+    char err[512];
+    t_assert(r2h_raster_open(p, 1, &r, err, sizeof err) == R2H_OK, "open");
+    if (!r)
+        return;
+    const struct r2h_raster_info *in = r2h_raster_get_info(r);
+    t_assert(in->dtype == R2H_DT_UINT16 && in->geographic && !in->rotated, "info");
+    uint16_t got[6];
+    uint8_t valid[6];
+    t_assert(r2h_raster_read(r, 0, 0, 3, 2, got, valid, err, sizeof err) == R2H_OK, "read");
+    t_assert(memcmp(got, v, sizeof v) == 0, "values");
+    const uint8_t want[6] = {1, 0, 1, 1, 0, 1};
+    t_assert(memcmp(valid, want, 6) == 0, "nodata invalid");
+    r2h_raster_set_nodata(r, 3);
+    r2h_raster_read(r, 0, 0, 3, 2, got, valid, err, sizeof err);
+    const uint8_t want2[6] = {1, 1, 0, 1, 1, 1};
+    t_assert(memcmp(valid, want2, 6) == 0, "override nodata");
+    r2h_raster_set_nodata(r, -1); /* not representable in uint16: matches nothing */
+    r2h_raster_read(r, 0, 0, 3, 2, got, valid, err, sizeof err);
+    t_assert(valid[0] && valid[1] && valid[4], "unrepresentable nodata matches nothing");
+    double lat[3], lng[3];
+    uint8_t ok[3];
+    t_assert(r2h_raster_locate_row(r, 1, 0, 3, lat, lng, ok) == R2H_OK, "locate");
+    t_assert(lng[0] == 10.25 && lng[2] == 11.25 && lat[1] == 49.25 && ok[0], "centres");
+    r2h_raster_close(r);
+    unlink(p);
+}
+
+TEST(float_nan_and_mask)
+{
+    const char *p = "/tmp/r2h_test_raster_f32.tif";
+    const double gt[6] = {-180.0, 1.0, 0.0, 90.0, 0.0, -1.0};
+    const float v[4] = {NAN, -9999.0f, 2.5f, 7.0f};
+    const double nd = -9999;
+    make_tif(p, GDT_Float32, 2, 2, gt, 4326, v, &nd, 1);
+    struct r2h_raster *r = NULL;
+    char err[512];
+    t_assert(r2h_raster_open(p, 1, &r, err, sizeof err) == R2H_OK, "open");
+    if (!r)
+        return;
+    t_assert(r2h_raster_get_info(r)->has_mask, "mask detected");
+    float got[4];
+    uint8_t valid[4];
+    r2h_raster_read(r, 0, 0, 2, 2, got, valid, err, sizeof err);
+    /* mask: odd pixels valid; pixel 1 is NoData anyway, pixel 3 valid. */
+    t_assert(!valid[0] && !valid[1] && !valid[2] && valid[3], "mask, NaN and nodata combine");
+    r2h_raster_close(r);
+    unlink(p);
+}
+
+TEST(windows_for_box)
+{
+    const char *p = "/tmp/r2h_test_raster_360.tif";
+    /* 0..360 longitude at 1 degree: the box [170, 190] must select columns 170..189 at once,
+     * and the box [-10, 10] columns 350..359 and 0..9 as two windows. */
+    static uint8_t v[360 * 10];
+    const double gt[6] = {0.0, 1.0, 0.0, 10.0, 0.0, -1.0};
+    make_tif(p, GDT_Byte, 360, 10, gt, 4326, v, NULL, 0);
+    struct r2h_raster *r = NULL;
+    char err[512];
+    t_assert(r2h_raster_open(p, 1, &r, err, sizeof err) == R2H_OK, "open");
+    if (!r)
+        return;
+    int win[3][4], n = 0;
+    t_assert(r2h_raster_window_for_box(r, 2.0, 4.0, -10.0, 10.0, win, &n) == 1, "supported");
+    t_assert(n == 2, "two windows across the 0/360 seam");
+    int cols = 0;
+    for (int i = 0; i < n; i++)
+        cols += win[i][2];
+    t_assert(cols >= 20 && cols <= 26, "about 20 columns (with margins)");
+    t_assert(win[0][1] <= 6 && win[0][1] + win[0][3] >= 8, "rows cover lat 2..4");
+    t_assert(r2h_raster_window_for_box(r, -90, 90, -180, 180, win, &n) == 1 && n == 1 &&
+                 win[0][2] == 360,
+             "whole globe is one window, no column twice");
+    r2h_raster_close(r);
+    unlink(p);
+}
+
+TEST(errors)
+{
+    struct r2h_raster *r = NULL;
+    char err[512] = "";
+    t_assert(r2h_raster_open("/nonexistent/x.tif", 1, &r, err, sizeof err) == R2H_ERR_INPUT,
+             "missing file");
+    t_assert(strstr(err, "/nonexistent/x.tif") != NULL && !strchr(err, '\n'), "message names it");
+    const char *p = "/tmp/r2h_test_raster_band.tif";
+    const double gt[6] = {0, 1, 0, 0, 0, -1};
+    uint8_t v[1] = {0};
+    make_tif(p, GDT_Byte, 1, 1, gt, 4326, v, NULL, 0);
+    t_assert(r2h_raster_open(p, 2, &r, err, sizeof err) == R2H_ERR_INPUT, "band out of range");
+    t_assert(strstr(err, "band 2") != NULL, "message names the band");
+    make_tif(p, GDT_Byte, 1, 1, gt, 0, v, NULL, 0);
+    t_assert(r2h_raster_open(p, 1, &r, err, sizeof err) == R2H_ERR_CRS, "no CRS");
+    t_assert(r == NULL, "no handle on error");
+    unlink(p);
+}
+
+int main(void)
+{
+    RUN(nodata_and_validity);
+    RUN(float_nan_and_mask);
+    RUN(windows_for_box);
+    RUN(errors);
+    TEST_MAIN_END();
+}
