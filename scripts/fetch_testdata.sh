@@ -51,9 +51,9 @@ extract() {
 }
 
 find_one() {
-    # First match of a path suffix under the extraction tree.
+    # First regular file with this path suffix in the extracted packages (not our own links).
     local suffix=$1
-    find "$out" -path "*/$suffix" -print 2>/dev/null | sort | head -n 1
+    find "$out/usr" -type f -path "*/$suffix" -print 2>/dev/null | sort | head -n 1
 }
 
 mkdir -p "$debs" "$out"
@@ -71,7 +71,8 @@ for spec in elev.tif:ex/elev.tif L7_ETMs.tif:tif/L7_ETMs.tif egm96_15.gtx:egm96_
         continue
     fi
     # Stable location for the tests, whatever the package layout.
-    ln -sfn "$path" "$out/$name"
+    rm -f "$out/$name"
+    ln -s "$path" "$out/$name"
     printf '%s=%s\n' "$name" "$out/$name"
 done
 exit "$status"

@@ -27,12 +27,13 @@ static inline uint64_t r2h_index_res0_cell(int bc)
     return 0x08001fffffffffffULL | ((uint64_t)bc << 45);
 }
 
-/* Bounding box in degrees of the region whose points H3 assigns to base cell bc, with a margin.
- * lng0 <= lng1; the interval may extend past ±180 for cells across the antimeridian. Cells
- * containing a pole get the full longitude range. Thread-safe. */
+/* Bounding box in degrees of every point whose resolution-res cell has base cell bc (the cells
+ * of a base cell spill outside its resolution-0 polygon at finer resolutions), with a margin.
+ * lng0 <= lng1; the interval may extend past ±180 for cells across the antimeridian; regions
+ * that reach a pole get the full longitude range. Thread-safe. */
 struct r2h_box {
     double lat0, lat1, lng0, lng1;
 };
-enum r2h_status r2h_index_base_cell_box(int bc, struct r2h_box *out);
+enum r2h_status r2h_index_base_cell_box(int bc, int res, struct r2h_box *out);
 
 #endif

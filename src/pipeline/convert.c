@@ -444,7 +444,7 @@ static enum r2h_status plan_windows(struct run *run, int (*win)[4], int *nwin)
     *nwin = 0;
     if (run->opt->work_unit >= 0) {
         struct r2h_box box;
-        enum r2h_status st = r2h_index_base_cell_box(run->opt->work_unit, &box);
+        enum r2h_status st = r2h_index_base_cell_box(run->opt->work_unit, run->opt->resolution, &box);
         if (st != R2H_OK) {
             r2h_fmt(run->err, run->errlen, "cannot compute bounds of base cell %d",
                     run->opt->work_unit);

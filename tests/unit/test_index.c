@@ -59,14 +59,14 @@ TEST(res0_cells)
 }
 
 /* Count samples of [lat_a, lat_b] x [-180, 180] that fall outside their base cell's box. */
-static long outside_boxes(const struct r2h_box *box, double lat_a, double lat_b, double dlat,
-                          double dlng, long *n)
+static long outside_boxes(const struct r2h_box *box, int res, double lat_a, double lat_b,
+                          double dlat, double dlng, long *n)
 {
     long outside = 0;
     for (double lat = lat_a; lat <= lat_b; lat += dlat) {
         for (double lng = -180.0; lng <= 180.0; lng += dlng) {
             uint64_t c;
-            r2h_index_cells(&lat, &lng, NULL, 1, 0, &c);
+            r2h_index_cells(&lat, &lng, NULL, 1, res, &c);
             const struct r2h_box *b = &box[r2h_index_base_cell(c)];
             int in_lng = 0;
             for (int k = -1; k <= 1; k++)
@@ -78,24 +78,33 @@ static long outside_boxes(const struct r2h_box *box, double lat_a, double lat_b,
     return outside;
 }
 
-/* Every point lies inside the box of its own base cell: sample the sphere densely, and the polar
- * caps more densely still (where a small distance spans a wide range of longitudes). */
+/* Every point lies inside the box of its cell's base cell, at every resolution (finer cells
+ * spill outside the resolution-0 polygon): sample the sphere, and the polar caps more densely
+ * (there a small distance spans a wide range of longitudes). */
 TEST(base_cell_boxes)
 {
+    static const int resolutions[] = {0, 1, 2, 3, 5, 9};
     struct r2h_box box[R2H_NUM_BASE_CELLS];
-    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
-        t_assert(r2h_index_base_cell_box(bc, &box[bc]) == R2H_OK, "box computed");
-    t_assert(r2h_index_base_cell_box(122, &box[0]) == R2H_ERR_INVALID, "122 rejected");
+    t_assert(r2h_index_base_cell_box(122, 0, &box[0]) == R2H_ERR_INVALID, "122 rejected");
+    t_assert(r2h_index_base_cell_box(0, 16, &box[0]) == R2H_ERR_INVALID, "res 16 rejected");
     long n = 0;
-    t_assert(outside_boxes(box, -90.0, 90.0, 0.1, 0.1, &n) == 0, "globe inside boxes");
-    t_assert(outside_boxes(box, 88.0, 90.0, 0.002, 0.1, &n) == 0, "north cap inside boxes");
-    t_assert(outside_boxes(box, -90.0, -88.0, 0.002, 0.1, &n) == 0, "south cap inside boxes");
-    t_assert(n > 13000000, "sampled");
-    /* Boxes are tight enough to be worth it: the average box spans far less than the globe. */
-    double area = 0;
-    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
-        area += (box[bc].lat1 - box[bc].lat0) * (box[bc].lng1 - box[bc].lng0);
-    t_assert(area / R2H_NUM_BASE_CELLS < 0.05 * 360 * 180, "boxes are small");
+    double mean_area = 0;
+    for (size_t i = 0; i < sizeof resolutions / sizeof resolutions[0]; i++) {
+        const int res = resolutions[i];
+        for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
+            t_assert(r2h_index_base_cell_box(bc, res, &box[bc]) == R2H_OK, "box computed");
+        const double step = res <= 2 ? 0.15 : 0.3;
+        t_assert(outside_boxes(box, res, -90.0, 90.0, step, step, &n) == 0, "globe inside boxes");
+        t_assert(outside_boxes(box, res, 88.0, 90.0, 0.01, 0.3, &n) == 0, "north cap inside");
+        t_assert(outside_boxes(box, res, -90.0, -88.0, 0.01, 0.3, &n) == 0, "south cap inside");
+        double area = 0;
+        for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
+            area += (box[bc].lat1 - box[bc].lat0) * (box[bc].lng1 - box[bc].lng0);
+        mean_area = area / R2H_NUM_BASE_CELLS;
+    }
+    t_assert(n > 8000000, "sampled");
+    /* Boxes are tight enough to be worth it: on average a small part of the globe. */
+    t_assert(mean_area < 0.06 * 360 * 180, "boxes are small");
 }
 
 int main(void)

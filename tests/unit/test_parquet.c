@@ -544,6 +544,12 @@ static int tool_write(const char *spec_path, const char *out)
     if (st == R2H_OK || w)
         st = r2h_pq_writer_close(w, err, sizeof err);
     printf("write_seconds %.6f\n", now_s() - t0);
+    FILE *ps = fopen("/proc/self/status", "r"); /* VmHWM: peak RSS of this program only */
+    while (ps && fgets(line, sizeof line, ps))
+        if (!strncmp(line, "VmHWM:", 6))
+            printf("peak_rss_kb %ld\n", strtol(line + 6, NULL, 10));
+    if (ps)
+        fclose(ps);
     for (size_t i = 0; i < ncols; i++) {
         free(tc[i].values);
         free(tc[i].valid);
