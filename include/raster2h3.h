@@ -45,9 +45,13 @@ struct r2h_convert_options {
     int has_nodata;         /* 1: nodata below overrides the band's */
     double nodata;
     int profile;            /* 1: per-phase timings and peak RSS on stderr */
-    int quiet;              /* 1: no progress output */
     int compression_level;  /* zstd level (default 3) */
     int threads;            /* worker threads; 0 = all online cores */
+    uint64_t memory;        /* memory budget in bytes for buffered rows (default 1 GiB) */
+    const char *tmpdir;     /* spill directory (NULL: $TMPDIR, else /tmp) */
+    enum r2h_progress {
+        R2H_PROGRESS_NONE, R2H_PROGRESS_LINES, R2H_PROGRESS_BAR, R2H_PROGRESS_JSON
+    } progress;             /* progress report on stderr (default: lines) */
 };
 
 /* Fill *opt with defaults. NULL is a no-op. Thread-safe. */
@@ -59,6 +63,7 @@ struct r2h_convert_result {
     uint64_t pixels_valid;  /* valid pixels written (pixel mode) */
     uint64_t rows_written;
     int partitions_written;
+    uint64_t spilled_bytes; /* bytes written to temporary run files */
 };
 
 /* Convert one raster (or one work unit of it) to OUTPUT/h0=<cell>/data_0.parquet.

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "raster2h3.h"
 
@@ -20,8 +21,10 @@ enum {
     EXIT_RETRYABLE = 75
 };
 
-/* Implemented by the sink module: unlink temporary files of unfinished partitions. */
+/* Signal-safe removal of temporary files: unfinished partitions (sink module) and spilled
+ * runs (common cleanup registry). */
 void r2h_sink_file_cleanup_on_signal(void);
+void r2h_cleanup_run(void);
 
 struct opt_doc {
     struct option opt;
@@ -30,7 +33,8 @@ struct opt_doc {
 };
 
 enum { OPT_RES = 'r', OPT_I = 1000, OPT_BAND, OPT_VALUE_NAME, OPT_NODATA, OPT_PROFILE, OPT_QUIET,
-       OPT_INPUT_URL, OPT_HELP, OPT_VERSION, OPT_LEVEL, OPT_THREADS };
+       OPT_INPUT_URL, OPT_HELP, OPT_VERSION, OPT_LEVEL, OPT_THREADS, OPT_MEMORY,
+       OPT_TMPDIR, OPT_PROGRESS };
 
 static const struct opt_doc options[] = {
     {{"resolution", required_argument, NULL, OPT_RES}, "N", "H3 resolution 0..15 (default 8)"},
@@ -44,9 +48,16 @@ static const struct opt_doc options[] = {
     {{"input-url", required_argument, NULL, OPT_INPUT_URL}, "URL", "input (instead of INPUT)"},
     {{"threads", required_argument, NULL, OPT_THREADS}, "N",
      "worker threads (default: all cores); output is identical for any N"},
+    {{"memory", required_argument, NULL, OPT_MEMORY}, "SIZE",
+     "memory budget for buffered rows, e.g. 512M, 4G (default 1G); rows beyond it are\n"
+     "                             spilled as sorted runs to --tmpdir"},
+    {{"tmpdir", required_argument, NULL, OPT_TMPDIR}, "DIR",
+     "directory for spilled runs (default $TMPDIR, else /tmp); removed at exit"},
+    {{"progress", required_argument, NULL, OPT_PROGRESS}, "MODE",
+     "bar | lines | json | none (default: bar on a TTY, else lines every 5 s)"},
     {{"compression-level", required_argument, NULL, OPT_LEVEL}, "N", "zstd level (default 3)"},
     {{"profile", no_argument, NULL, OPT_PROFILE}, NULL, "print phase times and peak RSS to stderr"},
-    {{"quiet", no_argument, NULL, OPT_QUIET}, NULL, "no progress output"},
+    {{"quiet", no_argument, NULL, OPT_QUIET}, NULL, "no progress output (--progress none)"},
     {{"help", no_argument, NULL, OPT_HELP}, NULL, "show this help"},
     {{"version", no_argument, NULL, OPT_VERSION}, NULL, "show versions of raster2h3, H3 and GDAL"},
 };
@@ -77,6 +88,26 @@ static int usage_error(const char *fmt, const char *arg)
     return EXIT_USAGE;
 }
 
+/* Size with an optional K/M/G/T suffix (powers of 1024); 0 on error. */
+static uint64_t parse_size(const char *s)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || errno || v <= 0 || end == s)
+        return 0;
+    const char *units = "KMGT";
+    if (*end) {
+        const char *u = strchr(units, *end == 'k' ? 'K' : *end);
+        if (!u || !*u || (end[1] && !(end[1] == 'B' || end[1] == 'i')) ||
+            (end[1] == 'i' && end[2] != 'B') || (end[1] && end[2] && end[1] != 'i'))
+            return 0;
+        for (int i = 0; i <= u - units; i++)
+            v *= 1024;
+    }
+    return v >= 1 && v < 1.8e19 ? (uint64_t)v : 0;
+}
+
 /* Strict integer parse: the whole string, base 10, within [lo, hi]. */
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
@@ -104,6 +135,7 @@ static int exit_code_of(enum r2h_status st)
 static void on_signal(int sig)
 {
     r2h_sink_file_cleanup_on_signal();
+    r2h_cleanup_run();
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -117,6 +149,7 @@ static int cmd_convert(int argc, char **argv)
         longopts[i] = options[i].opt;
     memset(&longopts[NOPTS], 0, sizeof longopts[NOPTS]);
     const char *input_url = NULL, *i_flag = NULL;
+    int quiet = 0, progress_set = 0;
     long v;
     int c;
     opterr = 0;
@@ -152,9 +185,27 @@ static int cmd_convert(int argc, char **argv)
                 return usage_error("--threads must be an integer 1..1024, got '%s'", optarg);
             o.threads = (int)v;
             break;
+        case OPT_MEMORY:
+            if (!(o.memory = parse_size(optarg)) || o.memory < ((uint64_t)16 << 20))
+                return usage_error("--memory must be a size of at least 16M, got '%s'", optarg);
+            break;
+        case OPT_TMPDIR: o.tmpdir = optarg; break;
+        case OPT_PROGRESS:
+            if (strcmp(optarg, "bar") == 0)
+                o.progress = R2H_PROGRESS_BAR;
+            else if (strcmp(optarg, "lines") == 0)
+                o.progress = R2H_PROGRESS_LINES;
+            else if (strcmp(optarg, "json") == 0)
+                o.progress = R2H_PROGRESS_JSON;
+            else if (strcmp(optarg, "none") == 0)
+                o.progress = R2H_PROGRESS_NONE;
+            else
+                return usage_error("--progress must be bar, lines, json or none, got '%s'", optarg);
+            progress_set = 1;
+            break;
         case OPT_INPUT_URL: input_url = optarg; break;
         case OPT_PROFILE: o.profile = 1; break;
-        case OPT_QUIET: o.quiet = 1; break;
+        case OPT_QUIET: quiet = 1; break;
         case OPT_HELP: usage(stdout); return EXIT_OK;
         case ':': return usage_error("option %s needs a value", argv[optind - 1]);
         default: return usage_error("unknown option '%s'", argv[optind - 1]);
@@ -172,6 +223,10 @@ static int cmd_convert(int argc, char **argv)
         o.input = argv[optind];
         o.output = argv[optind + 1];
     }
+    if (quiet)
+        o.progress = R2H_PROGRESS_NONE;
+    else if (!progress_set)
+        o.progress = isatty(2) ? R2H_PROGRESS_BAR : R2H_PROGRESS_LINES;
     const char *env = getenv("JOB_COMPLETION_INDEX");
     const char *src = i_flag ? "--i" : "JOB_COMPLETION_INDEX";
     const char *wu = i_flag ? i_flag : (env && *env ? env : NULL);

@@ -36,4 +36,12 @@ void r2h_buf_free(struct r2h_buf *b);  /* frees memory, leaves an empty buffer *
 void r2h_fmt(char *dst, size_t dst_len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Paths to remove if the process is killed by SIGINT/SIGTERM (temporary files and directories).
+ * register stores the pointer (the caller keeps the string alive until unregister) and returns
+ * a slot, or -1 when the table is full; unregister(-1) is a no-op. run() is async-signal-safe:
+ * it unlinks registered files, then removes registered (by then empty) directories. */
+int r2h_cleanup_register(const char *path, int is_dir);
+void r2h_cleanup_unregister(int slot);
+void r2h_cleanup_run(void);
+
 #endif

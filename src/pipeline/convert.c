@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cpl_conv.h>
 #include <gdal.h>
 
 #include "r2h_index.h"
@@ -15,14 +16,10 @@
 #include "r2h_raster.h"
 #include "r2h_sink.h"
 
-enum { PHASE_READ, PHASE_LOCATE, PHASE_INDEX, PHASE_ROUTE, PHASE_SORT, PHASE_WRITE, NPHASES };
-static const char *const phase_names[NPHASES] = {"read", "locate", "index",
-                                                 "route", "sort", "encode+write"};
-
-struct partition {
-    struct r2h_row *rows;
-    size_t n, cap;
-};
+enum { PHASE_READ, PHASE_LOCATE, PHASE_INDEX, PHASE_ROUTE, PHASE_SORT, PHASE_SPILL, PHASE_WRITE,
+       NPHASES };
+static const char *const phase_names[NPHASES] = {"read", "locate", "index", "route",
+                                                 "sort", "spill", "merge+encode+write"};
 
 /* A piece of work: rows [y, y+h) of window columns [x0, x0+w). */
 struct chunk {
@@ -36,7 +33,9 @@ struct run;
 struct worker {
     struct run *run;
     struct r2h_raster *raster;
-    struct partition parts[R2H_NUM_BASE_CELLS];
+    struct r2h_row *rows, *tmp; /* row buffer and radix scratch, cap rows each */
+    size_t nrows, cap;
+    size_t *count;              /* radix histogram */
     double phase[NPHASES];
     void *vals;
     uint8_t *valid, *ok;
@@ -54,7 +53,11 @@ struct run {
     int nworkers;
     struct chunk *chunks;
     size_t nchunks;
-    struct partition parts[R2H_NUM_BASE_CELLS]; /* merged */
+    struct r2h_runs *runs;   /* sorted runs of all workers */
+    size_t rows_per_worker;  /* row buffer capacity from the memory budget */
+    size_t chunk_pixels;     /* pixels per read chunk from the memory budget */
+    size_t merge_rows;       /* buffer rows per spilled run in a merge */
+    uint64_t budget;
     const char *value_name;
     double phase[NPHASES];
     double t_start, t_last_progress;
@@ -82,6 +85,8 @@ void r2h_convert_options_init(struct r2h_convert_options *opt)
     opt->band = 1;
     opt->work_unit = -1;
     opt->compression_level = 3;
+    opt->memory = (uint64_t)1 << 30;
+    opt->progress = R2H_PROGRESS_LINES;
 }
 
 static enum r2h_pq_type pq_type_of(enum r2h_dtype t)
@@ -101,21 +106,6 @@ static enum r2h_pq_type pq_type_of(enum r2h_dtype t)
     return R2H_PQ_DOUBLE;
 }
 
-static enum r2h_status part_reserve(struct partition *p, size_t extra)
-{
-    if (p->cap - p->n >= extra)
-        return R2H_OK;
-    size_t cap = p->cap ? p->cap : 4096;
-    while (cap - p->n < extra)
-        cap *= 2;
-    struct r2h_row *r = r2h_realloc(p->rows, cap * sizeof *r);
-    if (!r)
-        return R2H_ERR_NOMEM;
-    p->rows = r;
-    p->cap = cap;
-    return R2H_OK;
-}
-
 /* Record the first error (message already formatted in msg) and make every worker stop. */
 static void fail(struct run *run, enum r2h_status st, const char *msg)
 {
@@ -127,20 +117,53 @@ static void fail(struct run *run, enum r2h_status st, const char *msg)
     pthread_mutex_unlock(&run->mu);
 }
 
-/* Progress lines on stderr, at most every 5 s; called with run->mu held. */
+static void fmt_duration(char *dst, size_t len, double s)
+{
+    if (s < 0 || s > 1e7)
+        r2h_fmt(dst, len, "?");
+    else if (s >= 3600)
+        r2h_fmt(dst, len, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+    else
+        r2h_fmt(dst, len, "%dm%02ds", (int)(s / 60), (int)s % 60);
+}
+
+/* Progress on stderr: a live bar (TTY), plain lines or JSON lines (log collectors), the latter
+ * at most every 5 s. Called with run->mu held. */
 static void progress_locked(struct run *run, int final)
 {
-    if (run->opt->quiet)
+    const enum r2h_progress mode = run->opt->progress;
+    if (mode == R2H_PROGRESS_NONE)
         return;
     double now = r2h_now();
-    if (!final && now - run->t_last_progress < 5.0)
+    double every = mode == R2H_PROGRESS_BAR ? 0.2 : 5.0;
+    if (!final && now - run->t_last_progress < every)
         return;
     run->t_last_progress = now;
     double el = now - run->t_start;
-    double pct = run->pixels_total ? 100.0 * (double)run->pixels_done / (double)run->pixels_total : 100;
-    fprintf(stderr, "raster2h3: %5.1f%% %llu/%llu pixels, %.1f Mpixel/s, %.1f s\n", pct,
-            (unsigned long long)run->pixels_done, (unsigned long long)run->pixels_total,
-            el > 0 ? (double)run->pixels_done / el / 1e6 : 0.0, el);
+    double frac = run->pixels_total ? (double)run->pixels_done / (double)run->pixels_total : 1.0;
+    double rate = el > 0 ? (double)run->pixels_done / el : 0.0;
+    double eta = rate > 0 ? (double)(run->pixels_total - run->pixels_done) / rate : -1;
+    char etas[32];
+    fmt_duration(etas, sizeof etas, eta);
+    if (mode == R2H_PROGRESS_JSON) {
+        fprintf(stderr,
+                "{\"event\":\"progress\",\"pixels_done\":%llu,\"pixels_total\":%llu,"
+                "\"fraction\":%.4f,\"pixels_per_s\":%.0f,\"elapsed_s\":%.1f,\"eta_s\":%.1f}\n",
+                (unsigned long long)run->pixels_done, (unsigned long long)run->pixels_total, frac,
+                rate, el, eta < 0 ? -1.0 : eta);
+    } else if (mode == R2H_PROGRESS_BAR) {
+        char bar[31];
+        int fill = (int)(frac * 30 + 0.5);
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[30] = 0;
+        fprintf(stderr, "\r[%s] %5.1f%% %.1f Mpixel/s ETA %s   %s", bar, 100 * frac, rate / 1e6,
+                etas, final ? "\n" : "");
+    } else {
+        fprintf(stderr, "raster2h3: %5.1f%% %llu/%llu pixels, %.1f Mpixel/s, %.0f s, ETA %s\n",
+                100 * frac, (unsigned long long)run->pixels_done,
+                (unsigned long long)run->pixels_total, rate / 1e6, el, etas);
+    }
 }
 
 static enum r2h_status worker_buffers(struct worker *wk, size_t npix, size_t w)
@@ -171,8 +194,22 @@ static enum r2h_status worker_buffers(struct worker *wk, size_t npix, size_t w)
     return R2H_OK;
 }
 
-/* Route the located, indexed pixels of one raster row into the worker's partitions. */
-static enum r2h_status route_row(struct worker *wk, const unsigned char *prow, int w)
+/* Sort the worker's row buffer and spill it as a run file; the buffer is empty afterwards. */
+static enum r2h_status spill_rows(struct worker *wk, char *msg, size_t msglen)
+{
+    double t0 = r2h_now();
+    r2h_rows_sort_with(wk->rows, wk->nrows, wk->tmp, wk->count);
+    double t1 = r2h_now();
+    wk->phase[PHASE_SORT] += t1 - t0;
+    enum r2h_status st = r2h_runs_spill(wk->run->runs, wk->rows, wk->nrows, msg, msglen);
+    wk->phase[PHASE_SPILL] += r2h_now() - t1;
+    wk->nrows = 0;
+    return st;
+}
+
+/* Route the located, indexed pixels of one raster row into the worker's row buffer. */
+static enum r2h_status route_row(struct worker *wk, const unsigned char *prow, int w, char *msg,
+                                 size_t msglen)
 {
     const enum r2h_dtype t = wk->run->info->dtype;
     const size_t vsz = r2h_dtype_size(t);
@@ -180,15 +217,18 @@ static enum r2h_status route_row(struct worker *wk, const unsigned char *prow, i
     for (int c = 0; c < w; c++) {
         if (!wk->ok[c] || !wk->cells[c])
             continue;
-        int bc = r2h_index_base_cell(wk->cells[c]);
-        if (wu >= 0 && bc != wu)
+        if (wu >= 0 && r2h_index_base_cell(wk->cells[c]) != wu)
             continue;
-        struct partition *p = &wk->parts[bc];
-        if (p->n == p->cap && part_reserve(p, 1) != R2H_OK)
-            return R2H_ERR_NOMEM;
-        p->rows[p->n].cell = wk->cells[c];
-        p->rows[p->n].key = r2h_value_key(t, prow + (size_t)c * vsz);
-        p->n++;
+        if (wk->nrows == wk->cap) {
+            double t0 = r2h_now();
+            enum r2h_status st = spill_rows(wk, msg, msglen);
+            wk->phase[PHASE_ROUTE] -= r2h_now() - t0; /* counted as sort and spill */
+            if (st != R2H_OK)
+                return st;
+        }
+        wk->rows[wk->nrows].cell = wk->cells[c];
+        wk->rows[wk->nrows].key = r2h_value_key(t, prow + (size_t)c * vsz);
+        wk->nrows++;
     }
     return R2H_OK;
 }
@@ -230,11 +270,9 @@ static enum r2h_status process_chunk(struct worker *wk, const struct chunk *ch, 
         r2h_index_cells(wk->lat, wk->lng, wk->ok, (size_t)w, wk->run->opt->resolution, wk->cells);
         t0 = r2h_now();
         wk->phase[PHASE_INDEX] += t0 - t1;
-        st = route_row(wk, (const unsigned char *)wk->vals + (size_t)r * w * vsz, w);
-        if (st != R2H_OK) {
-            r2h_fmt(msg, msglen, "out of memory buffering rows");
+        st = route_row(wk, (const unsigned char *)wk->vals + (size_t)r * w * vsz, w, msg, msglen);
+        if (st != R2H_OK)
             return st;
-        }
         wk->phase[PHASE_ROUTE] += r2h_now() - t0;
     }
     return R2H_OK;
@@ -335,23 +373,16 @@ static enum r2h_status add_metadata(struct run *run, struct r2h_pq_writer *w, ui
     return r2h_pq_writer_add_kv(w, "raster2h3:resolution", res);
 }
 
-/* Sort partition bc and write it to OUTPUT/h0=<cell>/data_0.parquet atomically. Thread-safe for
- * distinct partitions. Timings go to phase (the caller's, per thread). */
+/* Merge partition bc's rows from all runs and write them to OUTPUT/h0=<cell>/data_0.parquet
+ * atomically. Thread-safe for distinct partitions. Timings go to phase (per thread). */
 static enum r2h_status write_partition(struct run *run, int bc, double *phase, char *msg,
                                        size_t msglen)
 {
-    struct partition *p = &run->parts[bc];
     const struct r2h_raster_info *in = run->info;
     const uint64_t h0 = r2h_index_res0_cell(bc);
     char dir[4096], path[4200], cellname[8];
-    double t0 = r2h_now();
-    enum r2h_status st = r2h_rows_sort(p->rows, p->n);
-    if (st != R2H_OK) {
-        r2h_fmt(msg, msglen, "out of memory sorting partition %015llx", (unsigned long long)h0);
-        return st;
-    }
     double t1 = r2h_now();
-    phase[PHASE_SORT] += t1 - t0;
+    enum r2h_status st;
     r2h_fmt(dir, sizeof dir, "%s/h0=%015llx", run->opt->output, (unsigned long long)h0);
     if ((st = mkdir_p(dir, msg, msglen)) != R2H_OK)
         return st;
@@ -379,19 +410,25 @@ static enum r2h_status write_partition(struct run *run, int bc, double *phase, c
     const size_t vsz = r2h_dtype_size(in->dtype);
     unsigned char *vbuf = r2h_malloc(CHUNK * vsz);
     uint64_t *cbuf = r2h_malloc(CHUNK * sizeof *cbuf);
-    if (!vbuf || !cbuf)
+    struct r2h_row *rbuf = r2h_malloc(CHUNK * sizeof *rbuf);
+    struct r2h_merge *merge = NULL;
+    if (!vbuf || !cbuf || !rbuf)
         st = R2H_ERR_NOMEM;
-    for (size_t i = 0; i < p->n && st == R2H_OK; i += CHUNK) {
-        size_t m = p->n - i < CHUNK ? p->n - i : CHUNK;
+    else
+        st = r2h_merge_open(run->runs, bc, run->merge_rows, &merge);
+    size_t m;
+    while (st == R2H_OK && (m = r2h_merge_next(merge, rbuf, CHUNK, &st, msg, msglen)) > 0) {
         for (size_t j = 0; j < m; j++) {
-            r2h_value_from_key(in->dtype, p->rows[i + j].key, vbuf + j * vsz);
-            cbuf[j] = p->rows[i + j].cell;
+            r2h_value_from_key(in->dtype, rbuf[j].key, vbuf + j * vsz);
+            cbuf[j] = rbuf[j].cell;
         }
         struct r2h_pq_column_data data[2] = {{.values = vbuf}, {.values = cbuf}};
         st = r2h_pq_writer_write(w, data, m);
     }
+    r2h_merge_close(merge);
     r2h_free(vbuf);
     r2h_free(cbuf);
+    r2h_free(rbuf);
     if (st != R2H_OK)
         goto fail;
     char wmsg[512] = "";
@@ -416,12 +453,8 @@ static void *write_worker(void *arg)
     char msg[1024];
     long bc;
     while ((bc = take_next(run, R2H_NUM_BASE_CELLS, 0)) >= 0) {
-        struct partition *p = &run->parts[bc];
-        enum r2h_status st = p->n ? write_partition(run, (int)bc, wk->phase, msg, sizeof msg) : R2H_OK;
-        size_t n = p->n;
-        r2h_free(p->rows);
-        p->rows = NULL;
-        p->n = p->cap = 0;
+        uint64_t n = r2h_runs_rows(run->runs, (int)bc);
+        enum r2h_status st = n ? write_partition(run, (int)bc, wk->phase, msg, sizeof msg) : R2H_OK;
         if (st != R2H_OK) {
             fail(run, st, msg);
             break;
@@ -466,7 +499,7 @@ static enum r2h_status plan_windows(struct run *run, int (*win)[4], int *nwin)
 static enum r2h_status plan_chunks(struct run *run, const int (*win)[4], int nwin)
 {
     const struct r2h_raster_info *in = run->info;
-    const size_t target = (size_t)4 << 20;
+    const size_t target = run->chunk_pixels;
     size_t cap = 0;
     for (int i = 0; i < nwin; i++) {
         const int x0 = win[i][0], y0 = win[i][1], w = win[i][2], h = win[i][3];
@@ -531,11 +564,11 @@ static void print_profile(const struct run *run)
             run->nworkers == 1 ? "" : "s");
     fprintf(stderr,
             "raster2h3: profile: %llu pixels read, %llu valid, %.2f Mpixel/s read, "
-            "%.2f M valid/s, peak RSS %.1f MiB\n",
+            "%.2f M valid/s, spilled %.1f MiB, peak RSS %.1f MiB\n",
             (unsigned long long)run->res.pixels_read, (unsigned long long)run->res.pixels_valid,
             total > 0 ? (double)run->res.pixels_read / total / 1e6 : 0.0,
             total > 0 ? (double)run->res.pixels_valid / total / 1e6 : 0.0,
-            (double)r2h_peak_rss() / (1024.0 * 1024.0));
+            (double)run->res.spilled_bytes / (1024.0 * 1024.0), (double)r2h_peak_rss() / (1024.0 * 1024.0));
 }
 
 /* Run fn on every worker thread (worker 0 on the calling thread) and wait for all. */
@@ -553,12 +586,35 @@ static void run_workers(struct run *run, void *(*fn)(void *))
         pthread_join(run->workers[i].tid, NULL);
 }
 
-static enum r2h_status open_workers(struct run *run)
+/* Split the memory budget (docs/design/0003-memory-budget.md): 60% for row buffers and their
+ * radix scratch (32 bytes per buffered row), 10% for read chunks, 10% for merge buffers; the
+ * rest covers GDAL's block cache (capped here), Parquet row groups in flight and slack. */
+static void plan_memory(struct run *run, int nworkers)
+{
+    const struct r2h_raster_info *in = run->info;
+    const uint64_t b = run->budget;
+    const size_t vsz = r2h_dtype_size(in->dtype);
+    size_t rows = (size_t)(b * 6 / 10 / ((uint64_t)nworkers * 2 * sizeof(struct r2h_row)));
+    run->rows_per_worker = rows < 4096 ? 4096 : rows;
+    size_t px = (size_t)(b / 10 / ((uint64_t)nworkers * (vsz + 1)));
+    run->chunk_pixels = px > ((size_t)4 << 20) ? ((size_t)4 << 20) : px < 65536 ? 65536 : px;
+    if (!getenv("GDAL_CACHEMAX") && !CPLGetConfigOption("GDAL_CACHEMAX", NULL)) {
+        char v[32];
+        uint64_t mb = b / 16 / (1 << 20);
+        r2h_fmt(v, sizeof v, "%llu", (unsigned long long)(mb < 8 ? 8 : mb > 256 ? 256 : mb));
+        CPLSetConfigOption("GDAL_CACHEMAX", v);
+    }
+}
+
+static int thread_count(const struct r2h_convert_options *opt)
+{
+    int n = opt->threads > 0 ? opt->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n;
+}
+
+static enum r2h_status open_workers(struct run *run, int n)
 {
     const struct r2h_convert_options *opt = run->opt;
-    int n = opt->threads > 0 ? opt->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1)
-        n = 1;
     if ((size_t)n > run->nchunks && run->nchunks > 0)
         n = (int)run->nchunks;
     run->workers = r2h_calloc((size_t)n, sizeof *run->workers);
@@ -570,6 +626,15 @@ static enum r2h_status open_workers(struct run *run)
     for (int i = 0; i < n; i++) {
         struct worker *wk = &run->workers[i];
         wk->run = run;
+        wk->cap = run->rows_per_worker;
+        wk->rows = r2h_malloc(wk->cap * sizeof *wk->rows);
+        wk->tmp = r2h_malloc(wk->cap * sizeof *wk->tmp);
+        wk->count = r2h_malloc(65536 * sizeof *wk->count);
+        if (!wk->rows || !wk->tmp || !wk->count) {
+            r2h_fmt(run->err, run->errlen, "out of memory allocating row buffers (--memory %llu)",
+                    (unsigned long long)run->budget);
+            return R2H_ERR_NOMEM;
+        }
         if (i == 0) {
             wk->raster = run->raster;
             continue;
@@ -583,51 +648,60 @@ static enum r2h_status open_workers(struct run *run)
     return R2H_OK;
 }
 
+static void free_read_buffers(struct worker *wk)
+{
+    r2h_free(wk->tmp);
+    r2h_free(wk->count);
+    r2h_free(wk->vals);
+    r2h_free(wk->valid);
+    r2h_free(wk->ok);
+    r2h_free(wk->lat);
+    r2h_free(wk->lng);
+    r2h_free(wk->cells);
+    wk->tmp = NULL;
+    wk->count = NULL;
+    wk->vals = NULL;
+    wk->valid = wk->ok = NULL;
+    wk->lat = wk->lng = NULL;
+    wk->cells = NULL;
+    wk->cap_pix = wk->cap_w = 0;
+}
+
 static void free_workers(struct run *run)
 {
     for (int i = 0; i < run->nworkers; i++) {
         struct worker *wk = &run->workers[i];
         if (i > 0)
             r2h_raster_close(wk->raster);
-        for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
-            r2h_free(wk->parts[bc].rows);
-        r2h_free(wk->vals);
-        r2h_free(wk->valid);
-        r2h_free(wk->ok);
-        r2h_free(wk->lat);
-        r2h_free(wk->lng);
-        r2h_free(wk->cells);
+        free_read_buffers(wk);
+        r2h_free(wk->rows);
     }
     r2h_free(run->workers);
     run->workers = NULL;
 }
 
-/* Move every worker's rows of each partition into run->parts; the order is irrelevant because
- * each partition is sorted by (cell, value) before it is written. */
-static enum r2h_status merge_partitions(struct run *run)
+/* End of the read pass: each worker's remaining rows become a sorted in-memory run; scratch
+ * memory is released for the write pass, whose merge buffers get a share of the budget. */
+static enum r2h_status finish_read(struct run *run)
 {
-    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
-        struct partition *dst = &run->parts[bc];
-        for (int i = 0; i < run->nworkers; i++) {
-            struct partition *src = &run->workers[i].parts[bc];
-            if (!src->n)
-                continue;
-            if (!dst->rows) {
-                *dst = *src;
-                memset(src, 0, sizeof *src);
-                continue;
-            }
-            if (part_reserve(dst, src->n) != R2H_OK) {
-                r2h_fmt(run->err, run->errlen, "out of memory merging partitions");
-                return R2H_ERR_NOMEM;
-            }
-            memcpy(dst->rows + dst->n, src->rows, src->n * sizeof *src->rows);
-            dst->n += src->n;
-            r2h_free(src->rows);
-            memset(src, 0, sizeof *src);
+    for (int i = 0; i < run->nworkers; i++) {
+        struct worker *wk = &run->workers[i];
+        double t0 = r2h_now();
+        r2h_rows_sort_with(wk->rows, wk->nrows, wk->tmp, wk->count);
+        wk->phase[PHASE_SORT] += r2h_now() - t0;
+        free_read_buffers(wk);
+        if (r2h_runs_add_memory(run->runs, wk->rows, wk->nrows) != R2H_OK) {
+            r2h_fmt(run->err, run->errlen, "out of memory");
+            return R2H_ERR_NOMEM;
         }
-        run->res.pixels_valid += dst->n;
     }
+    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
+        run->res.pixels_valid += r2h_runs_rows(run->runs, bc);
+    size_t nruns = r2h_runs_count(run->runs);
+    uint64_t per = run->budget / 10 / ((uint64_t)run->nworkers * (nruns ? nruns : 1) *
+                                       sizeof(struct r2h_row));
+    run->merge_rows = per < 1024 ? 1024 : per > 65536 ? 65536 : (size_t)per;
+    run->res.spilled_bytes = r2h_runs_spilled_bytes(run->runs);
     return R2H_OK;
 }
 
@@ -639,6 +713,7 @@ enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_co
                       .errlen = errbuf ? errbuf_len : sizeof scratch};
     pthread_mutex_init(&run.mu, NULL);
     run.t_start = run.t_last_progress = r2h_now();
+    run.budget = opt->memory ? opt->memory : (uint64_t)1 << 30;
     enum r2h_status st = check_options(opt, run.err, run.errlen);
     if (st != R2H_OK)
         goto out;
@@ -666,18 +741,22 @@ enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_co
         st = R2H_ERR_IO;
         goto out;
     }
+    if ((st = r2h_runs_create(opt->tmpdir, &run.runs, run.err, run.errlen)) != R2H_OK)
+        goto out;
+    const int nthreads = thread_count(opt);
+    plan_memory(&run, nthreads);
     int win[3][4], nwin = 0;
     if ((st = plan_windows(&run, win, &nwin)) != R2H_OK)
         goto out;
     if ((st = plan_chunks(&run, (const int(*)[4])win, nwin)) != R2H_OK)
         goto out;
-    if ((st = open_workers(&run)) != R2H_OK)
+    if ((st = open_workers(&run, nthreads)) != R2H_OK)
         goto out;
     run_workers(&run, read_worker);
     if ((st = run.status) != R2H_OK)
         goto out;
     run.res.pixels_read = run.pixels_done;
-    if ((st = merge_partitions(&run)) != R2H_OK)
+    if ((st = finish_read(&run)) != R2H_OK)
         goto out;
     run_workers(&run, write_worker);
     if ((st = run.status) != R2H_OK)
@@ -693,9 +772,8 @@ enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_co
     if (res)
         *res = run.res;
 out:
-    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
-        r2h_free(run.parts[bc].rows);
     free_workers(&run);
+    r2h_runs_destroy(run.runs);
     r2h_free(run.chunks);
     r2h_raster_close(run.raster);
     pthread_mutex_destroy(&run.mu);

@@ -20,6 +20,43 @@ void r2h_value_from_key(enum r2h_dtype t, uint64_t key, void *p);
 /* Sort rows ascending by (cell, key). Returns R2H_ERR_NOMEM if scratch space is unavailable. */
 enum r2h_status r2h_rows_sort(struct r2h_row *rows, size_t n);
 
+/* The same with caller-provided scratch: tmp of n rows and count of 65536 entries. */
+void r2h_rows_sort_with(struct r2h_row *rows, size_t n, struct r2h_row *tmp, size_t *count);
+
+/* Sorted runs of rows, in temporary files (spilled) or in memory, and merges over them.
+ * Rows sorted by cell are grouped by base cell in increasing order (the base cell is the most
+ * significant field that varies between cells of one resolution), so a run is indexed by the
+ * offset of each base cell's rows. */
+struct r2h_runs;
+
+/* Create an empty set whose files go to a new directory under tmpdir (NULL: $TMPDIR or /tmp). */
+enum r2h_status r2h_runs_create(const char *tmpdir, struct r2h_runs **out, char *err, size_t errlen);
+
+/* Write sorted rows as a run file. Thread-safe. */
+enum r2h_status r2h_runs_spill(struct r2h_runs *rs, const struct r2h_row *rows, size_t n,
+                               char *err, size_t errlen);
+
+/* Add sorted rows held in memory as a run (borrowed until destroy). Thread-safe. */
+enum r2h_status r2h_runs_add_memory(struct r2h_runs *rs, const struct r2h_row *rows, size_t n);
+
+/* Rows of base cell bc over all runs; number of runs; number of spilled runs and bytes. */
+uint64_t r2h_runs_rows(const struct r2h_runs *rs, int bc);
+size_t r2h_runs_count(const struct r2h_runs *rs);
+uint64_t r2h_runs_spilled_bytes(const struct r2h_runs *rs);
+
+/* Remove all run files and the directory, free everything. NULL is a no-op. */
+void r2h_runs_destroy(struct r2h_runs *rs);
+
+/* K-way merge of base cell bc's rows over all runs, ascending by (cell, key); each file run is
+ * read through a buffer of bufrows rows. Several merges may run at once on distinct threads. */
+struct r2h_merge;
+enum r2h_status r2h_merge_open(const struct r2h_runs *rs, int bc, size_t bufrows,
+                               struct r2h_merge **out);
+/* Up to max next rows into out; returns how many (0 at the end). *st set on read errors. */
+size_t r2h_merge_next(struct r2h_merge *m, struct r2h_row *out, size_t max, enum r2h_status *st,
+                      char *err, size_t errlen);
+void r2h_merge_close(struct r2h_merge *m);
+
 /* Seconds since an arbitrary epoch (monotonic clock). */
 double r2h_now(void);
 /* Peak resident set size of this process in bytes. */

@@ -61,19 +61,29 @@ enum r2h_status r2h_rows_sort(struct r2h_row *rows, size_t n)
 {
     if (n < 2)
         return R2H_OK;
-    uint64_t and_c = ~0ULL, or_c = 0, and_k = ~0ULL, or_k = 0;
-    for (size_t i = 0; i < n; i++) {
-        and_c &= rows[i].cell;
-        or_c |= rows[i].cell;
-        and_k &= rows[i].key;
-        or_k |= rows[i].key;
-    }
     struct r2h_row *tmp = r2h_malloc(n * sizeof *tmp);
     size_t *count = r2h_malloc(65536 * sizeof *count);
     if (!tmp || !count) {
         r2h_free(tmp);
         r2h_free(count);
         return R2H_ERR_NOMEM;
+    }
+    r2h_rows_sort_with(rows, n, tmp, count);
+    r2h_free(tmp);
+    r2h_free(count);
+    return R2H_OK;
+}
+
+void r2h_rows_sort_with(struct r2h_row *rows, size_t n, struct r2h_row *tmp, size_t *count)
+{
+    if (n < 2)
+        return;
+    uint64_t and_c = ~0ULL, or_c = 0, and_k = ~0ULL, or_k = 0;
+    for (size_t i = 0; i < n; i++) {
+        and_c &= rows[i].cell;
+        or_c |= rows[i].cell;
+        and_k &= rows[i].key;
+        or_k |= rows[i].key;
     }
     struct r2h_row *src = rows, *dst = tmp;
     for (int pass = 0; pass < 8; pass++) {
@@ -98,9 +108,6 @@ enum r2h_status r2h_rows_sort(struct r2h_row *rows, size_t n)
     }
     if (src != rows)
         memcpy(rows, src, n * sizeof *rows);
-    r2h_free(tmp);
-    r2h_free(count);
-    return R2H_OK;
 }
 
 double r2h_now(void)

@@ -5,7 +5,6 @@ An error is: non-zero exit (2 for usage errors), exactly one line on stderr star
 """
 from pathlib import Path
 
-import numpy as np
 import pytest
 from osgeo import gdal
 

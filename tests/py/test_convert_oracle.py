@@ -4,7 +4,6 @@ Every test runs the real binary, reads the whole output dataset back with indepe
 readers, and compares the multiset of (h0 from the Hive path, value, cell) rows with
 reference.reference_rows() exactly: zero differences allowed.
 """
-import math
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -341,6 +340,23 @@ def test_rotated_geotransforms(run_cli, raster_dir, out_dir, gt, crs, res):
     check_convert(run_cli, r, out_dir, res)
 
 
+@pytest.mark.slow
+def test_large_raster_many_chunks(run_cli, raster_dir, out_dir):
+    """~4.6 M pixels: more than one read chunk, several threads, sort/merge across chunks."""
+    data = rasters.random_values("uint8", (1100, 4200), 89)
+    r = rasters.write_raster(raster_dir / "big.tif", data, (-20.0, 0.01, 0.0, 55.0, 0.0, -0.01),
+                             4326, nodata=0)
+    check_convert(run_cli, r, out_dir, 6)
+
+
+def test_threads_do_not_change_output(run_cli, raster_dir, tmp_path):
+    data = rasters.random_values("float32", (300, 400), 97)
+    r = rasters.write_raster(raster_dir / "t.tif", data, (5.0, 0.01, 0.0, 50.0, 0.0, -0.01), 4326)
+    expect = reference_rows(r, 7)
+    for n in (1, 2, 3):
+        check_convert(run_cli, r, tmp_path / f"t{n}", 7, "--threads", n, expect=expect)
+
+
 # ---------------------------------------------------------------------------------------------
 # 6. Data types and value column naming
 
@@ -523,7 +539,7 @@ def test_real_stars_l7(run_cli, testdata, out_dir, band):
     check_convert(run_cli, testdata["L7_ETMs.tif"], out_dir, 9, "--band", band, band=band)
 
 
-@pytest.mark.parametrize("res", [2, pytest.param(3, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("res", [2, 3])
 def test_real_egm96(run_cli, testdata, out_dir, res):
     """proj-data egm96_15.gtx: global Float32 1440x721 with centres on +-180 and +-90."""
     check_convert(run_cli, testdata["egm96_15.gtx"], out_dir, res,
@@ -555,6 +571,64 @@ def test_work_units_union_equals_whole(run_cli, raster_dir, tmp_path):
     d = diff_rows(whole, union)
     assert not d, f"union of 122 work units != whole run:\n{d}"
     assert sum(1 for p in parts if len(p)) == 122
+
+
+def work_unit_rasters(raster_dir):
+    """Rasters whose work-unit window planning is easy to get wrong."""
+    g = rasters.random_values("int16", (90, 180), 83)
+    return {
+        "0..360": rasters.write_raster(raster_dir / "e.tif", g, (0.0, 2.0, 0.0, 90.0, 0.0, -2.0),
+                                       4326),
+        "-360..0-centres-on-bounds": rasters.write_raster(
+            raster_dir / "w.tif", rasters.random_values("int16", (91, 181), 84),
+            (-361.0, 2.0, 0.0, 91.0, 0.0, -2.0), 4326),
+        "south-up": rasters.write_raster(raster_dir / "s.tif", g,
+                                         (-180.0, 2.0, 0.0, -90.0, 0.0, 2.0), 4326),
+        "sheared": rasters.write_raster(raster_dir / "r.tif", g[:60, :90],
+                                        (100.0, 0.5, 0.1, 40.0, 0.05, -0.5), 4326),
+        "polar-3031": rasters.write_raster(raster_dir / "p.tif", g[:80, :80],
+                                           rasters.north_up_gt(-4e6, 4e6, 1e5), 3031),
+    }
+
+
+def edge_base_cells():
+    """Base cells whose resolution-0 cell reaches |lng| >= 170 or |lat| >= 72."""
+    return {h3.get_base_cell_number(c) for c in h3.get_res0_cells()
+            if any(abs(lng) >= 170 or abs(lat) >= 72 for lat, lng in h3.cell_to_boundary(c))}
+
+
+@pytest.mark.parametrize("full", [False, pytest.param(True, marks=pytest.mark.slow)],
+                         ids=["edge-units", "all-units"])
+@pytest.mark.parametrize("name", ["0..360", "-360..0-centres-on-bounds", "south-up", "sheared",
+                                  "polar-3031"])
+def test_work_units_union_odd_rasters(run_cli, raster_dir, tmp_path, name, full):
+    """Union of the work units equals the whole run (restricted to the units run) for rasters
+    off the plain north-up -180..180 grid: lng > 180, lng < -180, south-up, sheared, projected.
+    By default only the units near the antimeridian and the poles run; -m slow runs all."""
+    r = work_unit_rasters(raster_dir)[name]
+    res = 2
+    whole = check_convert(run_cli, r, tmp_path / "whole", res)
+    present = sorted(set(reference.base_cells(whole.cell).tolist()))
+    if not full:
+        present = [n for n in present if n in edge_base_cells()]
+    absent = [n for n in (0, 4, 58, 117, 121) if n not in present and not np.any(
+        reference.base_cells(whole.cell) == n)]
+    keep = np.isin(reference.base_cells(whole.cell), present)
+    whole = canonical(whole.h0[keep], whole.value[keep], whole.cell[keep])
+
+    def unit(n):
+        out = tmp_path / f"unit{n}"
+        convert_ok(run_cli, r, out, res, "--i", n)
+        assert h0_dirs(out) <= {reference.res0_cell_of_base_cell(n)}
+        return read_pyarrow(out, res, "value", np.dtype("int16"))
+
+    with ThreadPoolExecutor(WORKERS) as ex:
+        parts = list(ex.map(unit, present + absent))
+    union = canonical(np.concatenate([p.h0 for p in parts]),
+                      np.concatenate([p.value for p in parts]),
+                      np.concatenate([p.cell for p in parts]))
+    d = diff_rows(whole, union)
+    assert not d, f"union of work units != whole run for {name}:\n{d}"
 
 
 def test_job_completion_index(run_cli, raster_dir, tmp_path):

@@ -1,0 +1,331 @@
+/* runs.c - sorted runs of rows (spilled to temporary files or held in memory) and k-way merges. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "r2h_index.h"
+#include "r2h_pipeline.h"
+
+struct run {
+    char *path;               /* NULL for an in-memory run */
+    int slot;                 /* cleanup registry slot of path */
+    const struct r2h_row *mem;
+    uint64_t off[R2H_NUM_BASE_CELLS + 1]; /* first row of each base cell; off[122] = n */
+};
+
+struct r2h_runs {
+    char *dir;
+    int dir_slot;
+    pthread_mutex_t mu;
+    struct run *runs;
+    size_t n, cap;
+    unsigned next_id;
+    uint64_t spilled;
+};
+
+enum r2h_status r2h_runs_create(const char *tmpdir, struct r2h_runs **out, char *err, size_t errlen)
+{
+    const char *base = tmpdir && *tmpdir ? tmpdir : getenv("TMPDIR");
+    if (!base || !*base)
+        base = "/tmp";
+    struct r2h_runs *rs = r2h_calloc(1, sizeof *rs);
+    size_t len = strlen(base) + 32;
+    char *dir = r2h_malloc(len);
+    if (!rs || !dir) {
+        r2h_free(rs);
+        r2h_free(dir);
+        r2h_fmt(err, errlen, "out of memory");
+        return R2H_ERR_NOMEM;
+    }
+    r2h_fmt(dir, len, "%s/raster2h3-XXXXXX", base);
+    if (!mkdtemp(dir)) {
+        r2h_fmt(err, errlen, "%s: cannot create temporary directory: %s", base, strerror(errno));
+        r2h_free(rs);
+        r2h_free(dir);
+        return R2H_ERR_IO;
+    }
+    rs->dir = dir;
+    rs->dir_slot = r2h_cleanup_register(dir, 1);
+    pthread_mutex_init(&rs->mu, NULL);
+    *out = rs;
+    return R2H_OK;
+}
+
+/* Offsets of each base cell's rows in sorted rows. */
+static void index_run(struct run *r, const struct r2h_row *rows, size_t n)
+{
+    size_t i = 0;
+    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
+        r->off[bc] = i;
+        while (i < n && r2h_index_base_cell(rows[i].cell) == bc)
+            i++;
+    }
+    r->off[R2H_NUM_BASE_CELLS] = n;
+}
+
+static enum r2h_status add_run(struct r2h_runs *rs, const struct run *r)
+{
+    enum r2h_status st = R2H_OK;
+    pthread_mutex_lock(&rs->mu);
+    if (rs->n == rs->cap) {
+        size_t cap = rs->cap ? rs->cap * 2 : 16;
+        struct run *p = r2h_realloc(rs->runs, cap * sizeof *p);
+        if (!p)
+            st = R2H_ERR_NOMEM;
+        else {
+            rs->runs = p;
+            rs->cap = cap;
+        }
+    }
+    if (st == R2H_OK)
+        rs->runs[rs->n++] = *r;
+    pthread_mutex_unlock(&rs->mu);
+    return st;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t k = write(fd, c, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        c += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+enum r2h_status r2h_runs_spill(struct r2h_runs *rs, const struct r2h_row *rows, size_t n,
+                               char *err, size_t errlen)
+{
+    struct run r = {.slot = -1};
+    index_run(&r, rows, n);
+    pthread_mutex_lock(&rs->mu);
+    unsigned id = rs->next_id++;
+    pthread_mutex_unlock(&rs->mu);
+    size_t len = strlen(rs->dir) + 32;
+    if (!(r.path = r2h_malloc(len))) {
+        r2h_fmt(err, errlen, "out of memory");
+        return R2H_ERR_NOMEM;
+    }
+    r2h_fmt(r.path, len, "%s/run-%06u", rs->dir, id);
+    r.slot = r2h_cleanup_register(r.path, 0);
+    int fd = open(r.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || write_all(fd, rows, n * sizeof *rows) != 0) {
+        r2h_fmt(err, errlen, "%s: cannot write spill file: %s", r.path, strerror(errno));
+        goto fail;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        r2h_fmt(err, errlen, "%s: cannot write spill file: %s", r.path, strerror(errno));
+        goto fail;
+    }
+    fd = -1;
+    if (add_run(rs, &r) != R2H_OK) {
+        r2h_fmt(err, errlen, "out of memory");
+        goto fail;
+    }
+    pthread_mutex_lock(&rs->mu);
+    rs->spilled += n * sizeof *rows;
+    pthread_mutex_unlock(&rs->mu);
+    return R2H_OK;
+fail:
+    if (fd >= 0)
+        close(fd);
+    unlink(r.path);
+    r2h_cleanup_unregister(r.slot);
+    r2h_free(r.path);
+    return R2H_ERR_IO;
+}
+
+enum r2h_status r2h_runs_add_memory(struct r2h_runs *rs, const struct r2h_row *rows, size_t n)
+{
+    struct run r = {.slot = -1, .mem = rows};
+    index_run(&r, rows, n);
+    return add_run(rs, &r);
+}
+
+uint64_t r2h_runs_rows(const struct r2h_runs *rs, int bc)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < rs->n; i++)
+        n += rs->runs[i].off[bc + 1] - rs->runs[i].off[bc];
+    return n;
+}
+
+size_t r2h_runs_count(const struct r2h_runs *rs) { return rs->n; }
+
+uint64_t r2h_runs_spilled_bytes(const struct r2h_runs *rs) { return rs->spilled; }
+
+void r2h_runs_destroy(struct r2h_runs *rs)
+{
+    if (!rs)
+        return;
+    for (size_t i = 0; i < rs->n; i++) {
+        if (!rs->runs[i].path)
+            continue;
+        unlink(rs->runs[i].path);
+        r2h_cleanup_unregister(rs->runs[i].slot);
+        r2h_free(rs->runs[i].path);
+    }
+    rmdir(rs->dir);
+    r2h_cleanup_unregister(rs->dir_slot);
+    pthread_mutex_destroy(&rs->mu);
+    r2h_free(rs->runs);
+    r2h_free(rs->dir);
+    r2h_free(rs);
+}
+
+/* One input of a merge: a segment of a run, read through a buffer when it is a file. */
+struct cursor {
+    const struct r2h_row *buf; /* current rows */
+    struct r2h_row *own;       /* file buffer */
+    size_t pos, len;           /* position and length in buf */
+    uint64_t next, end;        /* file rows [next, end) not yet read */
+    int fd;
+};
+
+struct r2h_merge {
+    struct cursor *cur;
+    int *heap; /* indices of cursors with rows, a min-heap on their current row */
+    int nheap, ncur;
+    size_t bufrows;
+};
+
+static int row_less(const struct r2h_row *a, const struct r2h_row *b)
+{
+    return a->cell < b->cell || (a->cell == b->cell && a->key < b->key);
+}
+
+static int cur_less(const struct r2h_merge *m, int a, int b)
+{
+    return row_less(&m->cur[a].buf[m->cur[a].pos], &m->cur[b].buf[m->cur[b].pos]);
+}
+
+static void sift_down(struct r2h_merge *m, int i)
+{
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, s = i;
+        if (l < m->nheap && cur_less(m, m->heap[l], m->heap[s]))
+            s = l;
+        if (r < m->nheap && cur_less(m, m->heap[r], m->heap[s]))
+            s = r;
+        if (s == i)
+            return;
+        int t = m->heap[i];
+        m->heap[i] = m->heap[s];
+        m->heap[s] = t;
+        i = s;
+    }
+}
+
+/* Refill a file cursor; returns 0 at its end, -1 on a read error. */
+static int refill(struct cursor *c)
+{
+    if (c->next >= c->end)
+        return 0;
+    size_t want = c->end - c->next < c->len ? (size_t)(c->end - c->next) : c->len;
+    size_t bytes = want * sizeof(struct r2h_row), got = 0;
+    while (got < bytes) {
+        ssize_t k = pread(c->fd, (char *)c->own + got, bytes - got,
+                          (off_t)(c->next * sizeof(struct r2h_row) + got));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        got += (size_t)k;
+    }
+    c->buf = c->own;
+    c->pos = 0;
+    c->len = want;
+    c->next += want;
+    return 1;
+}
+
+enum r2h_status r2h_merge_open(const struct r2h_runs *rs, int bc, size_t bufrows,
+                               struct r2h_merge **out)
+{
+    struct r2h_merge *m = r2h_calloc(1, sizeof *m);
+    if (!m)
+        return R2H_ERR_NOMEM;
+    m->cur = r2h_calloc(rs->n + 1, sizeof *m->cur);
+    m->heap = r2h_calloc(rs->n + 1, sizeof *m->heap);
+    m->bufrows = bufrows ? bufrows : 65536;
+    if (!m->cur || !m->heap)
+        goto fail;
+    for (size_t i = 0; i < rs->n; i++) {
+        const struct run *r = &rs->runs[i];
+        uint64_t a = r->off[bc], b = r->off[bc + 1];
+        if (a == b)
+            continue;
+        struct cursor *c = &m->cur[m->ncur++];
+        c->fd = -1;
+        if (r->mem) {
+            c->buf = r->mem + a;
+            c->len = (size_t)(b - a);
+        } else {
+            c->fd = open(r->path, O_RDONLY | O_CLOEXEC);
+            c->own = r2h_malloc(m->bufrows * sizeof *c->own);
+            if (c->fd < 0 || !c->own)
+                goto fail;
+            c->next = a;
+            c->end = b;
+            c->len = m->bufrows;
+            if (refill(c) != 1)
+                goto fail;
+        }
+        m->heap[m->nheap++] = m->ncur - 1;
+    }
+    for (int i = m->nheap / 2 - 1; i >= 0; i--)
+        sift_down(m, i);
+    *out = m;
+    return R2H_OK;
+fail:
+    r2h_merge_close(m);
+    return R2H_ERR_IO;
+}
+
+size_t r2h_merge_next(struct r2h_merge *m, struct r2h_row *out, size_t max, enum r2h_status *st,
+                      char *err, size_t errlen)
+{
+    size_t n = 0;
+    while (n < max && m->nheap > 0) {
+        int top = m->heap[0];
+        struct cursor *c = &m->cur[top];
+        out[n++] = c->buf[c->pos++];
+        if (c->pos == c->len) {
+            int more = c->fd >= 0 ? refill(c) : 0;
+            if (more < 0) {
+                r2h_fmt(err, errlen, "cannot read spill file: %s", strerror(errno));
+                *st = R2H_ERR_IO;
+                return 0;
+            }
+            if (!more)
+                m->heap[0] = m->heap[--m->nheap];
+        }
+        if (m->nheap > 0)
+            sift_down(m, 0);
+    }
+    return n;
+}
+
+void r2h_merge_close(struct r2h_merge *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < m->ncur; i++) {
+        if (m->cur[i].fd >= 0)
+            close(m->cur[i].fd);
+        r2h_free(m->cur[i].own);
+    }
+    r2h_free(m->cur);
+    r2h_free(m->heap);
+    r2h_free(m);
+}
