@@ -57,6 +57,7 @@ struct run {
     size_t rows_per_worker;  /* row buffer capacity from the memory budget */
     size_t chunk_pixels;     /* pixels per read chunk from the memory budget */
     size_t merge_rows;       /* buffer rows per spilled run in a merge */
+    size_t row_group_rows;   /* Parquet row group size from the memory budget */
     uint64_t budget;
     const char *value_name;
     double phase[NPHASES];
@@ -399,6 +400,7 @@ static enum r2h_status write_partition(struct run *run, int bc, double *phase, c
     r2h_pq_options_init(&po);
     po.codec = R2H_PQ_CODEC_ZSTD;
     po.level = run->opt->compression_level;
+    po.row_group_rows = run->row_group_rows;
     struct r2h_pq_writer *w = NULL;
     if ((st = r2h_pq_writer_open(sink, cols, 2, &po, &w)) != R2H_OK) {
         r2h_fmt(msg, msglen, "%s: cannot start Parquet writer: %s", path, r2h_status_str(st));
@@ -586,18 +588,21 @@ static void run_workers(struct run *run, void *(*fn)(void *))
         pthread_join(run->workers[i].tid, NULL);
 }
 
-/* Split the memory budget (docs/design/0003-memory-budget.md): 60% for row buffers and their
- * radix scratch (32 bytes per buffered row), 10% for read chunks, 10% for merge buffers; the
- * rest covers GDAL's block cache (capped here), Parquet row groups in flight and slack. */
+/* Split the memory budget (docs/design/0003-memory-budget.md): 55% for row buffers and their
+ * radix scratch (32 bytes per buffered row), 10% for read chunks, 10% for merge buffers, 15%
+ * for Parquet row groups being encoded (about 3 copies of a row group per writer), and GDAL's
+ * block cache (1/16, capped). */
 static void plan_memory(struct run *run, int nworkers)
 {
     const struct r2h_raster_info *in = run->info;
     const uint64_t b = run->budget;
     const size_t vsz = r2h_dtype_size(in->dtype);
-    size_t rows = (size_t)(b * 6 / 10 / ((uint64_t)nworkers * 2 * sizeof(struct r2h_row)));
+    size_t rows = (size_t)(b * 55 / 100 / ((uint64_t)nworkers * 2 * sizeof(struct r2h_row)));
     run->rows_per_worker = rows < 4096 ? 4096 : rows;
     size_t px = (size_t)(b / 10 / ((uint64_t)nworkers * (vsz + 1)));
     run->chunk_pixels = px > ((size_t)4 << 20) ? ((size_t)4 << 20) : px < 65536 ? 65536 : px;
+    size_t rg = (size_t)(b * 15 / 100 / ((uint64_t)nworkers * 3 * (vsz + 8)));
+    run->row_group_rows = rg > ((size_t)1 << 20) ? ((size_t)1 << 20) : rg < 65536 ? 65536 : rg;
     if (!getenv("GDAL_CACHEMAX") && !CPLGetConfigOption("GDAL_CACHEMAX", NULL)) {
         char v[32];
         uint64_t mb = b / 16 / (1 << 20);

@@ -59,7 +59,7 @@ void r2h_merge_close(struct r2h_merge *m);
 
 /* Seconds since an arbitrary epoch (monotonic clock). */
 double r2h_now(void);
-/* Peak resident set size of this process in bytes. */
+/* Peak resident set size of this process image in bytes (VmHWM). */
 uint64_t r2h_peak_rss(void);
 
 #endif

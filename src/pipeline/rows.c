@@ -1,4 +1,5 @@
 /* rows.c - value keys, row sorting, clocks and peak memory for the pipeline. */
+#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -119,6 +120,19 @@ double r2h_now(void)
 
 uint64_t r2h_peak_rss(void)
 {
+    /* VmHWM belongs to this process image; getrusage's maxrss also counts what the parent had
+     * mapped when it forked us (it survives exec), which misleads under Python's subprocess. */
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f) {
+        char line[256];
+        unsigned long long kb = 0;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+                break;
+        fclose(f);
+        if (kb)
+            return (uint64_t)kb * 1024u;
+    }
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0)
         return 0;
