@@ -52,6 +52,7 @@ PY = os.path.join(ROOT, ".venv", "bin", "python")
 R2D = os.path.join(ROOT, ".venv-bench", "bin", "raster2dggs")
 R2H3 = os.path.join(ROOT, "build", "raster2h3")
 NODATA = 65535
+R2H3_RUN = [R2H3]  # the binary actually run (a snapshot once main() has started)
 ALL_TOOLS = ["raster2h3", "raster2h3-t1", "seed", "seed-skipam", "seed-u64", "raster2dggs", "raster2dggs-list"]
 
 
@@ -168,6 +169,23 @@ def run_tool(tool, inp, args, run_idx):
     return rec
 
 
+def snapshot_binary(args):
+    """Copy raster2h3 before running: the binary in build/ may be rebuilt by
+    others mid-benchmark; every raster2h3 run then uses this one copy."""
+    import hashlib
+    with open(args.raster2h3, "rb") as f:
+        blob = f.read()
+    digest = hashlib.sha256(blob).hexdigest()[:16]
+    snap = os.path.join(args.workdir, f"raster2h3-{digest}")
+    if not os.path.exists(snap):
+        shutil.copy2(args.raster2h3, snap)
+    info = {"source": args.raster2h3, "sha256_16": digest, "snapshot": snap,
+            "mtime": time.strftime("%Y-%m-%d %H:%M:%S",
+                                   time.localtime(os.path.getmtime(args.raster2h3)))}
+    args.raster2h3 = snap
+    return info
+
+
 def versions():
     v = {"gdal": gdal.__version__, "python": platform.python_version()}
     try:
@@ -182,7 +200,7 @@ def versions():
     except Exception:
         v["raster2dggs"] = None
     try:
-        v["raster2h3"] = subprocess.run([R2H3, "--version"], capture_output=True,
+        v["raster2h3"] = subprocess.run([R2H3_RUN[0], "--version"], capture_output=True,
                                         text=True).stdout.strip()
     except Exception:
         v["raster2h3"] = None
@@ -210,6 +228,41 @@ def fmt(x, nd=1):
     return "-" if x is None else f"{x:,.{nd}f}"
 
 
+def render(result, path):
+    """Markdown table for one results JSON."""
+    inp, w, h = result["input"], result["width"], result["height"]
+    pixels, valid, runs = result["pixels"], result["valid_pixels"], result["runs"]
+    per_tool, check = result["summary"], result["row_check"]
+    base = per_tool.get("raster2h3", {})
+    for s in per_tool.values():  # older JSONs lack the CPU ratio
+        if s.get("ok") and base.get("ok") and "cpu_ratio_vs_raster2h3" not in s:
+            s["cpu_ratio_vs_raster2h3"] = s["cpu_s_median"] / base["cpu_s_median"]
+    lines = [f"Input `{os.path.relpath(inp, ROOT)}`: {w:,} x {h:,} = {pixels:,} px, "
+             f"valid {valid:,} ({valid / pixels:.1%}); H3 res {result['resolution']}; "
+             f"{result['repeat']} run(s) per tool; px/s and ratios use the median wall; "
+             f"CPU s = user+sys (median); 1-min load average {min(r['loadavg_before'][0] for r in runs):.1f}"
+             f"..{max(r['loadavg_after'][0] for r in runs):.1f} during the runs.",
+             "",
+             "| tool | wall s (median) | wall s (min) | valid px/s | CPU s | peak RSS MiB | output MB | rows | distinct h8 | time x | CPU x | RSS x | bytes x |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for tool, s in per_tool.items():
+        if not s.get("ok"):
+            lines.append(f"| {tool} | FAILED | | | | | | | | | | | |")
+            continue
+        lines.append(
+            f"| {tool} | {s['wall_s_median']:.1f} | {s['wall_s_min']:.1f} | {s['valid_px_per_s'] / 1e6:.2f} M | "
+            f"{s['cpu_s_median']:.1f} | {s['rss_mib_max']:,.0f} | {s['output_bytes'] / 1e6:,.1f} | "
+            f"{s['rows']:,} | {s['distinct_h8'] if s['distinct_h8'] is None else format(s['distinct_h8'], ',')} | "
+            f"{fmt(s.get('time_ratio_vs_raster2h3'), 2)} | {fmt(s.get('cpu_ratio_vs_raster2h3'), 2)} | "
+            f"{fmt(s.get('rss_ratio_vs_raster2h3'), 2)} | "
+            f"{fmt(s.get('bytes_ratio_vs_raster2h3'), 2)} |")
+    if check:
+        lines += ["", f"raster2h3 rows == valid pixels: **{check['equal']}** "
+                      f"({check['raster2h3_rows']:,} vs {check['valid_pixels']:,})"]
+    lines += ["", f"results: `{os.path.relpath(path, ROOT)}`"]
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -224,7 +277,13 @@ def main():
     ap.add_argument("--r2h3-args", default="", help="extra raster2h3 convert args (quoted)")
     ap.add_argument("--workdir", default=OUT)
     ap.add_argument("--keep", action="store_true", help="keep tool outputs")
+    ap.add_argument("--report", default=None, metavar="JSON",
+                    help="only print the markdown table of an existing results JSON")
     args = ap.parse_args()
+    if args.report:
+        with open(args.report) as f:
+            print(render(json.load(f), args.report))
+        return
     args.r2h3_args = args.r2h3_args.split()
     args.name = args.name or args.size
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
@@ -246,6 +305,12 @@ def main():
         print("generating:", " ".join(mk), file=sys.stderr)
         subprocess.run(mk, check=True)
     os.makedirs(args.workdir, exist_ok=True)
+    binary = None
+    if any(t.startswith("raster2h3") for t in tools):
+        binary = snapshot_binary(args)
+        R2H3_RUN[0] = args.raster2h3
+        print(f"raster2h3 binary snapshot {binary['snapshot']} (built {binary['mtime']})",
+              file=sys.stderr)
 
     t = time.perf_counter()
     valid, pixels, w, h = count_valid(inp)
@@ -276,6 +341,7 @@ def main():
     for tool, s in per_tool.items():
         if s.get("ok") and base.get("ok"):
             s["time_ratio_vs_raster2h3"] = s["wall_s_median"] / base["wall_s_median"]
+            s["cpu_ratio_vs_raster2h3"] = s["cpu_s_median"] / base["cpu_s_median"]
             s["rss_ratio_vs_raster2h3"] = s["rss_mib_max"] / base["rss_mib_max"]
             s["bytes_ratio_vs_raster2h3"] = s["output_bytes"] / max(base["output_bytes"], 1)
     check = None
@@ -285,7 +351,7 @@ def main():
 
     result = {"name": args.name, "input": inp, "width": w, "height": h, "pixels": pixels,
               "valid_pixels": valid, "resolution": args.resolution, "repeat": args.repeat,
-              "machine": machine(), "versions": versions(),
+              "machine": machine(), "versions": versions(), "raster2h3_binary": binary,
               "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
               "summary": per_tool, "row_check": check, "runs": runs}
     path = os.path.join(OUT, f"results-{args.name}.json")
@@ -293,27 +359,7 @@ def main():
     with open(path, "w") as f:
         json.dump(result, f, indent=1)
 
-    lines = [f"Input `{os.path.relpath(inp, ROOT)}`: {w:,} x {h:,} = {pixels:,} px, "
-             f"valid {valid:,} ({valid / pixels:.1%}); H3 res {args.resolution}; "
-             f"{args.repeat} run(s) per tool, median wall.",
-             "",
-             "| tool | wall s | valid px/s | CPU s | peak RSS MiB | output MB | rows | distinct h8 | time x | RSS x | bytes x |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for tool, s in per_tool.items():
-        if not s.get("ok"):
-            lines.append(f"| {tool} | FAILED | | | | | | | | | |")
-            continue
-        lines.append(
-            f"| {tool} | {s['wall_s_median']:.1f} | {s['valid_px_per_s'] / 1e6:.2f} M | "
-            f"{s['cpu_s_median']:.1f} | {s['rss_mib_max']:,.0f} | {s['output_bytes'] / 1e6:,.1f} | "
-            f"{s['rows']:,} | {s['distinct_h8'] if s['distinct_h8'] is None else format(s['distinct_h8'], ',')} | "
-            f"{fmt(s.get('time_ratio_vs_raster2h3'), 2)} | {fmt(s.get('rss_ratio_vs_raster2h3'), 2)} | "
-            f"{fmt(s.get('bytes_ratio_vs_raster2h3'), 2)} |")
-    if check:
-        lines += ["", f"raster2h3 rows == valid pixels: **{check['equal']}** "
-                      f"({check['raster2h3_rows']:,} vs {check['valid_pixels']:,})"]
-    lines += ["", f"results: `{os.path.relpath(path, ROOT)}`"]
-    print("\n".join(lines))
+    print(render(result, path))
 
 
 if __name__ == "__main__":

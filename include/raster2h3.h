@@ -22,7 +22,8 @@ enum r2h_status {
     R2H_ERR_H3 = 6,         /* H3 library returned an error */
     R2H_ERR_FORMAT = 7,     /* Parquet encoding error (e.g. value out of range) */
     R2H_ERR_INTERNAL = 8,   /* invariant broken: a bug */
-    R2H_ERR_INTERRUPTED = 9 /* stopped by a signal */
+    R2H_ERR_INTERRUPTED = 9, /* stopped by a signal */
+    R2H_ERR_TRANSIENT = 10   /* retryable I/O failure (HTTP 5xx/429, timeout, connection) */
 };
 
 /* Short static English name of a status; never NULL. Thread-safe. */
@@ -52,6 +53,8 @@ struct r2h_convert_options {
     enum r2h_progress {
         R2H_PROGRESS_NONE, R2H_PROGRESS_LINES, R2H_PROGRESS_BAR, R2H_PROGRESS_JSON
     } progress;             /* progress report on stderr (default: lines) */
+    int overwrite;          /* 1: redo every partition, even complete ones */
+    int dry_run;            /* 1: print the plan on stdout, write nothing */
 };
 
 /* Fill *opt with defaults. NULL is a no-op. Thread-safe. */
@@ -64,6 +67,8 @@ struct r2h_convert_result {
     uint64_t rows_written;
     int partitions_written;
     uint64_t spilled_bytes; /* bytes written to temporary run files */
+    int partitions_skipped; /* complete partitions left as they were (resume) */
+    int partitions_removed; /* stale partitions of an earlier run removed */
 };
 
 /* Convert one raster (or one work unit of it) to OUTPUT/h0=<cell>/data_0.parquet.
@@ -72,6 +77,36 @@ struct r2h_convert_result {
  * calls that change GDAL global configuration; otherwise reentrant. */
 enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_convert_result *res,
                             char *errbuf, size_t errbuf_len);
+
+/* Options of r2h_verify(). Initialise with r2h_verify_options_init(). */
+struct r2h_verify_options {
+    const char *output;     /* dataset root: directory, s3://bucket/prefix or /vsi... */
+    const char *input;      /* NULL, or the raster to count valid pixels per partition from */
+    int band;               /* band of input (default 1) */
+    int has_nodata;         /* NoData override for input, as in convert */
+    double nodata;
+    int work_unit;          /* -1: whole raster; else only this base cell is expected */
+    int threads;            /* for counting input pixels; 0 = all cores */
+    int write_manifest;     /* 1: (re)write OUTPUT/_manifest.json when everything checks out */
+};
+
+void r2h_verify_options_init(struct r2h_verify_options *opt);
+
+struct r2h_verify_result {
+    int partitions;
+    uint64_t rows;
+    int problems; /* number of problems reported */
+};
+
+/* Check a dataset: every partition file readable (all pages decoded), its directory a valid
+ * h0=<resolution-0 cell>, every row's cell valid, of the dataset's resolution, of that base
+ * cell, and sorted; the manifest (if any) consistent with the files; with input, the number of
+ * rows of each partition equal to the raster's valid pixels of that base cell. Each problem is
+ * passed to report(ctx, line) as one line. Returns R2H_OK when the check ran (see
+ * res->problems), or an error if it could not run (unreadable root, bad input raster). */
+enum r2h_status r2h_verify(const struct r2h_verify_options *opt, struct r2h_verify_result *res,
+                           void (*report)(void *ctx, const char *line), void *ctx, char *errbuf,
+                           size_t errbuf_len);
 
 #ifdef __cplusplus
 }

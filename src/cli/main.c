@@ -18,6 +18,7 @@ enum {
     EXIT_INPUT = 3,
     EXIT_OUTPUT = 4,
     EXIT_INTERRUPTED = 5,
+    EXIT_VERIFY_FAILED = 6,
     EXIT_RETRYABLE = 75
 };
 
@@ -34,7 +35,7 @@ struct opt_doc {
 
 enum { OPT_RES = 'r', OPT_I = 1000, OPT_BAND, OPT_VALUE_NAME, OPT_NODATA, OPT_PROFILE, OPT_QUIET,
        OPT_INPUT_URL, OPT_HELP, OPT_VERSION, OPT_LEVEL, OPT_THREADS, OPT_MEMORY,
-       OPT_TMPDIR, OPT_PROGRESS };
+       OPT_TMPDIR, OPT_PROGRESS, OPT_OVERWRITE, OPT_DRY_RUN };
 
 static const struct opt_doc options[] = {
     {{"resolution", required_argument, NULL, OPT_RES}, "N", "H3 resolution 0..15 (default 8)"},
@@ -56,6 +57,9 @@ static const struct opt_doc options[] = {
     {{"progress", required_argument, NULL, OPT_PROGRESS}, "MODE",
      "bar | lines | json | none (default: bar on a TTY, else lines every 5 s)"},
     {{"compression-level", required_argument, NULL, OPT_LEVEL}, "N", "zstd level (default 3)"},
+    {{"overwrite", no_argument, NULL, OPT_OVERWRITE}, NULL,
+     "redo every partition (default: keep partitions complete for this input and options)"},
+    {{"dry-run", no_argument, NULL, OPT_DRY_RUN}, NULL, "print what would be done, write nothing"},
     {{"profile", no_argument, NULL, OPT_PROFILE}, NULL, "print phase times and peak RSS to stderr"},
     {{"quiet", no_argument, NULL, OPT_QUIET}, NULL, "no progress output (--progress none)"},
     {{"help", no_argument, NULL, OPT_HELP}, NULL, "show this help"},
@@ -66,6 +70,7 @@ static const struct opt_doc options[] = {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: raster2h3 convert INPUT OUTPUT [options]\n"
+               "       raster2h3 verify OUTPUT [--input INPUT] (see raster2h3 verify --help)\n"
                "       raster2h3 --version | --help\n\n"
                "Convert a raster (any GDAL dataset; s3://bucket/key is read as /vsis3/bucket/key)\n"
                "to H3-indexed Parquet partitioned as OUTPUT/h0=<cell>/data_0.parquet.\n"
@@ -77,7 +82,7 @@ static void usage(FILE *f)
         fprintf(f, "  %-26s %s\n", left, options[i].help);
     }
     fprintf(f, "\nexit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 output error,\n"
-               "            5 interrupted, 75 retryable (transient I/O)\n");
+               "            5 interrupted, 6 verify found problems, 75 retryable (transient I/O)\n");
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -128,6 +133,7 @@ static int exit_code_of(enum r2h_status st)
     case R2H_ERR_INPUT: case R2H_ERR_CRS: return EXIT_INPUT;
     case R2H_ERR_IO: case R2H_ERR_FORMAT: return EXIT_OUTPUT;
     case R2H_ERR_INTERRUPTED: return EXIT_INTERRUPTED;
+    case R2H_ERR_TRANSIENT: return EXIT_RETRYABLE;
     default: return EXIT_INTERNAL;
     }
 }
@@ -205,6 +211,8 @@ static int cmd_convert(int argc, char **argv)
             break;
         case OPT_INPUT_URL: input_url = optarg; break;
         case OPT_PROFILE: o.profile = 1; break;
+        case OPT_OVERWRITE: o.overwrite = 1; break;
+        case OPT_DRY_RUN: o.dry_run = 1; break;
         case OPT_QUIET: quiet = 1; break;
         case OPT_HELP: usage(stdout); return EXIT_OK;
         case ':': return usage_error("option %s needs a value", argv[optind - 1]);
@@ -249,6 +257,81 @@ static int cmd_convert(int argc, char **argv)
     return EXIT_OK;
 }
 
+static void print_problem(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "raster2h3: verify: %s\n", line);
+}
+
+static void verify_usage(FILE *f)
+{
+    fprintf(f, "usage: raster2h3 verify OUTPUT [--input INPUT] [--band B] [--nodata V] [--i N]\n"
+               "                        [--threads N] [--write-manifest]\n\n"
+               "Check a dataset: every partition readable, under the h0= of its rows' cells,\n"
+               "cells sorted and of one resolution, manifest consistent; with --input, rows per\n"
+               "partition equal to the raster's valid pixels there. Problems go to stderr, one\n"
+               "per line; exit 0 if none, 6 if any.\n");
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+    struct r2h_verify_options o;
+    r2h_verify_options_init(&o);
+    static const struct option longopts[] = {
+        {"input", required_argument, NULL, 'I'}, {"band", required_argument, NULL, 'b'},
+        {"nodata", required_argument, NULL, 'n'}, {"i", required_argument, NULL, 'i'},
+        {"threads", required_argument, NULL, 't'}, {"write-manifest", no_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    long v;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'I': o.input = optarg; break;
+        case 'b':
+            if (!parse_int(optarg, 1, INT_MAX, &v))
+                return usage_error("--band must be a positive integer, got '%s'", optarg);
+            o.band = (int)v;
+            break;
+        case 'n': {
+            char *end;
+            o.nodata = strtod(optarg, &end);
+            if (!*optarg || *end)
+                return usage_error("--nodata must be a number, got '%s'", optarg);
+            o.has_nodata = 1;
+            break;
+        }
+        case 'i':
+            if (!parse_int(optarg, 0, 121, &v))
+                return usage_error("--i must be an integer 0..121, got '%s'", optarg);
+            o.work_unit = (int)v;
+            break;
+        case 't':
+            if (!parse_int(optarg, 1, 1024, &v))
+                return usage_error("--threads must be an integer 1..1024, got '%s'", optarg);
+            o.threads = (int)v;
+            break;
+        case 'w': o.write_manifest = 1; break;
+        case 'h': verify_usage(stdout); return EXIT_OK;
+        case ':': return usage_error("option %s needs a value", argv[optind - 1]);
+        default: return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 1)
+        return usage_error("%s", "verify needs OUTPUT");
+    o.output = argv[optind];
+    char err[1024] = "";
+    struct r2h_verify_result res;
+    enum r2h_status st = r2h_verify(&o, &res, print_problem, NULL, err, sizeof err);
+    if (st != R2H_OK) {
+        fprintf(stderr, "raster2h3: %s\n", err[0] ? err : r2h_status_str(st));
+        return exit_code_of(st);
+    }
+    printf("%s: %d partitions, %llu rows, %d problem%s\n", o.output, res.partitions,
+           (unsigned long long)res.rows, res.problems, res.problems == 1 ? "" : "s");
+    return res.problems ? EXIT_VERIFY_FAILED : EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -266,6 +349,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "convert") == 0)
         return cmd_convert(argc - 1, argv + 1);
+    if (strcmp(argv[1], "verify") == 0)
+        return cmd_verify(argc - 1, argv + 1);
     fprintf(stderr, "raster2h3: unknown command '%s' (see raster2h3 --help)\n", argv[1]);
     return EXIT_USAGE;
 }

@@ -18,6 +18,7 @@ const char *r2h_status_str(enum r2h_status s)
     case R2H_ERR_FORMAT: return "format error";
     case R2H_ERR_INTERNAL: return "internal error";
     case R2H_ERR_INTERRUPTED: return "interrupted";
+    case R2H_ERR_TRANSIENT: return "transient I/O error";
     }
     return "unknown status";
 }

@@ -1,4 +1,5 @@
 /* convert.c - the convert run: plan windows, read, locate, index, route to partitions, write Parquet. */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <math.h>
@@ -8,11 +9,13 @@
 #include <unistd.h>
 
 #include <cpl_conv.h>
+#include <cpl_error.h>
 #include <gdal.h>
 
 #include "r2h_index.h"
 #include "r2h_parquet.h"
 #include "r2h_pipeline.h"
+#include "r2h_pq_reader.h"
 #include "r2h_raster.h"
 #include "r2h_sink.h"
 
@@ -36,6 +39,7 @@ struct worker {
     struct r2h_row *rows, *tmp; /* row buffer and radix scratch, cap rows each */
     size_t nrows, cap;
     size_t *count;              /* radix histogram */
+    uint64_t counts[R2H_NUM_BASE_CELLS]; /* valid pixels per base cell (count-only runs) */
     double phase[NPHASES];
     void *vals;
     uint8_t *valid, *ok;
@@ -60,6 +64,13 @@ struct run {
     size_t row_group_rows;   /* Parquet row group size from the memory budget */
     uint64_t budget;
     const char *value_name;
+    char fingerprint[24];
+    char root[4096];                        /* output root (s3:// mapped to /vsis3/) */
+    int remote;
+    uint64_t *counts;                       /* non-NULL: count valid pixels only, write nothing */
+    uint8_t skip[R2H_NUM_BASE_CELLS];       /* complete partitions left alone */
+    uint8_t stale[R2H_NUM_BASE_CELLS];      /* partitions present but not complete */
+    struct r2h_manifest manifest;
     double phase[NPHASES];
     double t_start, t_last_progress;
     uint64_t pixels_total;
@@ -218,8 +229,13 @@ static enum r2h_status route_row(struct worker *wk, const unsigned char *prow, i
     for (int c = 0; c < w; c++) {
         if (!wk->ok[c] || !wk->cells[c])
             continue;
-        if (wu >= 0 && r2h_index_base_cell(wk->cells[c]) != wu)
+        const int bc = r2h_index_base_cell(wk->cells[c]);
+        if ((wu >= 0 && bc != wu) || wk->run->skip[bc])
             continue;
+        if (wk->run->counts) {
+            wk->counts[bc]++;
+            continue;
+        }
         if (wk->nrows == wk->cap) {
             double t0 = r2h_now();
             enum r2h_status st = spill_rows(wk, msg, msglen);
@@ -297,6 +313,7 @@ static void *read_worker(void *arg)
 {
     struct worker *wk = arg;
     struct run *run = wk->run;
+    CPLPushErrorHandler(CPLQuietErrorHandler); /* the library never prints */
     char msg[1024];
     uint64_t done = 0;
     long i;
@@ -309,6 +326,7 @@ static void *read_worker(void *arg)
         }
         done = (uint64_t)ch->w * ch->h;
     }
+    CPLPopErrorHandler();
     return NULL;
 }
 
@@ -346,7 +364,7 @@ static enum r2h_status add_metadata(struct run *run, struct r2h_pq_writer *w, ui
 {
     const struct r2h_convert_options *o = run->opt;
     const struct r2h_raster_info *in = run->info;
-    char buf[64], nd[64], cell[32];
+    char buf[64], nd[64], cell[32], size[32], mtime[32];
     r2h_fmt(cell, sizeof cell, "%015llx", (unsigned long long)h0);
     if (in->has_nodata)
         fmt_double(nd, sizeof nd, in->nodata);
@@ -363,6 +381,13 @@ static enum r2h_status add_metadata(struct run *run, struct r2h_pq_writer *w, ui
         {"raster2h3:crs", in->crs_name},
         {"raster2h3:partition", cell},
         {"raster2h3:mode", "pixel"},
+        {"raster2h3:fingerprint", run->fingerprint},
+        {"raster2h3:value_column", run->value_name},
+        {"raster2h3:source_etag", in->source_etag},
+        {"raster2h3:source_size", (r2h_fmt(size, sizeof size, "%llu",
+                                            (unsigned long long)in->source_size), size)},
+        {"raster2h3:source_mtime", (r2h_fmt(mtime, sizeof mtime, "%lld",
+                                             (long long)in->source_mtime), mtime)},
     };
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
         enum r2h_status st = r2h_pq_writer_add_kv(w, kv[i].k, kv[i].v);
@@ -372,6 +397,33 @@ static enum r2h_status add_metadata(struct run *run, struct r2h_pq_writer *w, ui
     char res[8];
     r2h_fmt(res, sizeof res, "%d", o->resolution);
     return r2h_pq_writer_add_kv(w, "raster2h3:resolution", res);
+}
+
+/* The value of an order-preserving key as a double (for the manifest's statistics). */
+static double key_to_double(enum r2h_dtype t, uint64_t key)
+{
+    union { uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32;
+            uint64_t u64; int64_t i64; float f; double d; } v;
+    r2h_value_from_key(t, key, &v);
+    switch (t) {
+    case R2H_DT_UINT8: return v.u8;
+    case R2H_DT_INT8: return v.i8;
+    case R2H_DT_UINT16: return v.u16;
+    case R2H_DT_INT16: return v.i16;
+    case R2H_DT_UINT32: return v.u32;
+    case R2H_DT_INT32: return v.i32;
+    case R2H_DT_UINT64: return (double)v.u64;
+    case R2H_DT_INT64: return (double)v.i64;
+    case R2H_DT_FLOAT32: return v.f;
+    case R2H_DT_FLOAT64: return v.d;
+    }
+    return 0;
+}
+
+static void partition_path(const struct run *run, int bc, char *path, size_t len)
+{
+    r2h_fmt(path, len, "%s/h0=%015llx/data_0.parquet", run->root,
+            (unsigned long long)r2h_index_res0_cell(bc));
 }
 
 /* Merge partition bc's rows from all runs and write them to OUTPUT/h0=<cell>/data_0.parquet
@@ -384,13 +436,13 @@ static enum r2h_status write_partition(struct run *run, int bc, double *phase, c
     char dir[4096], path[4200], cellname[8];
     double t1 = r2h_now();
     enum r2h_status st;
-    r2h_fmt(dir, sizeof dir, "%s/h0=%015llx", run->opt->output, (unsigned long long)h0);
-    if ((st = mkdir_p(dir, msg, msglen)) != R2H_OK)
+    r2h_fmt(dir, sizeof dir, "%s/h0=%015llx", run->root, (unsigned long long)h0);
+    if (!run->remote && (st = mkdir_p(dir, msg, msglen)) != R2H_OK)
         return st;
     r2h_fmt(path, sizeof path, "%s/data_0.parquet", dir);
     r2h_fmt(cellname, sizeof cellname, "h%d", run->opt->resolution);
     struct r2h_sink *sink = NULL;
-    if ((st = r2h_sink_file_open(path, &sink, msg, msglen)) != R2H_OK)
+    if ((st = r2h_out_open_sink(path, &sink, msg, msglen)) != R2H_OK)
         return st;
     struct r2h_pq_column_spec cols[2] = {
         {.name = run->value_name, .type = pq_type_of(in->dtype)},
@@ -419,8 +471,11 @@ static enum r2h_status write_partition(struct run *run, int bc, double *phase, c
     else
         st = r2h_merge_open(run->runs, bc, run->merge_rows, &merge);
     size_t m;
+    uint64_t kmin = UINT64_MAX, kmax = 0;
     while (st == R2H_OK && (m = r2h_merge_next(merge, rbuf, CHUNK, &st, msg, msglen)) > 0) {
         for (size_t j = 0; j < m; j++) {
+            kmin = rbuf[j].key < kmin ? rbuf[j].key : kmin;
+            kmax = rbuf[j].key > kmax ? rbuf[j].key : kmax;
             r2h_value_from_key(in->dtype, rbuf[j].key, vbuf + j * vsz);
             cbuf[j] = rbuf[j].cell;
         }
@@ -433,13 +488,21 @@ static enum r2h_status write_partition(struct run *run, int bc, double *phase, c
     r2h_free(rbuf);
     if (st != R2H_OK)
         goto fail;
-    char wmsg[512] = "";
+    char wmsg[768] = "";
     st = r2h_pq_writer_close(w, wmsg, sizeof wmsg);
     if (st != R2H_OK) {
-        r2h_fmt(msg, msglen, "%s: %s", path, wmsg[0] ? wmsg : r2h_status_str(st));
+        /* Sink messages name the path already. */
+        if (strstr(wmsg, path))
+            r2h_fmt(msg, msglen, "%s", wmsg);
+        else
+            r2h_fmt(msg, msglen, "%s: %s", path, wmsg[0] ? wmsg : r2h_status_str(st));
         return st;
     }
     phase[PHASE_WRITE] += r2h_now() - t1;
+    struct r2h_manifest_part *mp = &run->manifest.parts[bc];
+    mp->min = key_to_double(in->dtype, kmin);
+    mp->max = key_to_double(in->dtype, kmax);
+    r2h_out_exists(path, &mp->bytes);
     return R2H_OK;
 fail:
     r2h_fmt(msg, msglen, "%s: %s", path,
@@ -452,11 +515,14 @@ static void *write_worker(void *arg)
 {
     struct worker *wk = arg;
     struct run *run = wk->run;
+    CPLPushErrorHandler(CPLQuietErrorHandler);
     char msg[1024];
     long bc;
     while ((bc = take_next(run, R2H_NUM_BASE_CELLS, 0)) >= 0) {
-        uint64_t n = r2h_runs_rows(run->runs, (int)bc);
+        uint64_t n = run->skip[bc] ? 0 : r2h_runs_rows(run->runs, (int)bc);
         enum r2h_status st = n ? write_partition(run, (int)bc, wk->phase, msg, sizeof msg) : R2H_OK;
+        if (n)
+            run->manifest.parts[bc].rows = n;
         if (st != R2H_OK) {
             fail(run, st, msg);
             break;
@@ -468,6 +534,7 @@ static void *write_worker(void *arg)
             pthread_mutex_unlock(&run->mu);
         }
     }
+    CPLPopErrorHandler();
     return NULL;
 }
 
@@ -611,6 +678,16 @@ static void plan_memory(struct run *run, int nworkers)
     }
 }
 
+/* Network defaults: retry transient HTTP failures (5xx, 429, timeouts) with GDAL's backoff,
+ * unless the user configured it. */
+static void configure_network(void)
+{
+    if (!CPLGetConfigOption("GDAL_HTTP_MAX_RETRY", NULL))
+        CPLSetConfigOption("GDAL_HTTP_MAX_RETRY", "5");
+    if (!CPLGetConfigOption("GDAL_HTTP_RETRY_DELAY", NULL))
+        CPLSetConfigOption("GDAL_HTTP_RETRY_DELAY", "1");
+}
+
 static int thread_count(const struct r2h_convert_options *opt)
 {
     int n = opt->threads > 0 ? opt->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -710,15 +787,159 @@ static enum r2h_status finish_read(struct run *run)
     return R2H_OK;
 }
 
-enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_convert_result *res,
-                            char *errbuf, size_t errbuf_len)
+/* Remove hidden temporary files that a killed run left in partition bc's directory (local
+ * outputs; remote temporary keys are removed by the run that made them, or are hidden). Only this
+ * run writes bc, so no live writer is disturbed. */
+static void remove_leftovers(const struct run *run, int bc)
+{
+    char dir[4200], path[4500];
+    r2h_fmt(dir, sizeof dir, "%s/h0=%015llx", run->root, (unsigned long long)r2h_index_res0_cell(bc));
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, ".data_0.parquet.tmp-", 20) == 0) {
+            r2h_fmt(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    closedir(d);
+}
+
+/* Which partitions of this run are complete already (left alone) or stale (redone, or removed
+ * if this run gives them no rows). A work unit looks at its own partition only. */
+static void plan_resume(struct run *run)
+{
+    const int wu = run->opt->work_unit;
+    char path[4200];
+    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
+        if (wu >= 0 && bc != wu)
+            continue;
+        if (!run->remote && !run->opt->dry_run)
+            remove_leftovers(run, bc);
+        partition_path(run, bc, path, sizeof path);
+        uint64_t rows = 0;
+        enum r2h_part_state ps = r2h_partition_state(path, run->fingerprint, &rows);
+        if (ps == R2H_PART_COMPLETE && !run->opt->overwrite) {
+            run->skip[bc] = 1;
+            run->manifest.parts[bc].rows = rows;
+            run->res.partitions_skipped++;
+        } else if (ps != R2H_PART_MISSING) {
+            run->stale[bc] = 1;
+        }
+    }
+}
+
+/* Fill the manifest entry of a partition left alone from its footer. */
+static void manifest_from_file(struct run *run, int bc)
+{
+    char path[4200], err[256];
+    partition_path(run, bc, path, sizeof path);
+    struct r2h_manifest_part *mp = &run->manifest.parts[bc];
+    r2h_out_exists(path, &mp->bytes);
+    struct r2h_pq_reader *r = r2h_partition_open(path, err, sizeof err);
+    if (!r)
+        return;
+    mp->min = INFINITY;
+    mp->max = -INFINITY;
+    for (size_t rg = 0; rg < r2h_pq_reader_num_row_groups(r); rg++) {
+        int has = 0;
+        double lo, hi;
+        uint64_t nulls;
+        if (r2h_pq_reader_stats(r, rg, 0, &has, &lo, &hi, &nulls) == R2H_OK && has) {
+            mp->min = fmin(mp->min, lo);
+            mp->max = fmax(mp->max, hi);
+        }
+    }
+    r2h_pq_reader_close(r);
+}
+
+/* After a whole-raster run: remove stale partitions this run gave no rows (they belong to
+ * another input), then write the manifest last. */
+static enum r2h_status finish_dataset(struct run *run)
+{
+    char path[4200];
+    uint64_t total = 0;
+    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
+        struct r2h_manifest_part *mp = &run->manifest.parts[bc];
+        if (run->stale[bc] && !mp->rows) {
+            partition_path(run, bc, path, sizeof path);
+            r2h_out_remove_partition(path);
+            run->res.partitions_removed++;
+        }
+        if (run->skip[bc])
+            manifest_from_file(run, bc);
+        total += mp->rows;
+    }
+    struct r2h_manifest *m = &run->manifest;
+    m->fingerprint = run->fingerprint;
+    m->source = run->opt->input;
+    m->value_name = run->value_name;
+    m->band = run->info->band;
+    m->resolution = run->opt->resolution;
+    m->total_rows = total;
+    return r2h_manifest_write(run->root, m, run->err, run->errlen);
+}
+
+/* A whole run is done when its manifest has this run's fingerprint and every partition it lists
+ * is complete (and nothing stale is around). */
+static int manifest_done(const struct run *run)
+{
+    char path[4200];
+    r2h_fmt(path, sizeof path, "%s/_manifest.json", run->root);
+    uint8_t *data = NULL;
+    size_t n = 0;
+    if (r2h_out_read_all(path, 1 << 20, &data, &n) != R2H_OK)
+        return 0;
+    char buf[65536];
+    n = n < sizeof buf - 1 ? n : sizeof buf - 1;
+    memcpy(buf, data, n);
+    buf[n] = 0;
+    r2h_free(data);
+    char want[64];
+    r2h_fmt(want, sizeof want, "\"fingerprint\": \"%s\"", run->fingerprint);
+    if (!strstr(buf, want))
+        return 0;
+    int listed = 0;
+    for (const char *p = buf; (p = strstr(p, "\"h0\": ")); p++)
+        listed++;
+    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
+        if (run->stale[bc])
+            return 0;
+    return listed == run->res.partitions_skipped;
+}
+
+/* --dry-run: the plan on stdout, one line per partition decision plus the read. */
+static void print_plan(const struct run *run)
+{
+    uint64_t px = 0;
+    for (size_t i = 0; i < run->nchunks; i++)
+        px += (uint64_t)run->chunks[i].w * run->chunks[i].h;
+    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
+        if (run->skip[bc] || run->stale[bc])
+            printf("%s h0=%015llx (%s)\n", run->skip[bc] ? "skip" : "redo",
+                   (unsigned long long)r2h_index_res0_cell(bc),
+                   run->skip[bc] ? "complete" : "stale");
+    }
+    if (run->opt->work_unit >= 0 ? run->skip[run->opt->work_unit] : manifest_done(run))
+        printf("nothing to do\n");
+    else
+        printf("read %llu pixels in %zu chunks of %s, write the other partitions\n",
+               (unsigned long long)px, run->nchunks, run->opt->input);
+}
+
+/* A convert run, or with counts non-NULL a pass that only counts valid pixels per base cell. */
+static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
+                                    struct r2h_convert_result *res, char *errbuf,
+                                    size_t errbuf_len, uint64_t *counts)
 {
     char scratch[16];
     struct run run = {.opt = opt, .err = errbuf ? errbuf : scratch,
-                      .errlen = errbuf ? errbuf_len : sizeof scratch};
+                      .errlen = errbuf ? errbuf_len : sizeof scratch, .counts = counts};
     pthread_mutex_init(&run.mu, NULL);
     run.t_start = run.t_last_progress = r2h_now();
     run.budget = opt->memory ? opt->memory : (uint64_t)1 << 30;
+    configure_network();
     enum r2h_status st = check_options(opt, run.err, run.errlen);
     if (st != R2H_OK)
         goto out;
@@ -738,9 +959,31 @@ enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_co
         st = R2H_ERR_INVALID;
         goto out;
     }
-    if ((st = mkdir_p(opt->output, run.err, run.errlen)) != R2H_OK)
+    if (counts)
+        goto pass;
+    r2h_fingerprint(opt, run.info, run.value_name, run.fingerprint, sizeof run.fingerprint);
+    r2h_out_root(opt->output, run.root, sizeof run.root);
+    run.remote = r2h_out_is_remote(run.root);
+    plan_resume(&run);
+    const int wu_done = opt->work_unit >= 0 ? run.skip[opt->work_unit] : manifest_done(&run);
+    if (opt->dry_run) {
+        int win[3][4], nwin = 0;
+        if ((st = plan_windows(&run, win, &nwin)) == R2H_OK &&
+            (st = plan_chunks(&run, (const int(*)[4])win, nwin)) == R2H_OK)
+            print_plan(&run);
         goto out;
-    if (access(opt->output, W_OK | X_OK) != 0) {
+    }
+    if (wu_done) {
+        if (opt->progress != R2H_PROGRESS_NONE)
+            fprintf(stderr, "raster2h3: %s is complete; nothing to do\n",
+                    opt->work_unit >= 0 ? "the partition" : "the dataset");
+        if (res)
+            *res = run.res;
+        goto out;
+    }
+    if (!run.remote && (st = mkdir_p(opt->output, run.err, run.errlen)) != R2H_OK)
+        goto out;
+    if (!run.remote && access(opt->output, W_OK | X_OK) != 0) {
         r2h_fmt(run.err, run.errlen, "%s: output directory not writable: %s", opt->output,
                 strerror(errno));
         st = R2H_ERR_IO;
@@ -748,6 +991,7 @@ enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_co
     }
     if ((st = r2h_runs_create(opt->tmpdir, &run.runs, run.err, run.errlen)) != R2H_OK)
         goto out;
+pass:;
     const int nthreads = thread_count(opt);
     plan_memory(&run, nthreads);
     int win[3][4], nwin = 0;
@@ -761,10 +1005,18 @@ enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_co
     if ((st = run.status) != R2H_OK)
         goto out;
     run.res.pixels_read = run.pixels_done;
+    if (counts) {
+        for (int i = 0; i < run.nworkers; i++)
+            for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
+                counts[bc] += run.workers[i].counts[bc];
+        goto out;
+    }
     if ((st = finish_read(&run)) != R2H_OK)
         goto out;
     run_workers(&run, write_worker);
     if ((st = run.status) != R2H_OK)
+        goto out;
+    if (opt->work_unit < 0 && (st = finish_dataset(&run)) != R2H_OK)
         goto out;
     for (int i = 0; i < run.nworkers; i++)
         for (int k = 0; k < NPHASES; k++)
@@ -783,4 +1035,18 @@ out:
     r2h_raster_close(run.raster);
     pthread_mutex_destroy(&run.mu);
     return st;
+}
+
+enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_convert_result *res,
+                            char *errbuf, size_t errbuf_len)
+{
+    return convert_impl(opt, res, errbuf, errbuf_len, NULL);
+}
+
+enum r2h_status r2h_count_valid(const struct r2h_convert_options *opt,
+                                uint64_t counts[R2H_NUM_BASE_CELLS], char *errbuf,
+                                size_t errbuf_len)
+{
+    memset(counts, 0, R2H_NUM_BASE_CELLS * sizeof *counts);
+    return convert_impl(opt, NULL, errbuf, errbuf_len, counts);
 }

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "raster2h3.h"
 #include "r2h_raster.h"
 
 /* One output row before encoding: the cell and an order-preserving 64-bit key of the value
@@ -61,5 +62,54 @@ void r2h_merge_close(struct r2h_merge *m);
 double r2h_now(void);
 /* Peak resident set size of this process image in bytes (VmHWM). */
 uint64_t r2h_peak_rss(void);
+
+/* Valid pixels per base cell that a convert with these options would write (whole raster or
+ * work unit); reads the raster, writes nothing. */
+enum r2h_status r2h_count_valid(const struct r2h_convert_options *opt, uint64_t counts[122],
+                                char *errbuf, size_t errbuf_len);
+
+/* Outputs: a local directory, or s3://bucket/prefix (read as /vsis3/bucket/prefix) or any
+ * /vsi... prefix GDAL can write. */
+struct r2h_sink;
+int r2h_out_is_remote(const char *path);
+/* The output root with s3:// mapped to /vsis3/, repeated and trailing slashes removed. */
+void r2h_out_root(const char *output, char *dst, size_t len);
+/* A sink for a partition or manifest file: atomic local file or remote temporary key + rename. */
+enum r2h_status r2h_out_open_sink(const char *path, struct r2h_sink **out, char *err,
+                                  size_t errlen);
+int r2h_out_exists(const char *path, uint64_t *size);
+/* Whole file (at most maxlen bytes) into a new buffer (caller frees with r2h_free). */
+enum r2h_status r2h_out_read_all(const char *path, uint64_t maxlen, uint8_t **data, size_t *len);
+/* Delete a partition file (and its local directory if now empty). */
+void r2h_out_remove_partition(const char *path);
+
+/* Fingerprint (16 hex digits) of everything that determines a partition's content: source
+ * identity (name, size, mtime, ETag), band, resolution, NoData, value column, type, version. */
+void r2h_fingerprint(const struct r2h_convert_options *o, const struct r2h_raster_info *in,
+                     const char *value_name, char *out, size_t outlen);
+
+/* Open a partition file for reading, local or remote; NULL with a message on failure. */
+struct r2h_pq_reader;
+struct r2h_pq_reader *r2h_partition_open(const char *path, char *err, size_t errlen);
+
+/* State of a partition file: missing, complete (readable, same fingerprint) or stale (anything
+ * else: other fingerprint, unreadable). rows (may be NULL) gets its row count when readable. */
+enum r2h_part_state { R2H_PART_MISSING, R2H_PART_COMPLETE, R2H_PART_STALE };
+enum r2h_part_state r2h_partition_state(const char *path, const char *fingerprint,
+                                        uint64_t *rows);
+
+/* The dataset manifest, OUTPUT/_manifest.json, written last (atomically) by a whole run. */
+struct r2h_manifest_part {
+    uint64_t rows, bytes;
+    double min, max;
+};
+struct r2h_manifest {
+    const char *fingerprint, *source, *value_name;
+    int band, resolution;
+    uint64_t total_rows;
+    struct r2h_manifest_part parts[122];
+};
+enum r2h_status r2h_manifest_write(const char *output, const struct r2h_manifest *m, char *err,
+                                   size_t errlen);
 
 #endif

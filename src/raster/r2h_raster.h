@@ -31,6 +31,11 @@ struct r2h_raster_info {
     double gt[6];
     char description[256];  /* band description, may be empty */
     char crs_name[256];
+    /* Identity of the source for resumable runs: size and mtime from VSIStat (0 if unknown),
+     * ETag for network files (empty if none). */
+    uint64_t source_size;
+    int64_t source_mtime;
+    char source_etag[128];
 };
 
 struct r2h_raster;

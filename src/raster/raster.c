@@ -1,9 +1,12 @@
 /* raster.c - GDAL access: open and validate a band, read windows with validity, pixel centres to WGS84. */
+#define _GNU_SOURCE /* struct stat64 behind VSIStatBufL */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cpl_conv.h>
+#include <cpl_string.h>
+#include <cpl_vsi.h>
 #include <cpl_error.h>
 #include <gdal.h>
 #include <ogr_srs_api.h>
@@ -93,6 +96,22 @@ static const char *s3_to_vsi(const char *name, char *tmp, size_t len)
         return tmp;
     }
     return name;
+}
+
+static void source_identity(struct r2h_raster_info *in, const char *path)
+{
+    VSIStatBufL sb;
+    if (VSIStatExL(path, &sb, VSI_STAT_SIZE_FLAG | VSI_STAT_EXISTS_FLAG) == 0) {
+        in->source_size = (uint64_t)sb.st_size;
+        in->source_mtime = (int64_t)sb.st_mtime;
+    }
+    if (strncmp(path, "/vsi", 4) != 0)
+        return;
+    char **md = VSIGetFileMetadata(path, "HEADERS", NULL);
+    const char *etag = md ? CSLFetchNameValue(md, "ETag") : NULL;
+    if (etag)
+        r2h_fmt(in->source_etag, sizeof in->source_etag, "%s", etag);
+    CSLDestroy(md);
 }
 
 static enum r2h_status setup_crs(struct r2h_raster *r, const char *name, char *errbuf,
@@ -190,6 +209,7 @@ enum r2h_status r2h_raster_open(const char *name, int band, struct r2h_raster **
     r->info.rotated = r->info.gt[2] != 0.0 || r->info.gt[4] != 0.0;
     if ((st = setup_crs(r, name, errbuf, errbuf_len)) != R2H_OK)
         goto out_free;
+    source_identity(&r->info, path);
     *out = r;
     st = R2H_OK;
     goto out_pop;

@@ -49,6 +49,20 @@ uint8_t *r2h_sink_mem_take(struct r2h_sink *s, size_t *len);
 enum r2h_status r2h_sink_file_open(const char *path, struct r2h_sink **out, char *errbuf,
                                    size_t errbuf_len);
 
+/* Remote sink through GDAL's virtual file systems (/vsis3/, /vsigs/, /vsiaz/, ...): bytes are
+ * streamed (multipart upload) to a hidden temporary key beside the target
+ * ("<dir>/.<name>.tmp-<pid>-<n>"); commit completes that upload and renames (server-side copy)
+ * it onto the target, so the target key appears only complete; abort deletes the temporary key.
+ * An interrupted upload leaves at most a hidden temporary key or an incomplete multipart upload,
+ * neither of which readers list as a partition. HTTP failures map to R2H_ERR_TRANSIENT (5xx,
+ * 429, timeouts, connection errors) or R2H_ERR_IO, with the key and HTTP status in errmsg. */
+enum r2h_status r2h_sink_vsi_open(const char *path, struct r2h_sink **out, char *errbuf,
+                                  size_t errbuf_len);
+
+/* Classify the last GDAL/VSI error: R2H_ERR_TRANSIENT or R2H_ERR_IO; copies a one-line message
+ * "<what> <path>: <detail>" to dst. */
+enum r2h_status r2h_sink_vsi_error(const char *what, const char *path, char *dst, size_t len);
+
 /* Remove every temporary file created by file sinks still open in this process. Async-signal-safe
  * (unlink only); for SIGINT/SIGTERM handlers. */
 void r2h_sink_file_cleanup_on_signal(void);

@@ -1,0 +1,158 @@
+/* dataset.c - dataset-level state: run fingerprints, partition completeness, the manifest. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "r2h_index.h"
+#include "r2h_pipeline.h"
+#include "r2h_pq_reader.h"
+#include "r2h_sink.h"
+
+/* FNV-1a, 64-bit: stable across platforms and versions, enough to tell runs apart. */
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+void r2h_fingerprint(const struct r2h_convert_options *o, const struct r2h_raster_info *in,
+                     const char *value_name, char *out, size_t outlen)
+{
+    char buf[2048];
+    r2h_fmt(buf, sizeof buf,
+            "v1|src=%s|size=%llu|mtime=%lld|etag=%s|band=%d|res=%d|nodata=%d:%.17g|value=%s|"
+            "dtype=%s|tool=%s",
+            o->input, (unsigned long long)in->source_size, (long long)in->source_mtime,
+            in->source_etag, in->band, o->resolution, in->has_nodata, in->nodata, value_name,
+            r2h_dtype_name(in->dtype), R2H_VERSION_STRING);
+    r2h_fmt(out, outlen, "%016llx", (unsigned long long)fnv1a(buf));
+}
+
+struct r2h_pq_reader *r2h_partition_open(const char *path, char *err, size_t errlen)
+{
+    struct r2h_pq_reader *r = NULL;
+    if (!r2h_out_is_remote(path)) {
+        if (r2h_pq_reader_open(path, &r, err, errlen) != R2H_OK)
+            return NULL;
+        return r;
+    }
+    /* Remote: fetch the object into an unlinked local temporary file and read that. */
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (r2h_out_read_all(path, (uint64_t)4 << 30, &data, &len) != R2H_OK) {
+        r2h_fmt(err, errlen, "%s: cannot read", path);
+        return NULL;
+    }
+    const char *tmpdir = getenv("TMPDIR");
+    char tmp[4096];
+    r2h_fmt(tmp, sizeof tmp, "%s/raster2h3-remote-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    int fd = mkstemp(tmp);
+    int ok = fd >= 0 && write(fd, data, len) == (ssize_t)len;
+    if (fd >= 0)
+        close(fd);
+    r2h_free(data);
+    if (ok && r2h_pq_reader_open(tmp, &r, err, errlen) != R2H_OK)
+        r = NULL;
+    else if (!ok)
+        r2h_fmt(err, errlen, "%s: cannot stage a local copy", path);
+    if (fd >= 0)
+        unlink(tmp);
+    if (r)
+        r2h_fmt(err, errlen, "%s", "");
+    return r;
+}
+
+enum r2h_part_state r2h_partition_state(const char *path, const char *fingerprint,
+                                        uint64_t *rows)
+{
+    if (!r2h_out_exists(path, NULL))
+        return R2H_PART_MISSING;
+    char err[256];
+    struct r2h_pq_reader *r = r2h_partition_open(path, err, sizeof err);
+    if (!r)
+        return R2H_PART_STALE;
+    const char *fp = r2h_pq_reader_kv(r, "raster2h3:fingerprint");
+    enum r2h_part_state st = fp && strcmp(fp, fingerprint) == 0 ? R2H_PART_COMPLETE : R2H_PART_STALE;
+    if (rows)
+        *rows = r2h_pq_reader_num_rows(r);
+    r2h_pq_reader_close(r);
+    return st;
+}
+
+static void json_string(struct r2h_buf *b, const char *s)
+{
+    r2h_buf_push_byte(b, '"');
+    for (; *s; s++) {
+        char esc[8];
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            r2h_buf_append(b, esc, 2);
+        } else if (c < 0x20) {
+            r2h_fmt(esc, sizeof esc, "\\u%04x", c);
+            r2h_buf_append(b, esc, 6);
+        } else {
+            r2h_buf_push_byte(b, c);
+        }
+    }
+    r2h_buf_push_byte(b, '"');
+}
+
+static void json_printf(struct r2h_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void json_printf(struct r2h_buf *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        r2h_buf_append(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+enum r2h_status r2h_manifest_write(const char *output, const struct r2h_manifest *m, char *err,
+                                   size_t errlen)
+{
+    struct r2h_buf b = {0};
+    json_printf(&b, "{\n  \"tool\": \"raster2h3\",\n  \"version\": \"%s\",\n", R2H_VERSION_STRING);
+    json_printf(&b, "  \"fingerprint\": \"%s\",\n  \"source\": ", m->fingerprint);
+    json_string(&b, m->source);
+    json_printf(&b, ",\n  \"band\": %d,\n  \"resolution\": %d,\n  \"value_column\": ", m->band,
+                m->resolution);
+    json_string(&b, m->value_name);
+    json_printf(&b, ",\n  \"cell_column\": \"h%d\",\n  \"rows\": %llu,\n  \"partitions\": [",
+                m->resolution, (unsigned long long)m->total_rows);
+    int first = 1;
+    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
+        const struct r2h_manifest_part *p = &m->parts[bc];
+        if (!p->rows)
+            continue;
+        json_printf(&b, "%s\n    {\"h0\": \"%015llx\", \"path\": \"h0=%015llx/data_0.parquet\", "
+                        "\"rows\": %llu, \"bytes\": %llu, \"min\": %.17g, \"max\": %.17g}",
+                    first ? "" : ",", (unsigned long long)r2h_index_res0_cell(bc),
+                    (unsigned long long)r2h_index_res0_cell(bc), (unsigned long long)p->rows,
+                    (unsigned long long)p->bytes, p->min, p->max);
+        first = 0;
+    }
+    json_printf(&b, "\n  ]\n}\n");
+    char path[4200];
+    r2h_fmt(path, sizeof path, "%s/_manifest.json", output);
+    struct r2h_sink *s = NULL;
+    enum r2h_status st = b.data ? r2h_out_open_sink(path, &s, err, errlen) : R2H_ERR_NOMEM;
+    if (st == R2H_OK) {
+        r2h_sink_write(s, b.data, b.len);
+        st = r2h_sink_close(s, err, errlen);
+    } else if (st == R2H_ERR_NOMEM) {
+        r2h_fmt(err, errlen, "out of memory writing the manifest");
+    }
+    r2h_buf_free(&b);
+    return st;
+}

@@ -1,0 +1,90 @@
+/* output.c - where partitions go: local directories or remote object stores through GDAL VSI. */
+#define _GNU_SOURCE /* struct stat64 behind VSIStatBufL */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cpl_error.h>
+#include <cpl_vsi.h>
+
+#include "r2h_pipeline.h"
+#include "r2h_sink.h"
+
+int r2h_out_is_remote(const char *path)
+{
+    return strncmp(path, "s3://", 5) == 0 || strncmp(path, "/vsi", 4) == 0;
+}
+
+void r2h_out_root(const char *output, char *dst, size_t len)
+{
+    if (strncmp(output, "s3://", 5) == 0)
+        r2h_fmt(dst, len, "/vsis3/%s", output + 5);
+    else
+        r2h_fmt(dst, len, "%s", output);
+    /* No double slashes in keys: collapse runs of '/' after the scheme, drop a trailing one. */
+    char *w = dst;
+    for (const char *r = dst; *r; r++)
+        if (!(*r == '/' && w > dst && w[-1] == '/'))
+            *w++ = *r;
+    *w = 0;
+    while (w - dst > 1 && w[-1] == '/')
+        *--w = 0;
+}
+
+enum r2h_status r2h_out_open_sink(const char *path, struct r2h_sink **out, char *err,
+                                  size_t errlen)
+{
+    if (r2h_out_is_remote(path))
+        return r2h_sink_vsi_open(path, out, err, errlen);
+    return r2h_sink_file_open(path, out, err, errlen);
+}
+
+int r2h_out_exists(const char *path, uint64_t *size)
+{
+    VSIStatBufL sb;
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    int rc = VSIStatExL(path, &sb, VSI_STAT_EXISTS_FLAG | VSI_STAT_SIZE_FLAG);
+    CPLPopErrorHandler();
+    if (rc != 0)
+        return 0;
+    if (size)
+        *size = (uint64_t)sb.st_size;
+    return 1;
+}
+
+enum r2h_status r2h_out_read_all(const char *path, uint64_t maxlen, uint8_t **data, size_t *len)
+{
+    GByte *buf = NULL;
+    vsi_l_offset n = 0;
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    int ok = VSIIngestFile(NULL, path, &buf, &n, (GIntBig)maxlen);
+    CPLPopErrorHandler();
+    if (!ok)
+        return R2H_ERR_IO;
+    *data = r2h_malloc(n ? (size_t)n : 1);
+    if (!*data) {
+        VSIFree(buf);
+        return R2H_ERR_NOMEM;
+    }
+    memcpy(*data, buf, (size_t)n);
+    *len = (size_t)n;
+    VSIFree(buf);
+    return R2H_OK;
+}
+
+void r2h_out_remove_partition(const char *path)
+{
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    if (VSIUnlink(path) == 0 && !r2h_out_is_remote(path)) {
+        char dir[4200];
+        r2h_fmt(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+            *slash = 0;
+            rmdir(dir);
+        }
+    }
+    CPLPopErrorHandler();
+}
