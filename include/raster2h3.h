@@ -55,7 +55,61 @@ struct r2h_convert_options {
     } progress;             /* progress report on stderr (default: lines) */
     int overwrite;          /* 1: redo every partition, even complete ones */
     int dry_run;            /* 1: print the plan on stdout, write nothing */
+    /* Beyond pixel rows (docs/design/0005-aggregation.md). All zero: pixel mode, unchanged. */
+    int aggregate;          /* 1: one row per cell with the statistics in stats */
+    unsigned stats;         /* R2H_STAT_* bits; 0 = defaults (see r2h_convert_options_init) */
+    const double *classes;  /* R2H_STAT_FRACTIONS: the class values, one frac_<v> column each */
+    int nclasses;
+    enum r2h_density_unit {
+        R2H_DENSITY_NONE, R2H_DENSITY_PER_M2, R2H_DENSITY_PER_HA, R2H_DENSITY_PER_KM2
+    } density_unit;         /* values are densities: total = sum of value x pixel area; mean
+                             * and fractions are area-weighted */
+    unsigned parents;       /* bit r set: a parent column at resolution r (< resolution) */
+    int cell_string;        /* 1: cells and parents as 15-digit lowercase hex strings */
 };
+
+/* Statistics of --aggregate. */
+enum {
+    R2H_STAT_COUNT = 1u << 0, /* count: valid pixels in the cell (INT64) */
+    R2H_STAT_SUM = 1u << 1,   /* <value>_sum: plain sum of values (DOUBLE) */
+    R2H_STAT_MEAN = 1u << 2,  /* <value>_mean: mean, area-weighted with a density unit (DOUBLE) */
+    R2H_STAT_MIN = 1u << 3,   /* <value>_min (value type) */
+    R2H_STAT_MAX = 1u << 4,   /* <value>_max (value type) */
+    R2H_STAT_MODE = 1u << 5,  /* <value>_mode: most frequent value, ties to the smallest */
+    R2H_STAT_FRACTIONS = 1u << 6, /* frac_<class>: share of the cell's pixels (area with a unit) */
+    R2H_STAT_AREA = 1u << 7,  /* area: sum of the pixels' ellipsoidal areas in m2 (DOUBLE) */
+    R2H_STAT_TOTAL = 1u << 8  /* <value>_total: sum of value x area in the density unit */
+};
+
+/* Parse a comma-separated list of statistic names (count,sum,mean,min,max,mode,fractions,area,
+ * total) into R2H_STAT_* bits; 0 if a name is unknown or the list empty. */
+unsigned r2h_stats_parse(const char *list);
+
+/* --resolution auto: the resolution whose average hexagon area (H3's getHexagonAreaAvgM2) is
+ * closest in log scale to the WGS84 ellipsoidal area of the raster's centre pixel. */
+enum r2h_status r2h_auto_resolution(const char *input, int *res, double *pixel_area_m2,
+                                    double *cell_area_m2, char *errbuf, size_t errbuf_len);
+
+/* A summary of a dataset (partitions, rows, bytes, resolution, mode, columns with min/max,
+ * source, versions) as text, or as one JSON object with json = 1. *out is a NUL-terminated
+ * string the caller frees with r2h_info_free. */
+enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
+                         size_t errbuf_len);
+void r2h_info_free(char *text);
+
+/* A PNG map (equirectangular lng/lat) of a dataset: each cell filled with a viridis colour of
+ * its value column (column NULL: the value column, or <value>_mean/_mode/count in aggregate
+ * datasets), a legend with min/max, transparent where there is no data. */
+struct r2h_preview_options {
+    const char *output;     /* dataset root */
+    const char *png;        /* PNG path to write */
+    int width;              /* image width in pixels (default 1024); height = width / 2 (world)
+                             * or from the data's aspect ratio (data) */
+    int extent_data;        /* 0: the whole world, 1: the bounding box of the data */
+    const char *column;     /* value column to colour by; NULL: automatic */
+};
+void r2h_preview_options_init(struct r2h_preview_options *o);
+enum r2h_status r2h_preview(const struct r2h_preview_options *o, char *errbuf, size_t errbuf_len);
 
 /* Fill *opt with defaults. NULL is a no-op. Thread-safe. */
 void r2h_convert_options_init(struct r2h_convert_options *opt);

@@ -35,10 +35,12 @@ struct opt_doc {
 
 enum { OPT_RES = 'r', OPT_I = 1000, OPT_BAND, OPT_VALUE_NAME, OPT_NODATA, OPT_PROFILE, OPT_QUIET,
        OPT_INPUT_URL, OPT_HELP, OPT_VERSION, OPT_LEVEL, OPT_THREADS, OPT_MEMORY,
-       OPT_TMPDIR, OPT_PROGRESS, OPT_OVERWRITE, OPT_DRY_RUN };
+       OPT_TMPDIR, OPT_PROGRESS, OPT_OVERWRITE, OPT_DRY_RUN, OPT_AGGREGATE, OPT_STAT,
+       OPT_CLASSES, OPT_DENSITY, OPT_PARENTS, OPT_CELL_FORMAT };
 
 static const struct opt_doc options[] = {
-    {{"resolution", required_argument, NULL, OPT_RES}, "N", "H3 resolution 0..15 (default 8)"},
+    {{"resolution", required_argument, NULL, OPT_RES}, "N",
+     "H3 resolution 0..15 (default 8), or auto: the one nearest the pixel area"},
     {{"zoom", required_argument, NULL, OPT_RES}, "N", "same as --resolution (seed compatibility)"},
     {{"i", required_argument, NULL, OPT_I}, "N",
      "work unit: base cell N (0..121); default $JOB_COMPLETION_INDEX, else the whole raster"},
@@ -47,6 +49,21 @@ static const struct opt_doc options[] = {
      "value column name (default: band description, else 'value')"},
     {{"nodata", required_argument, NULL, OPT_NODATA}, "V", "NoData value (overrides the band's)"},
     {{"input-url", required_argument, NULL, OPT_INPUT_URL}, "URL", "input (instead of INPUT)"},
+    {{"aggregate", no_argument, NULL, OPT_AGGREGATE}, NULL,
+     "one row per cell with statistics (--stat) instead of one row per pixel"},
+    {{"stat", required_argument, NULL, OPT_STAT}, "LIST",
+     "statistics of --aggregate: count,sum,mean,min,max,mode,fractions,area,total\n"
+     "                             (default count,mean,min,max; with --density-unit\n"
+     "                             count,area,total,mean)"},
+    {{"classes", required_argument, NULL, OPT_CLASSES}, "V1,V2,..",
+     "class values of --stat fractions: one frac_<V> column each"},
+    {{"density-unit", required_argument, NULL, OPT_DENSITY}, "UNIT",
+     "per-m2 | per-ha | per-km2: values are densities; <value>_total = sum of value x\n"
+     "                             pixel area, mean and fractions area-weighted (WGS84 areas)"},
+    {{"parents", required_argument, NULL, OPT_PARENTS}, "R1,R2,..",
+     "extra parent cell columns h<R> (parent_h0 for 0), resolutions below --resolution"},
+    {{"cell-format", required_argument, NULL, OPT_CELL_FORMAT}, "FMT",
+     "uint64 (default) | string: 15-digit lowercase hex like h3-py"},
     {{"threads", required_argument, NULL, OPT_THREADS}, "N",
      "worker threads (default: all cores); output is identical for any N"},
     {{"memory", required_argument, NULL, OPT_MEMORY}, "SIZE",
@@ -71,6 +88,9 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: raster2h3 convert INPUT OUTPUT [options]\n"
                "       raster2h3 verify OUTPUT [--input INPUT] (see raster2h3 verify --help)\n"
+               "       raster2h3 info OUTPUT [--json]\n"
+               "       raster2h3 preview OUTPUT OUT.png [--width N] [--extent world|data]\n"
+               "                 [--column NAME]\n"
                "       raster2h3 --version | --help\n\n"
                "Convert a raster (any GDAL dataset; s3://bucket/key is read as /vsis3/bucket/key)\n"
                "to H3-indexed Parquet partitioned as OUTPUT/h0=<cell>/data_0.parquet.\n"
@@ -155,13 +175,19 @@ static int cmd_convert(int argc, char **argv)
         longopts[i] = options[i].opt;
     memset(&longopts[NOPTS], 0, sizeof longopts[NOPTS]);
     const char *input_url = NULL, *i_flag = NULL;
-    int quiet = 0, progress_set = 0;
+    int quiet = 0, progress_set = 0, res_auto = 0;
+    double classes[64];
     long v;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_RES:
+            if (strcmp(optarg, "auto") == 0) {
+                res_auto = 1;
+                break;
+            }
+            res_auto = 0;
             if (!parse_int(optarg, 0, 15, &v))
                 return usage_error("--resolution must be an integer 0..15, got '%s'", optarg);
             o.resolution = (int)v;
@@ -209,6 +235,59 @@ static int cmd_convert(int argc, char **argv)
                 return usage_error("--progress must be bar, lines, json or none, got '%s'", optarg);
             progress_set = 1;
             break;
+        case OPT_AGGREGATE: o.aggregate = 1; break;
+        case OPT_STAT:
+            if (!(o.stats = r2h_stats_parse(optarg)))
+                return usage_error("--stat must list count,sum,mean,min,max,mode,fractions,area,"
+                                   "total; got '%s'", optarg);
+            break;
+        case OPT_CLASSES: {
+            o.nclasses = 0;
+            for (char *p = optarg; *p;) {
+                char *end;
+                double d = strtod(p, &end);
+                if (end == p || (*end && *end != ',') || o.nclasses == 64)
+                    return usage_error("--classes must be up to 64 numbers V1,V2,..., got '%s'",
+                                       optarg);
+                classes[o.nclasses++] = d;
+                p = *end ? end + 1 : end;
+            }
+            o.classes = classes;
+            break;
+        }
+        case OPT_DENSITY:
+            if (strcmp(optarg, "per-m2") == 0)
+                o.density_unit = R2H_DENSITY_PER_M2;
+            else if (strcmp(optarg, "per-ha") == 0)
+                o.density_unit = R2H_DENSITY_PER_HA;
+            else if (strcmp(optarg, "per-km2") == 0)
+                o.density_unit = R2H_DENSITY_PER_KM2;
+            else
+                return usage_error("--density-unit must be per-m2, per-ha or per-km2, got '%s'",
+                                   optarg);
+            break;
+        case OPT_PARENTS: {
+            o.parents = 0;
+            for (char *p = optarg; *p;) {
+                char *end;
+                errno = 0;
+                long r = strtol(p, &end, 10);
+                if (end == p || (*end && *end != ',') || r < 0 || r > 15)
+                    return usage_error("--parents must be resolutions R1,R2,... in 0..15, got '%s'",
+                                       optarg);
+                o.parents |= 1u << r;
+                p = *end ? end + 1 : end;
+            }
+            break;
+        }
+        case OPT_CELL_FORMAT:
+            if (strcmp(optarg, "uint64") == 0)
+                o.cell_string = 0;
+            else if (strcmp(optarg, "string") == 0)
+                o.cell_string = 1;
+            else
+                return usage_error("--cell-format must be uint64 or string, got '%s'", optarg);
+            break;
         case OPT_INPUT_URL: input_url = optarg; break;
         case OPT_PROFILE: o.profile = 1; break;
         case OPT_OVERWRITE: o.overwrite = 1; break;
@@ -245,9 +324,22 @@ static int cmd_convert(int argc, char **argv)
         }
         o.work_unit = (int)v;
     }
+    char err[1024] = "";
+    if (res_auto) {
+        int r = 0;
+        double pa = 0, ca = 0;
+        enum r2h_status ast = r2h_auto_resolution(o.input, &r, &pa, &ca, err, sizeof err);
+        if (ast != R2H_OK) {
+            fprintf(stderr, "raster2h3: %s\n", err[0] ? err : r2h_status_str(ast));
+            return exit_code_of(ast);
+        }
+        o.resolution = r;
+        fprintf(stderr,
+                "raster2h3: --resolution auto picked %d (centre pixel %.6g m2, average cell "
+                "%.6g m2)\n", r, pa, ca);
+    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    char err[1024] = "";
     struct r2h_convert_result res;
     enum r2h_status st = r2h_convert(&o, &res, err, sizeof err);
     if (st != R2H_OK) {
@@ -332,6 +424,86 @@ static int cmd_verify(int argc, char **argv)
     return res.problems ? EXIT_VERIFY_FAILED : EXIT_OK;
 }
 
+static int cmd_info(int argc, char **argv)
+{
+    int json = 0;
+    const char *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (strcmp(argv[i], "--help") == 0) {
+            printf("usage: raster2h3 info OUTPUT [--json]\n\nSummary of a dataset from its "
+                   "partition footers: partitions, rows, bytes,\nresolution, mode, columns "
+                   "with min/max, source and versions.\n");
+            return EXIT_OK;
+        } else if (argv[i][0] == '-' || out)
+            return usage_error("info: unexpected argument '%s'", argv[i]);
+        else
+            out = argv[i];
+    }
+    if (!out)
+        return usage_error("%s", "info needs OUTPUT");
+    char err[1024] = "", *text = NULL;
+    enum r2h_status st = r2h_info(out, json, &text, err, sizeof err);
+    if (st != R2H_OK) {
+        fprintf(stderr, "raster2h3: %s\n", err[0] ? err : r2h_status_str(st));
+        return exit_code_of(st);
+    }
+    fputs(text, stdout);
+    r2h_info_free(text);
+    return EXIT_OK;
+}
+
+static int cmd_preview(int argc, char **argv)
+{
+    struct r2h_preview_options o;
+    r2h_preview_options_init(&o);
+    const char *pos[2] = {NULL, NULL};
+    int npos = 0;
+    long v;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0) {
+            printf("usage: raster2h3 preview OUTPUT OUT.png [--width N] [--extent world|data]"
+                   " [--column NAME]\n\nAn equirectangular map of the dataset's cells coloured"
+                   " by value (viridis),\nwith a min/max legend; transparent where no data.\n");
+            return EXIT_OK;
+        } else if ((strcmp(a, "--width") == 0 || strcmp(a, "--extent") == 0 ||
+                    strcmp(a, "--column") == 0) && i + 1 >= argc) {
+            return usage_error("option %s needs a value", a);
+        } else if (strcmp(a, "--width") == 0) {
+            if (!parse_int(argv[++i], 64, 16384, &v))
+                return usage_error("--width must be 64..16384, got '%s'", argv[i]);
+            o.width = (int)v;
+        } else if (strcmp(a, "--extent") == 0) {
+            ++i;
+            if (strcmp(argv[i], "world") == 0)
+                o.extent_data = 0;
+            else if (strcmp(argv[i], "data") == 0)
+                o.extent_data = 1;
+            else
+                return usage_error("--extent must be world or data, got '%s'", argv[i]);
+        } else if (strcmp(a, "--column") == 0) {
+            o.column = argv[++i];
+        } else if (a[0] == '-' || npos == 2) {
+            return usage_error("preview: unexpected argument '%s'", a);
+        } else {
+            pos[npos++] = a;
+        }
+    }
+    if (npos != 2)
+        return usage_error("%s", "preview needs OUTPUT and OUT.png");
+    o.output = pos[0];
+    o.png = pos[1];
+    char err[1024] = "";
+    enum r2h_status st = r2h_preview(&o, err, sizeof err);
+    if (st != R2H_OK) {
+        fprintf(stderr, "raster2h3: %s\n", err[0] ? err : r2h_status_str(st));
+        return exit_code_of(st);
+    }
+    return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -351,6 +523,10 @@ int main(int argc, char **argv)
         return cmd_convert(argc - 1, argv + 1);
     if (strcmp(argv[1], "verify") == 0)
         return cmd_verify(argc - 1, argv + 1);
+    if (strcmp(argv[1], "info") == 0)
+        return cmd_info(argc - 1, argv + 1);
+    if (strcmp(argv[1], "preview") == 0)
+        return cmd_preview(argc - 1, argv + 1);
     fprintf(stderr, "raster2h3: unknown command '%s' (see raster2h3 --help)\n", argv[1]);
     return EXIT_USAGE;
 }

@@ -215,3 +215,30 @@ enum r2h_status r2h_index_base_cell_box(int bc, int res, struct r2h_box *out)
     }
     return R2H_OK;
 }
+
+uint64_t r2h_index_parent(uint64_t cell, int res)
+{
+    H3Index p = 0;
+    return cellToParent(cell, res, &p) == E_SUCCESS ? p : 0;
+}
+
+double r2h_index_hex_area_avg_m2(int res)
+{
+    double a = 0;
+    return getHexagonAreaAvgM2(res, &a) == E_SUCCESS ? a : 0;
+}
+
+int r2h_index_cell_boundary(uint64_t cell, double *lat, double *lng, double *clat, double *clng)
+{
+    CellBoundary b;
+    LatLng c;
+    if (cellToBoundary(cell, &b) != E_SUCCESS || cellToLatLng(cell, &c) != E_SUCCESS)
+        return 0;
+    for (int i = 0; i < b.numVerts; i++) {
+        lat[i] = radsToDegs(b.verts[i].lat);
+        lng[i] = radsToDegs(b.verts[i].lng);
+    }
+    *clat = radsToDegs(c.lat);
+    *clng = radsToDegs(c.lng);
+    return b.numVerts;
+}

@@ -36,4 +36,14 @@ struct r2h_box {
 };
 enum r2h_status r2h_index_base_cell_box(int bc, int res, struct r2h_box *out);
 
+/* Parent of a valid cell at resolution res (<= the cell's), 0 on error. Thread-safe. */
+uint64_t r2h_index_parent(uint64_t cell, int res);
+
+/* H3's average hexagon area at resolution res in m2 (getHexagonAreaAvgM2), 0 on error. */
+double r2h_index_hex_area_avg_m2(int res);
+
+/* Boundary vertices (up to 10, degrees) and centre of a cell; returns the vertex count, 0 if
+ * the cell is invalid. Thread-safe. */
+int r2h_index_cell_boundary(uint64_t cell, double *lat, double *lng, double *clat, double *clng);
+
 #endif

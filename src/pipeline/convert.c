@@ -46,6 +46,7 @@ struct worker {
     double *lat, *lng;
     uint64_t *cells;
     size_t cap_pix, cap_w;
+    const struct chunk *cur;    /* chunk being read (pixel references of aggregation) */
     pthread_t tid;
 };
 
@@ -64,6 +65,7 @@ struct run {
     size_t row_group_rows;   /* Parquet row group size from the memory budget */
     uint64_t budget;
     const char *value_name;
+    struct r2h_agg *agg;     /* aggregation / extra columns; NULL: pixel rows */
     char fingerprint[24];
     char root[4096];                        /* output root (s3:// mapped to /vsis3/) */
     int remote;
@@ -219,6 +221,33 @@ static enum r2h_status spill_rows(struct worker *wk, char *msg, size_t msglen)
     return st;
 }
 
+/* route_row for aggregation keys that carry the pixel (row, column) for its area. */
+static enum r2h_status route_row_packed(struct worker *wk, const unsigned char *prow, int w,
+                                        char *msg, size_t msglen)
+{
+    const size_t vsz = r2h_dtype_size(wk->run->info->dtype);
+    const int wu = wk->run->opt->work_unit;
+    const int y = wk->cur->y + (int)((size_t)(prow - (const unsigned char *)wk->vals) /
+                                     ((size_t)w * vsz));
+    for (int c = 0; c < w; c++) {
+        if (!wk->ok[c] || !wk->cells[c])
+            continue;
+        const int bc = r2h_index_base_cell(wk->cells[c]);
+        if ((wu >= 0 && bc != wu) || wk->run->skip[bc])
+            continue;
+        if (wk->nrows == wk->cap) {
+            enum r2h_status st = spill_rows(wk, msg, msglen);
+            if (st != R2H_OK)
+                return st;
+        }
+        wk->rows[wk->nrows].cell = wk->cells[c];
+        wk->rows[wk->nrows].key = r2h_agg_key(wk->run->agg, prow + (size_t)c * vsz, y,
+                                              wk->cur->x0 + c);
+        wk->nrows++;
+    }
+    return R2H_OK;
+}
+
 /* Route the located, indexed pixels of one raster row into the worker's row buffer. */
 static enum r2h_status route_row(struct worker *wk, const unsigned char *prow, int w, char *msg,
                                  size_t msglen)
@@ -226,6 +255,8 @@ static enum r2h_status route_row(struct worker *wk, const unsigned char *prow, i
     const enum r2h_dtype t = wk->run->info->dtype;
     const size_t vsz = r2h_dtype_size(t);
     const int wu = wk->run->opt->work_unit;
+    if (wk->run->agg && !wk->run->counts && r2h_agg_packed(wk->run->agg))
+        return route_row_packed(wk, prow, w, msg, msglen);
     for (int c = 0; c < w; c++) {
         if (!wk->ok[c] || !wk->cells[c])
             continue;
@@ -319,6 +350,7 @@ static void *read_worker(void *arg)
     long i;
     while ((i = take_next(run, run->nchunks, done)) >= 0) {
         const struct chunk *ch = &run->chunks[i];
+        wk->cur = ch;
         enum r2h_status st = process_chunk(wk, ch, msg, sizeof msg);
         if (st != R2H_OK) {
             fail(run, st, msg);
@@ -380,7 +412,7 @@ static enum r2h_status add_metadata(struct run *run, struct r2h_pq_writer *w, ui
         {"raster2h3:dtype", r2h_dtype_name(in->dtype)},
         {"raster2h3:crs", in->crs_name},
         {"raster2h3:partition", cell},
-        {"raster2h3:mode", "pixel"},
+        {"raster2h3:mode", run->agg && r2h_agg_grouped(run->agg) ? "aggregate" : "pixel"},
         {"raster2h3:fingerprint", run->fingerprint},
         {"raster2h3:value_column", run->value_name},
         {"raster2h3:source_etag", in->source_etag},
@@ -396,6 +428,11 @@ static enum r2h_status add_metadata(struct run *run, struct r2h_pq_writer *w, ui
     }
     char res[8];
     r2h_fmt(res, sizeof res, "%d", o->resolution);
+    if (run->agg) {
+        enum r2h_status st = r2h_pq_writer_add_kv(w, "raster2h3:aggregate", r2h_agg_spec(run->agg));
+        if (st != R2H_OK)
+            return st;
+    }
     return r2h_pq_writer_add_kv(w, "raster2h3:resolution", res);
 }
 
@@ -424,6 +461,70 @@ static void partition_path(const struct run *run, int bc, char *path, size_t len
 {
     r2h_fmt(path, len, "%s/h0=%015llx/data_0.parquet", run->root,
             (unsigned long long)r2h_index_res0_cell(bc));
+}
+
+/* write_partition with aggregation or extra columns (aggregate.c does the rows). */
+static enum r2h_status write_partition_agg(struct run *run, int bc, struct r2h_raster *raster,
+                                           double *phase, char *msg, size_t msglen)
+{
+    const uint64_t h0 = r2h_index_res0_cell(bc);
+    char dir[4096], path[4200];
+    double t1 = r2h_now();
+    enum r2h_status st;
+    r2h_fmt(dir, sizeof dir, "%s/h0=%015llx", run->root, (unsigned long long)h0);
+    if (!run->remote && (st = mkdir_p(dir, msg, msglen)) != R2H_OK)
+        return st;
+    r2h_fmt(path, sizeof path, "%s/data_0.parquet", dir);
+    struct r2h_sink *sink = NULL;
+    if ((st = r2h_out_open_sink(path, &sink, msg, msglen)) != R2H_OK)
+        return st;
+    const struct r2h_pq_column_spec *cols;
+    size_t ncols;
+    r2h_agg_columns(run->agg, &cols, &ncols);
+    struct r2h_pq_options po;
+    r2h_pq_options_init(&po);
+    po.codec = R2H_PQ_CODEC_ZSTD;
+    po.level = run->opt->compression_level;
+    po.row_group_rows = run->row_group_rows;
+    struct r2h_pq_writer *w = NULL;
+    if ((st = r2h_pq_writer_open(sink, cols, ncols, &po, &w)) != R2H_OK) {
+        r2h_fmt(msg, msglen, "%s: cannot start Parquet writer: %s", path, r2h_status_str(st));
+        return st;
+    }
+    if ((st = add_metadata(run, w, h0)) != R2H_OK)
+        goto fail;
+    struct r2h_merge *merge = NULL;
+    struct r2h_manifest_part *mp = &run->manifest.parts[bc];
+    uint64_t nout = 0;
+    char amsg[768] = "";
+    if ((st = r2h_merge_open(run->runs, bc, run->merge_rows, &merge)) == R2H_OK)
+        st = r2h_agg_write(run->agg, raster, merge, w, &nout, &mp->min, &mp->max, amsg,
+                           sizeof amsg);
+    r2h_merge_close(merge);
+    if (st != R2H_OK) {
+        if (amsg[0])
+            r2h_fmt(msg, msglen, "%s: %s", path, amsg);
+        r2h_pq_writer_abort(w);
+        return st;
+    }
+    char wmsg[768] = "";
+    st = r2h_pq_writer_close(w, wmsg, sizeof wmsg);
+    if (st != R2H_OK) {
+        if (strstr(wmsg, path))
+            r2h_fmt(msg, msglen, "%s", wmsg);
+        else
+            r2h_fmt(msg, msglen, "%s: %s", path, wmsg[0] ? wmsg : r2h_status_str(st));
+        return st;
+    }
+    phase[PHASE_WRITE] += r2h_now() - t1;
+    mp->rows = nout;
+    r2h_out_exists(path, &mp->bytes);
+    return R2H_OK;
+fail:
+    r2h_fmt(msg, msglen, "%s: %s", path,
+            r2h_pq_writer_errmsg(w)[0] ? r2h_pq_writer_errmsg(w) : r2h_status_str(st));
+    r2h_pq_writer_abort(w);
+    return st;
 }
 
 /* Merge partition bc's rows from all runs and write them to OUTPUT/h0=<cell>/data_0.parquet
@@ -520,7 +621,12 @@ static void *write_worker(void *arg)
     long bc;
     while ((bc = take_next(run, R2H_NUM_BASE_CELLS, 0)) >= 0) {
         uint64_t n = run->skip[bc] ? 0 : r2h_runs_rows(run->runs, (int)bc);
-        enum r2h_status st = n ? write_partition(run, (int)bc, wk->phase, msg, sizeof msg) : R2H_OK;
+        enum r2h_status st = !n ? R2H_OK
+                             : run->agg ? write_partition_agg(run, (int)bc, wk->raster, wk->phase,
+                                                              msg, sizeof msg)
+                                        : write_partition(run, (int)bc, wk->phase, msg, sizeof msg);
+        if (n && run->agg)
+            n = run->manifest.parts[bc].rows; /* cells written */
         if (n)
             run->manifest.parts[bc].rows = n;
         if (st != R2H_OK) {
@@ -961,7 +1067,11 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
     }
     if (counts)
         goto pass;
+    if ((st = r2h_agg_create(opt, run.info, run.value_name, &run.agg, run.err, run.errlen)) != R2H_OK)
+        goto out;
     r2h_fingerprint(opt, run.info, run.value_name, run.fingerprint, sizeof run.fingerprint);
+    if (run.agg)
+        r2h_agg_fingerprint(run.agg, run.fingerprint, sizeof run.fingerprint);
     r2h_out_root(opt->output, run.root, sizeof run.root);
     run.remote = r2h_out_is_remote(run.root);
     plan_resume(&run);
@@ -1033,6 +1143,7 @@ out:
     r2h_runs_destroy(run.runs);
     r2h_free(run.chunks);
     r2h_raster_close(run.raster);
+    r2h_agg_destroy(run.agg);
     pthread_mutex_destroy(&run.mu);
     return st;
 }

@@ -51,6 +51,7 @@ void r2h_runs_destroy(struct r2h_runs *rs);
 /* K-way merge of base cell bc's rows over all runs, ascending by (cell, key); each file run is
  * read through a buffer of bufrows rows. Several merges may run at once on distinct threads. */
 struct r2h_merge;
+struct r2h_pq_column_spec;
 enum r2h_status r2h_merge_open(const struct r2h_runs *rs, int bc, size_t bufrows,
                                struct r2h_merge **out);
 /* Up to max next rows into out; returns how many (0 at the end). *st set on read errors. */
@@ -111,5 +112,40 @@ struct r2h_manifest {
 };
 enum r2h_status r2h_manifest_write(const char *output, const struct r2h_manifest *m, char *err,
                                    size_t errlen);
+
+/* Aggregation, parents and string cells (aggregate.c, docs/design/0005-aggregation.md). */
+struct r2h_agg;
+/* A plan for this run, or *out = NULL when the options ask for plain pixel rows. Checks the
+ * options against the raster (message in err). */
+enum r2h_status r2h_agg_create(const struct r2h_convert_options *o,
+                               const struct r2h_raster_info *in, const char *value_name,
+                               struct r2h_agg **out, char *err, size_t errlen);
+void r2h_agg_destroy(struct r2h_agg *a);
+/* 1 if the keys carry a pixel reference (pixel areas needed): use r2h_agg_key. */
+int r2h_agg_packed(const struct r2h_agg *a);
+/* 1 for --aggregate (one row per cell), 0 for pixel rows with extra columns. */
+int r2h_agg_grouped(const struct r2h_agg *a);
+/* Key of a value at pixel (row, col) when packed: 32-bit value key << 32 | pixel reference. */
+uint64_t r2h_agg_key(const struct r2h_agg *a, const void *value, int row, int col);
+/* Canonical text of the options (footer raster2h3:aggregate, fingerprint). */
+const char *r2h_agg_spec(const struct r2h_agg *a);
+/* Mix the spec into a 16-hex-digit fingerprint in place. */
+void r2h_agg_fingerprint(const struct r2h_agg *a, char *fp, size_t len);
+
+/* Write one partition from a merge: the output schema, then rows. raster: a handle for pixel
+ * corner transforms (projected rasters), used by one thread. Returns rows written in *nout and
+ * the value range (as doubles) in *vmin and *vmax. */
+struct r2h_pq_writer;
+struct r2h_merge;
+struct r2h_pq_column_spec;
+enum r2h_status r2h_agg_columns(const struct r2h_agg *a, const struct r2h_pq_column_spec **cols,
+                                size_t *ncols);
+enum r2h_status r2h_agg_write(const struct r2h_agg *a, struct r2h_raster *raster,
+                              struct r2h_merge *m, struct r2h_pq_writer *w, uint64_t *nout,
+                              double *vmin, double *vmax, char *msg, size_t msglen);
+
+/* WGS84 ellipsoidal area (m2) of a lat/lng quadrilateral given by its corners (degrees), edges
+ * straight in the cylindrical equal-area projection: exact for parallels/meridians. */
+double r2h_quad_area_m2(const double lat[4], const double lng[4]);
 
 #endif

@@ -22,6 +22,9 @@ struct verify {
     char value_name[256];
     struct r2h_manifest manifest;
     uint8_t present[R2H_NUM_BASE_CELLS];
+    int aggregate;           /* a partition says raster2h3:mode=aggregate */
+    int no_counts;           /* an aggregate partition has no count column */
+    uint64_t pixels[R2H_NUM_BASE_CELLS]; /* pixels per partition: rows, or sum of count */
 };
 
 void r2h_verify_options_init(struct r2h_verify_options *opt)
@@ -61,17 +64,21 @@ static int partition_of(const char *name)
 
 /* Check the cells of one row group: valid, resolution, base cell, ascending after *last. */
 static uint64_t check_cells(struct verify *v, const char *name, int bc, const uint64_t *c,
-                            size_t n, uint64_t *last)
+                            size_t n, uint64_t *last, int unique)
 {
-    uint64_t bad = 0, unsorted = 0;
+    uint64_t bad = 0, unsorted = 0, dups = 0;
     for (size_t i = 0; i < n; i++) {
         const uint64_t x = c[i];
         int ok = ((x >> 59) & 0xf) == 1 && (int)((x >> 52) & 0xf) == v->resolution &&
                  r2h_index_base_cell(x) == bc && !(x >> 63);
         bad += !ok;
         unsorted += x < *last;
+        dups += unique && x == *last;
         *last = x;
     }
+    if (dups)
+        problem(v, "%s: %llu duplicate cells in an aggregate dataset", name,
+                (unsigned long long)dups);
     if (bad)
         problem(v, "%s: %llu rows whose cell is not a resolution-%d cell of this partition", name,
                 (unsigned long long)bad, v->resolution);
@@ -97,19 +104,41 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
     char cellname[8];
     r2h_fmt(cellname, sizeof cellname, "h%d", v->resolution);
     int ccol = r2h_pq_reader_find_column(r, cellname);
-    if (res != v->resolution || ccol < 0 || r2h_pq_reader_num_columns(r) != 2) {
+    const char *mode = r2h_pq_reader_kv(r, "raster2h3:mode");
+    const int agg = mode && strcmp(mode, "aggregate") == 0;
+    const int extended = agg || r2h_pq_reader_kv(r, "raster2h3:aggregate");
+    if (agg)
+        v->aggregate = 1;
+    if (res != v->resolution || ccol < 0 || (!extended && r2h_pq_reader_num_columns(r) != 2)) {
         problem(v, "%s: resolution %d / columns differ from the dataset's (resolution %d)",
                 dirname, res, v->resolution);
         r2h_pq_reader_close(r);
         return;
     }
-    const int vcol = 1 - ccol;
+    const char *vcname = r2h_pq_reader_kv(r, "raster2h3:value_column");
+    int vcol = extended ? -1 : 1 - ccol, mincol = -1, maxcol = -1, cntcol = -1;
+    if (extended && vcname) {
+        char name[300];
+        vcol = r2h_pq_reader_find_column(r, vcname);
+        r2h_fmt(name, sizeof name, "%s_min", vcname);
+        mincol = r2h_pq_reader_find_column(r, name);
+        r2h_fmt(name, sizeof name, "%s_max", vcname);
+        maxcol = r2h_pq_reader_find_column(r, name);
+        cntcol = agg ? r2h_pq_reader_find_column(r, "count") : -1;
+    }
+    if (vcol >= 0)
+        mincol = maxcol = vcol;
+    if (agg && cntcol < 0)
+        v->no_counts = 1;
     const char *vname = NULL;
-    enum r2h_pq_type vtype;
+    enum r2h_pq_type vtype, ctype = R2H_PQ_UINT64;
     int optional = 0;
-    r2h_pq_reader_column(r, (size_t)vcol, &vname, &vtype, &optional);
+    r2h_pq_reader_column(r, (size_t)ccol, NULL, &ctype, NULL);
+    if (vcol >= 0)
+        r2h_pq_reader_column(r, (size_t)vcol, &vname, &vtype, &optional);
     if (!v->value_name[0])
-        r2h_fmt(v->value_name, sizeof v->value_name, "%s", vname);
+        r2h_fmt(v->value_name, sizeof v->value_name, "%s", vname ? vname : vcname ? vcname : "");
+    uint64_t pixels = 0;
     struct r2h_manifest_part *mp = &v->manifest.parts[bc];
     r2h_out_exists(path, &mp->bytes);
     mp->min = INFINITY;
@@ -122,24 +151,37 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
         uint8_t *valid = r2h_malloc((size_t)n + 1);
         if (!cells || !vals || !valid) {
             problem(v, "%s: out of memory reading row group %zu", dirname, rg);
-        } else if (r2h_pq_reader_read_column(r, rg, (size_t)ccol, cells, NULL) != R2H_OK ||
-                   r2h_pq_reader_read_column(r, rg, (size_t)vcol, vals, valid) != R2H_OK) {
+        } else if ((ctype != R2H_PQ_STRING &&
+                    r2h_pq_reader_read_column(r, rg, (size_t)ccol, cells, NULL) != R2H_OK) ||
+                   (vcol >= 0 &&
+                    r2h_pq_reader_read_column(r, rg, (size_t)vcol, vals, valid) != R2H_OK) ||
+                   (cntcol >= 0 &&
+                    r2h_pq_reader_read_column(r, rg, (size_t)cntcol, vals, NULL) != R2H_OK)) {
             problem(v, "%s: row group %zu unreadable: %s", dirname, rg, r2h_pq_reader_errmsg(r));
         } else {
-            check_cells(v, dirname, bc, cells, (size_t)n, &last);
+            if (ctype != R2H_PQ_STRING) /* string cells: the reader cannot check them */
+                check_cells(v, dirname, bc, cells, (size_t)n, &last, agg);
+            if (cntcol >= 0)
+                for (uint64_t i = 0; i < n; i++)
+                    pixels += (uint64_t)((const int64_t *)vals)[i];
             int has = 0;
             double lo, hi;
             uint64_t nulls;
-            if (r2h_pq_reader_stats(r, rg, (size_t)vcol, &has, &lo, &hi, &nulls) == R2H_OK && has) {
+            if (mincol >= 0 &&
+                r2h_pq_reader_stats(r, rg, (size_t)mincol, &has, &lo, &hi, &nulls) == R2H_OK &&
+                has)
                 mp->min = fmin(mp->min, lo);
+            if (maxcol >= 0 &&
+                r2h_pq_reader_stats(r, rg, (size_t)maxcol, &has, &lo, &hi, &nulls) == R2H_OK &&
+                has)
                 mp->max = fmax(mp->max, hi);
-            }
         }
         r2h_free(cells);
         r2h_free(vals);
         r2h_free(valid);
     }
     mp->rows = r2h_pq_reader_num_rows(r);
+    v->pixels[bc] = agg ? pixels : mp->rows;
     v->res->rows += mp->rows;
     v->res->partitions++;
     v->present[bc] = 1;
@@ -204,12 +246,14 @@ static enum r2h_status check_input(struct verify *v, char *err, size_t errlen)
     enum r2h_status st = r2h_count_valid(&co, counts, err, errlen);
     if (st != R2H_OK)
         return st;
+    if (v->no_counts)
+        return R2H_OK; /* aggregate without a count column: nothing to compare with */
     for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
-        uint64_t have = v->present[bc] ? v->manifest.parts[bc].rows : 0;
+        uint64_t have = v->present[bc] ? v->pixels[bc] : 0;
         if (have != counts[bc])
-            problem(v, "h0=%015llx: %llu rows, the input has %llu valid pixels there",
+            problem(v, "h0=%015llx: %llu %s, the input has %llu valid pixels there",
                     (unsigned long long)r2h_index_res0_cell(bc), (unsigned long long)have,
-                    (unsigned long long)counts[bc]);
+                    v->aggregate ? "pixels counted" : "rows", (unsigned long long)counts[bc]);
     }
     return R2H_OK;
 }

@@ -65,6 +65,12 @@ enum r2h_status r2h_raster_read(struct r2h_raster *r, int x0, int y0, int w, int
 enum r2h_status r2h_raster_locate_row(struct r2h_raster *r, int row, int col0, int n, double *lat,
                                       double *lng, uint8_t *ok);
 
+/* WGS84 latitude/longitude (degrees, not normalised) of the 4 corners of pixel (col, row):
+ * top-left, top-right, bottom-right, bottom-left. R2H_ERR_CRS if a corner does not transform.
+ * For pixel areas (aggregation). */
+enum r2h_status r2h_raster_pixel_corners(struct r2h_raster *r, int row, int col, double lat[4],
+                                         double lng[4]);
+
 /* Pixel window (clipped to the raster) of all pixels whose centres can lie within the lat/lng box
  * [lat0, lat1] x [lng0, lng1] (lng may extend past ±180; shifted copies are considered).
  * Only for geographic, unrotated rasters: returns 0 otherwise (caller reads everything).

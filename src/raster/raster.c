@@ -426,3 +426,25 @@ int r2h_raster_window_for_box(const struct r2h_raster *r, double lat0, double la
     }
     return 1;
 }
+
+enum r2h_status r2h_raster_pixel_corners(struct r2h_raster *r, int row, int col, double lat[4],
+                                         double lng[4])
+{
+    const double *gt = r->info.gt;
+    static const double dc[4] = {0, 1, 1, 0}, dr[4] = {0, 0, 1, 1};
+    for (int i = 0; i < 4; i++) {
+        const double cc = col + dc[i], rc = row + dr[i];
+        lng[i] = gt[0] + cc * gt[1] + rc * gt[2];
+        lat[i] = gt[3] + cc * gt[4] + rc * gt[5];
+    }
+    if (!r->ct)
+        return R2H_OK;
+    int ok[4] = {0, 0, 0, 0};
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    (void)OCTTransformEx(r->ct, 4, lng, lat, NULL, ok);
+    CPLPopErrorHandler();
+    for (int i = 0; i < 4; i++)
+        if (!ok[i] || !isfinite(lat[i]) || !isfinite(lng[i]))
+            return R2H_ERR_CRS;
+    return R2H_OK;
+}

@@ -1,0 +1,629 @@
+/* aggregate.c - per-cell statistics from the merged (cell, key) stream, pixel areas, parents and
+ * string cells (docs/design/0005-aggregation.md). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "r2h_index.h"
+#include "r2h_parquet.h"
+#include "r2h_pipeline.h"
+
+#define MAX_CLASSES 64
+#define MAX_COLS (16 + MAX_CLASSES)
+
+/* Output column kinds. */
+enum col_kind {
+    C_CELL, C_PARENT, C_VALUE, C_COUNT, C_AREA, C_SUM, C_MEAN, C_MIN, C_MAX, C_MODE, C_TOTAL,
+    C_FRAC
+};
+
+struct r2h_agg {
+    enum r2h_dtype dt;
+    int grouped;             /* --aggregate */
+    unsigned stats;
+    int packed;              /* key = 32-bit value key << 32 | pixel reference */
+    int ref_is_row;          /* geographic, unrotated: the reference is the raster row */
+    int width, height;
+    double *row_area;        /* m2 of a pixel of each raster row (ref_is_row) */
+    double unit_m2;          /* m2 per density-unit denominator; 0: no density unit */
+    double classes[MAX_CLASSES];
+    int nclasses;
+    int res, cell_string;
+    unsigned parents;
+    struct r2h_pq_column_spec cols[MAX_COLS];
+    enum col_kind kind[MAX_COLS];
+    int arg[MAX_COLS];       /* parent resolution or class index */
+    char names[MAX_COLS][96];
+    size_t ncols;
+    char spec[1024];
+};
+
+/* ---- WGS84 ellipsoidal areas ------------------------------------------------------------ */
+
+#define WGS84_A 6378137.0
+#define WGS84_F (1 / 298.257223563)
+
+/* q(phi) of the authalic latitude (Snyder 3-12): the area between the equator and latitude phi
+ * over dlambda radians of longitude is a^2 * dlambda * q(phi) / 2. */
+static double auth_q(double lat_deg)
+{
+    const double e2 = WGS84_F * (2 - WGS84_F), e = sqrt(e2);
+    const double s = sin(lat_deg * (M_PI / 180));
+    return (1 - e2) * (s / (1 - e2 * s * s) + atanh(e * s) / e);
+}
+
+double r2h_quad_area_m2(const double lat[4], const double lng[4])
+{
+    /* Lambert cylindrical equal-area coordinates x = a*lambda, y = a*q/2; longitudes unwrapped
+     * relative to the first corner; shoelace. */
+    double x[4], y[4];
+    for (int i = 0; i < 4; i++) {
+        double d = lng[i] - lng[0];
+        d -= 360.0 * floor((d + 180.0) / 360.0);
+        x[i] = WGS84_A * d * (M_PI / 180); /* relative to corner 0: no cancellation */
+        y[i] = WGS84_A * (auth_q(lat[i]) - auth_q(lat[0])) / 2;
+    }
+    double s = 0;
+    for (int i = 0; i < 4; i++) {
+        int j = (i + 1) & 3;
+        s += x[i] * y[j] - x[j] * y[i];
+    }
+    return fabs(s) / 2;
+}
+
+/* ---- keys ------------------------------------------------------------------------------- */
+
+static uint32_t key32(enum r2h_dtype t, const void *p)
+{
+    switch (t) {
+    case R2H_DT_UINT8: return *(const uint8_t *)p;
+    case R2H_DT_UINT16: return *(const uint16_t *)p;
+    case R2H_DT_UINT32: return *(const uint32_t *)p;
+    case R2H_DT_INT8: return (uint32_t)(int32_t)*(const int8_t *)p ^ 0x80000000u;
+    case R2H_DT_INT16: return (uint32_t)(int32_t)*(const int16_t *)p ^ 0x80000000u;
+    case R2H_DT_INT32: return (uint32_t)*(const int32_t *)p ^ 0x80000000u;
+    case R2H_DT_FLOAT32: {
+        uint32_t b;
+        memcpy(&b, p, 4);
+        return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+    }
+    default: return 0;
+    }
+}
+
+static void from_key32(enum r2h_dtype t, uint32_t k, void *p)
+{
+    switch (t) {
+    case R2H_DT_UINT8: *(uint8_t *)p = (uint8_t)k; break;
+    case R2H_DT_UINT16: *(uint16_t *)p = (uint16_t)k; break;
+    case R2H_DT_UINT32: *(uint32_t *)p = k; break;
+    case R2H_DT_INT8: *(int8_t *)p = (int8_t)(int32_t)(k ^ 0x80000000u); break;
+    case R2H_DT_INT16: *(int16_t *)p = (int16_t)(int32_t)(k ^ 0x80000000u); break;
+    case R2H_DT_INT32: *(int32_t *)p = (int32_t)(k ^ 0x80000000u); break;
+    case R2H_DT_FLOAT32: {
+        uint32_t b = (k & 0x80000000u) ? (k & ~0x80000000u) : ~k;
+        memcpy(p, &b, 4);
+        break;
+    }
+    default: break;
+    }
+}
+
+/* The value of a (value part of a) key in the source type into p. */
+static void value_of(const struct r2h_agg *a, uint64_t vkey, void *p)
+{
+    if (a->packed)
+        from_key32(a->dt, (uint32_t)vkey, p);
+    else
+        r2h_value_from_key(a->dt, vkey, p);
+}
+
+static double value_double(const struct r2h_agg *a, uint64_t vkey)
+{
+    union { uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32;
+            uint64_t u64; int64_t i64; float f; double d; } v;
+    value_of(a, vkey, &v);
+    switch (a->dt) {
+    case R2H_DT_UINT8: return v.u8;
+    case R2H_DT_INT8: return v.i8;
+    case R2H_DT_UINT16: return v.u16;
+    case R2H_DT_INT16: return v.i16;
+    case R2H_DT_UINT32: return v.u32;
+    case R2H_DT_INT32: return v.i32;
+    case R2H_DT_UINT64: return (double)v.u64;
+    case R2H_DT_INT64: return (double)v.i64;
+    case R2H_DT_FLOAT32: return v.f;
+    case R2H_DT_FLOAT64: return v.d;
+    }
+    return 0;
+}
+
+uint64_t r2h_agg_key(const struct r2h_agg *a, const void *value, int row, int col)
+{
+    uint64_t ref = a->ref_is_row ? (uint64_t)row : (uint64_t)row * (uint64_t)a->width + (uint64_t)col;
+    return ((uint64_t)key32(a->dt, value) << 32) | ref;
+}
+
+int r2h_agg_packed(const struct r2h_agg *a) { return a->packed; }
+int r2h_agg_grouped(const struct r2h_agg *a) { return a->grouped; }
+const char *r2h_agg_spec(const struct r2h_agg *a) { return a->spec; }
+
+void r2h_agg_fingerprint(const struct r2h_agg *a, char *fp, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a over the old fingerprint and the spec */
+    for (const char *p = fp; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    for (const char *p = a->spec; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    r2h_fmt(fp, len, "%016llx", (unsigned long long)h);
+}
+
+/* ---- plan ------------------------------------------------------------------------------- */
+
+static enum r2h_pq_type pq_type(enum r2h_dtype t)
+{
+    static const enum r2h_pq_type m[] = {R2H_PQ_UINT8, R2H_PQ_INT8, R2H_PQ_UINT16, R2H_PQ_INT16,
+                                         R2H_PQ_UINT32, R2H_PQ_INT32, R2H_PQ_UINT64, R2H_PQ_INT64,
+                                         R2H_PQ_FLOAT, R2H_PQ_DOUBLE};
+    return m[t];
+}
+
+static void add_col(struct r2h_agg *a, enum col_kind k, int arg, enum r2h_pq_type t,
+                    const char *name)
+{
+    size_t i = a->ncols++;
+    a->kind[i] = k;
+    a->arg[i] = arg;
+    r2h_fmt(a->names[i], sizeof a->names[i], "%s", name);
+    a->cols[i] = (struct r2h_pq_column_spec){.name = a->names[i], .type = t};
+}
+
+static void add_stat(struct r2h_agg *a, enum col_kind k, enum r2h_pq_type t, const char *vname,
+                     const char *suffix)
+{
+    char name[96];
+    r2h_fmt(name, sizeof name, "%s_%s", vname, suffix);
+    add_col(a, k, 0, t, name);
+}
+
+static void add_cell_cols(struct r2h_agg *a)
+{
+    char name[16];
+    enum r2h_pq_type ct = a->cell_string ? R2H_PQ_STRING : R2H_PQ_UINT64;
+    r2h_fmt(name, sizeof name, "h%d", a->res);
+    add_col(a, C_CELL, a->res, ct, name);
+    a->cols[a->ncols - 1].sorted_ascending = !a->cell_string;
+    for (int r = 0; r < a->res; r++) {
+        if (!(a->parents & (1u << r)))
+            continue;
+        /* h0 would clash with the Hive partition column h0 (a string in the path). */
+        r2h_fmt(name, sizeof name, r == 0 ? "parent_h%d" : "h%d", r);
+        add_col(a, C_PARENT, r, ct, name);
+    }
+}
+
+unsigned r2h_stats_parse(const char *list)
+{
+    static const struct { const char *name; unsigned bit; } names[] = {
+        {"count", R2H_STAT_COUNT}, {"sum", R2H_STAT_SUM},   {"mean", R2H_STAT_MEAN},
+        {"min", R2H_STAT_MIN},     {"max", R2H_STAT_MAX},   {"mode", R2H_STAT_MODE},
+        {"fractions", R2H_STAT_FRACTIONS}, {"area", R2H_STAT_AREA}, {"total", R2H_STAT_TOTAL}};
+    unsigned bits = 0;
+    if (!list)
+        return 0;
+    const char *p = list;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        unsigned bit = 0;
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (strlen(names[i].name) == n && strncmp(p, names[i].name, n) == 0)
+                bit = names[i].bit;
+        if (!bit)
+            return 0;
+        bits |= bit;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return bits;
+}
+
+enum r2h_status r2h_agg_create(const struct r2h_convert_options *o,
+                               const struct r2h_raster_info *in, const char *value_name,
+                               struct r2h_agg **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!o->aggregate && !o->parents && !o->cell_string) {
+        if (o->stats || o->density_unit || o->nclasses) {
+            r2h_fmt(err, errlen, "--stat, --classes and --density-unit need --aggregate");
+            return R2H_ERR_INVALID;
+        }
+        return R2H_OK;
+    }
+    struct r2h_agg *a = r2h_calloc(1, sizeof *a);
+    if (!a) {
+        r2h_fmt(err, errlen, "out of memory");
+        return R2H_ERR_NOMEM;
+    }
+    a->dt = in->dtype;
+    a->grouped = o->aggregate;
+    a->res = o->resolution;
+    a->cell_string = o->cell_string;
+    a->parents = o->parents;
+    a->width = in->width;
+    a->height = in->height;
+    static const double unit_m2[] = {0, 1, 1e4, 1e6};
+    a->unit_m2 = unit_m2[o->density_unit];
+    unsigned s = o->stats;
+    if (!s)
+        s = o->density_unit ? R2H_STAT_COUNT | R2H_STAT_AREA | R2H_STAT_TOTAL | R2H_STAT_MEAN
+                            : R2H_STAT_COUNT | R2H_STAT_MEAN | R2H_STAT_MIN | R2H_STAT_MAX;
+    a->stats = a->grouped ? s : 0;
+    enum r2h_status st = R2H_ERR_INVALID;
+    if (o->parents >> o->resolution) {
+        r2h_fmt(err, errlen, "--parents must be resolutions below --resolution %d",
+                o->resolution);
+        goto fail;
+    }
+    if (!a->grouped && (o->stats || o->density_unit || o->nclasses)) {
+        r2h_fmt(err, errlen, "--stat, --classes and --density-unit need --aggregate");
+        goto fail;
+    }
+    if ((a->stats & R2H_STAT_TOTAL) && !o->density_unit) {
+        r2h_fmt(err, errlen, "--stat total needs --density-unit per-m2|per-ha|per-km2");
+        goto fail;
+    }
+    if ((a->stats & R2H_STAT_FRACTIONS) && (o->nclasses <= 0 || !o->classes)) {
+        r2h_fmt(err, errlen, "--stat fractions needs --classes V1,V2,...");
+        goto fail;
+    }
+    if (o->nclasses > MAX_CLASSES) {
+        r2h_fmt(err, errlen, "at most %d --classes", MAX_CLASSES);
+        goto fail;
+    }
+    if (a->stats & R2H_STAT_FRACTIONS) {
+        a->nclasses = o->nclasses;
+        memcpy(a->classes, o->classes, (size_t)o->nclasses * sizeof *a->classes);
+    }
+    a->packed = a->grouped && (o->density_unit || (a->stats & (R2H_STAT_AREA | R2H_STAT_TOTAL)));
+    if (a->packed) {
+        if (r2h_dtype_size(a->dt) > 4) {
+            r2h_fmt(err, errlen,
+                    "pixel areas (--density-unit, --stat area/total) need a value type of at most "
+                    "32 bits, the band is %s (convert it, e.g. gdal_translate -ot Float32)",
+                    r2h_dtype_name(a->dt));
+            goto fail;
+        }
+        a->ref_is_row = in->geographic && !in->rotated;
+        if (!a->ref_is_row && (uint64_t)in->width * (uint64_t)in->height > 0xffffffffULL) {
+            r2h_fmt(err, errlen, "pixel areas of projected rasters need fewer than 2^32 pixels");
+            goto fail;
+        }
+        if (a->ref_is_row) {
+            a->row_area = r2h_malloc((size_t)(in->height > 0 ? in->height : 1) * sizeof(double));
+            if (!a->row_area) {
+                st = R2H_ERR_NOMEM;
+                r2h_fmt(err, errlen, "out of memory");
+                goto fail;
+            }
+            const double *gt = in->gt;
+            const double dl = fabs(gt[1]) * (M_PI / 180);
+            for (int y = 0; y < in->height; y++) {
+                double p0 = gt[3] + y * gt[5], p1 = gt[3] + (y + 1) * gt[5];
+                p0 = p0 > 90 ? 90 : p0 < -90 ? -90 : p0;
+                p1 = p1 > 90 ? 90 : p1 < -90 ? -90 : p1;
+                a->row_area[y] = WGS84_A * WGS84_A * dl * fabs(auth_q(p0) - auth_q(p1)) / 2;
+            }
+        }
+    }
+    /* Columns and spec. */
+    if (a->grouped) {
+        add_cell_cols(a);
+        const enum r2h_pq_type vt = pq_type(a->dt);
+        if (a->stats & R2H_STAT_COUNT)
+            add_col(a, C_COUNT, 0, R2H_PQ_INT64, "count");
+        if (a->stats & R2H_STAT_AREA)
+            add_col(a, C_AREA, 0, R2H_PQ_DOUBLE, "area");
+        if (a->stats & R2H_STAT_SUM)
+            add_stat(a, C_SUM, R2H_PQ_DOUBLE, value_name, "sum");
+        if (a->stats & R2H_STAT_MEAN)
+            add_stat(a, C_MEAN, R2H_PQ_DOUBLE, value_name, "mean");
+        if (a->stats & R2H_STAT_MIN)
+            add_stat(a, C_MIN, vt, value_name, "min");
+        if (a->stats & R2H_STAT_MAX)
+            add_stat(a, C_MAX, vt, value_name, "max");
+        if (a->stats & R2H_STAT_MODE)
+            add_stat(a, C_MODE, vt, value_name, "mode");
+        if (a->stats & R2H_STAT_TOTAL)
+            add_stat(a, C_TOTAL, R2H_PQ_DOUBLE, value_name, "total");
+        for (int i = 0; i < a->nclasses; i++) {
+            char name[96];
+            r2h_fmt(name, sizeof name, "frac_%.17g", a->classes[i]);
+            add_col(a, C_FRAC, i, R2H_PQ_DOUBLE, name);
+        }
+    } else {
+        add_col(a, C_VALUE, 0, pq_type(a->dt), value_name);
+        add_cell_cols(a);
+    }
+    for (size_t i = 0; i < a->ncols; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(a->names[i], a->names[j]) == 0) {
+                r2h_fmt(err, errlen, "two output columns would be named '%s'", a->names[i]);
+                goto fail;
+            }
+    static const char *const units[] = {"none", "per-m2", "per-ha", "per-km2"};
+    size_t n = (size_t)snprintf(a->spec, sizeof a->spec, "mode=%s;density=%s;cells=%s;columns=",
+                                a->grouped ? "aggregate" : "pixel", units[o->density_unit],
+                                a->cell_string ? "string" : "uint64");
+    for (size_t i = 0; i < a->ncols && n < sizeof a->spec; i++)
+        n += (size_t)snprintf(a->spec + n, sizeof a->spec - n, "%s%s", i ? "," : "", a->names[i]);
+    *out = a;
+    return R2H_OK;
+fail:
+    r2h_agg_destroy(a);
+    return st;
+}
+
+void r2h_agg_destroy(struct r2h_agg *a)
+{
+    if (!a)
+        return;
+    r2h_free(a->row_area);
+    r2h_free(a);
+}
+
+enum r2h_status r2h_agg_columns(const struct r2h_agg *a, const struct r2h_pq_column_spec **cols,
+                                size_t *ncols)
+{
+    *cols = a->cols;
+    *ncols = a->ncols;
+    return R2H_OK;
+}
+
+/* ---- writing ---------------------------------------------------------------------------- */
+
+enum { OUT_ROWS = 8192 };
+
+/* One cell's accumulators. */
+struct group {
+    uint64_t cell, n;
+    uint64_t vmin, vmax;          /* value keys */
+    uint64_t mode, mode_len, run_key, run_len;
+    long double sum, wsum, asum;
+    long double cls[MAX_CLASSES]; /* count or area per class */
+};
+
+struct out {
+    const struct r2h_agg *a;
+    struct r2h_raster *raster;
+    struct r2h_pq_writer *w;
+    void *buf[MAX_COLS];
+    char *strbuf;                 /* 16 bytes per row per string column */
+    const char **strs[MAX_COLS];
+    size_t n;
+    uint64_t total;
+};
+
+static enum r2h_status flush(struct out *o)
+{
+    if (!o->n)
+        return R2H_OK;
+    struct r2h_pq_column_data data[MAX_COLS];
+    for (size_t i = 0; i < o->a->ncols; i++)
+        data[i] = (struct r2h_pq_column_data){
+            .values = o->a->cols[i].type == R2H_PQ_STRING ? (const void *)o->strs[i] : o->buf[i]};
+    enum r2h_status st = r2h_pq_writer_write(o->w, data, o->n);
+    o->total += o->n;
+    o->n = 0;
+    return st;
+}
+
+static void put_cell(struct out *o, size_t i, uint64_t cell)
+{
+    if (o->a->cols[i].type == R2H_PQ_STRING) {
+        char *s = o->strbuf + (i * OUT_ROWS + o->n) * 16;
+        r2h_fmt(s, 16, "%015llx", (unsigned long long)cell);
+        o->strs[i][o->n] = s;
+    } else {
+        ((uint64_t *)o->buf[i])[o->n] = cell;
+    }
+}
+
+/* Pixel area in m2 of the pixel a packed key refers to. */
+static double pixel_area(const struct out *o, uint64_t key, enum r2h_status *st)
+{
+    const struct r2h_agg *a = o->a;
+    const uint32_t ref = (uint32_t)key;
+    if (a->ref_is_row)
+        return ref < (uint32_t)a->height ? a->row_area[ref] : 0;
+    double lat[4], lng[4];
+    int row = (int)(ref / (uint32_t)a->width), col = (int)(ref % (uint32_t)a->width);
+    if (r2h_raster_pixel_corners(o->raster, row, col, lat, lng) != R2H_OK) {
+        *st = R2H_ERR_CRS;
+        return 0;
+    }
+    return r2h_quad_area_m2(lat, lng);
+}
+
+static void emit_common(struct out *o, uint64_t cell)
+{
+    const struct r2h_agg *a = o->a;
+    for (size_t i = 0; i < a->ncols; i++) {
+        if (a->kind[i] == C_CELL)
+            put_cell(o, i, cell);
+        else if (a->kind[i] == C_PARENT)
+            put_cell(o, i, r2h_index_parent(cell, a->arg[i]));
+    }
+}
+
+static enum r2h_status emit_group(struct out *o, struct group *g)
+{
+    const struct r2h_agg *a = o->a;
+    if (g->run_len > g->mode_len) {
+        g->mode = g->run_key;
+        g->mode_len = g->run_len;
+    }
+    const size_t vsz = r2h_dtype_size(a->dt), r = o->n;
+    emit_common(o, g->cell);
+    for (size_t i = 0; i < a->ncols; i++) {
+        double *d = o->buf[i];
+        switch (a->kind[i]) {
+        case C_CELL: case C_PARENT: case C_VALUE: break;
+        case C_COUNT: ((int64_t *)o->buf[i])[r] = (int64_t)g->n; break;
+        case C_AREA: d[r] = (double)g->asum; break;
+        case C_SUM: d[r] = (double)g->sum; break;
+        case C_MEAN:
+            d[r] = a->unit_m2 ? (double)(g->wsum / g->asum) : (double)(g->sum / (long double)g->n);
+            break;
+        case C_TOTAL: d[r] = (double)(g->wsum / a->unit_m2); break;
+        case C_MIN: value_of(a, g->vmin, (char *)o->buf[i] + r * vsz); break;
+        case C_MAX: value_of(a, g->vmax, (char *)o->buf[i] + r * vsz); break;
+        case C_MODE: value_of(a, g->mode, (char *)o->buf[i] + r * vsz); break;
+        case C_FRAC:
+            d[r] = (double)(g->cls[a->arg[i]] / (a->unit_m2 ? g->asum : (long double)g->n));
+            break;
+        }
+    }
+    if (++o->n == OUT_ROWS)
+        return flush(o);
+    return R2H_OK;
+}
+
+enum r2h_status r2h_agg_write(const struct r2h_agg *a, struct r2h_raster *raster,
+                              struct r2h_merge *m, struct r2h_pq_writer *w, uint64_t *nout,
+                              double *vmin, double *vmax, char *msg, size_t msglen)
+{
+    enum { CHUNK = 65536 };
+    struct out o = {.a = a, .raster = raster, .w = w};
+    msg[0] = 0;
+    enum r2h_status st = R2H_OK;
+    struct r2h_row *rows = r2h_malloc(CHUNK * sizeof *rows);
+    struct group *g = r2h_calloc(1, sizeof *g);
+    int nstr = 0;
+    for (size_t i = 0; i < a->ncols; i++) {
+        if (a->cols[i].type == R2H_PQ_STRING) {
+            nstr = 1;
+            o.strs[i] = r2h_malloc(OUT_ROWS * sizeof(char *));
+            if (!o.strs[i])
+                st = R2H_ERR_NOMEM;
+        } else {
+            o.buf[i] = r2h_malloc(OUT_ROWS * 8);
+            if (!o.buf[i])
+                st = R2H_ERR_NOMEM;
+        }
+    }
+    if (nstr && !(o.strbuf = r2h_malloc(a->ncols * OUT_ROWS * 16)))
+        st = R2H_ERR_NOMEM;
+    if (!rows || !g)
+        st = R2H_ERR_NOMEM;
+    const int shift = a->packed ? 32 : 0;
+    const size_t vsz = r2h_dtype_size(a->dt);
+    uint64_t kmin = UINT64_MAX, kmax = 0;
+    int have = 0;
+    size_t n;
+    while (st == R2H_OK && (n = r2h_merge_next(m, rows, CHUNK, &st, msg, msglen)) > 0) {
+        for (size_t j = 0; j < n && st == R2H_OK; j++) {
+            const uint64_t vk = rows[j].key >> shift;
+            kmin = vk < kmin ? vk : kmin;
+            kmax = vk > kmax ? vk : kmax;
+            if (!a->grouped) {
+                emit_common(&o, rows[j].cell);
+                value_of(a, vk, (char *)o.buf[0] + o.n * vsz);
+                if (++o.n == OUT_ROWS)
+                    st = flush(&o);
+                continue;
+            }
+            if (have && rows[j].cell != g->cell) {
+                if ((st = emit_group(&o, g)) != R2H_OK)
+                    break;
+                have = 0;
+            }
+            if (!have) {
+                memset(g, 0, sizeof *g);
+                g->cell = rows[j].cell;
+                g->vmin = vk;
+                g->run_key = vk;
+                have = 1;
+            }
+            g->n++;
+            g->vmax = vk;
+            if (vk == g->run_key) {
+                g->run_len++;
+            } else {
+                if (g->run_len > g->mode_len) {
+                    g->mode = g->run_key;
+                    g->mode_len = g->run_len;
+                }
+                g->run_key = vk;
+                g->run_len = 1;
+            }
+            const double v = value_double(a, vk);
+            g->sum += v;
+            double area = 1;
+            if (a->packed) {
+                area = pixel_area(&o, rows[j].key, &st);
+                g->asum += area;
+                g->wsum += (long double)v * area;
+            }
+            for (int c = 0; c < a->nclasses; c++)
+                if (v == a->classes[c])
+                    g->cls[c] += a->unit_m2 ? area : 1;
+        }
+    }
+    if (st == R2H_OK && have)
+        st = emit_group(&o, g);
+    if (st == R2H_OK)
+        st = flush(&o);
+    *nout = o.total;
+    if (kmin <= kmax) {
+        *vmin = value_double(a, kmin);
+        *vmax = value_double(a, kmax);
+    }
+    if (st != R2H_OK && !msg[0])
+        r2h_fmt(msg, msglen, "%s", st == R2H_ERR_CRS ? "a pixel corner does not transform to WGS84"
+                                                      : r2h_status_str(st));
+    for (size_t i = 0; i < a->ncols; i++) {
+        r2h_free(o.buf[i]);
+        r2h_free(o.strs[i]);
+    }
+    r2h_free(o.strbuf);
+    r2h_free(rows);
+    r2h_free(g);
+    return st;
+}
+
+/* ---- --resolution auto ------------------------------------------------------------------ */
+
+enum r2h_status r2h_auto_resolution(const char *input, int *res, double *pixel_area_m2,
+                                    double *cell_area_m2, char *errbuf, size_t errbuf_len)
+{
+    struct r2h_raster *r = NULL;
+    enum r2h_status st = r2h_raster_open(input, 1, &r, errbuf, errbuf_len);
+    if (st != R2H_OK)
+        return st;
+    const struct r2h_raster_info *in = r2h_raster_get_info(r);
+    double lat[4], lng[4];
+    st = r2h_raster_pixel_corners(r, in->height / 2, in->width / 2, lat, lng);
+    r2h_raster_close(r);
+    if (st != R2H_OK) {
+        r2h_fmt(errbuf, errbuf_len, "%s: the centre pixel does not transform to WGS84", input);
+        return st;
+    }
+    const double pa = r2h_quad_area_m2(lat, lng);
+    int best = 0;
+    double bestd = INFINITY;
+    for (int k = 0; k <= R2H_MAX_RES; k++) {
+        double d = fabs(log(r2h_index_hex_area_avg_m2(k) / pa));
+        if (d < bestd) {
+            bestd = d;
+            best = k;
+        }
+    }
+    *res = best;
+    if (pixel_area_m2)
+        *pixel_area_m2 = pa;
+    if (cell_area_m2)
+        *cell_area_m2 = r2h_index_hex_area_avg_m2(best);
+    return R2H_OK;
+}

@@ -1,0 +1,236 @@
+/* info.c - `raster2h3 info`: a dataset summary from the partition footers. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cpl_error.h>
+#include <cpl_string.h>
+#include <cpl_vsi.h>
+
+#include "r2h_index.h"
+#include "r2h_pipeline.h"
+#include "r2h_pq_reader.h"
+
+#define MAX_INFO_COLS 96
+
+struct sbuf {
+    char *p;
+    size_t n, cap;
+    int oom;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+    if (b->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+            b->oom = 1;
+            return;
+        }
+        if (b->p && b->n + (size_t)k < b->cap) {
+            b->n += (size_t)k;
+            return;
+        }
+        size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)k;
+        char *np = r2h_realloc(b->p, cap);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+}
+
+static void sb_json_str(struct sbuf *b, const char *s)
+{
+    sb_printf(b, "\"");
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            sb_printf(b, "\\%c", c);
+        else if (c < 0x20)
+            sb_printf(b, "\\u%04x", c);
+        else
+            sb_printf(b, "%c", c);
+    }
+    sb_printf(b, "\"");
+}
+
+static const char *type_name(enum r2h_pq_type t)
+{
+    static const char *const n[] = {"int8",  "uint8", "int16", "uint16", "int32", "uint32",
+                                    "int64", "uint64", "float", "double", "string"};
+    return (unsigned)t < sizeof n / sizeof n[0] ? n[t] : "?";
+}
+
+struct col_info {
+    char name[128];
+    enum r2h_pq_type type;
+    int has;
+    double min, max;
+};
+
+static void json_num(struct sbuf *b, double v)
+{
+    if (isfinite(v))
+        sb_printf(b, "%.17g", v);
+    else
+        sb_printf(b, "null");
+}
+
+enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
+                         size_t errbuf_len)
+{
+    char root[4096];
+    *out = NULL;
+    r2h_out_root(output, root, sizeof root);
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    char **entries = VSIReadDir(root);
+    CPLPopErrorHandler();
+    if (!entries) {
+        r2h_fmt(errbuf, errbuf_len, "%s: cannot list the dataset", output);
+        return R2H_ERR_IO;
+    }
+    struct col_info *cols = r2h_calloc(MAX_INFO_COLS, sizeof *cols);
+    size_t ncols = 0;
+    int parts = 0, unreadable = 0;
+    uint64_t rows = 0, bytes = 0;
+    char resolution[16] = "?", mode[32] = "?", source[1024] = "", version[64] = "",
+         h3v[32] = "", spec[1024] = "", value[256] = "";
+    enum r2h_status st = R2H_OK;
+    if (!cols) {
+        st = R2H_ERR_NOMEM;
+        goto out;
+    }
+    for (char **e = entries; *e; e++) {
+        if (strncmp(*e, "h0=", 3) != 0)
+            continue;
+        char path[4400], err[512];
+        r2h_fmt(path, sizeof path, "%s/%s/data_0.parquet", root, *e);
+        struct r2h_pq_reader *r = r2h_partition_open(path, err, sizeof err);
+        if (!r) {
+            unreadable++;
+            continue;
+        }
+        parts++;
+        rows += r2h_pq_reader_num_rows(r);
+        bytes += r2h_pq_reader_file_size(r);
+        struct { const char *k; char *dst; size_t len; } kv[] = {
+            {"raster2h3:resolution", resolution, sizeof resolution},
+            {"raster2h3:mode", mode, sizeof mode},
+            {"raster2h3:source", source, sizeof source},
+            {"raster2h3:version", version, sizeof version},
+            {"raster2h3:h3_version", h3v, sizeof h3v},
+            {"raster2h3:aggregate", spec, sizeof spec},
+            {"raster2h3:value_column", value, sizeof value}};
+        for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
+            const char *v = r2h_pq_reader_kv(r, kv[i].k);
+            if (v)
+                r2h_fmt(kv[i].dst, kv[i].len, "%s", v);
+        }
+        for (size_t c = 0; c < r2h_pq_reader_num_columns(r); c++) {
+            const char *name = NULL;
+            enum r2h_pq_type t;
+            r2h_pq_reader_column(r, c, &name, &t, NULL);
+            size_t k = 0;
+            while (k < ncols && strcmp(cols[k].name, name) != 0)
+                k++;
+            if (k == ncols) {
+                if (ncols == MAX_INFO_COLS)
+                    continue;
+                ncols++;
+                r2h_fmt(cols[k].name, sizeof cols[k].name, "%s", name);
+                cols[k].type = t;
+                cols[k].min = INFINITY;
+                cols[k].max = -INFINITY;
+            }
+            const int is_cell = (name[0] == 'h' && strspn(name + 1, "0123456789") ==
+                                 strlen(name + 1)) || strncmp(name, "parent_h", 8) == 0;
+            for (size_t rg = 0; !is_cell && rg < r2h_pq_reader_num_row_groups(r); rg++) {
+                int has = 0;
+                double lo, hi;
+                if (r2h_pq_reader_stats(r, rg, c, &has, &lo, &hi, NULL) == R2H_OK && has) {
+                    cols[k].has = 1;
+                    cols[k].min = fmin(cols[k].min, lo);
+                    cols[k].max = fmax(cols[k].max, hi);
+                }
+            }
+        }
+        r2h_pq_reader_close(r);
+    }
+    struct sbuf b = {0};
+    if (json) {
+        sb_printf(&b, "{\"dataset\": ");
+        sb_json_str(&b, output);
+        sb_printf(&b, ", \"partitions\": %d, \"unreadable_partitions\": %d, \"rows\": %llu, "
+                      "\"bytes\": %llu, \"resolution\": %s, \"mode\": ",
+                  parts, unreadable, (unsigned long long)rows, (unsigned long long)bytes,
+                  strcmp(resolution, "?") ? resolution : "null");
+        sb_json_str(&b, mode);
+        sb_printf(&b, ", \"value_column\": ");
+        sb_json_str(&b, value);
+        sb_printf(&b, ", \"aggregate\": ");
+        sb_json_str(&b, spec);
+        sb_printf(&b, ", \"source\": ");
+        sb_json_str(&b, source);
+        sb_printf(&b, ", \"version\": ");
+        sb_json_str(&b, version);
+        sb_printf(&b, ", \"h3_version\": ");
+        sb_json_str(&b, h3v);
+        sb_printf(&b, ", \"columns\": [");
+        for (size_t k = 0; k < ncols; k++) {
+            sb_printf(&b, "%s{\"name\": ", k ? ", " : "");
+            sb_json_str(&b, cols[k].name);
+            sb_printf(&b, ", \"type\": \"%s\", \"min\": ", type_name(cols[k].type));
+            json_num(&b, cols[k].has ? cols[k].min : NAN);
+            sb_printf(&b, ", \"max\": ");
+            json_num(&b, cols[k].has ? cols[k].max : NAN);
+            sb_printf(&b, "}");
+        }
+        sb_printf(&b, "]}\n");
+    } else {
+        sb_printf(&b, "dataset:     %s\npartitions:  %d%s\nrows:        %llu\nbytes:       %llu\n"
+                      "resolution:  %s\nmode:        %s\n",
+                  output, parts, unreadable ? " (some unreadable)" : "",
+                  (unsigned long long)rows, (unsigned long long)bytes, resolution, mode);
+        if (spec[0])
+            sb_printf(&b, "options:     %s\n", spec);
+        sb_printf(&b, "source:      %s\nwritten by:  raster2h3 %s (H3 %s)\ncolumns:\n", source,
+                  version, h3v);
+        for (size_t k = 0; k < ncols; k++) {
+            sb_printf(&b, "  %-20s %-7s", cols[k].name, type_name(cols[k].type));
+            if (cols[k].has)
+                sb_printf(&b, " min %.17g max %.17g", cols[k].min, cols[k].max);
+            sb_printf(&b, "\n");
+        }
+    }
+    if (b.oom) {
+        r2h_free(b.p);
+        st = R2H_ERR_NOMEM;
+        goto out;
+    }
+    *out = b.p;
+    if (!parts) {
+        r2h_fmt(errbuf, errbuf_len, "%s: no readable partitions", output);
+        st = R2H_ERR_INPUT;
+        r2h_free(b.p);
+        *out = NULL;
+    }
+out:
+    CSLDestroy(entries);
+    r2h_free(cols);
+    if (st == R2H_ERR_NOMEM)
+        r2h_fmt(errbuf, errbuf_len, "out of memory");
+    return st;
+}
+
+void r2h_info_free(char *text) { r2h_free(text); }
