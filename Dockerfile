@@ -39,7 +39,7 @@ ENV DEBIAN_FRONTEND=noninteractive
 # S3 over HTTPS.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        libgdal32 libzstd1 libsnappy1v5 ca-certificates \
+        libgdal32 libzstd1 libsnappy1v5 libpng16-16 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 raster2h3 \
     && useradd --system --uid 10001 --gid 10001 --home-dir /work --shell /usr/sbin/nologin raster2h3 \

@@ -55,6 +55,8 @@ struct r2h_convert_options {
     } progress;             /* progress report on stderr (default: lines) */
     int overwrite;          /* 1: redo every partition, even complete ones */
     int dry_run;            /* 1: print the plan on stdout, write nothing */
+    int reference_index;    /* 1: index every pixel with H3's latLngToCell (slow; for
+                               benchmarks and cross-checks); 0: the fast exact path */
     /* Beyond pixel rows (docs/design/0005-aggregation.md). All zero: pixel mode, unchanged. */
     int aggregate;          /* 1: one row per cell with the statistics in stats */
     unsigned stats;         /* R2H_STAT_* bits; 0 = defaults (see r2h_convert_options_init) */
@@ -123,6 +125,7 @@ struct r2h_convert_result {
     uint64_t spilled_bytes; /* bytes written to temporary run files */
     int partitions_skipped; /* complete partitions left as they were (resume) */
     int partitions_removed; /* stale partitions of an earlier run removed */
+    uint64_t index_fallbacks; /* pixels the fast path handed to latLngToCell */
 };
 
 /* Convert one raster (or one work unit of it) to OUTPUT/h0=<cell>/data_0.parquet.

@@ -35,7 +35,7 @@ struct opt_doc {
 
 enum { OPT_RES = 'r', OPT_I = 1000, OPT_BAND, OPT_VALUE_NAME, OPT_NODATA, OPT_PROFILE, OPT_QUIET,
        OPT_INPUT_URL, OPT_HELP, OPT_VERSION, OPT_LEVEL, OPT_THREADS, OPT_MEMORY,
-       OPT_TMPDIR, OPT_PROGRESS, OPT_OVERWRITE, OPT_DRY_RUN, OPT_AGGREGATE, OPT_STAT,
+       OPT_TMPDIR, OPT_PROGRESS, OPT_OVERWRITE, OPT_DRY_RUN, OPT_INDEX, OPT_AGGREGATE, OPT_STAT,
        OPT_CLASSES, OPT_DENSITY, OPT_PARENTS, OPT_CELL_FORMAT };
 
 static const struct opt_doc options[] = {
@@ -74,6 +74,8 @@ static const struct opt_doc options[] = {
     {{"progress", required_argument, NULL, OPT_PROGRESS}, "MODE",
      "bar | lines | json | none (default: bar on a TTY, else lines every 5 s)"},
     {{"compression-level", required_argument, NULL, OPT_LEVEL}, "N", "zstd level (default 3)"},
+    {{"index", required_argument, NULL, OPT_INDEX}, "PATH",
+     "fast (default: exact, many times faster) | reference (H3 latLngToCell per pixel)"},
     {{"overwrite", no_argument, NULL, OPT_OVERWRITE}, NULL,
      "redo every partition (default: keep partitions complete for this input and options)"},
     {{"dry-run", no_argument, NULL, OPT_DRY_RUN}, NULL, "print what would be done, write nothing"},
@@ -131,6 +133,14 @@ static uint64_t parse_size(const char *s)
             v *= 1024;
     }
     return v >= 1 && v < 1.8e19 ? (uint64_t)v : 0;
+}
+
+/* Strict number parse (the whole string); 1 on success. */
+static int parse_double(const char *s, double *out)
+{
+    char *end;
+    *out = strtod(s, &end);
+    return *s && !*end;
 }
 
 /* Strict integer parse: the whole string, base 10, within [lo, hi]. */
@@ -199,14 +209,10 @@ static int cmd_convert(int argc, char **argv)
             o.band = (int)v;
             break;
         case OPT_VALUE_NAME: o.value_name = optarg; break;
-        case OPT_NODATA: {
-            char *end;
-            o.nodata = strtod(optarg, &end);
-            if (!*optarg || *end)
+        case OPT_NODATA:
+            if (!(o.has_nodata = parse_double(optarg, &o.nodata)))
                 return usage_error("--nodata must be a number, got '%s'", optarg);
-            o.has_nodata = 1;
             break;
-        }
         case OPT_LEVEL:
             if (!parse_int(optarg, 1, 22, &v))
                 return usage_error("--compression-level must be 1..22, got '%s'", optarg);
@@ -291,6 +297,11 @@ static int cmd_convert(int argc, char **argv)
         case OPT_INPUT_URL: input_url = optarg; break;
         case OPT_PROFILE: o.profile = 1; break;
         case OPT_OVERWRITE: o.overwrite = 1; break;
+        case OPT_INDEX:
+            if (strcmp(optarg, "fast") != 0 && strcmp(optarg, "reference") != 0)
+                return usage_error("--index must be fast or reference, got '%s'", optarg);
+            o.reference_index = strcmp(optarg, "reference") == 0;
+            break;
         case OPT_DRY_RUN: o.dry_run = 1; break;
         case OPT_QUIET: quiet = 1; break;
         case OPT_HELP: usage(stdout); return EXIT_OK;
@@ -385,14 +396,10 @@ static int cmd_verify(int argc, char **argv)
                 return usage_error("--band must be a positive integer, got '%s'", optarg);
             o.band = (int)v;
             break;
-        case 'n': {
-            char *end;
-            o.nodata = strtod(optarg, &end);
-            if (!*optarg || *end)
+        case 'n':
+            if (!(o.has_nodata = parse_double(optarg, &o.nodata)))
                 return usage_error("--nodata must be a number, got '%s'", optarg);
-            o.has_nodata = 1;
             break;
-        }
         case 'i':
             if (!parse_int(optarg, 0, 121, &v))
                 return usage_error("--i must be an integer 0..121, got '%s'", optarg);

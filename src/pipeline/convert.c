@@ -13,6 +13,7 @@
 #include <gdal.h>
 
 #include "r2h_index.h"
+#include "r2h_index_fast.h"
 #include "r2h_parquet.h"
 #include "r2h_pipeline.h"
 #include "r2h_pq_reader.h"
@@ -40,6 +41,7 @@ struct worker {
     size_t nrows, cap;
     size_t *count;              /* radix histogram */
     uint64_t counts[R2H_NUM_BASE_CELLS]; /* valid pixels per base cell (count-only runs) */
+    uint64_t fallbacks;         /* pixels the fast index path sent to the reference */
     double phase[NPHASES];
     void *vals;
     uint8_t *valid, *ok;
@@ -70,6 +72,7 @@ struct run {
     char root[4096];                        /* output root (s3:// mapped to /vsis3/) */
     int remote;
     uint64_t *counts;                       /* non-NULL: count valid pixels only, write nothing */
+    struct r2h_fast_grid *grid;             /* fast exact indexing of geographic grids */
     uint8_t skip[R2H_NUM_BASE_CELLS];       /* complete partitions left alone */
     uint8_t stale[R2H_NUM_BASE_CELLS];      /* partitions present but not complete */
     struct r2h_manifest manifest;
@@ -281,6 +284,34 @@ static enum r2h_status route_row(struct worker *wk, const unsigned char *prow, i
     return R2H_OK;
 }
 
+/* Cells of the valid pixels of one raster row into wk->cells (wk->ok marks them). Geographic
+ * grids take the fast exact grid path (centres computed inside, no lat/lng arrays); other
+ * rasters are located through PROJ, then indexed by the fast exact point path, or by the
+ * reference latLngToCell when asked. *t_located is set when locating ends. */
+static enum r2h_status locate_and_index(struct worker *wk, int row, int col0, int w,
+                                        const uint8_t *valid, double *t_located)
+{
+    const struct run *run = wk->run;
+    if (run->grid) {
+        *t_located = r2h_now();
+        memcpy(wk->ok, valid, (size_t)w);
+        r2h_fast_grid_cells(run->grid, row, col0, w, valid, wk->cells, &wk->fallbacks);
+        return R2H_OK;
+    }
+    enum r2h_status st = r2h_raster_locate_row(wk->raster, row, col0, w, wk->lat, wk->lng, wk->ok);
+    if (st != R2H_OK)
+        return st;
+    for (int c = 0; c < w; c++)
+        wk->ok[c] &= valid[c];
+    *t_located = r2h_now();
+    if (run->opt->reference_index)
+        r2h_index_cells(wk->lat, wk->lng, wk->ok, (size_t)w, run->opt->resolution, wk->cells);
+    else
+        r2h_index_cells_fast(wk->lat, wk->lng, wk->ok, (size_t)w, run->opt->resolution,
+                             wk->cells, &wk->fallbacks);
+    return R2H_OK;
+}
+
 /* Read, locate, index and route one chunk. */
 static enum r2h_status process_chunk(struct worker *wk, const struct chunk *ch, char *msg,
                                      size_t msglen)
@@ -306,16 +337,11 @@ static enum r2h_status process_chunk(struct worker *wk, const struct chunk *ch, 
         if (!any)
             continue;
         t0 = r2h_now();
-        st = r2h_raster_locate_row(wk->raster, ch->y + r, ch->x0, w, wk->lat, wk->lng, wk->ok);
-        if (st != R2H_OK) {
+        if ((st = locate_and_index(wk, ch->y + r, ch->x0, w, vrow, &t1)) != R2H_OK) {
             r2h_fmt(msg, msglen, "out of memory locating pixels");
             return st;
         }
-        for (int c = 0; c < w; c++)
-            wk->ok[c] &= vrow[c];
-        t1 = r2h_now();
         wk->phase[PHASE_LOCATE] += t1 - t0;
-        r2h_index_cells(wk->lat, wk->lng, wk->ok, (size_t)w, wk->run->opt->resolution, wk->cells);
         t0 = r2h_now();
         wk->phase[PHASE_INDEX] += t0 - t1;
         st = route_row(wk, (const unsigned char *)wk->vals + (size_t)r * w * vsz, w, msg, msglen);
@@ -737,6 +763,11 @@ static void print_profile(const struct run *run)
         fprintf(stderr, " %s %.3f,", phase_names[i], run->phase[i]);
     fprintf(stderr, " wall %.3f s, %d thread%s\n", total, run->nworkers,
             run->nworkers == 1 ? "" : "s");
+    fprintf(stderr, "raster2h3: profile: index path %s, %llu fallbacks to latLngToCell\n",
+            run->opt->reference_index ? "reference latLngToCell"
+            : run->grid               ? "fast grid"
+                                      : "fast points",
+            (unsigned long long)run->res.index_fallbacks);
     fprintf(stderr,
             "raster2h3: profile: %llu pixels read, %llu valid, %.2f Mpixel/s read, "
             "%.2f M valid/s, spilled %.1f MiB, peak RSS %.1f MiB\n",
@@ -1104,6 +1135,12 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
 pass:;
     const int nthreads = thread_count(opt);
     plan_memory(&run, nthreads);
+    if (run.info->geographic && !run.info->rotated && !opt->reference_index &&
+        (st = r2h_fast_grid_create(run.info->gt, run.info->width, run.info->height,
+                                   opt->resolution, &run.grid)) != R2H_OK) {
+        r2h_fmt(run.err, run.errlen, "cannot set up fast indexing: %s", r2h_status_str(st));
+        goto out;
+    }
     int win[3][4], nwin = 0;
     if ((st = plan_windows(&run, win, &nwin)) != R2H_OK)
         goto out;
@@ -1115,6 +1152,8 @@ pass:;
     if ((st = run.status) != R2H_OK)
         goto out;
     run.res.pixels_read = run.pixels_done;
+    for (int i = 0; i < run.nworkers; i++)
+        run.res.index_fallbacks += run.workers[i].fallbacks;
     if (counts) {
         for (int i = 0; i < run.nworkers; i++)
             for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
@@ -1143,6 +1182,7 @@ out:
     r2h_runs_destroy(run.runs);
     r2h_free(run.chunks);
     r2h_raster_close(run.raster);
+    r2h_fast_grid_free(run.grid);
     r2h_agg_destroy(run.agg);
     pthread_mutex_destroy(&run.mu);
     return st;
