@@ -20,35 +20,40 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def h3_res8_cells(n, rng):
-    """Sorted, clustered, valid-looking H3 res-8 ids: dense children of a few hundred res-3
-    parents spread over a handful of base cells, with ~15 % of res-6 blocks missing (nodata)."""
+    """Sorted, clustered, valid-looking H3 res-8 ids: dense children of distinct res-3 parents
+    spread over 40 base cells, with ~15 % of res-6 blocks missing (nodata). Parents are drawn
+    without replacement, so the ids are unique and exactly n are returned (up to ~196 M)."""
     res, per_res3 = 8, 7 ** 5
+    # Digits 4..8 of every res-8 child of a res-3 cell, and digits 9..15 = 7, as one template.
+    idx = np.arange(per_res3, dtype=np.uint64)
+    tail = np.zeros(per_res3, dtype=np.uint64)
+    q = idx.copy()
+    for d in range(5):
+        tail |= (q % np.uint64(7)) << np.uint64(3 * (14 - (7 - d)))
+        q //= np.uint64(7)
+    for d in range(8, 15):
+        tail |= np.uint64(7) << np.uint64(3 * (14 - d))
+    pentagons = {4, 14, 24, 38, 49, 58, 63, 72, 83, 97, 107, 117}  # their k-digit rules differ
+    hexagons = [b for b in range(122) if b not in pentagons]
+    base_cells = sorted(rng.choice(hexagons, 40, replace=False))
+    parents = [(int(bc), p) for bc in base_cells for p in range(7 ** 3)]
+    order = rng.permutation(len(parents))
     out, total = [], 0
-    base_cells = sorted(rng.choice(122, 12, replace=False))
-    while total < n:
-        bc = int(rng.choice(base_cells))
-        parent = int(rng.integers(0, 7 ** 3))  # res-3 digits
-        idx = np.arange(per_res3, dtype=np.int64)
-        keep = rng.random(7 ** 3) > 0.15  # drop res-6 blocks (7^2 children each)
-        idx = idx[keep[idx // 49]]
-        digits = np.zeros((idx.size, 8), dtype=np.uint64)
-        p = parent
+    for k in order:
+        if total >= n:
+            break
+        bc, parent = parents[k]
+        head = (1 << 59) | (res << 52) | (bc << 45)
         for d in range(3):
-            digits[:, 2 - d] = p % 7
-            p //= 7
-        q = idx.copy()
-        for d in range(5):
-            digits[:, 7 - d] = (q % 7).astype(np.uint64)
-            q //= 7
-        h = np.full(idx.size, (1 << 59) | (res << 52) | (bc << 45), dtype=np.uint64)
-        for d in range(15):
-            shift = np.uint64(3 * (14 - d))
-            dig = digits[:, d] if d < 8 else np.uint64(7)
-            h |= (np.asarray(dig, dtype=np.uint64) << shift)
+            head |= (parent // 7 ** (2 - d) % 7) << (3 * (14 - d))
+        keep = rng.random(7 ** 3) > 0.15  # drop res-6 blocks (7^2 children each)
+        h = np.uint64(head) | tail[keep[np.arange(per_res3) // 49]]
         out.append(h)
         total += h.size
-    cells = np.unique(np.concatenate(out))[:n]  # unique + sorted
-    return cells
+    cells = np.sort(np.concatenate(out))
+    if cells.size < n:
+        raise SystemExit(f"cannot make {n} unique cells (max {cells.size})")
+    return cells[:n]
 
 
 def raster_values(cells, rng):
