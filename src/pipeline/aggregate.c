@@ -121,22 +121,9 @@ static void value_of(const struct r2h_agg *a, uint64_t vkey, void *p)
 
 static double value_double(const struct r2h_agg *a, uint64_t vkey)
 {
-    union { uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32;
-            uint64_t u64; int64_t i64; float f; double d; } v;
+    union r2h_value v;
     value_of(a, vkey, &v);
-    switch (a->dt) {
-    case R2H_DT_UINT8: return v.u8;
-    case R2H_DT_INT8: return v.i8;
-    case R2H_DT_UINT16: return v.u16;
-    case R2H_DT_INT16: return v.i16;
-    case R2H_DT_UINT32: return v.u32;
-    case R2H_DT_INT32: return v.i32;
-    case R2H_DT_UINT64: return (double)v.u64;
-    case R2H_DT_INT64: return (double)v.i64;
-    case R2H_DT_FLOAT32: return v.f;
-    case R2H_DT_FLOAT64: return v.d;
-    }
-    return 0;
+    return r2h_value_double(a->dt, &v);
 }
 
 uint64_t r2h_agg_key(const struct r2h_agg *a, const void *value, int row, int col)

@@ -465,22 +465,24 @@ static enum r2h_status add_metadata(struct run *run, struct r2h_pq_writer *w, ui
 /* The value of an order-preserving key as a double (for the manifest's statistics). */
 static double key_to_double(enum r2h_dtype t, uint64_t key)
 {
-    union { uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32;
-            uint64_t u64; int64_t i64; float f; double d; } v;
+    union r2h_value v;
     r2h_value_from_key(t, key, &v);
-    switch (t) {
-    case R2H_DT_UINT8: return v.u8;
-    case R2H_DT_INT8: return v.i8;
-    case R2H_DT_UINT16: return v.u16;
-    case R2H_DT_INT16: return v.i16;
-    case R2H_DT_UINT32: return v.u32;
-    case R2H_DT_INT32: return v.i32;
-    case R2H_DT_UINT64: return (double)v.u64;
-    case R2H_DT_INT64: return (double)v.i64;
-    case R2H_DT_FLOAT32: return v.f;
-    case R2H_DT_FLOAT64: return v.d;
-    }
-    return 0;
+    return r2h_value_double(t, &v);
+}
+
+/* Finish a partition file (footer, commit); on failure msg names the path once. */
+static enum r2h_status close_writer(struct r2h_pq_writer *w, const char *path, char *msg,
+                                    size_t msglen)
+{
+    char wmsg[768] = "";
+    enum r2h_status st = r2h_pq_writer_close(w, wmsg, sizeof wmsg);
+    if (st == R2H_OK)
+        return R2H_OK;
+    if (strstr(wmsg, path)) /* sink messages name the path already */
+        r2h_fmt(msg, msglen, "%s", wmsg);
+    else
+        r2h_fmt(msg, msglen, "%s: %s", path, wmsg[0] ? wmsg : r2h_status_str(st));
+    return st;
 }
 
 static void partition_path(const struct run *run, int bc, char *path, size_t len)
@@ -533,15 +535,8 @@ static enum r2h_status write_partition_agg(struct run *run, int bc, struct r2h_r
         r2h_pq_writer_abort(w);
         return st;
     }
-    char wmsg[768] = "";
-    st = r2h_pq_writer_close(w, wmsg, sizeof wmsg);
-    if (st != R2H_OK) {
-        if (strstr(wmsg, path))
-            r2h_fmt(msg, msglen, "%s", wmsg);
-        else
-            r2h_fmt(msg, msglen, "%s: %s", path, wmsg[0] ? wmsg : r2h_status_str(st));
+    if ((st = close_writer(w, path, msg, msglen)) != R2H_OK)
         return st;
-    }
     phase[PHASE_WRITE] += r2h_now() - t1;
     mp->rows = nout;
     r2h_out_exists(path, &mp->bytes);
@@ -615,16 +610,8 @@ static enum r2h_status write_partition(struct run *run, int bc, double *phase, c
     r2h_free(rbuf);
     if (st != R2H_OK)
         goto fail;
-    char wmsg[768] = "";
-    st = r2h_pq_writer_close(w, wmsg, sizeof wmsg);
-    if (st != R2H_OK) {
-        /* Sink messages name the path already. */
-        if (strstr(wmsg, path))
-            r2h_fmt(msg, msglen, "%s", wmsg);
-        else
-            r2h_fmt(msg, msglen, "%s: %s", path, wmsg[0] ? wmsg : r2h_status_str(st));
+    if ((st = close_writer(w, path, msg, msglen)) != R2H_OK)
         return st;
-    }
     phase[PHASE_WRITE] += r2h_now() - t1;
     struct r2h_manifest_part *mp = &run->manifest.parts[bc];
     mp->min = key_to_double(in->dtype, kmin);

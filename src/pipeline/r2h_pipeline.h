@@ -14,6 +14,15 @@ struct r2h_row {
     uint64_t key;
 };
 
+/* Storage for one value of any pixel type. */
+union r2h_value {
+    uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32;
+    uint64_t u64; int64_t i64; float f; double d;
+};
+
+/* The value of type t held in v, as a double. */
+double r2h_value_double(enum r2h_dtype t, const union r2h_value *v);
+
 /* Order-preserving key of the value at p (of type t), and its inverse into p. */
 uint64_t r2h_value_key(enum r2h_dtype t, const void *p);
 void r2h_value_from_key(enum r2h_dtype t, uint64_t key, void *p);

@@ -56,6 +56,23 @@ void r2h_value_from_key(enum r2h_dtype t, uint64_t k, void *p)
     }
 }
 
+double r2h_value_double(enum r2h_dtype t, const union r2h_value *v)
+{
+    switch (t) {
+    case R2H_DT_UINT8: return v->u8;
+    case R2H_DT_INT8: return v->i8;
+    case R2H_DT_UINT16: return v->u16;
+    case R2H_DT_INT16: return v->i16;
+    case R2H_DT_UINT32: return v->u32;
+    case R2H_DT_INT32: return v->i32;
+    case R2H_DT_UINT64: return (double)v->u64;
+    case R2H_DT_INT64: return (double)v->i64;
+    case R2H_DT_FLOAT32: return v->f;
+    case R2H_DT_FLOAT64: return v->d;
+    }
+    return 0;
+}
+
 /* LSD radix sort on 16-bit digits of (key, cell); digits that are equal in every row are
  * skipped, so the common case (cells of one base cell, small values) takes few passes. */
 enum r2h_status r2h_rows_sort(struct r2h_row *rows, size_t n)
