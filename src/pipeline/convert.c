@@ -10,7 +10,6 @@
 
 #include <cpl_conv.h>
 #include <cpl_error.h>
-#include <gdal.h>
 
 #include "r2h_index.h"
 #include "r2h_index_fast.h"
@@ -91,7 +90,7 @@ struct run {
 
 const char *r2h_version(void) { return R2H_VERSION_STRING; }
 const char *r2h_h3_version(void) { return r2h_index_h3_version(); }
-const char *r2h_gdal_version(void) { return GDALVersionInfo("RELEASE_NAME"); }
+const char *r2h_gdal_version(void) { return r2h_raster_gdal_version(); }
 
 void r2h_convert_options_init(struct r2h_convert_options *opt)
 {

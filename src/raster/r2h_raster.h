@@ -13,6 +13,9 @@ enum r2h_dtype {
     R2H_DT_UINT64, R2H_DT_INT64, R2H_DT_FLOAT32, R2H_DT_FLOAT64
 };
 
+/* GDAL's release name, e.g. "3.6.2". */
+const char *r2h_raster_gdal_version(void);
+
 /* Size in bytes of one value of type t. */
 size_t r2h_dtype_size(enum r2h_dtype t);
 const char *r2h_dtype_name(enum r2h_dtype t);

@@ -25,6 +25,8 @@ struct r2h_raster {
     int bufcap;
 };
 
+const char *r2h_raster_gdal_version(void) { return GDALVersionInfo("RELEASE_NAME"); }
+
 size_t r2h_dtype_size(enum r2h_dtype t)
 {
     switch (t) {
