@@ -469,6 +469,16 @@ static double key_to_double(enum r2h_dtype t, uint64_t key)
     return r2h_value_double(t, &v);
 }
 
+/* Discard a partition file after error st; msg gets the writer's message with the path. */
+static enum r2h_status abort_writer(struct r2h_pq_writer *w, enum r2h_status st,
+                                    const char *path, char *msg, size_t msglen)
+{
+    r2h_fmt(msg, msglen, "%s: %s", path,
+            r2h_pq_writer_errmsg(w)[0] ? r2h_pq_writer_errmsg(w) : r2h_status_str(st));
+    r2h_pq_writer_abort(w);
+    return st;
+}
+
 /* Finish a partition file (footer, commit); on failure msg names the path once. */
 static enum r2h_status close_writer(struct r2h_pq_writer *w, const char *path, char *msg,
                                     size_t msglen)
@@ -541,10 +551,7 @@ static enum r2h_status write_partition_agg(struct run *run, int bc, struct r2h_r
     r2h_out_exists(path, &mp->bytes);
     return R2H_OK;
 fail:
-    r2h_fmt(msg, msglen, "%s: %s", path,
-            r2h_pq_writer_errmsg(w)[0] ? r2h_pq_writer_errmsg(w) : r2h_status_str(st));
-    r2h_pq_writer_abort(w);
-    return st;
+    return abort_writer(w, st, path, msg, msglen);
 }
 
 /* Merge partition bc's rows from all runs and write them to OUTPUT/h0=<cell>/data_0.parquet
@@ -618,10 +625,7 @@ static enum r2h_status write_partition(struct run *run, int bc, double *phase, c
     r2h_out_exists(path, &mp->bytes);
     return R2H_OK;
 fail:
-    r2h_fmt(msg, msglen, "%s: %s", path,
-            r2h_pq_writer_errmsg(w)[0] ? r2h_pq_writer_errmsg(w) : r2h_status_str(st));
-    r2h_pq_writer_abort(w);
-    return st;
+    return abort_writer(w, st, path, msg, msglen);
 }
 
 static void *write_worker(void *arg)

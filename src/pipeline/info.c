@@ -92,14 +92,10 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
 {
     char root[4096];
     *out = NULL;
-    r2h_out_root(output, root, sizeof root);
-    CPLPushErrorHandler(CPLQuietErrorHandler);
-    char **entries = VSIReadDir(root);
-    CPLPopErrorHandler();
-    if (!entries) {
-        r2h_fmt(errbuf, errbuf_len, "%s: cannot list the dataset", output);
-        return R2H_ERR_IO;
-    }
+    char **entries = NULL;
+    enum r2h_status lst = r2h_out_list(output, root, sizeof root, &entries, errbuf, errbuf_len);
+    if (lst != R2H_OK)
+        return lst;
     struct col_info *cols = r2h_calloc(MAX_INFO_COLS, sizeof *cols);
     size_t ncols = 0;
     int parts = 0, unreadable = 0;

@@ -88,3 +88,17 @@ void r2h_out_remove_partition(const char *path)
     }
     CPLPopErrorHandler();
 }
+
+enum r2h_status r2h_out_list(const char *output, char *root, size_t rootlen, char ***entries,
+                             char *err, size_t errlen)
+{
+    r2h_out_root(output, root, rootlen);
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    *entries = VSIReadDir(root);
+    CPLPopErrorHandler();
+    if (!*entries) {
+        r2h_fmt(err, errlen, "%s: cannot list the dataset", output);
+        return R2H_ERR_IO;
+    }
+    return R2H_OK;
+}

@@ -136,14 +136,10 @@ static enum r2h_status load(const char *output, const char *want, struct cellval
                             size_t *nout, char *colname, size_t collen, char *err, size_t errlen)
 {
     char root[4096];
-    r2h_out_root(output, root, sizeof root);
-    CPLPushErrorHandler(CPLQuietErrorHandler);
-    char **entries = VSIReadDir(root);
-    CPLPopErrorHandler();
-    if (!entries) {
-        r2h_fmt(err, errlen, "%s: cannot list the dataset", output);
-        return R2H_ERR_IO;
-    }
+    char **entries = NULL;
+    enum r2h_status lst = r2h_out_list(output, root, sizeof root, &entries, err, errlen);
+    if (lst != R2H_OK)
+        return lst;
     struct cellval *cv = NULL;
     size_t n = 0, cap = 0;
     enum r2h_status st = R2H_OK;

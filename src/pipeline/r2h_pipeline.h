@@ -90,6 +90,11 @@ enum r2h_status r2h_out_open_sink(const char *path, struct r2h_sink **out, char 
 int r2h_out_exists(const char *path, uint64_t *size);
 /* Whole file (at most maxlen bytes) into a new buffer (caller frees with r2h_free). */
 enum r2h_status r2h_out_read_all(const char *path, uint64_t maxlen, uint8_t **data, size_t *len);
+/* Entries of the dataset root (root receives it, as r2h_out_root); free with CSLDestroy.
+ * R2H_ERR_IO with "<output>: cannot list the dataset" when it cannot be listed. */
+enum r2h_status r2h_out_list(const char *output, char *root, size_t rootlen, char ***entries,
+                             char *err, size_t errlen);
+
 /* Delete a partition file (and its local directory if now empty). */
 void r2h_out_remove_partition(const char *path);
 
