@@ -574,7 +574,8 @@ static enum r2h_status write_partition(struct run *run, int bc, double *phase, c
         return st;
     struct r2h_pq_column_spec cols[2] = {
         {.name = run->value_name, .type = pq_type_of(in->dtype)},
-        {.name = cellname, .type = R2H_PQ_UINT64, .sorted_ascending = 1},
+        {.name = cellname, .type = R2H_PQ_UINT64, .sorted_ascending = 1,
+         .encoding = R2H_PQ_ENC_PLAIN},
     };
     struct r2h_pq_options po;
     r2h_pq_options_init(&po);
