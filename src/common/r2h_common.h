@@ -32,6 +32,17 @@ enum r2h_status r2h_buf_push_byte(struct r2h_buf *b, uint8_t v);
 void r2h_buf_clear(struct r2h_buf *b); /* len = 0, keeps memory */
 void r2h_buf_free(struct r2h_buf *b);  /* frees memory, leaves an empty buffer */
 
+/* A longitude in degrees brought into [-180, 180] by one turn at most: the contract every pixel
+ * centre follows (raster module) and the fast index path reproduces (index module). */
+static inline double r2h_normalise_lng(double lng)
+{
+    if (lng > 180.0)
+        lng -= 360.0;
+    else if (lng < -180.0)
+        lng += 360.0;
+    return lng;
+}
+
 /* Format a message into dst (always NUL-terminated, truncated if needed). */
 void r2h_fmt(char *dst, size_t dst_len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -35,15 +35,6 @@ static uint64_t reference_cell(double lat_rad, double lng_rad, int res)
     return h;
 }
 
-static double normalise_lng(double lng)
-{
-    if (lng > 180.0)
-        lng -= 360.0;
-    else if (lng < -180.0)
-        lng += 360.0;
-    return lng;
-}
-
 enum r2h_status r2h_fast_grid_create(const double gt[6], int width, int height, int res,
                                      struct r2h_fast_grid **out)
 {
@@ -79,7 +70,7 @@ enum r2h_status r2h_fast_grid_create(const double gt[6], int width, int height, 
      * a column's longitude does not depend on the row (and vice versa). */
     for (int c = 0; c < width; c++) {
         const double cc = c + 0.5;
-        const double lng = normalise_lng(gt[0] + cc * gt[1] + 0.5 * gt[2]);
+        const double lng = r2h_normalise_lng(gt[0] + cc * gt[1] + 0.5 * gt[2]);
         const double r = degsToRads(lng);
         g->lng_rad[c] = r;
         g->lng_cos[c] = cos(r);
@@ -194,7 +185,7 @@ void r2h_fast_grid_cells(const struct r2h_fast_grid *g, int row, int col0, int n
             const int m = n - i0 < 256 ? n - i0 : 256;
             for (int i = 0; i < m; i++) {
                 const double cc = (col0 + i0 + i) + 0.5;
-                lng[i] = normalise_lng(g->gt[0] + cc * g->gt[1] + rc * g->gt[2]);
+                lng[i] = r2h_normalise_lng(g->gt[0] + cc * g->gt[1] + rc * g->gt[2]);
                 lat[i] = g->gt[3] + cc * g->gt[4] + rc * g->gt[5];
             }
             r2h_index_cells_fast(lat, lng, ok ? ok + i0 : NULL, (size_t)m, g->res, cells + i0,

@@ -320,15 +320,6 @@ out:
     return st;
 }
 
-static double normalise_lng(double lng)
-{
-    if (lng > 180.0)
-        lng -= 360.0;
-    else if (lng < -180.0)
-        lng += 360.0;
-    return lng;
-}
-
 enum r2h_status r2h_raster_locate_row(struct r2h_raster *r, int row, int col0, int n, double *lat,
                                       double *lng, uint8_t *ok)
 {
@@ -359,7 +350,7 @@ enum r2h_status r2h_raster_locate_row(struct r2h_raster *r, int row, int col0, i
         memset(ok, 1, (size_t)n);
     }
     for (int i = 0; i < n; i++)
-        lng[i] = normalise_lng(lng[i]);
+        lng[i] = r2h_normalise_lng(lng[i]);
     return R2H_OK;
 }
 
