@@ -1,5 +1,6 @@
 /* common.c - status names, allocation hook, byte buffers. */
 #include <stdio.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,19 @@ static int alloc_should_fail(void)
 }
 
 void *r2h_malloc(size_t n) { return alloc_should_fail() ? NULL : malloc(n ? n : 1); }
+
+void r2h_prefault(void *p, size_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+    const uintptr_t page = 4096;
+    uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), b = ((uintptr_t)p + n) & ~(page - 1);
+    if (p && b > a)
+        (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE); /* advice: failure is harmless */
+#else
+    (void)p;
+    (void)n;
+#endif
+}
 
 void *r2h_calloc(size_t n, size_t size)
 {

@@ -15,6 +15,9 @@ void *r2h_calloc(size_t n, size_t size);
 void *r2h_realloc(void *p, size_t n);
 void r2h_free(void *p);
 char *r2h_strdup(const char *s);
+/* Map the pages of a fresh buffer in one system call instead of one fault per page (Linux
+ * 5.14+; a no-op elsewhere or on failure). */
+void r2h_prefault(void *p, size_t n);
 
 /* Test hook: make the Nth allocation from now on fail (0 disables). Not thread-safe. */
 void r2h_alloc_fail_after(long n);

@@ -172,6 +172,15 @@ static uint64_t block_cells(struct block *b, int m, const uint8_t *use, int res,
     return fell;
 }
 
+/* 1 if any of the n flags is non-zero. */
+static int any_set(const uint8_t *f, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (f[i])
+            return 1;
+    return 0;
+}
+
 void r2h_fast_grid_cells(const struct r2h_fast_grid *g, int row, int col0, int n,
                          const uint8_t *ok, uint64_t *cells, uint64_t *fallbacks)
 {
@@ -201,6 +210,10 @@ void r2h_fast_grid_cells(const struct r2h_fast_grid *g, int row, int col0, int n
     int hint = 0;
     for (int i0 = 0; i0 < n; i0 += BLOCK) {
         const int mb = n - i0 < BLOCK ? n - i0 : BLOCK;
+        if (ok && !any_set(ok + i0, mb)) {
+            memset(cells + i0, 0, (size_t)mb * sizeof *cells); /* no valid pixel (NoData runs) */
+            continue;
+        }
         if (!m->ok) {
             for (int k = 0; k < mb; k++) {
                 const int c = col0 + i0 + k;

@@ -140,22 +140,38 @@ out_nomem:
     return r2h_pq_fail(w, R2H_ERR_NOMEM, "out of memory buffering column '%s'", c->name);
 }
 
-/* Integer min/max and ascending check in type T's order. */
-#define INT_STATS(T)                                                                           \
-    do {                                                                                       \
-        const T *v = (const T *)(const void *)c->vals.data;                                    \
+/* Integer min/max and ascending check in type T's order: branch-free loops that the compiler
+ * vectorises (cloned for AVX2; the cost model is opened up for this loop only). */
+#define DEFINE_INT_STATS(NAME, T)                                                              \
+    __attribute__((target_clones("avx2", "default"),                                           \
+                   optimize("tree-vectorize", "vect-cost-model=dynamic"))) static void         \
+    NAME(const T *v, size_t n, T *omn, T *omx, int *asc)                                       \
+    {                                                                                          \
         T mn = v[0], mx = v[0];                                                                \
-        int asc = 1;                                                                           \
+        unsigned desc = 0;                                                                     \
         for (size_t i = 1; i < n; i++) {                                                       \
-            mn = v[i] < mn ? v[i] : mn;                                                        \
-            mx = v[i] > mx ? v[i] : mx;                                                        \
-            asc &= v[i - 1] <= v[i];                                                           \
+            const T x = v[i];                                                                  \
+            mn = x < mn ? x : mn;                                                              \
+            mx = x > mx ? x : mx;                                                              \
+            desc |= v[i - 1] > x;                                                              \
         }                                                                                      \
+        *omn = mn;                                                                             \
+        *omx = mx;                                                                             \
+        *asc = !desc;                                                                          \
+    }
+DEFINE_INT_STATS(stats_i32, int32_t)
+DEFINE_INT_STATS(stats_u32, uint32_t)
+DEFINE_INT_STATS(stats_i64, int64_t)
+DEFINE_INT_STATS(stats_u64, uint64_t)
+
+#define INT_STATS(T, FN)                                                                       \
+    do {                                                                                       \
+        T mn, mx;                                                                              \
+        FN((const T *)(const void *)c->vals.data, n, &mn, &mx, &m->sorted);                    \
         memcpy(m->min, &mn, sizeof mn);                                                        \
         memcpy(m->max, &mx, sizeof mx);                                                        \
         m->min_len = m->max_len = sizeof mn;                                                   \
         m->has_minmax = 1;                                                                     \
-        m->sorted = asc;                                                                       \
     } while (0)
 
 /* Float min/max ignoring NaN; a zero min is written as -0.0 and a zero max as +0.0 so that
@@ -235,12 +251,12 @@ void r2h_pq_column_stats(const struct pq_column *c, size_t nrows, struct pq_chun
     switch (c->type) {
     case R2H_PQ_INT8:
     case R2H_PQ_INT16:
-    case R2H_PQ_INT32: INT_STATS(int32_t); break;
+    case R2H_PQ_INT32: INT_STATS(int32_t, stats_i32); break;
     case R2H_PQ_UINT8:
     case R2H_PQ_UINT16:
-    case R2H_PQ_UINT32: INT_STATS(uint32_t); break;
-    case R2H_PQ_INT64: INT_STATS(int64_t); break;
-    case R2H_PQ_UINT64: INT_STATS(uint64_t); break;
+    case R2H_PQ_UINT32: INT_STATS(uint32_t, stats_u32); break;
+    case R2H_PQ_INT64: INT_STATS(int64_t, stats_i64); break;
+    case R2H_PQ_UINT64: INT_STATS(uint64_t, stats_u64); break;
     case R2H_PQ_FLOAT: FLOAT_STATS(float); break;
     case R2H_PQ_DOUBLE: FLOAT_STATS(double); break;
     case R2H_PQ_STRING: string_stats(c, n, m); break;

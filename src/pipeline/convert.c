@@ -31,13 +31,17 @@ struct chunk {
 
 struct run;
 
+/* Rows of sort scratch for packed rows: buckets up to this size are sorted in cache. */
+enum { SORT_SCRATCH = 1 << 16 };
+
 /* One thread's state: its own GDAL handle (handles are not thread-safe), scratch buffers and
  * per-partition rows; partitions of all workers are merged after the pass. */
 struct worker {
     struct run *run;
     struct r2h_raster *raster;
-    struct r2h_row *rows, *tmp; /* row buffer and radix scratch, cap rows each */
-    size_t nrows, cap;
+    void *rows, *tmp;           /* row buffer (cap rows of run->fmt) and sort scratch (cap_tmp) */
+    size_t nrows, cap, cap_tmp;
+    size_t limit;               /* rows of the buffer mapped so far (<= cap) */
     size_t *count;              /* radix histogram */
     uint64_t counts[R2H_NUM_BASE_CELLS]; /* valid pixels per base cell (count-only runs) */
     uint64_t fallbacks;         /* pixels the fast index path sent to the reference */
@@ -45,7 +49,7 @@ struct worker {
     void *vals;
     uint8_t *valid, *ok;
     double *lat, *lng;
-    uint64_t *cells;
+    uint64_t *cells, *keys;     /* per column of the current row */
     size_t cap_pix, cap_w;
     const struct chunk *cur;    /* chunk being read (pixel references of aggregation) */
     pthread_t tid;
@@ -60,6 +64,7 @@ struct run {
     struct chunk *chunks;
     size_t nchunks;
     struct r2h_runs *runs;   /* sorted runs of all workers */
+    struct r2h_rowfmt fmt;   /* their row layout */
     size_t rows_per_worker;  /* row buffer capacity from the memory budget */
     size_t chunk_pixels;     /* pixels per read chunk from the memory budget */
     size_t merge_rows;       /* buffer rows per spilled run in a merge */
@@ -73,7 +78,9 @@ struct run {
     uint64_t *counts;                       /* non-NULL: count valid pixels only, write nothing */
     struct r2h_fast_grid *grid;             /* fast exact indexing of geographic grids */
     uint8_t skip[R2H_NUM_BASE_CELLS];       /* complete partitions left alone */
+    int nskip;                              /* how many */
     uint8_t stale[R2H_NUM_BASE_CELLS];      /* partitions present but not complete */
+    uint8_t write_order[R2H_NUM_BASE_CELLS]; /* partitions by decreasing rows (balance) */
     struct r2h_manifest manifest;
     double phase[NPHASES];
     double t_start, t_last_progress;
@@ -199,28 +206,68 @@ static enum r2h_status worker_buffers(struct worker *wk, size_t npix, size_t w)
         r2h_free(wk->lat);
         r2h_free(wk->lng);
         r2h_free(wk->cells);
+        r2h_free(wk->keys);
+        wk->keys = r2h_malloc(w * sizeof *wk->keys);
         wk->ok = r2h_malloc(w);
         wk->lat = r2h_malloc(w * sizeof *wk->lat);
         wk->lng = r2h_malloc(w * sizeof *wk->lng);
         wk->cells = r2h_malloc(w * sizeof *wk->cells);
-        wk->cap_w = (wk->ok && wk->lat && wk->lng && wk->cells) ? w : 0;
+        wk->cap_w = (wk->ok && wk->lat && wk->lng && wk->cells && wk->keys) ? w : 0;
         if (!wk->cap_w)
             return R2H_ERR_NOMEM;
     }
     return R2H_OK;
 }
 
+/* Sort the worker's row buffer. */
+static void sort_rows(struct worker *wk)
+{
+    if (!wk->run->fmt.packed) {
+        r2h_rows_sort_with(wk->rows, wk->nrows, wk->tmp, wk->count);
+        return;
+    }
+    /* A copy fits in the budget while the buffer is at most half full (final sorts). */
+    uint64_t *copy = wk->nrows <= wk->cap / 2 ? r2h_malloc(wk->nrows * sizeof *copy) : NULL;
+    if (copy)
+        r2h_prefault(copy, wk->nrows * sizeof *copy);
+    r2h_packed_sort_with(wk->rows, wk->nrows, wk->tmp, wk->cap_tmp, wk->count, copy);
+    r2h_free(copy);
+}
+
+/* Append a row to the worker's buffer (which has room). */
+static inline void put_row(struct worker *wk, uint64_t cell, uint64_t key)
+{
+    if (wk->run->fmt.packed)
+        ((uint64_t *)wk->rows)[wk->nrows++] = r2h_row_pack(&wk->run->fmt, cell, key);
+    else
+        ((struct r2h_row *)wk->rows)[wk->nrows++] = (struct r2h_row){cell, key};
+}
+
 /* Sort the worker's row buffer and spill it as a run file; the buffer is empty afterwards. */
 static enum r2h_status spill_rows(struct worker *wk, char *msg, size_t msglen)
 {
     double t0 = r2h_now();
-    r2h_rows_sort_with(wk->rows, wk->nrows, wk->tmp, wk->count);
+    sort_rows(wk);
     double t1 = r2h_now();
     wk->phase[PHASE_SORT] += t1 - t0;
     enum r2h_status st = r2h_runs_spill(wk->run->runs, wk->rows, wk->nrows, msg, msglen);
     wk->phase[PHASE_SPILL] += r2h_now() - t1;
     wk->nrows = 0;
     return st;
+}
+
+/* The row buffer is full up to wk->limit: map the next stretch of it in one go (fewer page
+ * faults), or when it is full, sort and spill it. */
+static enum r2h_status make_room(struct worker *wk, char *msg, size_t msglen)
+{
+    if (wk->limit < wk->cap) {
+        const size_t rsz = r2h_rowfmt_size(&wk->run->fmt), step = ((size_t)16 << 20) / rsz;
+        const size_t n = wk->cap - wk->limit < step ? wk->cap - wk->limit : step;
+        r2h_prefault((unsigned char *)wk->rows + wk->limit * rsz, n * rsz);
+        wk->limit += n;
+        return R2H_OK;
+    }
+    return spill_rows(wk, msg, msglen);
 }
 
 /* route_row for aggregation keys that carry the pixel (row, column) for its area. */
@@ -237,15 +284,13 @@ static enum r2h_status route_row_packed(struct worker *wk, const unsigned char *
         const int bc = r2h_index_base_cell(wk->cells[c]);
         if ((wu >= 0 && bc != wu) || wk->run->skip[bc])
             continue;
-        if (wk->nrows == wk->cap) {
-            enum r2h_status st = spill_rows(wk, msg, msglen);
+        if (wk->nrows == wk->limit) {
+            enum r2h_status st = make_room(wk, msg, msglen);
             if (st != R2H_OK)
                 return st;
         }
-        wk->rows[wk->nrows].cell = wk->cells[c];
-        wk->rows[wk->nrows].key = r2h_agg_key(wk->run->agg, prow + (size_t)c * vsz, y,
-                                              wk->cur->x0 + c);
-        wk->nrows++;
+        put_row(wk, wk->cells[c], r2h_agg_key(wk->run->agg, prow + (size_t)c * vsz, y,
+                                              wk->cur->x0 + c));
     }
     return R2H_OK;
 }
@@ -255,30 +300,32 @@ static enum r2h_status route_row(struct worker *wk, const unsigned char *prow, i
                                  size_t msglen)
 {
     const enum r2h_dtype t = wk->run->info->dtype;
-    const size_t vsz = r2h_dtype_size(t);
     const int wu = wk->run->opt->work_unit;
     if (wk->run->agg && !wk->run->counts && r2h_agg_packed(wk->run->agg))
         return route_row_packed(wk, prow, w, msg, msglen);
+    const int filter = wu >= 0 || wk->run->nskip > 0 || wk->run->counts;
+    if (!wk->run->counts)
+        r2h_value_keys(t, prow, (size_t)w, wk->keys);
     for (int c = 0; c < w; c++) {
         if (!wk->ok[c] || !wk->cells[c])
             continue;
-        const int bc = r2h_index_base_cell(wk->cells[c]);
-        if ((wu >= 0 && bc != wu) || wk->run->skip[bc])
-            continue;
-        if (wk->run->counts) {
-            wk->counts[bc]++;
-            continue;
+        if (filter) {
+            const int bc = r2h_index_base_cell(wk->cells[c]);
+            if ((wu >= 0 && bc != wu) || wk->run->skip[bc])
+                continue;
+            if (wk->run->counts) {
+                wk->counts[bc]++;
+                continue;
+            }
         }
-        if (wk->nrows == wk->cap) {
+        if (wk->nrows == wk->limit) {
             double t0 = r2h_now();
-            enum r2h_status st = spill_rows(wk, msg, msglen);
+            enum r2h_status st = make_room(wk, msg, msglen);
             wk->phase[PHASE_ROUTE] -= r2h_now() - t0; /* counted as sort and spill */
             if (st != R2H_OK)
                 return st;
         }
-        wk->rows[wk->nrows].cell = wk->cells[c];
-        wk->rows[wk->nrows].key = r2h_value_key(t, prow + (size_t)c * vsz);
-        wk->nrows++;
+        put_row(wk, wk->cells[c], wk->keys[c]);
     }
     return R2H_OK;
 }
@@ -382,6 +429,11 @@ static void *read_worker(void *arg)
             break;
         }
         done = (uint64_t)ch->w * ch->h;
+    }
+    if (!run->counts) { /* the last rows become a sorted in-memory run (finish_read) */
+        double t0 = r2h_now();
+        sort_rows(wk);
+        wk->phase[PHASE_SORT] += r2h_now() - t0;
     }
     CPLPopErrorHandler();
     return NULL;
@@ -602,12 +654,7 @@ static enum r2h_status write_partition(struct run *run, int bc, double *phase, c
     size_t m;
     uint64_t kmin = UINT64_MAX, kmax = 0;
     while (st == R2H_OK && (m = r2h_merge_next(merge, rbuf, CHUNK, &st, msg, msglen)) > 0) {
-        for (size_t j = 0; j < m; j++) {
-            kmin = rbuf[j].key < kmin ? rbuf[j].key : kmin;
-            kmax = rbuf[j].key > kmax ? rbuf[j].key : kmax;
-            r2h_value_from_key(in->dtype, rbuf[j].key, vbuf + j * vsz);
-            cbuf[j] = rbuf[j].cell;
-        }
+        r2h_rows_to_columns(in->dtype, rbuf, m, vbuf, cbuf, &kmin, &kmax);
         struct r2h_pq_column_data data[2] = {{.values = vbuf}, {.values = cbuf}};
         st = r2h_pq_writer_write(w, data, m);
     }
@@ -635,8 +682,9 @@ static void *write_worker(void *arg)
     struct run *run = wk->run;
     CPLPushErrorHandler(CPLQuietErrorHandler);
     char msg[1024];
-    long bc;
-    while ((bc = take_next(run, R2H_NUM_BASE_CELLS, 0)) >= 0) {
+    long bc, i;
+    while ((i = take_next(run, R2H_NUM_BASE_CELLS, 0)) >= 0) {
+        bc = run->write_order[i];
         uint64_t n = run->skip[bc] ? 0 : r2h_runs_rows(run->runs, (int)bc);
         enum r2h_status st = !n ? R2H_OK
                              : run->agg ? write_partition_agg(run, (int)bc, wk->raster, wk->phase,
@@ -784,7 +832,7 @@ static void run_workers(struct run *run, void *(*fn)(void *))
 }
 
 /* Split the memory budget (docs/design/0003-memory-budget.md): 55% for row buffers and their
- * radix scratch (32 bytes per buffered row), 10% for read chunks, 10% for merge buffers, 15%
+ * sort scratch (8 bytes per packed row plus 512 KiB, else 32 bytes per row), 10% for read chunks, 10% for merge buffers, 15%
  * for Parquet row groups being encoded (about 3 copies of a row group per writer), and GDAL's
  * block cache (1/16, capped). */
 static void plan_memory(struct run *run, int nworkers)
@@ -792,7 +840,12 @@ static void plan_memory(struct run *run, int nworkers)
     const struct r2h_raster_info *in = run->info;
     const uint64_t b = run->budget;
     const size_t vsz = r2h_dtype_size(in->dtype);
-    size_t rows = (size_t)(b * 55 / 100 / ((uint64_t)nworkers * 2 * sizeof(struct r2h_row)));
+    /* Packed rows sort in place with a small scratch; others need a scratch copy of the rows. */
+    const uint64_t per_row = run->fmt.packed ? 8 : 2 * sizeof(struct r2h_row);
+    uint64_t share = b * 55 / 100 / (uint64_t)nworkers;
+    if (run->fmt.packed)
+        share = share > 2 * SORT_SCRATCH * 8 ? share - SORT_SCRATCH * 8 : share / 2;
+    size_t rows = (size_t)(share / per_row);
     run->rows_per_worker = rows < 4096 ? 4096 : rows;
     size_t px = (size_t)(b / 10 / ((uint64_t)nworkers * (vsz + 1)));
     run->chunk_pixels = px > ((size_t)4 << 20) ? ((size_t)4 << 20) : px < 65536 ? 65536 : px;
@@ -837,9 +890,10 @@ static enum r2h_status open_workers(struct run *run, int n)
         struct worker *wk = &run->workers[i];
         wk->run = run;
         wk->cap = run->rows_per_worker;
-        wk->rows = r2h_malloc(wk->cap * sizeof *wk->rows);
-        wk->tmp = r2h_malloc(wk->cap * sizeof *wk->tmp);
-        wk->count = r2h_malloc(65536 * sizeof *wk->count);
+        wk->cap_tmp = run->fmt.packed && wk->cap > SORT_SCRATCH ? SORT_SCRATCH : wk->cap;
+        wk->rows = r2h_malloc(wk->cap * r2h_rowfmt_size(&run->fmt));
+        wk->tmp = r2h_malloc(wk->cap_tmp * r2h_rowfmt_size(&run->fmt));
+        wk->count = r2h_malloc(R2H_SORT_COUNT * sizeof *wk->count);
         if (!wk->rows || !wk->tmp || !wk->count) {
             r2h_fmt(run->err, run->errlen, "out of memory allocating row buffers (--memory %llu)",
                     (unsigned long long)run->budget);
@@ -868,6 +922,8 @@ static void free_read_buffers(struct worker *wk)
     r2h_free(wk->lat);
     r2h_free(wk->lng);
     r2h_free(wk->cells);
+    r2h_free(wk->keys);
+    wk->keys = NULL;
     wk->tmp = NULL;
     wk->count = NULL;
     wk->vals = NULL;
@@ -896,20 +952,27 @@ static enum r2h_status finish_read(struct run *run)
 {
     for (int i = 0; i < run->nworkers; i++) {
         struct worker *wk = &run->workers[i];
-        double t0 = r2h_now();
-        r2h_rows_sort_with(wk->rows, wk->nrows, wk->tmp, wk->count);
-        wk->phase[PHASE_SORT] += r2h_now() - t0;
         free_read_buffers(wk);
         if (r2h_runs_add_memory(run->runs, wk->rows, wk->nrows) != R2H_OK) {
             r2h_fmt(run->err, run->errlen, "out of memory");
             return R2H_ERR_NOMEM;
         }
     }
-    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
-        run->res.pixels_valid += r2h_runs_rows(run->runs, bc);
+    uint64_t rows[R2H_NUM_BASE_CELLS];
+    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
+        rows[bc] = r2h_runs_rows(run->runs, bc);
+        run->res.pixels_valid += rows[bc];
+    }
+    /* Largest partitions first, so that threads finish together (insertion sort, stable). */
+    for (int i = 0; i < R2H_NUM_BASE_CELLS; i++) {
+        int j = i;
+        for (; j > 0 && rows[run->write_order[j - 1]] < rows[i]; j--)
+            run->write_order[j] = run->write_order[j - 1];
+        run->write_order[j] = (uint8_t)i;
+    }
     size_t nruns = r2h_runs_count(run->runs);
     uint64_t per = run->budget / 10 / ((uint64_t)run->nworkers * (nruns ? nruns : 1) *
-                                       sizeof(struct r2h_row));
+                                       r2h_rowfmt_size(&run->fmt));
     run->merge_rows = per < 1024 ? 1024 : per > 65536 ? 65536 : (size_t)per;
     run->res.spilled_bytes = r2h_runs_spilled_bytes(run->runs);
     return R2H_OK;
@@ -950,6 +1013,7 @@ static void plan_resume(struct run *run)
         enum r2h_part_state ps = r2h_partition_state(path, run->fingerprint, &rows);
         if (ps == R2H_PART_COMPLETE && !run->opt->overwrite) {
             run->skip[bc] = 1;
+            run->nskip++;
             run->manifest.parts[bc].rows = rows;
             run->res.partitions_skipped++;
         } else if (ps != R2H_PART_MISSING) {
@@ -1121,7 +1185,9 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
         st = R2H_ERR_IO;
         goto out;
     }
-    if ((st = r2h_runs_create(opt->tmpdir, &run.runs, run.err, run.errlen)) != R2H_OK)
+    r2h_rowfmt_init(&run.fmt, opt->resolution,
+                    run.agg && r2h_agg_packed(run.agg) ? 64 : r2h_value_key_bits(run.info->dtype));
+    if ((st = r2h_runs_create(opt->tmpdir, &run.fmt, &run.runs, run.err, run.errlen)) != R2H_OK)
         goto out;
 pass:;
     const int nthreads = thread_count(opt);

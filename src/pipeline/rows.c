@@ -30,14 +30,38 @@ uint64_t r2h_value_key(enum r2h_dtype t, const void *p)
     case R2H_DT_UINT16: return *(const uint16_t *)p;
     case R2H_DT_UINT32: return *(const uint32_t *)p;
     case R2H_DT_UINT64: return *(const uint64_t *)p;
-    case R2H_DT_INT8: return (uint64_t)(int64_t)*(const int8_t *)p ^ SIGN64;
-    case R2H_DT_INT16: return (uint64_t)(int64_t)*(const int16_t *)p ^ SIGN64;
-    case R2H_DT_INT32: return (uint64_t)(int64_t)*(const int32_t *)p ^ SIGN64;
+    /* Signed types: flip the sign bit of the value's own width (keys as narrow as the type). */
+    case R2H_DT_INT8: return (uint8_t)*(const int8_t *)p ^ 0x80u;
+    case R2H_DT_INT16: return (uint16_t)*(const int16_t *)p ^ 0x8000u;
+    case R2H_DT_INT32: return (uint32_t)*(const int32_t *)p ^ 0x80000000u;
     case R2H_DT_INT64: return (uint64_t)*(const int64_t *)p ^ SIGN64;
-    case R2H_DT_FLOAT32: return float_key((double)*(const float *)p);
+    case R2H_DT_FLOAT32: {
+        uint32_t b;
+        memcpy(&b, p, 4);
+        return (b & 0x80000000u) ? (uint32_t)~b : (b | 0x80000000u);
+    }
     case R2H_DT_FLOAT64: return float_key(*(const double *)p);
     }
     return 0;
+}
+
+void r2h_value_keys(enum r2h_dtype t, const void *values, size_t n, uint64_t *keys)
+{
+#define KEYS(T, EXPR)                                                                          \
+    do {                                                                                       \
+        const T *v = values;                                                                   \
+        for (size_t i = 0; i < n; i++)                                                         \
+            keys[i] = (EXPR);                                                                  \
+    } while (0)
+    switch (t) {
+    case R2H_DT_UINT8: KEYS(uint8_t, v[i]); break;
+    case R2H_DT_UINT16: KEYS(uint16_t, v[i]); break;
+    case R2H_DT_UINT32: KEYS(uint32_t, v[i]); break;
+    default: /* the general path */
+        for (size_t i = 0; i < n; i++)
+            keys[i] = r2h_value_key(t, (const unsigned char *)values + i * r2h_dtype_size(t));
+    }
+#undef KEYS
 }
 
 void r2h_value_from_key(enum r2h_dtype t, uint64_t k, void *p)
@@ -47,13 +71,63 @@ void r2h_value_from_key(enum r2h_dtype t, uint64_t k, void *p)
     case R2H_DT_UINT16: *(uint16_t *)p = (uint16_t)k; break;
     case R2H_DT_UINT32: *(uint32_t *)p = (uint32_t)k; break;
     case R2H_DT_UINT64: *(uint64_t *)p = k; break;
-    case R2H_DT_INT8: *(int8_t *)p = (int8_t)(int64_t)(k ^ SIGN64); break;
-    case R2H_DT_INT16: *(int16_t *)p = (int16_t)(int64_t)(k ^ SIGN64); break;
-    case R2H_DT_INT32: *(int32_t *)p = (int32_t)(int64_t)(k ^ SIGN64); break;
+    case R2H_DT_INT8: *(int8_t *)p = (int8_t)(uint8_t)(k ^ 0x80u); break;
+    case R2H_DT_INT16: *(int16_t *)p = (int16_t)(uint16_t)(k ^ 0x8000u); break;
+    case R2H_DT_INT32: *(int32_t *)p = (int32_t)(uint32_t)(k ^ 0x80000000u); break;
     case R2H_DT_INT64: *(int64_t *)p = (int64_t)(k ^ SIGN64); break;
-    case R2H_DT_FLOAT32: *(float *)p = (float)key_float(k); break;
+    case R2H_DT_FLOAT32: {
+        uint32_t b = (k & 0x80000000u) ? (uint32_t)(k & 0x7fffffffu) : (uint32_t)~k;
+        memcpy(p, &b, 4);
+        break;
+    }
     case R2H_DT_FLOAT64: *(double *)p = key_float(k); break;
     }
+}
+
+int r2h_value_key_bits(enum r2h_dtype t)
+{
+    return (int)r2h_dtype_size(t) * 8;
+}
+
+void r2h_rowfmt_init(struct r2h_rowfmt *f, int res, int key_bits)
+{
+    memset(f, 0, sizeof *f);
+    f->res = res;
+    f->key_bits = key_bits;
+    f->packed = 7 + 3 * res + key_bits <= 64;
+    f->key_mask = key_bits >= 64 ? ~0ULL : (1ULL << key_bits) - 1;
+    f->cell_shift = 45 - 3 * res;
+    f->cell_low = (1ULL << f->cell_shift) - 1;
+    f->cell_high = (1ULL << 59) | ((uint64_t)res << 52);
+}
+
+void r2h_rows_to_columns(enum r2h_dtype t, const struct r2h_row *rows, size_t n, void *values,
+                         uint64_t *cells, uint64_t *kmin, uint64_t *kmax)
+{
+    uint64_t lo = *kmin, hi = *kmax;
+    for (size_t i = 0; i < n; i++) {
+        cells[i] = rows[i].cell;
+        lo = rows[i].key < lo ? rows[i].key : lo;
+        hi = rows[i].key > hi ? rows[i].key : hi;
+    }
+    *kmin = lo;
+    *kmax = hi;
+#define VALUES(T)                                                                              \
+    do {                                                                                       \
+        T *v = values;                                                                         \
+        for (size_t i = 0; i < n; i++)                                                         \
+            v[i] = (T)rows[i].key;                                                             \
+    } while (0)
+    switch (t) { /* unsigned keys are the values */
+    case R2H_DT_UINT8: VALUES(uint8_t); break;
+    case R2H_DT_UINT16: VALUES(uint16_t); break;
+    case R2H_DT_UINT32: VALUES(uint32_t); break;
+    case R2H_DT_UINT64: VALUES(uint64_t); break;
+    default:
+        for (size_t i = 0; i < n; i++)
+            r2h_value_from_key(t, rows[i].key, (unsigned char *)values + i * r2h_dtype_size(t));
+    }
+#undef VALUES
 }
 
 double r2h_value_double(enum r2h_dtype t, const union r2h_value *v)
@@ -126,6 +200,209 @@ void r2h_rows_sort_with(struct r2h_row *rows, size_t n, struct r2h_row *tmp, siz
     }
     if (src != rows)
         memcpy(rows, src, n * sizeof *rows);
+}
+
+/* Digits of an LSD sort over the bits of `varying`: each digit starts at the lowest varying bit
+ * not yet covered and is `width` bits wide; returns how many (at most 64) into shift[]. */
+static int plan_digits(uint64_t varying, int width, int shift[64])
+{
+    int k = 0;
+    while (varying) {
+        const int lo = __builtin_ctzll(varying);
+        shift[k++] = lo;
+        varying = lo + width >= 64 ? 0 : varying & ~((1ULL << (lo + width)) - 1);
+    }
+    return k;
+}
+
+/* Digits of an LSD sort: shifts, common width, count. */
+struct digits {
+    int shift[64], n, width;
+};
+
+/* The digits with fewest passes over the bits of `varying` (widths 11 to 13 bits). */
+static void choose_digits(uint64_t varying, struct digits *d)
+{
+    int shift[64];
+    d->n = 65;
+    for (int w = 11; w <= 13; w++) {
+        const int k = plan_digits(varying, w, shift);
+        if (k < d->n) {
+            d->n = k;
+            d->width = w;
+            memcpy(d->shift, shift, sizeof shift);
+        }
+    }
+}
+
+/* Sort a[0..n) ascending on the digits d (all bits that vary in a[] must be covered), b[0..n)
+ * scratch, count: d->n << d->width entries. All digit histograms come from one pass; digits
+ * equal in every row are skipped. The result ends in a. */
+static void lsd_sort_digits(uint64_t *a, uint64_t *b, size_t n, const struct digits *d,
+                            uint32_t *count)
+{
+    if (n < 64) { /* insertion sort */
+        for (size_t i = 1; i < n; i++) {
+            uint64_t x = a[i];
+            size_t j = i;
+            for (; j > 0 && a[j - 1] > x; j--)
+                a[j] = a[j - 1];
+            a[j] = x;
+        }
+        return;
+    }
+    const size_t size = (size_t)1 << d->width, mask = size - 1;
+    memset(count, 0, (size_t)d->n * size * sizeof *count);
+    if (d->n == 2) { /* the common case, unrolled */
+        uint32_t *c0 = count, *c1 = count + size;
+        const int s0 = d->shift[0], s1 = d->shift[1];
+        for (size_t i = 0; i < n; i++) {
+            c0[(a[i] >> s0) & mask]++;
+            c1[(a[i] >> s1) & mask]++;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++)
+            for (int p = 0; p < d->n; p++)
+                count[(size_t)p * size + ((a[i] >> d->shift[p]) & mask)]++;
+    }
+    uint64_t *src = a, *dst = b;
+    for (int p = 0; p < d->n; p++) {
+        uint32_t *c = count + (size_t)p * size;
+        const int sh = d->shift[p];
+        if (c[(a[0] >> sh) & mask] == n)
+            continue; /* one value of this digit: nothing to do */
+        uint32_t sum = 0;
+        for (size_t k = 0; k < size; k++) {
+            uint32_t t = c[k];
+            c[k] = sum;
+            sum += t;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[c[(src[i] >> sh) & mask]++] = src[i];
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
+}
+
+/* Sort a[0..n) ascending (n < 2^32), b[0..n) scratch, count: R2H_SORT_COUNT entries. */
+static void lsd_sort(uint64_t *a, uint64_t *b, size_t n, size_t *count)
+{
+    uint64_t and_ = ~0ULL, or_ = 0;
+    for (size_t i = 0; i < n; i++) {
+        and_ &= a[i];
+        or_ |= a[i];
+    }
+    struct digits d;
+    choose_digits(and_ ^ or_, &d);
+    lsd_sort_digits(a, b, n, &d, (uint32_t *)count);
+}
+
+/* In-place most-significant-digit radix sort of a[0..n) (American flag sort): buckets on the top
+ * 16 varying bits are permuted into place, then each bucket is sorted by lsd_sort through the
+ * scratch when it fits (cap rows), else recursively. count: R2H_SORT_COUNT entries. */
+static void msd_sort(uint64_t *a, size_t n, uint64_t *scratch, size_t cap, size_t *count)
+{
+    if (n <= cap) {
+        lsd_sort(a, scratch, n, count);
+        return;
+    }
+    uint64_t and_ = ~0ULL, or_ = 0;
+    for (size_t i = 0; i < n; i++) {
+        and_ &= a[i];
+        or_ |= a[i];
+    }
+    const uint64_t varying = and_ ^ or_;
+    if (!varying)
+        return;
+    const int top = 63 - __builtin_clzll(varying), shift = top < 15 ? 0 : top - 15;
+    size_t *end = count, *next = count + 65536;
+    memset(end, 0, 65536 * sizeof *end);
+    for (size_t i = 0; i < n; i++)
+        end[(a[i] >> shift) & 0xffff]++;
+    size_t sum = 0;
+    for (size_t d = 0; d < 65536; d++) {
+        next[d] = sum;
+        sum += end[d];
+        end[d] = sum;
+    }
+    for (size_t d = 0; d < 65536; d++) {
+        while (next[d] < end[d]) {
+            uint64_t x = a[next[d]];
+            size_t dd = (x >> shift) & 0xffff;
+            while (dd != d) { /* follow the cycle: x goes to its bucket, the row there moves on */
+                const uint64_t y = a[next[dd]];
+                a[next[dd]++] = x;
+                x = y;
+                dd = (x >> shift) & 0xffff;
+            }
+            a[next[d]++] = x;
+        }
+    }
+    if (shift == 0)
+        return; /* the digit was the whole varying part */
+    size_t start = 0;
+    for (size_t d = 0; d < 65536; d++) { /* bucket d is [end[d - 1], end[d]) */
+        if (end[d] - start > 1)
+            msd_sort(a + start, end[d] - start, scratch, cap, count + 2 * 65536);
+        start = end[d];
+    }
+}
+
+/* Out-of-place most-significant-digit pass into tmp (n rows), then each bucket sorted from tmp
+ * back into a: faster than the in-place permutation when memory allows a copy. */
+static void msd_copy_sort(uint64_t *a, size_t n, uint64_t *tmp, size_t *count)
+{
+    uint64_t and_ = ~0ULL, or_ = 0;
+    for (size_t i = 0; i < n; i++) {
+        and_ &= a[i];
+        or_ |= a[i];
+    }
+    const uint64_t varying = and_ ^ or_;
+    if (!varying)
+        return;
+    const int top = 63 - __builtin_clzll(varying), shift = top < 15 ? 0 : top - 15;
+    size_t *next = count;
+    memset(next, 0, 65536 * sizeof *next);
+    for (size_t i = 0; i < n; i++)
+        next[(a[i] >> shift) & 0xffff]++;
+    size_t sum = 0;
+    for (size_t d = 0; d < 65536; d++) {
+        size_t c = next[d];
+        next[d] = sum;
+        sum += c;
+    }
+    for (size_t i = 0; i < n; i++)
+        tmp[next[(a[i] >> shift) & 0xffff]++] = a[i];
+    struct digits dg; /* the bits below the digit that vary anywhere */
+    choose_digits(shift ? varying & ((1ULL << shift) - 1) : 0, &dg);
+    size_t start = 0; /* next[d] is now the end of bucket d */
+    for (size_t d = 0; d < 65536; d++) {
+        const size_t m = next[d] - start;
+        if (m > UINT32_MAX) { /* 32-bit counts: sort such a bucket in place */
+            memcpy(a + start, tmp + start, m * sizeof *a);
+            msd_sort(a + start, m, tmp, 65536, count + 65536);
+        } else {
+            if (m > 1 && dg.n > 0)
+                lsd_sort_digits(tmp + start, a + start, m, &dg, (uint32_t *)(count + 65536));
+            if (m)
+                memcpy(a + start, tmp + start, m * sizeof *a);
+        }
+        start = next[d];
+    }
+}
+
+void r2h_packed_sort_with(uint64_t *rows, size_t n, uint64_t *scratch, size_t cap, size_t *count,
+                          uint64_t *copy)
+{
+    if (n < 2)
+        return;
+    if (copy && n >= 4096)
+        msd_copy_sort(rows, n, copy, count);
+    else
+        msd_sort(rows, n, scratch, cap < 31 ? 31 : cap, count); /* lsd_sort: no scratch < 32 */
 }
 
 double r2h_now(void)

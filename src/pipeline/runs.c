@@ -13,11 +13,13 @@
 struct run {
     char *path;               /* NULL for an in-memory run */
     int slot;                 /* cleanup registry slot of path */
-    const struct r2h_row *mem;
+    const void *mem;
     uint64_t off[R2H_NUM_BASE_CELLS + 1]; /* first row of each base cell; off[122] = n */
 };
 
 struct r2h_runs {
+    struct r2h_rowfmt fmt;
+    size_t rowsize;
     char *dir;
     int dir_slot;
     pthread_mutex_t mu;
@@ -27,7 +29,8 @@ struct r2h_runs {
     uint64_t spilled;
 };
 
-enum r2h_status r2h_runs_create(const char *tmpdir, struct r2h_runs **out, char *err, size_t errlen)
+enum r2h_status r2h_runs_create(const char *tmpdir, const struct r2h_rowfmt *fmt,
+                                struct r2h_runs **out, char *err, size_t errlen)
 {
     const char *base = tmpdir && *tmpdir ? tmpdir : getenv("TMPDIR");
     if (!base || !*base)
@@ -48,6 +51,8 @@ enum r2h_status r2h_runs_create(const char *tmpdir, struct r2h_runs **out, char 
         r2h_free(dir);
         return R2H_ERR_IO;
     }
+    rs->fmt = *fmt;
+    rs->rowsize = r2h_rowfmt_size(fmt);
     rs->dir = dir;
     rs->dir_slot = r2h_cleanup_register(dir, 1);
     pthread_mutex_init(&rs->mu, NULL);
@@ -55,16 +60,27 @@ enum r2h_status r2h_runs_create(const char *tmpdir, struct r2h_runs **out, char 
     return R2H_OK;
 }
 
-/* Offsets of each base cell's rows in sorted rows. */
-static void index_run(struct run *r, const struct r2h_row *rows, size_t n)
+/* Base cell of row i of sorted rows of layout f. */
+static int row_base_cell(const struct r2h_rowfmt *f, const void *rows, size_t i)
 {
-    size_t i = 0;
-    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
-        r->off[bc] = i;
-        while (i < n && r2h_index_base_cell(rows[i].cell) == bc)
-            i++;
+    return f->packed ? r2h_packed_base_cell(f, ((const uint64_t *)rows)[i])
+                     : r2h_index_base_cell(((const struct r2h_row *)rows)[i].cell);
+}
+
+/* Offsets of each base cell's rows in sorted rows of layout f (binary searches). */
+static void index_run(const struct r2h_rowfmt *f, struct run *r, const void *rows, size_t n)
+{
+    for (int bc = 0; bc <= R2H_NUM_BASE_CELLS; bc++) {
+        size_t lo = bc ? (size_t)r->off[bc - 1] : 0, hi = n; /* first row with base cell >= bc */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (row_base_cell(f, rows, mid) < bc)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        r->off[bc] = lo;
     }
-    r->off[R2H_NUM_BASE_CELLS] = n;
 }
 
 static enum r2h_status add_run(struct r2h_runs *rs, const struct run *r)
@@ -102,11 +118,11 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
-enum r2h_status r2h_runs_spill(struct r2h_runs *rs, const struct r2h_row *rows, size_t n,
-                               char *err, size_t errlen)
+enum r2h_status r2h_runs_spill(struct r2h_runs *rs, const void *rows, size_t n, char *err,
+                               size_t errlen)
 {
     struct run r = {.slot = -1};
-    index_run(&r, rows, n);
+    index_run(&rs->fmt, &r, rows, n);
     pthread_mutex_lock(&rs->mu);
     unsigned id = rs->next_id++;
     pthread_mutex_unlock(&rs->mu);
@@ -118,7 +134,7 @@ enum r2h_status r2h_runs_spill(struct r2h_runs *rs, const struct r2h_row *rows, 
     r2h_fmt(r.path, len, "%s/run-%06u", rs->dir, id);
     r.slot = r2h_cleanup_register(r.path, 0);
     int fd = open(r.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 || write_all(fd, rows, n * sizeof *rows) != 0) {
+    if (fd < 0 || write_all(fd, rows, n * rs->rowsize) != 0) {
         r2h_fmt(err, errlen, "%s: cannot write spill file: %s", r.path, strerror(errno));
         goto fail;
     }
@@ -133,7 +149,7 @@ enum r2h_status r2h_runs_spill(struct r2h_runs *rs, const struct r2h_row *rows, 
         goto fail;
     }
     pthread_mutex_lock(&rs->mu);
-    rs->spilled += n * sizeof *rows;
+    rs->spilled += n * rs->rowsize;
     pthread_mutex_unlock(&rs->mu);
     return R2H_OK;
 fail:
@@ -145,10 +161,10 @@ fail:
     return R2H_ERR_IO;
 }
 
-enum r2h_status r2h_runs_add_memory(struct r2h_runs *rs, const struct r2h_row *rows, size_t n)
+enum r2h_status r2h_runs_add_memory(struct r2h_runs *rs, const void *rows, size_t n)
 {
     struct run r = {.slot = -1, .mem = rows};
-    index_run(&r, rows, n);
+    index_run(&rs->fmt, &r, rows, n);
     return add_run(rs, &r);
 }
 
@@ -185,28 +201,30 @@ void r2h_runs_destroy(struct r2h_runs *rs)
 
 /* One input of a merge: a segment of a run, read through a buffer when it is a file. */
 struct cursor {
-    const struct r2h_row *buf; /* current rows */
-    struct r2h_row *own;       /* file buffer */
-    size_t pos, len;           /* position and length in buf */
-    uint64_t next, end;        /* file rows [next, end) not yet read */
+    const unsigned char *buf; /* current rows */
+    unsigned char *own;       /* file buffer */
+    size_t pos, len;          /* position and length in buf, in rows */
+    uint64_t next, end;       /* file rows [next, end) not yet read */
     int fd;
 };
 
 struct r2h_merge {
+    struct r2h_rowfmt fmt;
+    size_t rowsize;
     struct cursor *cur;
     int *heap; /* indices of cursors with rows, a min-heap on their current row */
     int nheap, ncur;
     size_t bufrows;
 };
 
-static int row_less(const struct r2h_row *a, const struct r2h_row *b)
-{
-    return a->cell < b->cell || (a->cell == b->cell && a->key < b->key);
-}
-
 static int cur_less(const struct r2h_merge *m, int a, int b)
 {
-    return row_less(&m->cur[a].buf[m->cur[a].pos], &m->cur[b].buf[m->cur[b].pos]);
+    const struct cursor *x = &m->cur[a], *y = &m->cur[b];
+    if (m->fmt.packed)
+        return ((const uint64_t *)x->buf)[x->pos] < ((const uint64_t *)y->buf)[y->pos];
+    const struct r2h_row *p = (const struct r2h_row *)x->buf + x->pos;
+    const struct r2h_row *q = (const struct r2h_row *)y->buf + y->pos;
+    return p->cell < q->cell || (p->cell == q->cell && p->key < q->key);
 }
 
 static void sift_down(struct r2h_merge *m, int i)
@@ -227,15 +245,15 @@ static void sift_down(struct r2h_merge *m, int i)
 }
 
 /* Refill a file cursor; returns 0 at its end, -1 on a read error. */
-static int refill(struct cursor *c)
+static int refill(const struct r2h_merge *m, struct cursor *c)
 {
     if (c->next >= c->end)
         return 0;
-    size_t want = c->end - c->next < c->len ? (size_t)(c->end - c->next) : c->len;
-    size_t bytes = want * sizeof(struct r2h_row), got = 0;
+    size_t want = c->end - c->next < m->bufrows ? (size_t)(c->end - c->next) : m->bufrows;
+    size_t bytes = want * m->rowsize, got = 0;
     while (got < bytes) {
-        ssize_t k = pread(c->fd, (char *)c->own + got, bytes - got,
-                          (off_t)(c->next * sizeof(struct r2h_row) + got));
+        ssize_t k = pread(c->fd, c->own + got, bytes - got,
+                          (off_t)(c->next * m->rowsize + got));
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0)
@@ -255,6 +273,8 @@ enum r2h_status r2h_merge_open(const struct r2h_runs *rs, int bc, size_t bufrows
     struct r2h_merge *m = r2h_calloc(1, sizeof *m);
     if (!m)
         return R2H_ERR_NOMEM;
+    m->fmt = rs->fmt;
+    m->rowsize = rs->rowsize;
     m->cur = r2h_calloc(rs->n + 1, sizeof *m->cur);
     m->heap = r2h_calloc(rs->n + 1, sizeof *m->heap);
     m->bufrows = bufrows ? bufrows : 65536;
@@ -268,17 +288,16 @@ enum r2h_status r2h_merge_open(const struct r2h_runs *rs, int bc, size_t bufrows
         struct cursor *c = &m->cur[m->ncur++];
         c->fd = -1;
         if (r->mem) {
-            c->buf = r->mem + a;
+            c->buf = (const unsigned char *)r->mem + a * m->rowsize;
             c->len = (size_t)(b - a);
         } else {
             c->fd = open(r->path, O_RDONLY | O_CLOEXEC);
-            c->own = r2h_malloc(m->bufrows * sizeof *c->own);
+            c->own = r2h_malloc(m->bufrows * m->rowsize);
             if (c->fd < 0 || !c->own)
                 goto fail;
             c->next = a;
             c->end = b;
-            c->len = m->bufrows;
-            if (refill(c) != 1)
+            if (refill(m, c) != 1)
                 goto fail;
         }
         m->heap[m->nheap++] = m->ncur - 1;
@@ -292,6 +311,21 @@ fail:
     return R2H_ERR_IO;
 }
 
+/* Copy k rows of cursor c from its position into out, unpacked. */
+static void take_rows(const struct r2h_merge *m, struct cursor *c, struct r2h_row *out, size_t k)
+{
+    if (m->fmt.packed) {
+        const uint64_t *p = (const uint64_t *)c->buf + c->pos;
+        for (size_t i = 0; i < k; i++) {
+            out[i].cell = r2h_packed_cell(&m->fmt, p[i]);
+            out[i].key = p[i] & m->fmt.key_mask;
+        }
+    } else {
+        memcpy(out, (const struct r2h_row *)c->buf + c->pos, k * sizeof *out);
+    }
+    c->pos += k;
+}
+
 size_t r2h_merge_next(struct r2h_merge *m, struct r2h_row *out, size_t max, enum r2h_status *st,
                       char *err, size_t errlen)
 {
@@ -299,9 +333,25 @@ size_t r2h_merge_next(struct r2h_merge *m, struct r2h_row *out, size_t max, enum
     while (n < max && m->nheap > 0) {
         int top = m->heap[0];
         struct cursor *c = &m->cur[top];
-        out[n++] = c->buf[c->pos++];
+        size_t k = 1, avail = c->len - c->pos < max - n ? c->len - c->pos : max - n;
+        if (m->nheap == 1) { /* one input left: no comparisons */
+            k = avail;
+        } else if (m->fmt.packed) { /* take the top's rows up to the next input's row */
+            const struct cursor *c1 = &m->cur[m->heap[1]];
+            uint64_t lim = ((const uint64_t *)c1->buf)[c1->pos];
+            if (m->nheap > 2) {
+                const struct cursor *c2 = &m->cur[m->heap[2]];
+                uint64_t l2 = ((const uint64_t *)c2->buf)[c2->pos];
+                lim = l2 < lim ? l2 : lim;
+            }
+            const uint64_t *p = (const uint64_t *)c->buf + c->pos;
+            while (k < avail && p[k] <= lim)
+                k++;
+        }
+        take_rows(m, c, out + n, k);
+        n += k;
         if (c->pos == c->len) {
-            int more = c->fd >= 0 ? refill(c) : 0;
+            int more = c->fd >= 0 ? refill(m, c) : 0;
             if (more < 0) {
                 r2h_fmt(err, errlen, "cannot read spill file: %s", strerror(errno));
                 *st = R2H_ERR_IO;
@@ -310,7 +360,7 @@ size_t r2h_merge_next(struct r2h_merge *m, struct r2h_row *out, size_t max, enum
             if (!more)
                 m->heap[0] = m->heap[--m->nheap];
         }
-        if (m->nheap > 0)
+        if (m->nheap > 1)
             sift_down(m, 0);
     }
     return n;

@@ -229,7 +229,8 @@ def test_categorical_mode_and_fractions(run_cli, raster_dir, tmp_path):
 
 def test_spilling_and_work_units_give_identical_results(run_cli, raster_dir, tmp_path):
     rng = np.random.default_rng(11)
-    data = rng.integers(0, 50, (700, 800)).astype(np.uint16)
+    # 1.2 M pixels: more rows than a 16M budget buffers (8-byte packed rows), so it spills.
+    data = rng.integers(0, 50, (1100, 1100)).astype(np.uint16)
     src = rasters.write_raster(raster_dir / "big.tif", data,
                                gt=(-2.0, 0.005, 0, 1.5, 0, -0.005), nodata=0)
     res = 6
