@@ -110,8 +110,7 @@ void r2h_bands_decode(const struct r2h_bands *b, const struct r2h_row *rows, siz
 
 /* ---- the plan ------------------------------------------------------------------------------ */
 
-/* Bits per pixel of the selection; the message of the 64-bit limit when over it. */
-static enum r2h_status layout_key(struct r2h_bands *b, char *err, size_t errlen)
+enum r2h_status r2h_bands_layout(struct r2h_bands *b, char *err, size_t errlen)
 {
     int total = 0;
     for (int i = 0; i < b->n; i++) {
@@ -260,7 +259,7 @@ enum r2h_status r2h_bands_plan(const struct r2h_convert_options *o, struct r2h_r
         b->off[i] = in->sel[i].offset;
     }
     b->pixel_size = in->pixel_size;
-    if ((st = layout_key(b, err, errlen)) != R2H_OK ||
+    if ((st = r2h_bands_layout(b, err, errlen)) != R2H_OK ||
         (st = name_columns(b, o, in, err, errlen)) != R2H_OK)
         goto fail;
     if (b->n > 1 && o->aggregate) {

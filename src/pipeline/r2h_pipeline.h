@@ -57,6 +57,9 @@ void r2h_narrow_value(enum r2h_dtype t, uint64_t key, void *p);
 enum r2h_status r2h_bands_plan(const struct r2h_convert_options *o, struct r2h_raster *r,
                                struct r2h_bands **out, char *err, size_t errlen);
 void r2h_bands_free(struct r2h_bands *b);
+/* Key widths and positions (bits, shift, key_bits) of b->n bands of types b->dt; R2H_ERR_INVALID
+ * with the 64-bit limit in err when they do not fit. */
+enum r2h_status r2h_bands_layout(struct r2h_bands *b, char *err, size_t errlen);
 /* The packed key of one pixel record; band i's value of a key (into out, or as a double). */
 uint64_t r2h_bands_key(const struct r2h_bands *b, const void *pixel);
 void r2h_bands_value(const struct r2h_bands *b, uint64_t key, int i, void *out);
