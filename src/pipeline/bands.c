@@ -229,8 +229,8 @@ static enum r2h_status name_columns(struct r2h_bands *b, const struct r2h_conver
         }
         for (int j = 0; j < i; j++)
             if (strcmp(b->name[i], b->name[j]) == 0) {
-                r2h_fmt(err, errlen, "two value columns would be named '%s' (use --value-name)",
-                        b->name[i]);
+                r2h_fmt(err, errlen, "two value columns would be named '%s'%s", b->name[i],
+                        b->given[i] && b->given[j] ? "" : " (use --value-name)");
                 return R2H_ERR_INVALID;
             }
     }
