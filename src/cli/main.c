@@ -46,13 +46,14 @@ static const struct opt_doc options[] = {
      "work unit: base cell N (0..121); default $JOB_COMPLETION_INDEX, else the whole raster"},
     {{"band", required_argument, NULL, OPT_BAND}, "B", "band number, 1-based (default 1)"},
     {{"bands", required_argument, NULL, OPT_BANDS}, "LIST",
-     "several bands, e.g. 1,3,5, or all: one value column each, in this order; a\n"
-     "                             pixel is written when it is valid in every band.\n"
-     "                             At most 64 bits per pixel (8 Byte, 4 Int16/UInt16,\n"
-     "                             2 Float32/Int32/UInt32 bands or 1 64-bit band)"},
+     "several bands (1,3,5 or all): one value column each, in order; a pixel\n"
+     "                             is written when valid in every band. At most 64 bits per\n"
+     "                             pixel: 8 Byte, 4 Int16/UInt16, 2 Float32/Int32/UInt32 bands\n"
+     "                             or 1 64-bit band"},
     {{"value-name", required_argument, NULL, OPT_VALUE_NAME}, "NAME",
-     "value column name (default: band description, else 'value'); with --bands a\n"
-     "                             list a,b,c (default: descriptions, else band_<n>)"},
+     "value column name (default: band description, else 'value');\n"
+     "                             with --bands a list a,b,c (default: descriptions, else\n"
+     "                             band_<n>)"},
     {{"nodata", required_argument, NULL, OPT_NODATA}, "V",
      "NoData value (overrides the band's; with --bands every band's)"},
     {{"input-url", required_argument, NULL, OPT_INPUT_URL}, "URL", "input (instead of INPUT)"},
