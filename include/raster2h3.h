@@ -40,10 +40,16 @@ struct r2h_convert_options {
     const char *input;      /* path or GDAL dataset name; s3://b/k is read as /vsis3/b/k */
     const char *output;     /* output directory */
     int resolution;         /* H3 resolution 0..15 (default 8) */
-    int band;               /* 1-based band number (default 1) */
+    int band;               /* 1-based band number (default 1); used when nbands is 0 */
+    const int *bands;       /* nbands 1-based band numbers: one value column each, in order */
+    int nbands;             /* 0: the single band `band`; R2H_BANDS_ALL: every band */
     int work_unit;          /* -1: whole raster; 0..121: the base cell with that number */
-    const char *value_name; /* NULL: band description, else "value" */
-    int has_nodata;         /* 1: nodata below overrides the band's */
+    const char *value_name; /* single band: NULL: band description, else "value" */
+    const char *const *value_names; /* with bands: NULL, or nvalue_names names (one per band);
+                                       NULL: each band's description, else band_<n> ("value"
+                                       if only one band is selected); clashes get _<n> */
+    int nvalue_names;
+    int has_nodata;         /* 1: nodata below overrides every selected band's */
     double nodata;
     int profile;            /* 1: per-phase timings and peak RSS on stderr */
     int compression_level;  /* zstd level (default 3) */
@@ -69,6 +75,9 @@ struct r2h_convert_options {
     unsigned parents;       /* bit r set: a parent column at resolution r (< resolution) */
     int cell_string;        /* 1: cells and parents as 15-digit lowercase hex strings */
 };
+
+/* nbands value selecting every band of the input. */
+#define R2H_BANDS_ALL (-1)
 
 /* Statistics of --aggregate. */
 enum {
@@ -139,7 +148,9 @@ enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_co
 struct r2h_verify_options {
     const char *output;     /* dataset root: directory, s3://bucket/prefix or /vsi... */
     const char *input;      /* NULL, or the raster to count valid pixels per partition from */
-    int band;               /* band of input (default 1) */
+    int band;               /* band of input; 0 (default): the bands the dataset records */
+    const int *bands;       /* nbands > 0: these bands (valid in all of them, as convert) */
+    int nbands;
     int has_nodata;         /* NoData override for input, as in convert */
     double nodata;
     int work_unit;          /* -1: whole raster; else only this base cell is expected */

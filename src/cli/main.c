@@ -36,7 +36,7 @@ struct opt_doc {
 enum { OPT_RES = 'r', OPT_I = 1000, OPT_BAND, OPT_VALUE_NAME, OPT_NODATA, OPT_PROFILE, OPT_QUIET,
        OPT_INPUT_URL, OPT_HELP, OPT_VERSION, OPT_LEVEL, OPT_THREADS, OPT_MEMORY,
        OPT_TMPDIR, OPT_PROGRESS, OPT_OVERWRITE, OPT_DRY_RUN, OPT_INDEX, OPT_AGGREGATE, OPT_STAT,
-       OPT_CLASSES, OPT_DENSITY, OPT_PARENTS, OPT_CELL_FORMAT };
+       OPT_CLASSES, OPT_DENSITY, OPT_PARENTS, OPT_CELL_FORMAT, OPT_BANDS };
 
 static const struct opt_doc options[] = {
     {{"resolution", required_argument, NULL, OPT_RES}, "N",
@@ -45,9 +45,17 @@ static const struct opt_doc options[] = {
     {{"i", required_argument, NULL, OPT_I}, "N",
      "work unit: base cell N (0..121); default $JOB_COMPLETION_INDEX, else the whole raster"},
     {{"band", required_argument, NULL, OPT_BAND}, "B", "band number, 1-based (default 1)"},
+    {{"bands", required_argument, NULL, OPT_BANDS}, "LIST",
+     "several bands (1,3,5 or all): one value column each, in order; a pixel\n"
+     "                             is written when valid in every band. At most 64 bits per\n"
+     "                             pixel: 8 Byte, 4 Int16/UInt16, 2 Float32/Int32/UInt32 bands\n"
+     "                             or 1 64-bit band"},
     {{"value-name", required_argument, NULL, OPT_VALUE_NAME}, "NAME",
-     "value column name (default: band description, else 'value')"},
-    {{"nodata", required_argument, NULL, OPT_NODATA}, "V", "NoData value (overrides the band's)"},
+     "value column name (default: band description, else 'value');\n"
+     "                             with --bands a list a,b,c (default: descriptions, else\n"
+     "                             band_<n>)"},
+    {{"nodata", required_argument, NULL, OPT_NODATA}, "V",
+     "NoData value (overrides the band's; with --bands every band's)"},
     {{"input-url", required_argument, NULL, OPT_INPUT_URL}, "URL", "input (instead of INPUT)"},
     {{"aggregate", no_argument, NULL, OPT_AGGREGATE}, NULL,
      "one row per cell with statistics (--stat) instead of one row per pixel"},
@@ -155,6 +163,52 @@ static int parse_int(const char *s, long lo, long hi, long *out)
     return 1;
 }
 
+/* A --bands list: "all" (*n = R2H_BANDS_ALL) or up to max distinct positive band numbers.
+ * NULL on success, else the problem (for a usage error). */
+static const char *parse_bands(const char *s, int *bands, int max, int *n)
+{
+    *n = 0;
+    if (strcmp(s, "all") == 0) {
+        *n = R2H_BANDS_ALL;
+        return NULL;
+    }
+    if (!*s)
+        return "--bands needs a list of band numbers (1,2,3) or all";
+    for (const char *p = s;;) {
+        char *end;
+        errno = 0;
+        long b = strtol(p, &end, 10);
+        if (end == p || (*end && *end != ',') || errno || b < 1 || b > INT_MAX || *p == '+' ||
+            *p == ' ')
+            return "--bands must be band numbers 1,2,3 (positive integers) or all, got '%s'";
+        if (*n == max)
+            return "--bands: too many bands in '%s' (at most 64 bits per pixel: 8 Byte bands)";
+        for (int i = 0; i < *n; i++)
+            if (bands[i] == b)
+                return "--bands lists a band twice: '%s'";
+        bands[(*n)++] = (int)b;
+        if (!*end)
+            return NULL;
+        p = end + 1;
+    }
+}
+
+/* Split a --value-name list at commas into names (pointers into buf, a copy). */
+static int split_names(const char *s, char *buf, size_t len, const char **names, int max)
+{
+    snprintf(buf, len, "%s", s);
+    int n = 0;
+    for (char *p = buf; n < max;) {
+        names[n++] = p;
+        char *c = strchr(p, ',');
+        if (!c)
+            break;
+        *c = 0;
+        p = c + 1;
+    }
+    return n;
+}
+
 static int exit_code_of(enum r2h_status st)
 {
     switch (st) {
@@ -184,8 +238,9 @@ static int cmd_convert(int argc, char **argv)
     for (size_t i = 0; i < NOPTS; i++)
         longopts[i] = options[i].opt;
     memset(&longopts[NOPTS], 0, sizeof longopts[NOPTS]);
-    const char *input_url = NULL, *i_flag = NULL;
-    int quiet = 0, progress_set = 0, res_auto = 0;
+    const char *input_url = NULL, *i_flag = NULL, *names[65];
+    int quiet = 0, progress_set = 0, res_auto = 0, band_set = 0, bands[64];
+    char namebuf[4096];
     double classes[64];
     long v;
     int c;
@@ -207,7 +262,17 @@ static int cmd_convert(int argc, char **argv)
             if (!parse_int(optarg, 1, INT_MAX, &v))
                 return usage_error("--band must be a positive integer, got '%s'", optarg);
             o.band = (int)v;
+            band_set = 1;
             break;
+        case OPT_BANDS: {
+            const char *bad = parse_bands(optarg, bands, 64, &o.nbands);
+            if (bad)
+                return usage_error(bad, optarg);
+            o.bands = o.nbands > 0 ? bands : NULL;
+            if (!o.nbands)
+                return usage_error("%s", "--bands needs a list of band numbers (1,2,3) or all");
+            break;
+        }
         case OPT_VALUE_NAME: o.value_name = optarg; break;
         case OPT_NODATA:
             if (!(o.has_nodata = parse_double(optarg, &o.nodata)))
@@ -309,6 +374,13 @@ static int cmd_convert(int argc, char **argv)
         default: return usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
+    if (band_set && o.nbands)
+        return usage_error("%s", "--band and --bands cannot be combined (use --bands B1,B2,...)");
+    if (o.nbands && o.value_name) { /* a list, one name per band */
+        o.nvalue_names = split_names(o.value_name, namebuf, sizeof namebuf, names, 65);
+        o.value_names = names;
+        o.value_name = NULL;
+    }
     int npos = argc - optind;
     if (input_url) {
         if (npos != 1)
@@ -368,12 +440,13 @@ static void print_problem(void *ctx, const char *line)
 
 static void verify_usage(FILE *f)
 {
-    fprintf(f, "usage: raster2h3 verify OUTPUT [--input INPUT] [--band B] [--nodata V] [--i N]\n"
-               "                        [--threads N] [--write-manifest]\n\n"
+    fprintf(f, "usage: raster2h3 verify OUTPUT [--input INPUT] [--band B | --bands LIST]\n"
+               "                        [--nodata V] [--i N] [--threads N] [--write-manifest]\n\n"
                "Check a dataset: every partition readable, under the h0= of its rows' cells,\n"
                "cells sorted and of one resolution, manifest consistent; with --input, rows per\n"
-               "partition equal to the raster's valid pixels there. Problems go to stderr, one\n"
-               "per line; exit 0 if none, 6 if any.\n");
+               "partition equal to the raster's valid pixels there (in every band of --bands;\n"
+               "default: the bands the dataset was made from). Problems go to stderr, one per\n"
+               "line; exit 0 if none, 6 if any.\n");
 }
 
 static int cmd_verify(int argc, char **argv)
@@ -382,15 +455,25 @@ static int cmd_verify(int argc, char **argv)
     r2h_verify_options_init(&o);
     static const struct option longopts[] = {
         {"input", required_argument, NULL, 'I'}, {"band", required_argument, NULL, 'b'},
+        {"bands", required_argument, NULL, 'B'},
         {"nodata", required_argument, NULL, 'n'}, {"i", required_argument, NULL, 'i'},
         {"threads", required_argument, NULL, 't'}, {"write-manifest", no_argument, NULL, 'w'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     long v;
-    int c;
+    int c, bands[64];
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (c) {
         case 'I': o.input = optarg; break;
+        case 'B': {
+            const char *bad = parse_bands(optarg, bands, 64, &o.nbands);
+            if (bad)
+                return usage_error(bad, optarg);
+            if (o.nbands == R2H_BANDS_ALL)
+                return usage_error("%s", "verify --bands needs band numbers, not all");
+            o.bands = bands;
+            break;
+        }
         case 'b':
             if (!parse_int(optarg, 1, INT_MAX, &v))
                 return usage_error("--band must be a positive integer, got '%s'", optarg);
@@ -418,6 +501,8 @@ static int cmd_verify(int argc, char **argv)
     }
     if (argc - optind != 1)
         return usage_error("%s", "verify needs OUTPUT");
+    if (o.band && o.nbands)
+        return usage_error("%s", "--band and --bands cannot be combined");
     o.output = argv[optind];
     char err[1024] = "";
     struct r2h_verify_result res;

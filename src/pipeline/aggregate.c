@@ -19,7 +19,8 @@ enum col_kind {
 };
 
 struct r2h_agg {
-    enum r2h_dtype dt;
+    const struct r2h_bands *bands; /* borrowed from the run */
+    enum r2h_dtype dt;             /* of the (first) band */
     int grouped;             /* --aggregate */
     unsigned stats;
     int packed;              /* key = 32-bit value key << 32 | pixel reference */
@@ -116,7 +117,7 @@ static void value_of(const struct r2h_agg *a, uint64_t vkey, void *p)
     if (a->packed)
         from_key32(a->dt, (uint32_t)vkey, p);
     else
-        r2h_value_from_key(a->dt, vkey, p);
+        r2h_bands_value(a->bands, vkey, 0, p);
 }
 
 static double value_double(const struct r2h_agg *a, uint64_t vkey)
@@ -217,9 +218,10 @@ unsigned r2h_stats_parse(const char *list)
 }
 
 enum r2h_status r2h_agg_create(const struct r2h_convert_options *o,
-                               const struct r2h_raster_info *in, const char *value_name,
+                               const struct r2h_raster_info *in, const struct r2h_bands *bands,
                                struct r2h_agg **out, char *err, size_t errlen)
 {
+    const char *value_name = bands->name[0];
     *out = NULL;
     if (!o->aggregate && !o->parents && !o->cell_string) {
         if (o->stats || o->density_unit || o->nclasses) {
@@ -233,7 +235,8 @@ enum r2h_status r2h_agg_create(const struct r2h_convert_options *o,
         r2h_fmt(err, errlen, "out of memory");
         return R2H_ERR_NOMEM;
     }
-    a->dt = in->dtype;
+    a->bands = bands;
+    a->dt = bands->dt[0];
     a->grouped = o->aggregate;
     a->res = o->resolution;
     a->cell_string = o->cell_string;
@@ -330,7 +333,8 @@ enum r2h_status r2h_agg_create(const struct r2h_convert_options *o,
             add_col(a, C_FRAC, i, R2H_PQ_DOUBLE, name);
         }
     } else {
-        add_col(a, C_VALUE, 0, pq_type(a->dt), value_name);
+        for (int i = 0; i < bands->n; i++)
+            add_col(a, C_VALUE, i, pq_type(bands->dt[i]), bands->name[i]);
         add_cell_cols(a);
     }
     for (size_t i = 0; i < a->ncols; i++)
@@ -505,7 +509,6 @@ enum r2h_status r2h_agg_write(const struct r2h_agg *a, struct r2h_raster *raster
     if (!rows || !g)
         st = R2H_ERR_NOMEM;
     const int shift = a->packed ? 32 : 0;
-    const size_t vsz = r2h_dtype_size(a->dt);
     uint64_t kmin = UINT64_MAX, kmax = 0;
     int have = 0;
     size_t n;
@@ -516,7 +519,11 @@ enum r2h_status r2h_agg_write(const struct r2h_agg *a, struct r2h_raster *raster
             kmax = vk > kmax ? vk : kmax;
             if (!a->grouped) {
                 emit_common(&o, rows[j].cell);
-                value_of(a, vk, (char *)o.buf[0] + o.n * vsz);
+                for (size_t i = 0; i < a->ncols; i++)
+                    if (a->kind[i] == C_VALUE)
+                        r2h_bands_value(a->bands, vk, a->arg[i],
+                                        (char *)o.buf[i] +
+                                            o.n * r2h_dtype_size(a->bands->dt[a->arg[i]]));
                 if (++o.n == OUT_ROWS)
                     st = flush(&o);
                 continue;

@@ -70,7 +70,9 @@ struct run {
     size_t merge_rows;       /* buffer rows per spilled run in a merge */
     size_t row_group_rows;   /* Parquet row group size from the memory budget */
     uint64_t budget;
-    const char *value_name;
+    const char *value_name;  /* the first value column */
+    struct r2h_bands *bands; /* the selected bands, their columns and key layout */
+    int key_bits;            /* rows' keys are < 2^key_bits (compact row formats may use it) */
     struct r2h_agg *agg;     /* aggregation / extra columns; NULL: pixel rows */
     char fingerprint[24];
     char root[4096];                        /* output root (s3:// mapped to /vsis3/) */
@@ -110,23 +112,6 @@ void r2h_convert_options_init(struct r2h_convert_options *opt)
     opt->compression_level = 3;
     opt->memory = (uint64_t)1 << 30;
     opt->progress = R2H_PROGRESS_LINES;
-}
-
-static enum r2h_pq_type pq_type_of(enum r2h_dtype t)
-{
-    switch (t) {
-    case R2H_DT_UINT8: return R2H_PQ_UINT8;
-    case R2H_DT_INT8: return R2H_PQ_INT8;
-    case R2H_DT_UINT16: return R2H_PQ_UINT16;
-    case R2H_DT_INT16: return R2H_PQ_INT16;
-    case R2H_DT_UINT32: return R2H_PQ_UINT32;
-    case R2H_DT_INT32: return R2H_PQ_INT32;
-    case R2H_DT_UINT64: return R2H_PQ_UINT64;
-    case R2H_DT_INT64: return R2H_PQ_INT64;
-    case R2H_DT_FLOAT32: return R2H_PQ_FLOAT;
-    case R2H_DT_FLOAT64: return R2H_PQ_DOUBLE;
-    }
-    return R2H_PQ_DOUBLE;
 }
 
 /* Record the first error (message already formatted in msg) and make every worker stop. */
@@ -191,7 +176,7 @@ static void progress_locked(struct run *run, int final)
 
 static enum r2h_status worker_buffers(struct worker *wk, size_t npix, size_t w)
 {
-    size_t vsz = r2h_dtype_size(wk->run->info->dtype);
+    size_t vsz = wk->run->info->pixel_size;
     if (npix > wk->cap_pix) {
         r2h_free(wk->vals);
         r2h_free(wk->valid);
@@ -274,7 +259,7 @@ static enum r2h_status make_room(struct worker *wk, char *msg, size_t msglen)
 static enum r2h_status route_row_packed(struct worker *wk, const unsigned char *prow, int w,
                                         char *msg, size_t msglen)
 {
-    const size_t vsz = r2h_dtype_size(wk->run->info->dtype);
+    const size_t vsz = wk->run->info->pixel_size;
     const int wu = wk->run->opt->work_unit;
     const int y = wk->cur->y + (int)((size_t)(prow - (const unsigned char *)wk->vals) /
                                      ((size_t)w * vsz));
@@ -299,13 +284,12 @@ static enum r2h_status route_row_packed(struct worker *wk, const unsigned char *
 static enum r2h_status route_row(struct worker *wk, const unsigned char *prow, int w, char *msg,
                                  size_t msglen)
 {
-    const enum r2h_dtype t = wk->run->info->dtype;
     const int wu = wk->run->opt->work_unit;
     if (wk->run->agg && !wk->run->counts && r2h_agg_packed(wk->run->agg))
         return route_row_packed(wk, prow, w, msg, msglen);
     const int filter = wu >= 0 || wk->run->nskip > 0 || wk->run->counts;
     if (!wk->run->counts)
-        r2h_value_keys(t, prow, (size_t)w, wk->keys);
+        r2h_bands_keys(wk->run->bands, prow, (size_t)w, wk->keys);
     for (int c = 0; c < w; c++) {
         if (!wk->ok[c] || !wk->cells[c])
             continue;
@@ -362,7 +346,7 @@ static enum r2h_status locate_and_index(struct worker *wk, int row, int col0, in
 static enum r2h_status process_chunk(struct worker *wk, const struct chunk *ch, char *msg,
                                      size_t msglen)
 {
-    const size_t vsz = r2h_dtype_size(wk->run->info->dtype);
+    const size_t vsz = wk->run->info->pixel_size;
     const int w = ch->w;
     enum r2h_status st = worker_buffers(wk, (size_t)w * ch->h, (size_t)w);
     if (st != R2H_OK) {
@@ -467,31 +451,30 @@ fail:
     return R2H_ERR_IO;
 }
 
-static void fmt_double(char *dst, size_t len, double v) { r2h_fmt(dst, len, "%.17g", v); }
-
 static enum r2h_status add_metadata(struct run *run, struct r2h_pq_writer *w, uint64_t h0)
 {
     const struct r2h_convert_options *o = run->opt;
     const struct r2h_raster_info *in = run->info;
-    char buf[64], nd[64], cell[32], size[32], mtime[32];
+    char bands[512], nd[2048], dtypes[512], names[4096], cell[32], size[32], mtime[32];
     r2h_fmt(cell, sizeof cell, "%015llx", (unsigned long long)h0);
-    if (in->has_nodata)
-        fmt_double(nd, sizeof nd, in->nodata);
-    else
-        r2h_fmt(nd, sizeof nd, "none");
+    r2h_bands_list(run->bands, in, R2H_LIST_BANDS, bands, sizeof bands);
+    r2h_bands_list(run->bands, in, R2H_LIST_NODATA, nd, sizeof nd);
+    r2h_bands_list(run->bands, in, R2H_LIST_DTYPES, dtypes, sizeof dtypes);
+    r2h_bands_list(run->bands, in, R2H_LIST_NAMES_JSON, names, sizeof names);
     struct { const char *k, *v; } kv[] = {
         {"raster2h3:version", r2h_version()},
         {"raster2h3:h3_version", r2h_h3_version()},
         {"raster2h3:gdal_version", r2h_gdal_version()},
         {"raster2h3:source", o->input},
-        {"raster2h3:band", (r2h_fmt(buf, sizeof buf, "%d", in->band), buf)},
+        {"raster2h3:band", bands},
         {"raster2h3:nodata", nd},
-        {"raster2h3:dtype", r2h_dtype_name(in->dtype)},
+        {"raster2h3:dtype", dtypes},
         {"raster2h3:crs", in->crs_name},
         {"raster2h3:partition", cell},
         {"raster2h3:mode", run->agg && r2h_agg_grouped(run->agg) ? "aggregate" : "pixel"},
         {"raster2h3:fingerprint", run->fingerprint},
         {"raster2h3:value_column", run->value_name},
+        {"raster2h3:value_columns", names},
         {"raster2h3:source_etag", in->source_etag},
         {"raster2h3:source_size", (r2h_fmt(size, sizeof size, "%llu",
                                             (unsigned long long)in->source_size), size)},
@@ -511,14 +494,6 @@ static enum r2h_status add_metadata(struct run *run, struct r2h_pq_writer *w, ui
             return st;
     }
     return r2h_pq_writer_add_kv(w, "raster2h3:resolution", res);
-}
-
-/* The value of an order-preserving key as a double (for the manifest's statistics). */
-static double key_to_double(enum r2h_dtype t, uint64_t key)
-{
-    union r2h_value v;
-    r2h_value_from_key(t, key, &v);
-    return r2h_value_double(t, &v);
 }
 
 /* Discard a partition file after error st; msg gets the writer's message with the path. */
@@ -611,7 +586,6 @@ fail:
 static enum r2h_status write_partition(struct run *run, int bc, double *phase, char *msg,
                                        size_t msglen)
 {
-    const struct r2h_raster_info *in = run->info;
     const uint64_t h0 = r2h_index_res0_cell(bc);
     char dir[4096], path[4200], cellname[8];
     double t1 = r2h_now();
@@ -624,26 +598,25 @@ static enum r2h_status write_partition(struct run *run, int bc, double *phase, c
     struct r2h_sink *sink = NULL;
     if ((st = r2h_out_open_sink(path, &sink, msg, msglen)) != R2H_OK)
         return st;
-    struct r2h_pq_column_spec cols[2] = {
-        {.name = run->value_name, .type = pq_type_of(in->dtype)},
-        {.name = cellname, .type = R2H_PQ_UINT64, .sorted_ascending = 1,
-         .encoding = R2H_PQ_ENC_PLAIN},
-    };
+    const struct r2h_bands *b = run->bands;
+    struct r2h_pq_column_spec cols[R2H_RASTER_MAX_BANDS + 1];
+    r2h_bands_columns(b, cols);
+    cols[b->n] = (struct r2h_pq_column_spec){.name = cellname, .type = R2H_PQ_UINT64,
+                                             .sorted_ascending = 1, .encoding = R2H_PQ_ENC_PLAIN};
     struct r2h_pq_options po;
     r2h_pq_options_init(&po);
     po.codec = R2H_PQ_CODEC_ZSTD;
     po.level = run->opt->compression_level;
     po.row_group_rows = run->row_group_rows;
     struct r2h_pq_writer *w = NULL;
-    if ((st = r2h_pq_writer_open(sink, cols, 2, &po, &w)) != R2H_OK) {
+    if ((st = r2h_pq_writer_open(sink, cols, (size_t)b->n + 1, &po, &w)) != R2H_OK) {
         r2h_fmt(msg, msglen, "%s: cannot start Parquet writer: %s", path, r2h_status_str(st));
         return st;
     }
     if ((st = add_metadata(run, w, h0)) != R2H_OK)
         goto fail;
     enum { CHUNK = 65536 };
-    const size_t vsz = r2h_dtype_size(in->dtype);
-    unsigned char *vbuf = r2h_malloc(CHUNK * vsz);
+    unsigned char *vbuf = r2h_malloc((size_t)CHUNK * r2h_bands_value_bytes(b));
     uint64_t *cbuf = r2h_malloc(CHUNK * sizeof *cbuf);
     struct r2h_row *rbuf = r2h_malloc(CHUNK * sizeof *rbuf);
     struct r2h_merge *merge = NULL;
@@ -654,8 +627,17 @@ static enum r2h_status write_partition(struct run *run, int bc, double *phase, c
     size_t m;
     uint64_t kmin = UINT64_MAX, kmax = 0;
     while (st == R2H_OK && (m = r2h_merge_next(merge, rbuf, CHUNK, &st, msg, msglen)) > 0) {
-        r2h_rows_to_columns(in->dtype, rbuf, m, vbuf, cbuf, &kmin, &kmax);
-        struct r2h_pq_column_data data[2] = {{.values = vbuf}, {.values = cbuf}};
+        for (size_t j = 0; j < m; j++) {
+            kmin = rbuf[j].key < kmin ? rbuf[j].key : kmin;
+            kmax = rbuf[j].key > kmax ? rbuf[j].key : kmax;
+            cbuf[j] = rbuf[j].cell;
+        }
+        struct r2h_pq_column_data data[R2H_RASTER_MAX_BANDS + 1] = {{0}};
+        for (int i = 0, at = 0; i < b->n; at += CHUNK * (int)r2h_dtype_size(b->dt[i]), i++) {
+            data[i].values = vbuf + at;
+            r2h_bands_decode(b, rbuf, m, i, vbuf + at);
+        }
+        data[b->n].values = cbuf;
         st = r2h_pq_writer_write(w, data, m);
     }
     r2h_merge_close(merge);
@@ -668,8 +650,8 @@ static enum r2h_status write_partition(struct run *run, int bc, double *phase, c
         return st;
     phase[PHASE_WRITE] += r2h_now() - t1;
     struct r2h_manifest_part *mp = &run->manifest.parts[bc];
-    mp->min = key_to_double(in->dtype, kmin);
-    mp->max = key_to_double(in->dtype, kmax);
+    mp->min = r2h_bands_double(b, kmin, 0); /* the first band is the key's top field */
+    mp->max = r2h_bands_double(b, kmax, 0);
     r2h_out_exists(path, &mp->bytes);
     return R2H_OK;
 fail:
@@ -839,7 +821,10 @@ static void plan_memory(struct run *run, int nworkers)
 {
     const struct r2h_raster_info *in = run->info;
     const uint64_t b = run->budget;
-    const size_t vsz = r2h_dtype_size(in->dtype);
+    /* Per pixel read: its record, validity and (several bands) a mask scratch byte. Per row
+     * encoded: every band's value and the cell. */
+    const size_t psz = in->pixel_size + (in->nsel > 1 ? 2 : 1);
+    const size_t vsz = r2h_bands_value_bytes(run->bands);
     /* Packed rows sort in place with a small scratch; others need a scratch copy of the rows. */
     const uint64_t per_row = run->fmt.packed ? 8 : 2 * sizeof(struct r2h_row);
     uint64_t share = b * 55 / 100 / (uint64_t)nworkers;
@@ -847,7 +832,7 @@ static void plan_memory(struct run *run, int nworkers)
         share = share > 2 * SORT_SCRATCH * 8 ? share - SORT_SCRATCH * 8 : share / 2;
     size_t rows = (size_t)(share / per_row);
     run->rows_per_worker = rows < 4096 ? 4096 : rows;
-    size_t px = (size_t)(b / 10 / ((uint64_t)nworkers * (vsz + 1)));
+    size_t px = (size_t)(b / 10 / ((uint64_t)nworkers * psz));
     run->chunk_pixels = px > ((size_t)4 << 20) ? ((size_t)4 << 20) : px < 65536 ? 65536 : px;
     size_t rg = (size_t)(b * 15 / 100 / ((uint64_t)nworkers * 3 * (vsz + 8)));
     run->row_group_rows = rg > ((size_t)1 << 20) ? ((size_t)1 << 20) : rg < 65536 ? 65536 : rg;
@@ -904,6 +889,9 @@ static enum r2h_status open_workers(struct run *run, int n)
             continue;
         }
         enum r2h_status st = r2h_raster_open(opt->input, opt->band, &wk->raster, run->err, run->errlen);
+        if (st == R2H_OK && opt->nbands != 0)
+            st = r2h_raster_select(wk->raster, run->bands->band, run->bands->n, run->err,
+                                   run->errlen);
         if (st != R2H_OK)
             return st;
         if (opt->has_nodata)
@@ -1067,6 +1055,11 @@ static enum r2h_status finish_dataset(struct run *run)
     m->fingerprint = run->fingerprint;
     m->source = run->opt->input;
     m->value_name = run->value_name;
+    char bands[512], names[4096];
+    r2h_bands_list(run->bands, run->info, R2H_LIST_BANDS, bands, sizeof bands);
+    r2h_bands_list(run->bands, run->info, R2H_LIST_NAMES_JSON, names, sizeof names);
+    m->bands = bands;
+    m->value_names_json = names;
     m->band = run->info->band;
     m->resolution = run->opt->resolution;
     m->total_rows = total;
@@ -1137,25 +1130,20 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
         goto out;
     if ((st = r2h_raster_open(opt->input, opt->band, &run.raster, run.err, run.errlen)) != R2H_OK)
         goto out;
+    if ((st = r2h_bands_plan(opt, run.raster, &run.bands, run.err, run.errlen)) != R2H_OK)
+        goto out;
     if (opt->has_nodata)
         r2h_raster_set_nodata(run.raster, opt->nodata);
     run.info = r2h_raster_get_info(run.raster);
-    run.value_name = opt->value_name && *opt->value_name ? opt->value_name
-                     : run.info->description[0]         ? run.info->description
-                                                        : "value";
-    char cellname[8];
-    r2h_fmt(cellname, sizeof cellname, "h%d", opt->resolution);
-    if (strcmp(run.value_name, cellname) == 0) {
-        r2h_fmt(run.err, run.errlen, "value column name '%s' clashes with the cell column",
-                run.value_name);
-        st = R2H_ERR_INVALID;
-        goto out;
-    }
+    run.value_name = run.bands->name[0];
+    run.key_bits = r2h_bands_key_bits(run.bands);
     if (counts)
         goto pass;
-    if ((st = r2h_agg_create(opt, run.info, run.value_name, &run.agg, run.err, run.errlen)) != R2H_OK)
+    if ((st = r2h_agg_create(opt, run.info, run.bands, &run.agg, run.err, run.errlen)) != R2H_OK)
         goto out;
-    r2h_fingerprint(opt, run.info, run.value_name, run.fingerprint, sizeof run.fingerprint);
+    if (run.agg && r2h_agg_packed(run.agg))
+        run.key_bits = 64; /* value key << 32 | pixel reference */
+    r2h_fingerprint(opt, run.info, run.bands, run.fingerprint, sizeof run.fingerprint);
     if (run.agg)
         r2h_agg_fingerprint(run.agg, run.fingerprint, sizeof run.fingerprint);
     r2h_out_root(opt->output, run.root, sizeof run.root);
@@ -1185,8 +1173,7 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
         st = R2H_ERR_IO;
         goto out;
     }
-    r2h_rowfmt_init(&run.fmt, opt->resolution,
-                    run.agg && r2h_agg_packed(run.agg) ? 64 : r2h_value_key_bits(run.info->dtype));
+    r2h_rowfmt_init(&run.fmt, opt->resolution, run.key_bits);
     if ((st = r2h_runs_create(opt->tmpdir, &run.fmt, &run.runs, run.err, run.errlen)) != R2H_OK)
         goto out;
 pass:;
@@ -1241,6 +1228,7 @@ out:
     r2h_raster_close(run.raster);
     r2h_fast_grid_free(run.grid);
     r2h_agg_destroy(run.agg);
+    r2h_bands_free(run.bands);
     pthread_mutex_destroy(&run.mu);
     return st;
 }

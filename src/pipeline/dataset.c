@@ -23,15 +23,23 @@ static uint64_t fnv1a(const char *s)
 }
 
 void r2h_fingerprint(const struct r2h_convert_options *o, const struct r2h_raster_info *in,
-                     const char *value_name, char *out, size_t outlen)
+                     const struct r2h_bands *b, char *out, size_t outlen)
 {
-    char buf[2048];
+    /* One band gives the same text as before multi-band runs existed. Several: the lists, with
+     * the names as a JSON array (unambiguous). */
+    char bands[512], nodata[2048], dtypes[512], names[4096], buf[8192];
+    r2h_bands_list(b, in, R2H_LIST_BANDS, bands, sizeof bands);
+    r2h_bands_list(b, in, R2H_LIST_NODATA_FP, nodata, sizeof nodata);
+    r2h_bands_list(b, in, R2H_LIST_DTYPES, dtypes, sizeof dtypes);
+    if (b->n == 1)
+        r2h_fmt(names, sizeof names, "%s", b->name[0]);
+    else
+        r2h_bands_list(b, in, R2H_LIST_NAMES_JSON, names, sizeof names);
     r2h_fmt(buf, sizeof buf,
-            "v1|src=%s|size=%llu|mtime=%lld|etag=%s|band=%d|res=%d|nodata=%d:%.17g|value=%s|"
+            "v1|src=%s|size=%llu|mtime=%lld|etag=%s|band=%s|res=%d|nodata=%s|value=%s|"
             "dtype=%s|tool=%s",
             o->input, (unsigned long long)in->source_size, (long long)in->source_mtime,
-            in->source_etag, in->band, o->resolution, in->has_nodata, in->nodata, value_name,
-            r2h_dtype_name(in->dtype), R2H_VERSION_STRING);
+            in->source_etag, bands, o->resolution, nodata, names, dtypes, R2H_VERSION_STRING);
     r2h_fmt(out, outlen, "%016llx", (unsigned long long)fnv1a(buf));
 }
 
@@ -128,6 +136,10 @@ enum r2h_status r2h_manifest_write(const char *output, const struct r2h_manifest
     json_printf(&b, ",\n  \"band\": %d,\n  \"resolution\": %d,\n  \"value_column\": ", m->band,
                 m->resolution);
     json_string(&b, m->value_name);
+    if (m->bands && m->value_names_json) {
+        json_printf(&b, ",\n  \"bands\": [%s],\n  \"value_columns\": ", m->bands);
+        r2h_buf_append(&b, m->value_names_json, strlen(m->value_names_json));
+    }
     json_printf(&b, ",\n  \"cell_column\": \"h%d\",\n  \"rows\": %llu,\n  \"partitions\": [",
                 m->resolution, (unsigned long long)m->total_rows);
     int first = 1;

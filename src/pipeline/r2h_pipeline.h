@@ -23,19 +23,6 @@ union r2h_value {
 /* The value of type t held in v, as a double. */
 double r2h_value_double(enum r2h_dtype t, const union r2h_value *v);
 
-/* Order-preserving key of the value at p (of type t), and its inverse into p. */
-uint64_t r2h_value_key(enum r2h_dtype t, const void *p);
-void r2h_value_from_key(enum r2h_dtype t, uint64_t key, void *p);
-/* Split n rows into cells and values of type t; *kmin and *kmax take the key range in. */
-struct r2h_row;
-void r2h_rows_to_columns(enum r2h_dtype t, const struct r2h_row *rows, size_t n, void *values,
-                         uint64_t *cells, uint64_t *kmin, uint64_t *kmax);
-/* Keys of n values of type t. */
-void r2h_value_keys(enum r2h_dtype t, const void *values, size_t n, uint64_t *keys);
-
-/* Width in bits of r2h_value_key's keys for type t (8, 16, 32 or 64). */
-int r2h_value_key_bits(enum r2h_dtype t);
-
 /* Row layout of a run (docs/design/0003-memory-budget.md). Rows are (cell, key) pairs of 16
  * bytes; when the key is narrow enough they are packed into 8 bytes: the bits of the cell that
  * vary between cells of one resolution (base cell and digits, 7 + 3 * res bits) above the key.
@@ -77,6 +64,62 @@ static inline int r2h_packed_base_cell(const struct r2h_rowfmt *f, uint64_t p)
 enum { R2H_SORT_COUNT = 4 * 2 * 65536 + 32768 };
 void r2h_packed_sort_with(uint64_t *rows, size_t n, uint64_t *scratch, size_t cap, size_t *count,
                           uint64_t *copy);
+
+/* Bands of a run (bands.c, docs/design/0007-multi-band.md). A row's key is the concatenation
+ * of each selected band's narrow order-preserving key (8, 16, 32 or 64 bits by type), the first
+ * band in the most significant bits, so sorting (cell, key) sorts by cell, then by the band
+ * values lexicographically. One band is the n = 1 case. */
+struct r2h_bands {
+    int n;
+    int band[R2H_RASTER_MAX_BANDS];      /* 1-based band numbers, in column order */
+    enum r2h_dtype dt[R2H_RASTER_MAX_BANDS];
+    int bits[R2H_RASTER_MAX_BANDS];      /* key width of each band */
+    int shift[R2H_RASTER_MAX_BANDS];     /* its lowest bit in the key */
+    size_t off[R2H_RASTER_MAX_BANDS];    /* its value's offset in a pixel record */
+    size_t pixel_size;                   /* bytes per pixel record (r2h_raster_read) */
+    int key_bits;                        /* total key width, <= 64 */
+    int given[R2H_RASTER_MAX_BANDS];     /* name from --value-name */
+    char name[R2H_RASTER_MAX_BANDS][256];
+};
+
+/* Narrow order-preserving key of a value of type t (width r2h_key_width(t) = 8 x its size:
+ * unsigned as is, signed with the sign bit flipped, floats by the IEEE sign-magnitude fold) and
+ * its inverse. p need not be aligned. */
+int r2h_key_width(enum r2h_dtype t);
+uint64_t r2h_narrow_key(enum r2h_dtype t, const void *p);
+void r2h_narrow_value(enum r2h_dtype t, uint64_t key, void *p);
+
+/* Select the run's bands on r (options bands/nbands, or band), check them (existence,
+ * duplicates, total key width <= 64 bits, --aggregate with one band only) and name the value
+ * columns. Messages name the flag: "--bands: band 7 does not exist, IN has 6 bands". */
+enum r2h_status r2h_bands_plan(const struct r2h_convert_options *o, struct r2h_raster *r,
+                               struct r2h_bands **out, char *err, size_t errlen);
+void r2h_bands_free(struct r2h_bands *b);
+/* Key widths and positions (bits, shift, key_bits) of b->n bands of types b->dt; R2H_ERR_INVALID
+ * with the 64-bit limit in err when they do not fit. */
+enum r2h_status r2h_bands_layout(struct r2h_bands *b, char *err, size_t errlen);
+/* The packed key of one pixel record; band i's value of a key (into out, or as a double). */
+uint64_t r2h_bands_key(const struct r2h_bands *b, const void *pixel);
+/* Keys of n consecutive pixel records. */
+void r2h_bands_keys(const struct r2h_bands *b, const void *pixels, size_t n, uint64_t *keys);
+void r2h_bands_value(const struct r2h_bands *b, uint64_t key, int i, void *out);
+double r2h_bands_double(const struct r2h_bands *b, uint64_t key, int i);
+/* Width of the packed key in bits (for compact row formats: keys are < 2^key_bits). */
+int r2h_bands_key_bits(const struct r2h_bands *b);
+/* Bytes of one row's values (sum of the bands' sizes). */
+size_t r2h_bands_value_bytes(const struct r2h_bands *b);
+/* Band i of n rows' keys into out (n values of its type, contiguous). */
+void r2h_bands_decode(const struct r2h_bands *b, const struct r2h_row *rows, size_t n, int i,
+                      void *out);
+/* Comma-separated lists of the selection for footers and fingerprints (names: a JSON array). */
+enum r2h_bands_what {
+    R2H_LIST_BANDS, R2H_LIST_DTYPES, R2H_LIST_NODATA, R2H_LIST_NODATA_FP, R2H_LIST_NAMES_JSON
+};
+void r2h_bands_list(const struct r2h_bands *b, const struct r2h_raster_info *in,
+                    enum r2h_bands_what what, char *dst, size_t len);
+/* Parquet column specs of the value columns (b->n of them; names borrowed from b). */
+struct r2h_pq_column_spec;
+void r2h_bands_columns(const struct r2h_bands *b, struct r2h_pq_column_spec *cols);
 
 /* Sort rows ascending by (cell, key). Returns R2H_ERR_NOMEM if scratch space is unavailable. */
 enum r2h_status r2h_rows_sort(struct r2h_row *rows, size_t n);
@@ -153,9 +196,9 @@ enum r2h_status r2h_out_list(const char *output, char *root, size_t rootlen, cha
 void r2h_out_remove_partition(const char *path);
 
 /* Fingerprint (16 hex digits) of everything that determines a partition's content: source
- * identity (name, size, mtime, ETag), band, resolution, NoData, value column, type, version. */
+ * identity (name, size, mtime, ETag), bands, resolution, NoData, value columns, types, version. */
 void r2h_fingerprint(const struct r2h_convert_options *o, const struct r2h_raster_info *in,
-                     const char *value_name, char *out, size_t outlen);
+                     const struct r2h_bands *bands, char *out, size_t outlen);
 
 /* Open a partition file for reading, local or remote; NULL with a message on failure. */
 struct r2h_pq_reader;
@@ -174,6 +217,7 @@ struct r2h_manifest_part {
 };
 struct r2h_manifest {
     const char *fingerprint, *source, *value_name;
+    const char *bands, *value_names_json; /* NULL, or "1,2,3" and ["a","b","c"] */
     int band, resolution;
     uint64_t total_rows;
     struct r2h_manifest_part parts[122];
@@ -186,7 +230,7 @@ struct r2h_agg;
 /* A plan for this run, or *out = NULL when the options ask for plain pixel rows. Checks the
  * options against the raster (message in err). */
 enum r2h_status r2h_agg_create(const struct r2h_convert_options *o,
-                               const struct r2h_raster_info *in, const char *value_name,
+                               const struct r2h_raster_info *in, const struct r2h_bands *bands,
                                struct r2h_agg **out, char *err, size_t errlen);
 void r2h_agg_destroy(struct r2h_agg *a);
 /* 1 if the keys carry a pixel reference (pixel areas needed): use r2h_agg_key. */

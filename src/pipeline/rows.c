@@ -6,89 +6,6 @@
 
 #include "r2h_pipeline.h"
 
-#define SIGN64 0x8000000000000000ULL
-
-static uint64_t float_key(double d)
-{
-    uint64_t b;
-    memcpy(&b, &d, 8);
-    return (b & SIGN64) ? ~b : (b | SIGN64);
-}
-
-static double key_float(uint64_t k)
-{
-    uint64_t b = (k & SIGN64) ? (k & ~SIGN64) : ~k;
-    double d;
-    memcpy(&d, &b, 8);
-    return d;
-}
-
-uint64_t r2h_value_key(enum r2h_dtype t, const void *p)
-{
-    switch (t) {
-    case R2H_DT_UINT8: return *(const uint8_t *)p;
-    case R2H_DT_UINT16: return *(const uint16_t *)p;
-    case R2H_DT_UINT32: return *(const uint32_t *)p;
-    case R2H_DT_UINT64: return *(const uint64_t *)p;
-    /* Signed types: flip the sign bit of the value's own width (keys as narrow as the type). */
-    case R2H_DT_INT8: return (uint8_t)*(const int8_t *)p ^ 0x80u;
-    case R2H_DT_INT16: return (uint16_t)*(const int16_t *)p ^ 0x8000u;
-    case R2H_DT_INT32: return (uint32_t)*(const int32_t *)p ^ 0x80000000u;
-    case R2H_DT_INT64: return (uint64_t)*(const int64_t *)p ^ SIGN64;
-    case R2H_DT_FLOAT32: {
-        uint32_t b;
-        memcpy(&b, p, 4);
-        return (b & 0x80000000u) ? (uint32_t)~b : (b | 0x80000000u);
-    }
-    case R2H_DT_FLOAT64: return float_key(*(const double *)p);
-    }
-    return 0;
-}
-
-void r2h_value_keys(enum r2h_dtype t, const void *values, size_t n, uint64_t *keys)
-{
-#define KEYS(T, EXPR)                                                                          \
-    do {                                                                                       \
-        const T *v = values;                                                                   \
-        for (size_t i = 0; i < n; i++)                                                         \
-            keys[i] = (EXPR);                                                                  \
-    } while (0)
-    switch (t) {
-    case R2H_DT_UINT8: KEYS(uint8_t, v[i]); break;
-    case R2H_DT_UINT16: KEYS(uint16_t, v[i]); break;
-    case R2H_DT_UINT32: KEYS(uint32_t, v[i]); break;
-    default: /* the general path */
-        for (size_t i = 0; i < n; i++)
-            keys[i] = r2h_value_key(t, (const unsigned char *)values + i * r2h_dtype_size(t));
-    }
-#undef KEYS
-}
-
-void r2h_value_from_key(enum r2h_dtype t, uint64_t k, void *p)
-{
-    switch (t) {
-    case R2H_DT_UINT8: *(uint8_t *)p = (uint8_t)k; break;
-    case R2H_DT_UINT16: *(uint16_t *)p = (uint16_t)k; break;
-    case R2H_DT_UINT32: *(uint32_t *)p = (uint32_t)k; break;
-    case R2H_DT_UINT64: *(uint64_t *)p = k; break;
-    case R2H_DT_INT8: *(int8_t *)p = (int8_t)(uint8_t)(k ^ 0x80u); break;
-    case R2H_DT_INT16: *(int16_t *)p = (int16_t)(uint16_t)(k ^ 0x8000u); break;
-    case R2H_DT_INT32: *(int32_t *)p = (int32_t)(uint32_t)(k ^ 0x80000000u); break;
-    case R2H_DT_INT64: *(int64_t *)p = (int64_t)(k ^ SIGN64); break;
-    case R2H_DT_FLOAT32: {
-        uint32_t b = (k & 0x80000000u) ? (uint32_t)(k & 0x7fffffffu) : (uint32_t)~k;
-        memcpy(p, &b, 4);
-        break;
-    }
-    case R2H_DT_FLOAT64: *(double *)p = key_float(k); break;
-    }
-}
-
-int r2h_value_key_bits(enum r2h_dtype t)
-{
-    return (int)r2h_dtype_size(t) * 8;
-}
-
 void r2h_rowfmt_init(struct r2h_rowfmt *f, int res, int key_bits)
 {
     memset(f, 0, sizeof *f);
@@ -99,35 +16,6 @@ void r2h_rowfmt_init(struct r2h_rowfmt *f, int res, int key_bits)
     f->cell_shift = 45 - 3 * res;
     f->cell_low = (1ULL << f->cell_shift) - 1;
     f->cell_high = (1ULL << 59) | ((uint64_t)res << 52);
-}
-
-void r2h_rows_to_columns(enum r2h_dtype t, const struct r2h_row *rows, size_t n, void *values,
-                         uint64_t *cells, uint64_t *kmin, uint64_t *kmax)
-{
-    uint64_t lo = *kmin, hi = *kmax;
-    for (size_t i = 0; i < n; i++) {
-        cells[i] = rows[i].cell;
-        lo = rows[i].key < lo ? rows[i].key : lo;
-        hi = rows[i].key > hi ? rows[i].key : hi;
-    }
-    *kmin = lo;
-    *kmax = hi;
-#define VALUES(T)                                                                              \
-    do {                                                                                       \
-        T *v = values;                                                                         \
-        for (size_t i = 0; i < n; i++)                                                         \
-            v[i] = (T)rows[i].key;                                                             \
-    } while (0)
-    switch (t) { /* unsigned keys are the values */
-    case R2H_DT_UINT8: VALUES(uint8_t); break;
-    case R2H_DT_UINT16: VALUES(uint16_t); break;
-    case R2H_DT_UINT32: VALUES(uint32_t); break;
-    case R2H_DT_UINT64: VALUES(uint64_t); break;
-    default:
-        for (size_t i = 0; i < n; i++)
-            r2h_value_from_key(t, rows[i].key, (unsigned char *)values + i * r2h_dtype_size(t));
-    }
-#undef VALUES
 }
 
 double r2h_value_double(enum r2h_dtype t, const union r2h_value *v)

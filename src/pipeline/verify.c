@@ -25,6 +25,8 @@ struct verify {
     int aggregate;           /* a partition says raster2h3:mode=aggregate */
     int no_counts;           /* an aggregate partition has no count column */
     uint64_t pixels[R2H_NUM_BASE_CELLS]; /* pixels per partition: rows, or sum of count */
+    int bands[R2H_RASTER_MAX_BANDS];     /* the bands the first partition records */
+    int nbands;                          /* 0 until then */
 };
 
 void r2h_verify_options_init(struct r2h_verify_options *opt)
@@ -32,8 +34,27 @@ void r2h_verify_options_init(struct r2h_verify_options *opt)
     if (!opt)
         return;
     memset(opt, 0, sizeof *opt);
-    opt->band = 1;
     opt->work_unit = -1;
+}
+
+/* Band numbers of a footer's raster2h3:band list ("3" or "1,2,5") into v (first file only);
+ * returns how many the list has (1 if there is none). */
+static int footer_bands(struct verify *v, const char *list)
+{
+    int n = 0, b[R2H_RASTER_MAX_BANDS];
+    for (const char *p = list; p && *p && n < R2H_RASTER_MAX_BANDS;) {
+        char *end;
+        long x = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        b[n++] = (int)x;
+        p = *end == ',' ? end + 1 : end;
+    }
+    if (!v->nbands && n) {
+        memcpy(v->bands, b, (size_t)n * sizeof b[0]);
+        v->nbands = n;
+    }
+    return n ? n : 1;
 }
 
 static void problem(struct verify *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -109,14 +130,16 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
     const int extended = agg || r2h_pq_reader_kv(r, "raster2h3:aggregate");
     if (agg)
         v->aggregate = 1;
-    if (res != v->resolution || ccol < 0 || (!extended && r2h_pq_reader_num_columns(r) != 2)) {
+    const int nvals = footer_bands(v, r2h_pq_reader_kv(r, "raster2h3:band"));
+    if (res != v->resolution || ccol < 0 ||
+        (!extended && r2h_pq_reader_num_columns(r) != (size_t)nvals + 1)) {
         problem(v, "%s: resolution %d / columns differ from the dataset's (resolution %d)",
                 dirname, res, v->resolution);
         r2h_pq_reader_close(r);
         return;
     }
     const char *vcname = r2h_pq_reader_kv(r, "raster2h3:value_column");
-    int vcol = extended ? -1 : 1 - ccol, mincol = -1, maxcol = -1, cntcol = -1;
+    int vcol = extended ? -1 : ccol == 0 ? 1 : 0, mincol = -1, maxcol = -1, cntcol = -1;
     if (extended && vcname) {
         char name[300];
         vcol = r2h_pq_reader_find_column(r, vcname);
@@ -235,7 +258,15 @@ static enum r2h_status check_input(struct verify *v, char *err, size_t errlen)
     r2h_convert_options_init(&co);
     co.input = o->input;
     co.output = "-";
-    co.band = o->band;
+    /* The bands asked for, else those the dataset records. Column names do not matter here. */
+    static const char *const names[] = {"v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"};
+    co.band = o->band > 0 ? o->band : v->nbands == 1 ? v->bands[0] : 1;
+    if (o->nbands > 0 || (o->band <= 0 && v->nbands > 1)) {
+        co.bands = o->nbands > 0 ? o->bands : v->bands;
+        co.nbands = o->nbands > 0 ? o->nbands : v->nbands;
+        co.value_names = co.nbands <= 8 ? names : NULL;
+        co.nvalue_names = co.nbands;
+    }
     co.has_nodata = o->has_nodata;
     co.nodata = o->nodata;
     co.work_unit = o->work_unit;
@@ -305,7 +336,7 @@ enum r2h_status r2h_verify(const struct r2h_verify_options *opt, struct r2h_veri
         m->fingerprint = "verified";
         m->source = opt->input ? opt->input : "";
         m->value_name = v->value_name;
-        m->band = opt->band;
+        m->band = opt->band > 0 ? opt->band : v->nbands ? v->bands[0] : 1;
         m->resolution = v->resolution;
         m->total_rows = v->res->rows;
         st = r2h_manifest_write(v->root, m, errbuf, errbuf_len);

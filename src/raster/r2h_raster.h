@@ -20,9 +20,25 @@ const char *r2h_raster_gdal_version(void);
 size_t r2h_dtype_size(enum r2h_dtype t);
 const char *r2h_dtype_name(enum r2h_dtype t);
 
+/* Most bands one read may select (r2h_raster_select). */
+#define R2H_RASTER_MAX_BANDS 64
+
+/* One selected band: its number, type and what makes a pixel of it invalid. */
+struct r2h_band_info {
+    int band;               /* 1-based */
+    enum r2h_dtype dtype;
+    int has_nodata;
+    double nodata;
+    int has_mask;           /* 1 if a mask band (per-dataset mask, alpha) decides validity */
+    size_t offset;          /* byte offset of its value in a pixel record (r2h_raster_read) */
+    char description[256];  /* may be empty */
+};
+
 struct r2h_raster_info {
     int width, height;
-    int block_w, block_h;   /* natural block size of the band */
+    int block_w, block_h;   /* natural block size of the (first selected) band */
+    /* band .. description describe the first selected band (the only one unless
+     * r2h_raster_select chose several). */
     int band;               /* 1-based */
     int band_count;
     enum r2h_dtype dtype;
@@ -39,6 +55,11 @@ struct r2h_raster_info {
     uint64_t source_size;
     int64_t source_mtime;
     char source_etag[128];
+    /* The selected bands (one after open) and the size of one pixel record: their values, each
+     * at its natural alignment, padded to the largest. */
+    int nsel;
+    struct r2h_band_info sel[R2H_RASTER_MAX_BANDS];
+    size_t pixel_size;
 };
 
 struct r2h_raster;
@@ -55,11 +76,18 @@ void r2h_raster_close(struct r2h_raster *r);
 
 const struct r2h_raster_info *r2h_raster_get_info(const struct r2h_raster *r);
 
-/* Override the band's NoData value. */
+/* Select bands (1-based numbers, 1..R2H_RASTER_MAX_BANDS of them, in this order) instead of
+ * the band given at open; the info's band fields then describe bands[0]. R2H_ERR_INPUT with a
+ * message if a band does not exist or has an unsupported type; the selection is unchanged. */
+enum r2h_status r2h_raster_select(struct r2h_raster *r, const int *bands, int n, char *errbuf,
+                                  size_t errbuf_len);
+
+/* Override the NoData value of every selected band. */
 void r2h_raster_set_nodata(struct r2h_raster *r, double nodata);
 
-/* Read window (x0, y0, w, h): values (w*h elements of the info dtype, row-major) and valid
- * (w*h bytes, 1 = valid: not NoData, not NaN, not masked). */
+/* Read window (x0, y0, w, h): values (w*h pixel records of info->pixel_size bytes, row-major;
+ * selected band i at offset sel[i].offset: with one band simply w*h values of its type) and
+ * valid (w*h bytes, 1 = valid in every selected band: not NoData, not NaN, not masked). */
 enum r2h_status r2h_raster_read(struct r2h_raster *r, int x0, int y0, int w, int h, void *values,
                                 uint8_t *valid, char *errbuf, size_t errbuf_len);
 

@@ -15,8 +15,10 @@
 
 struct r2h_raster {
     GDALDatasetH ds;
-    GDALRasterBandH band;
-    GDALRasterBandH mask;   /* NULL unless has_mask */
+    GDALRasterBandH band[R2H_RASTER_MAX_BANDS]; /* the selected bands */
+    GDALRasterBandH mask[R2H_RASTER_MAX_BANDS]; /* NULL unless that band's has_mask */
+    uint8_t *mscratch;      /* mask of a further band (multi-band reads) */
+    size_t mcap;
     OGRSpatialReferenceH src_srs;
     OGRSpatialReferenceH wgs84;
     OGRCoordinateTransformationH ct; /* NULL for geographic rasters */
@@ -147,37 +149,102 @@ static enum r2h_status setup_crs(struct r2h_raster *r, const char *name, char *e
     return R2H_OK;
 }
 
+/* Band number `band` of r's dataset into *bi, *hb and *hm (its mask, or NULL). */
+static enum r2h_status describe_band(struct r2h_raster *r, const char *name, int band,
+                                     struct r2h_band_info *bi, GDALRasterBandH *hb,
+                                     GDALRasterBandH *hm, char *errbuf, size_t errbuf_len)
+{
+    const int count = GDALGetRasterCount(r->ds);
+    if (band < 1 || band > count) {
+        r2h_fmt(errbuf, errbuf_len, "%s: band %d out of range (raster has %d band%s)", name, band,
+                count, count == 1 ? "" : "s");
+        return R2H_ERR_INPUT;
+    }
+    memset(bi, 0, sizeof *bi);
+    *hb = GDALGetRasterBand(r->ds, band);
+    *hm = NULL;
+    bi->band = band;
+    if (!map_type(*hb, &bi->dtype)) {
+        r2h_fmt(errbuf, errbuf_len, "%s: band %d has unsupported data type %s", name, band,
+                GDALGetDataTypeName(GDALGetRasterDataType(*hb)));
+        return R2H_ERR_INPUT;
+    }
+    int has = 0;
+    double nd = GDALGetRasterNoDataValue(*hb, &has);
+    bi->has_nodata = has;
+    bi->nodata = nd;
+    const char *desc = GDALGetDescription(*hb);
+    r2h_fmt(bi->description, sizeof bi->description, "%s", desc ? desc : "");
+    int flags = GDALGetMaskFlags(*hb);
+    if (!(flags & GMF_ALL_VALID) && !(flags & GMF_NODATA)) {
+        *hm = GDALGetMaskBand(*hb);
+        bi->has_mask = *hm != NULL;
+    }
+    return R2H_OK;
+}
+
+/* The info's single-band fields from the first selected band; the pixel record layout. */
+static void sync_info(struct r2h_raster *r)
+{
+    struct r2h_raster_info *in = &r->info;
+    const struct r2h_band_info *b0 = &in->sel[0];
+    in->band = b0->band;
+    in->dtype = b0->dtype;
+    in->has_nodata = b0->has_nodata;
+    in->nodata = b0->nodata;
+    in->has_mask = b0->has_mask;
+    r2h_fmt(in->description, sizeof in->description, "%s", b0->description);
+    GDALGetBlockSize(r->band[0], &in->block_w, &in->block_h);
+    size_t off = 0, align = 1;
+    for (int i = 0; i < in->nsel; i++) {
+        size_t sz = r2h_dtype_size(in->sel[i].dtype);
+        off = (off + sz - 1) / sz * sz;
+        in->sel[i].offset = off;
+        off += sz;
+        align = sz > align ? sz : align;
+    }
+    in->pixel_size = (off + align - 1) / align * align;
+}
+
 static enum r2h_status setup_band(struct r2h_raster *r, const char *name, int band, char *errbuf,
                                   size_t errbuf_len)
 {
     struct r2h_raster_info *in = &r->info;
     in->band_count = GDALGetRasterCount(r->ds);
-    if (band < 1 || band > in->band_count) {
-        r2h_fmt(errbuf, errbuf_len, "%s: band %d out of range (raster has %d band%s)", name, band,
-                in->band_count, in->band_count == 1 ? "" : "s");
-        return R2H_ERR_INPUT;
-    }
-    r->band = GDALGetRasterBand(r->ds, band);
-    in->band = band;
-    if (!map_type(r->band, &in->dtype)) {
-        r2h_fmt(errbuf, errbuf_len, "%s: band %d has unsupported data type %s", name, band,
-                GDALGetDataTypeName(GDALGetRasterDataType(r->band)));
-        return R2H_ERR_INPUT;
-    }
     in->width = GDALGetRasterXSize(r->ds);
     in->height = GDALGetRasterYSize(r->ds);
-    GDALGetBlockSize(r->band, &in->block_w, &in->block_h);
-    int has = 0;
-    double nd = GDALGetRasterNoDataValue(r->band, &has);
-    in->has_nodata = has;
-    in->nodata = nd;
-    const char *desc = GDALGetDescription(r->band);
-    r2h_fmt(in->description, sizeof in->description, "%s", desc ? desc : "");
-    int flags = GDALGetMaskFlags(r->band);
-    if (!(flags & GMF_ALL_VALID) && !(flags & GMF_NODATA)) {
-        r->mask = GDALGetMaskBand(r->band);
-        in->has_mask = r->mask != NULL;
+    enum r2h_status st = describe_band(r, name, band, &in->sel[0], &r->band[0], &r->mask[0],
+                                       errbuf, errbuf_len);
+    if (st != R2H_OK)
+        return st;
+    in->nsel = 1;
+    sync_info(r);
+    return R2H_OK;
+}
+
+enum r2h_status r2h_raster_select(struct r2h_raster *r, const int *bands, int n, char *errbuf,
+                                  size_t errbuf_len)
+{
+    if (n < 1 || n > R2H_RASTER_MAX_BANDS) {
+        r2h_fmt(errbuf, errbuf_len, "%s: cannot read %d bands at once (at most %d)",
+                GDALGetDescription(r->ds), n, R2H_RASTER_MAX_BANDS);
+        return R2H_ERR_INVALID;
     }
+    struct r2h_band_info bi[R2H_RASTER_MAX_BANDS];
+    GDALRasterBandH hb[R2H_RASTER_MAX_BANDS], hm[R2H_RASTER_MAX_BANDS];
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    enum r2h_status st = R2H_OK;
+    for (int i = 0; i < n && st == R2H_OK; i++)
+        st = describe_band(r, GDALGetDescription(r->ds), bands[i], &bi[i], &hb[i], &hm[i],
+                           errbuf, errbuf_len);
+    CPLPopErrorHandler();
+    if (st != R2H_OK)
+        return st;
+    memcpy(r->info.sel, bi, (size_t)n * sizeof bi[0]);
+    memcpy(r->band, hb, (size_t)n * sizeof hb[0]);
+    memcpy(r->mask, hm, (size_t)n * sizeof hm[0]);
+    r->info.nsel = n;
+    sync_info(r);
     return R2H_OK;
 }
 
@@ -235,6 +302,7 @@ void r2h_raster_close(struct r2h_raster *r)
     if (r->ds)
         GDALClose(r->ds);
     r2h_free(r->okbuf);
+    r2h_free(r->mscratch);
     r2h_free(r);
 }
 
@@ -242,27 +310,32 @@ const struct r2h_raster_info *r2h_raster_get_info(const struct r2h_raster *r) { 
 
 void r2h_raster_set_nodata(struct r2h_raster *r, double nodata)
 {
+    for (int i = 0; i < r->info.nsel; i++) {
+        r->info.sel[i].has_nodata = 1;
+        r->info.sel[i].nodata = nodata;
+    }
     r->info.has_nodata = 1;
     r->info.nodata = nodata;
 }
 
 /* Mark NoData (as the band's type sees it) and NaN invalid. A NoData value that the type cannot
- * represent matches no pixel. */
+ * represent matches no pixel. Values are `stride` bytes apart (pixel records), naturally aligned. */
+#define VAL(T, i) (*(const T *)(const void *)(base + (i) * stride))
 #define MARK_INT(T, lo, hi)                                                                    \
     do {                                                                                       \
-        const T *v = values;                                                                   \
-        if (!in->has_nodata || isnan(in->nodata) || in->nodata < (lo) || in->nodata > (hi) ||  \
-            in->nodata != floor(in->nodata))                                                   \
+        if (!b->has_nodata || isnan(b->nodata) || b->nodata < (lo) || b->nodata > (hi) ||      \
+            b->nodata != floor(b->nodata))                                                     \
             break;                                                                             \
-        T nd = (T)in->nodata;                                                                  \
+        T nd = (T)b->nodata;                                                                   \
         for (size_t i = 0; i < n; i++)                                                         \
-            valid[i] &= v[i] != nd;                                                            \
+            valid[i] &= VAL(T, i) != nd;                                                       \
     } while (0)
 
-static void mark_invalid(const struct r2h_raster_info *in, const void *values, uint8_t *valid,
-                         size_t n)
+static void mark_invalid(const struct r2h_band_info *b, const void *values, size_t stride,
+                         uint8_t *valid, size_t n)
 {
-    switch (in->dtype) {
+    const unsigned char *base = (const unsigned char *)values + b->offset;
+    switch (b->dtype) {
     case R2H_DT_UINT8: MARK_INT(uint8_t, 0, 255); break;
     case R2H_DT_INT8: MARK_INT(int8_t, -128, 127); break;
     case R2H_DT_UINT16: MARK_INT(uint16_t, 0, 65535); break;
@@ -272,21 +345,61 @@ static void mark_invalid(const struct r2h_raster_info *in, const void *values, u
     case R2H_DT_UINT64: MARK_INT(uint64_t, 0, 18446744073709549568.0); break;
     case R2H_DT_INT64: MARK_INT(int64_t, -9223372036854775808.0, 9223372036854774784.0); break;
     case R2H_DT_FLOAT32: {
-        const float *v = values;
-        float nd = (float)in->nodata;
-        int use = in->has_nodata && !isnan(in->nodata);
+        float nd = (float)b->nodata;
+        int use = b->has_nodata && !isnan(b->nodata);
         for (size_t i = 0; i < n; i++)
-            valid[i] &= !isnan(v[i]) && !(use && v[i] == nd);
+            valid[i] &= !isnan(VAL(float, i)) && !(use && VAL(float, i) == nd);
         break;
     }
     case R2H_DT_FLOAT64: {
-        const double *v = values;
-        int use = in->has_nodata && !isnan(in->nodata);
+        int use = b->has_nodata && !isnan(b->nodata);
         for (size_t i = 0; i < n; i++)
-            valid[i] &= !isnan(v[i]) && !(use && v[i] == in->nodata);
+            valid[i] &= !isnan(VAL(double, i)) && !(use && VAL(double, i) == b->nodata);
         break;
     }
     }
+}
+#undef VAL
+
+/* valid &= band i's mask over the window (a mask shared with an earlier band is not re-read). */
+static enum r2h_status and_mask(struct r2h_raster *r, int i, int x0, int y0, int w, int h,
+                                uint8_t *valid, char *errbuf, size_t errbuf_len)
+{
+    for (int j = 0; j < i; j++)
+        if (r->mask[j] == r->mask[i])
+            return R2H_OK;
+    const size_t n = (size_t)w * (size_t)h;
+    if (n > r->mcap) {
+        uint8_t *m = r2h_realloc(r->mscratch, n);
+        if (!m) {
+            r2h_fmt(errbuf, errbuf_len, "%s: out of memory reading a mask", GDALGetDescription(r->ds));
+            return R2H_ERR_NOMEM;
+        }
+        r->mscratch = m;
+        r->mcap = n;
+    }
+    if (GDALRasterIO(r->mask[i], GF_Read, x0, y0, w, h, r->mscratch, w, h, GDT_Byte, 0, 0) !=
+        CE_None) {
+        gdal_message(errbuf, errbuf_len, "mask read failed", GDALGetDescription(r->ds));
+        return R2H_ERR_INPUT;
+    }
+    for (size_t k = 0; k < n; k++)
+        valid[k] &= r->mscratch[k] != 0;
+    return R2H_OK;
+}
+
+/* Band i of the selection into its slot of the pixel records. */
+static enum r2h_status read_band(struct r2h_raster *r, int i, int x0, int y0, int w, int h,
+                                 void *values, char *errbuf, size_t errbuf_len)
+{
+    const struct r2h_raster_info *in = &r->info;
+    const int ps = (int)in->pixel_size;
+    if (GDALRasterIO(r->band[i], GF_Read, x0, y0, w, h, (char *)values + in->sel[i].offset, w, h,
+                     gdal_type(in->sel[i].dtype), ps, ps * w) != CE_None) {
+        gdal_message(errbuf, errbuf_len, "read failed", GDALGetDescription(r->ds));
+        return R2H_ERR_INPUT;
+    }
+    return R2H_OK;
 }
 
 enum r2h_status r2h_raster_read(struct r2h_raster *r, int x0, int y0, int w, int h, void *values,
@@ -297,14 +410,13 @@ enum r2h_status r2h_raster_read(struct r2h_raster *r, int x0, int y0, int w, int
     enum r2h_status st = R2H_OK;
     CPLPushErrorHandler(CPLQuietErrorHandler);
     CPLErrorReset();
-    if (GDALRasterIO(r->band, GF_Read, x0, y0, w, h, values, w, h, gdal_type(in->dtype), 0, 0) !=
-        CE_None) {
-        gdal_message(errbuf, errbuf_len, "read failed", GDALGetDescription(r->ds));
-        st = R2H_ERR_INPUT;
+    for (int i = 0; i < in->nsel && st == R2H_OK; i++)
+        st = read_band(r, i, x0, y0, w, h, values, errbuf, errbuf_len);
+    if (st != R2H_OK)
         goto out;
-    }
-    if (in->has_mask) {
-        if (GDALRasterIO(r->mask, GF_Read, x0, y0, w, h, valid, w, h, GDT_Byte, 0, 0) != CE_None) {
+    if (in->sel[0].has_mask) {
+        if (GDALRasterIO(r->mask[0], GF_Read, x0, y0, w, h, valid, w, h, GDT_Byte, 0, 0) !=
+            CE_None) {
             gdal_message(errbuf, errbuf_len, "mask read failed", GDALGetDescription(r->ds));
             st = R2H_ERR_INPUT;
             goto out;
@@ -314,7 +426,11 @@ enum r2h_status r2h_raster_read(struct r2h_raster *r, int x0, int y0, int w, int
     } else {
         memset(valid, 1, n);
     }
-    mark_invalid(in, values, valid, n);
+    for (int i = 1; i < in->nsel && st == R2H_OK; i++)
+        if (in->sel[i].has_mask)
+            st = and_mask(r, i, x0, y0, w, h, valid, errbuf, errbuf_len);
+    for (int i = 0; i < in->nsel && st == R2H_OK; i++)
+        mark_invalid(&in->sel[i], values, in->pixel_size, valid, n);
 out:
     CPLPopErrorHandler();
     return st;

@@ -188,3 +188,70 @@ def test_stdout_clean_without_quiet(run_cli, good_raster, out_dir):
     proc = run_cli("convert", good_raster, out_dir, "--resolution", 6)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ""
+
+
+# ---------------------------------------------------------------------------------------------
+# --bands
+
+@pytest.fixture
+def six_bands(raster_dir):
+    data = rasters.random_values("uint8", (20, 20), 2)
+    return rasters.write_raster(raster_dir / "six.tif", data, (10.0, 0.01, 0.0, 50.0, 0.0, -0.01),
+                                4326, extra_bands=[data] * 5)
+
+
+@pytest.mark.parametrize("bands", ["", "x", "0", "-1", "1,", ",1", "1,,2", "1.5", "1,1", "2,3,2",
+                                   " 1", "+1"])
+def test_bad_bands_list(run_cli, six_bands, out_dir, bands):
+    proc = run_cli("convert", six_bands, out_dir, "--resolution", 5, "--bands", bands)
+    assert_error(proc, out_dir, usage=True)
+    assert "--bands" in proc.stderr
+
+
+def test_band_does_not_exist(run_cli, six_bands, out_dir):
+    proc = run_cli("convert", six_bands, out_dir, "--resolution", 5, "--bands", "1,7")
+    assert_error(proc, out_dir)
+    assert proc.returncode == 3
+    assert f"--bands: band 7 does not exist, {six_bands} has 6 bands" in proc.stderr
+
+
+def test_band_and_bands_together(run_cli, six_bands, out_dir):
+    proc = run_cli("convert", six_bands, out_dir, "--resolution", 5, "--band", "1", "--bands",
+                   "1,2")
+    assert_error(proc, out_dir, usage=True)
+
+
+@pytest.mark.parametrize("names", ["a,b", "a,b,c,d", "a,,c", "a,b,a", "h5,b,c"])
+def test_bad_value_name_list(run_cli, six_bands, out_dir, names):
+    proc = run_cli("convert", six_bands, out_dir, "--resolution", 5, "--bands", "1,2,3",
+                   "--value-name", names)
+    assert_error(proc, out_dir, usage=True)
+
+
+def test_too_many_bits(run_cli, raster_dir, out_dir):
+    data = rasters.random_values("uint8", (20, 20), 3)
+    r = rasters.write_raster(raster_dir / "nine.tif", data, (10.0, 0.01, 0.0, 50.0, 0.0, -0.01),
+                             4326, extra_bands=[data] * 8)
+    proc = run_cli("convert", r, out_dir, "--resolution", 5, "--bands", "all")
+    assert_error(proc, out_dir, usage=True)
+    assert "--bands: 9 uint8 bands need 72 bits per pixel; at most 64 bits" in proc.stderr
+    f = rasters.random_values("float32", (20, 20), 3)
+    r = rasters.write_raster(raster_dir / "f3.tif", f, (10.0, 0.01, 0.0, 50.0, 0.0, -0.01),
+                             4326, extra_bands=[f] * 2)
+    proc = run_cli("convert", r, out_dir, "--resolution", 5, "--bands", "1,2,3")
+    assert_error(proc, out_dir, usage=True)
+    assert "96 bits" in proc.stderr
+    proc = run_cli("convert", r, out_dir, "--resolution", 5, "--bands", "1,2", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_aggregate_with_several_bands(run_cli, six_bands, out_dir):
+    proc = run_cli("convert", six_bands, out_dir, "--resolution", 5, "--bands", "1,2",
+                   "--aggregate")
+    assert_error(proc, out_dir, usage=True)
+    assert "not supported" in proc.stderr
+
+
+def test_verify_bad_bands(run_cli, six_bands, out_dir):
+    assert_error(run_cli("verify", out_dir, "--bands", "x"), out_dir, usage=True)
+    assert_error(run_cli("verify", out_dir, "--band", "1", "--bands", "1,2"), out_dir, usage=True)

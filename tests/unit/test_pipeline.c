@@ -1,4 +1,5 @@
-/* test_pipeline.c - unit tests of value keys, row layouts, row sorting and run merges. */
+/* test_pipeline.c - unit tests of value keys, multi-band key packing, row layouts, row sorting
+ * and run merges. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,34 +22,34 @@ TEST(keys_order_and_round_trip)
 {
     const double d[] = {-INFINITY, -1e300, -2.5, -0.0, 0.0, 1e-310, 3.0, 1e300, INFINITY};
     for (size_t i = 0; i + 1 < sizeof d / sizeof d[0]; i++) {
-        uint64_t a = r2h_value_key(R2H_DT_FLOAT64, &d[i]), b = r2h_value_key(R2H_DT_FLOAT64, &d[i + 1]);
+        uint64_t a = r2h_narrow_key(R2H_DT_FLOAT64, &d[i]), b = r2h_narrow_key(R2H_DT_FLOAT64, &d[i + 1]);
         t_assert(a < b, "float64 keys ordered");
         double back;
-        r2h_value_from_key(R2H_DT_FLOAT64, a, &back);
+        r2h_narrow_value(R2H_DT_FLOAT64, a, &back);
         t_assert(memcmp(&back, &d[i], 8) == 0, "float64 round trip (bits)");
     }
     const float f[] = {-3.4e38f, -1.0f, -0.0f, 0.0f, 1e-45f, 2.0f};
     for (size_t i = 0; i + 1 < sizeof f / sizeof f[0]; i++) {
-        t_assert(r2h_value_key(R2H_DT_FLOAT32, &f[i]) < r2h_value_key(R2H_DT_FLOAT32, &f[i + 1]),
+        t_assert(r2h_narrow_key(R2H_DT_FLOAT32, &f[i]) < r2h_narrow_key(R2H_DT_FLOAT32, &f[i + 1]),
                  "float32 keys ordered");
         float back;
-        r2h_value_from_key(R2H_DT_FLOAT32, r2h_value_key(R2H_DT_FLOAT32, &f[i]), &back);
+        r2h_narrow_value(R2H_DT_FLOAT32, r2h_narrow_key(R2H_DT_FLOAT32, &f[i]), &back);
         t_assert(memcmp(&back, &f[i], 4) == 0, "float32 round trip");
     }
     const int16_t s[] = {-32768, -1, 0, 1, 32767};
     for (size_t i = 0; i + 1 < 5; i++) {
-        t_assert(r2h_value_key(R2H_DT_INT16, &s[i]) < r2h_value_key(R2H_DT_INT16, &s[i + 1]),
+        t_assert(r2h_narrow_key(R2H_DT_INT16, &s[i]) < r2h_narrow_key(R2H_DT_INT16, &s[i + 1]),
                  "int16 keys ordered");
         int16_t back;
-        r2h_value_from_key(R2H_DT_INT16, r2h_value_key(R2H_DT_INT16, &s[i]), &back);
+        r2h_narrow_value(R2H_DT_INT16, r2h_narrow_key(R2H_DT_INT16, &s[i]), &back);
         t_assert(back == s[i], "int16 round trip");
     }
     const int64_t l[] = {INT64_MIN, -1, 0, INT64_MAX};
     for (size_t i = 0; i + 1 < 4; i++)
-        t_assert(r2h_value_key(R2H_DT_INT64, &l[i]) < r2h_value_key(R2H_DT_INT64, &l[i + 1]),
+        t_assert(r2h_narrow_key(R2H_DT_INT64, &l[i]) < r2h_narrow_key(R2H_DT_INT64, &l[i + 1]),
                  "int64 keys ordered");
     const uint64_t u = UINT64_MAX;
-    t_assert(r2h_value_key(R2H_DT_UINT64, &u) == UINT64_MAX, "uint64 key is the value");
+    t_assert(r2h_narrow_key(R2H_DT_UINT64, &u) == UINT64_MAX, "uint64 key is the value");
 }
 
 static int cmp_rows(const void *a, const void *b)
@@ -87,6 +88,188 @@ TEST(sort_allocation_failure)
     t_assert(r2h_rows_sort(rows, 3) == R2H_OK && rows[0].cell == 1 && rows[2].cell == 3, "sorted");
 }
 
+/* ---- narrow and packed multi-band keys (bands.c) ------------------------------------------ */
+
+static const enum r2h_dtype ALL_TYPES[] = {R2H_DT_UINT8, R2H_DT_INT8, R2H_DT_UINT16, R2H_DT_INT16,
+                                           R2H_DT_UINT32, R2H_DT_INT32, R2H_DT_UINT64, R2H_DT_INT64,
+                                           R2H_DT_FLOAT32, R2H_DT_FLOAT64};
+
+/* The order of two values of type t, computed from the values themselves (not from keys):
+ * -1, 0, 1; for floats -0.0 < +0.0 and equal only if the bits are. */
+static int cmp_val(enum r2h_dtype t, const void *a, const void *b)
+{
+    union r2h_value x, y;
+    memcpy(&x, a, r2h_dtype_size(t));
+    memcpy(&y, b, r2h_dtype_size(t));
+    switch (t) {
+    case R2H_DT_UINT64: return (x.u64 > y.u64) - (x.u64 < y.u64);
+    case R2H_DT_INT64: return (x.i64 > y.i64) - (x.i64 < y.i64);
+    case R2H_DT_FLOAT32:
+    case R2H_DT_FLOAT64: {
+        double u = t == R2H_DT_FLOAT32 ? x.f : x.d, v = t == R2H_DT_FLOAT32 ? y.f : y.d;
+        if (u != v)
+            return u < v ? -1 : 1;
+        return (signbit(v) != 0) - (signbit(u) != 0); /* -0.0 before +0.0 */
+    }
+    default: {
+        double u = r2h_value_double(t, &x), v = r2h_value_double(t, &y);
+        return (u > v) - (u < v);
+    }
+    }
+}
+
+/* A random value of type t: random bits (floats: not NaN), often an extreme or a zero. */
+static void random_value(enum r2h_dtype t, void *p)
+{
+    const size_t sz = r2h_dtype_size(t);
+    uint64_t r = next_rand();
+    switch (next_rand() % 8) {
+    case 0: r = 0; break;                                     /* 0, +0.0 */
+    case 1: r = ~0ULL; break;                                 /* max unsigned, -1, NaN: below */
+    case 2: r = sz == 8 ? 1ULL << 63 : 1ULL << (8 * sz - 1); break; /* min signed, -0.0 */
+    default: break;
+    }
+    if (t == R2H_DT_FLOAT32) {
+        uint32_t b = (uint32_t)r;
+        float f;
+        memcpy(&f, &b, 4);
+        if (isnan(f))
+            f = (r & 1) ? -INFINITY : 3.4028235e38f;
+        memcpy(p, &f, 4);
+    } else if (t == R2H_DT_FLOAT64) {
+        double d;
+        memcpy(&d, &r, 8);
+        if (isnan(d))
+            d = (r & 1) ? INFINITY : -1.7976931348623157e308;
+        memcpy(p, &d, 8);
+    } else {
+        memcpy(p, &r, sz); /* little-endian: the low bytes */
+    }
+}
+
+TEST(narrow_keys_every_type)
+{
+    for (size_t ti = 0; ti < sizeof ALL_TYPES / sizeof ALL_TYPES[0]; ti++) {
+        const enum r2h_dtype t = ALL_TYPES[ti];
+        const int w = r2h_key_width(t);
+        const size_t sz = r2h_dtype_size(t);
+        char what[64];
+        r2h_fmt(what, sizeof what, "%s", r2h_dtype_name(t));
+        t_assert(w == (int)(8 * sz), what);
+        for (int i = 0; i < 20000; i++) {
+            unsigned char a[8] = {0}, b[8] = {0}, back[8] = {0};
+            random_value(t, a);
+            random_value(t, b);
+            const uint64_t ka = r2h_narrow_key(t, a), kb = r2h_narrow_key(t, b);
+            t_assert(w == 64 || ka >> w == 0, "narrow key fits its width");
+            const int c = cmp_val(t, a, b);
+            t_assert((c < 0) == (ka < kb) && (c == 0) == (ka == kb), "narrow key order");
+            r2h_narrow_value(t, ka, back);
+            t_assert(memcmp(back, a, sz) == 0, "narrow key round trip (bits)");
+            if ((c < 0) != (ka < kb) || memcmp(back, a, sz) != 0) {
+                fprintf(stderr, "    type %s\n", what);
+                break;
+            }
+        }
+    }
+    const float f[] = {-INFINITY, -3.4028235e38f, -1.0f, -1e-45f, -0.0f, 0.0f, 1e-45f, 1.17549435e-38f,
+                       2.5f, 3.4028235e38f, INFINITY};
+    for (size_t i = 0; i + 1 < sizeof f / sizeof f[0]; i++)
+        t_assert(r2h_narrow_key(R2H_DT_FLOAT32, &f[i]) < r2h_narrow_key(R2H_DT_FLOAT32, &f[i + 1]),
+                 "float32 narrow keys ascend through -inf, -0.0, +0.0, denormals, +inf");
+    const int8_t s8[] = {-128, -1, 0, 127};
+    for (size_t i = 0; i + 1 < 4; i++)
+        t_assert(r2h_narrow_key(R2H_DT_INT8, &s8[i]) < r2h_narrow_key(R2H_DT_INT8, &s8[i + 1]),
+                 "int8 narrow keys ascend");
+}
+
+/* A bands plan for types dt[0..n) with pixel records laid out at natural alignment. */
+static enum r2h_status make_bands(struct r2h_bands *b, const enum r2h_dtype *dt, int n)
+{
+    memset(b, 0, sizeof *b);
+    b->n = n;
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        const size_t sz = r2h_dtype_size(dt[i]);
+        b->dt[i] = dt[i];
+        b->band[i] = i + 1;
+        off = (off + sz - 1) / sz * sz;
+        b->off[i] = off;
+        off += sz;
+    }
+    b->pixel_size = (off + 7) / 8 * 8;
+    char err[256];
+    return r2h_bands_layout(b, err, sizeof err);
+}
+
+TEST(packed_keys_sort_lexicographically)
+{
+    static const enum r2h_dtype combos[][4] = {
+        {R2H_DT_UINT8, R2H_DT_UINT16, R2H_DT_FLOAT32},
+        {R2H_DT_FLOAT32, R2H_DT_INT16, R2H_DT_INT8},
+        {R2H_DT_INT32, R2H_DT_FLOAT32},
+        {R2H_DT_INT16, R2H_DT_UINT16, R2H_DT_INT16, R2H_DT_UINT16},
+        {R2H_DT_FLOAT64},
+    };
+    static const int ncombo[] = {3, 3, 2, 4, 1};
+    static const int bits[] = {56, 56, 64, 64, 64};
+    for (size_t k = 0; k < sizeof ncombo / sizeof ncombo[0]; k++) {
+        struct r2h_bands b;
+        t_assert(make_bands(&b, combos[k], ncombo[k]) == R2H_OK, "layout fits");
+        t_assert(r2h_bands_key_bits(&b) == bits[k], "key width is the sum of the band widths");
+        t_assert(b.shift[0] + b.bits[0] == b.key_bits && b.shift[b.n - 1] == 0,
+                 "first band in the top bits, last in the bottom");
+        for (int i = 0; i < 20000; i++) {
+            unsigned char pa[64] = {0}, pb[64] = {0};
+            for (int j = 0; j < b.n; j++) {
+                random_value(b.dt[j], pa + b.off[j]);
+                if (next_rand() % 3) /* often equal leading bands: later bands decide */
+                    memcpy(pb + b.off[j], pa + b.off[j], r2h_dtype_size(b.dt[j]));
+                else
+                    random_value(b.dt[j], pb + b.off[j]);
+            }
+            int c = 0;
+            for (int j = 0; j < b.n && !c; j++)
+                c = cmp_val(b.dt[j], pa + b.off[j], pb + b.off[j]);
+            const uint64_t ka = r2h_bands_key(&b, pa), kb = r2h_bands_key(&b, pb);
+            t_assert((c < 0) == (ka < kb) && (c == 0) == (ka == kb),
+                     "packed key order is the lexicographic order of the band values");
+            t_assert(b.key_bits == 64 || ka >> b.key_bits == 0, "packed key < 2^key_bits");
+            struct r2h_row row = {.cell = 1, .key = ka};
+            for (int j = 0; j < b.n; j++) {
+                unsigned char v[8] = {0}, v2[8] = {0};
+                r2h_bands_value(&b, ka, j, v);
+                r2h_bands_decode(&b, &row, 1, j, v2);
+                t_assert(memcmp(v, pa + b.off[j], r2h_dtype_size(b.dt[j])) == 0 &&
+                             memcmp(v2, v, 8) == 0,
+                         "each band decodes back from the packed key (bits)");
+            }
+        }
+    }
+}
+
+TEST(packed_key_width_limit)
+{
+    struct r2h_bands b;
+    enum r2h_dtype dt[9];
+    char err[256] = "";
+    for (int i = 0; i < 9; i++)
+        dt[i] = R2H_DT_UINT8;
+    t_assert(make_bands(&b, dt, 8) == R2H_OK && b.key_bits == 64, "8 Byte bands fit");
+    memset(&b, 0, sizeof b);
+    b.n = 9;
+    memcpy(b.dt, dt, sizeof dt);
+    t_assert(r2h_bands_layout(&b, err, sizeof err) == R2H_ERR_INVALID, "9 Byte bands do not");
+    t_assert(strstr(err, "9 uint8 bands need 72 bits per pixel; at most 64 bits") != NULL,
+             "the message names the width and the limit");
+    const enum r2h_dtype two[] = {R2H_DT_FLOAT64, R2H_DT_UINT8};
+    t_assert(make_bands(&b, two, 2) == R2H_ERR_INVALID, "a 64-bit band only alone");
+    const enum r2h_dtype three[] = {R2H_DT_FLOAT32, R2H_DT_FLOAT32, R2H_DT_UINT8};
+    t_assert(make_bands(&b, three, 3) == R2H_ERR_INVALID, "3 Float32 bands are 96 bits");
+    const enum r2h_dtype one[] = {R2H_DT_UINT8};
+    t_assert(make_bands(&b, one, 1) == R2H_OK && b.key_bits == 8 && b.shift[0] == 0,
+             "one Byte band: an 8-bit key");
+}
 
 /* A random H3-shaped cell of resolution res (mode 1, base cell < 122, digits 0..6, then 7s). */
 static uint64_t random_cell(int res)
@@ -233,6 +416,9 @@ int main(void)
     RUN(keys_order_and_round_trip);
     RUN(radix_sort_matches_qsort);
     RUN(sort_allocation_failure);
+    RUN(narrow_keys_every_type);
+    RUN(packed_keys_sort_lexicographically);
+    RUN(packed_key_width_limit);
     RUN(packed_rows_round_trip_and_order);
     RUN(packed_sort_matches_qsort);
     RUN(packed_runs_merge);
