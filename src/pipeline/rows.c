@@ -252,18 +252,40 @@ static void msd_copy_sort(uint64_t *a, size_t n, uint64_t *tmp, size_t *count)
     if (!varying)
         return;
     const int top = 63 - __builtin_clzll(varying), shift = top < 15 ? 0 : top - 15;
+    /* Rows come in raster order, so the top digit changes rarely from one row to the next: the
+     * histogram and the scatter keep the current digit's counter in a register (a counter in
+     * memory would be a load-store chain per row). */
     size_t *next = count;
     memset(next, 0, 65536 * sizeof *next);
-    for (size_t i = 0; i < n; i++)
-        next[(a[i] >> shift) & 0xffff]++;
+    size_t cur = (a[0] >> shift) & 0xffff, run = 0;
+    for (size_t i = 0; i < n; i++) {
+        const size_t d = (a[i] >> shift) & 0xffff;
+        if (d != cur) {
+            next[cur] += run;
+            cur = d;
+            run = 0;
+        }
+        run++;
+    }
+    next[cur] += run;
     size_t sum = 0;
     for (size_t d = 0; d < 65536; d++) {
         size_t c = next[d];
         next[d] = sum;
         sum += c;
     }
-    for (size_t i = 0; i < n; i++)
-        tmp[next[(a[i] >> shift) & 0xffff]++] = a[i];
+    cur = (a[0] >> shift) & 0xffff;
+    size_t at = next[cur];
+    for (size_t i = 0; i < n; i++) {
+        const size_t d = (a[i] >> shift) & 0xffff;
+        if (d != cur) {
+            next[cur] = at;
+            cur = d;
+            at = next[d];
+        }
+        tmp[at++] = a[i];
+    }
+    next[cur] = at;
     struct digits dg; /* the bits below the digit that vary anywhere */
     choose_digits(shift ? varying & ((1ULL << shift) - 1) : 0, &dg);
     size_t start = 0; /* next[d] is now the end of bucket d */
