@@ -256,11 +256,16 @@ static inline void ijk_normalise(int *i, int *j, int *k)
 
 uint64_t r2h_fast_make_cell(int res, int bc, int t, uint64_t digits)
 {
-    /* digits holds our digit r at bits 3*(15-r), 7 below res; turn pairs of digits at once. */
-    uint64_t d = 0;
-    for (int sh = 0; sh < 45; sh += 6)
-        d |= (uint64_t)rot2[t][(digits >> sh) & 63] << sh;
-    (void)res;
+    /* digits holds our digit r at bits 3*(15-r), 7 below res; turn pairs of digits at once.
+     * Rotations keep 0 and 7, so the unused digits below res stay as they are, and t = 0 (no
+     * rotation) is the identity. */
+    uint64_t d = digits;
+    if (t != 0) {
+        const int start = 3 * (15 - res) / 6 * 6; /* the pair holding digit res */
+        d = digits & ((1ULL << start) - 1);
+        for (int sh = start; sh < 45; sh += 6)
+            d |= (uint64_t)rot2[t][(digits >> sh) & 63] << sh;
+    }
     return (1ULL << 59) | ((uint64_t)res << 52) | ((uint64_t)bc << 45) | d;
 }
 
