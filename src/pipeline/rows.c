@@ -188,6 +188,25 @@ static void lsd_sort(uint64_t *a, uint64_t *b, size_t n, size_t *count)
     lsd_sort_digits(a, b, n, &d, (uint32_t *)count);
 }
 
+/* Histogram of the 16-bit digit at shift over a[0..n) into hist (zeroed here). Rows come in
+ * raster order, so the digit changes rarely from one row to the next: the current digit's count
+ * stays in a register (a counter in memory would be a load-store chain per row). */
+static void digit_histogram(const uint64_t *a, size_t n, int shift, size_t *hist)
+{
+    memset(hist, 0, 65536 * sizeof *hist);
+    size_t cur = (a[0] >> shift) & 0xffff, run = 0;
+    for (size_t i = 0; i < n; i++) {
+        const size_t d = (a[i] >> shift) & 0xffff;
+        if (d != cur) {
+            hist[cur] += run;
+            cur = d;
+            run = 0;
+        }
+        run++;
+    }
+    hist[cur] += run;
+}
+
 /* In-place most-significant-digit radix sort of a[0..n) (American flag sort): buckets on the top
  * 16 varying bits are permuted into place, then each bucket is sorted by lsd_sort through the
  * scratch when it fits (cap rows), else recursively. count: R2H_SORT_COUNT entries. */
@@ -207,9 +226,7 @@ static void msd_sort(uint64_t *a, size_t n, uint64_t *scratch, size_t cap, size_
         return;
     const int top = 63 - __builtin_clzll(varying), shift = top < 15 ? 0 : top - 15;
     size_t *end = count, *next = count + 65536;
-    memset(end, 0, 65536 * sizeof *end);
-    for (size_t i = 0; i < n; i++)
-        end[(a[i] >> shift) & 0xffff]++;
+    digit_histogram(a, n, shift, end);
     size_t sum = 0;
     for (size_t d = 0; d < 65536; d++) {
         next[d] = sum;
@@ -252,30 +269,15 @@ static void msd_copy_sort(uint64_t *a, size_t n, uint64_t *tmp, size_t *count)
     if (!varying)
         return;
     const int top = 63 - __builtin_clzll(varying), shift = top < 15 ? 0 : top - 15;
-    /* Rows come in raster order, so the top digit changes rarely from one row to the next: the
-     * histogram and the scatter keep the current digit's counter in a register (a counter in
-     * memory would be a load-store chain per row). */
     size_t *next = count;
-    memset(next, 0, 65536 * sizeof *next);
-    size_t cur = (a[0] >> shift) & 0xffff, run = 0;
-    for (size_t i = 0; i < n; i++) {
-        const size_t d = (a[i] >> shift) & 0xffff;
-        if (d != cur) {
-            next[cur] += run;
-            cur = d;
-            run = 0;
-        }
-        run++;
-    }
-    next[cur] += run;
+    digit_histogram(a, n, shift, next);
     size_t sum = 0;
     for (size_t d = 0; d < 65536; d++) {
         size_t c = next[d];
         next[d] = sum;
         sum += c;
     }
-    cur = (a[0] >> shift) & 0xffff;
-    size_t at = next[cur];
+    size_t cur = (a[0] >> shift) & 0xffff, at = next[cur]; /* scatter, counter in a register */
     for (size_t i = 0; i < n; i++) {
         const size_t d = (a[i] >> shift) & 0xffff;
         if (d != cur) {
