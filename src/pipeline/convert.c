@@ -1,35 +1,20 @@
-/* convert.c - the convert run: plan windows, read, locate, index, route to partitions, write Parquet. */
-#include <dirent.h>
+/* convert.c - the convert run: options, plan windows and chunks, the memory budget, worker
+ * threads (read, locate, index, route, sort, spill), the write pass and r2h_convert. Partition
+ * files: partition.c; resume and manifest: resume.c; progress and --profile: progress.c. */
 #include <errno.h>
 #include <pthread.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cpl_conv.h>
 #include <cpl_error.h>
 
+#include "convert_internal.h"
 #include "r2h_index.h"
 #include "r2h_index_fast.h"
-#include "r2h_parquet.h"
 #include "r2h_pipeline.h"
-#include "r2h_pq_reader.h"
 #include "r2h_raster.h"
-#include "r2h_sink.h"
-
-enum { PHASE_READ, PHASE_LOCATE, PHASE_INDEX, PHASE_ROUTE, PHASE_SORT, PHASE_SPILL, PHASE_WRITE,
-       NPHASES };
-static const char *const phase_names[NPHASES] = {"read", "locate", "index", "route",
-                                                 "sort", "spill", "merge+encode+write"};
-
-/* A piece of work: rows [y, y+h) of window columns [x0, x0+w). */
-struct chunk {
-    int x0, y, w, h;
-};
-
-struct run;
 
 /* Rows of sort scratch for packed rows: buckets up to this size are sorted in cache. */
 enum { SORT_SCRATCH = 1 << 16 };
@@ -53,48 +38,6 @@ struct worker {
     size_t cap_pix, cap_w;
     const struct chunk *cur;    /* chunk being read (pixel references of aggregation) */
     pthread_t tid;
-};
-
-struct run {
-    const struct r2h_convert_options *opt;
-    struct r2h_raster *raster;
-    const struct r2h_raster_info *info;
-    struct worker *workers;
-    int nworkers;
-    struct chunk *chunks;
-    size_t nchunks;
-    struct r2h_runs *runs;   /* sorted runs of all workers */
-    struct r2h_rowfmt fmt;   /* their row layout */
-    size_t rows_per_worker;  /* row buffer capacity from the memory budget */
-    size_t chunk_pixels;     /* pixels per read chunk from the memory budget */
-    size_t merge_rows;       /* buffer rows per spilled run in a merge */
-    size_t row_group_rows;   /* Parquet row group size from the memory budget */
-    uint64_t budget;
-    const char *value_name;  /* the first value column */
-    struct r2h_bands *bands; /* the selected bands, their columns and key layout */
-    int key_bits;            /* rows' keys are < 2^key_bits (compact row formats may use it) */
-    struct r2h_agg *agg;     /* aggregation / extra columns; NULL: pixel rows */
-    char fingerprint[24];
-    char root[4096];                        /* output root (s3:// mapped to /vsis3/) */
-    int remote;
-    uint64_t *counts;                       /* non-NULL: count valid pixels only, write nothing */
-    struct r2h_fast_grid *grid;             /* fast exact indexing of geographic grids */
-    uint8_t skip[R2H_NUM_BASE_CELLS];       /* complete partitions left alone */
-    int nskip;                              /* how many */
-    uint8_t stale[R2H_NUM_BASE_CELLS];      /* partitions present but not complete */
-    uint8_t write_order[R2H_NUM_BASE_CELLS]; /* partitions by decreasing rows (balance) */
-    struct r2h_manifest manifest;
-    double phase[NPHASES];
-    double t_start, t_last_progress;
-    uint64_t pixels_total;
-    struct r2h_convert_result res;
-    /* Shared between workers, guarded by mu. */
-    pthread_mutex_t mu;
-    size_t next;             /* next chunk or partition to take */
-    uint64_t pixels_done;
-    enum r2h_status status;  /* first error; workers stop when set */
-    char *err;
-    size_t errlen;
 };
 
 const char *r2h_version(void) { return R2H_VERSION_STRING; }
@@ -123,55 +66,6 @@ static void fail(struct run *run, enum r2h_status st, const char *msg)
         r2h_fmt(run->err, run->errlen, "%s", msg);
     }
     pthread_mutex_unlock(&run->mu);
-}
-
-static void fmt_duration(char *dst, size_t len, double s)
-{
-    if (s < 0 || s > 1e7)
-        r2h_fmt(dst, len, "?");
-    else if (s >= 3600)
-        r2h_fmt(dst, len, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
-    else
-        r2h_fmt(dst, len, "%dm%02ds", (int)(s / 60), (int)s % 60);
-}
-
-/* Progress on stderr: a live bar (TTY), plain lines or JSON lines (log collectors), the latter
- * at most every 5 s. Called with run->mu held. */
-static void progress_locked(struct run *run, int final)
-{
-    const enum r2h_progress mode = run->opt->progress;
-    if (mode == R2H_PROGRESS_NONE)
-        return;
-    double now = r2h_now();
-    double every = mode == R2H_PROGRESS_BAR ? 0.2 : 5.0;
-    if (!final && now - run->t_last_progress < every)
-        return;
-    run->t_last_progress = now;
-    double el = now - run->t_start;
-    double frac = run->pixels_total ? (double)run->pixels_done / (double)run->pixels_total : 1.0;
-    double rate = el > 0 ? (double)run->pixels_done / el : 0.0;
-    double eta = rate > 0 ? (double)(run->pixels_total - run->pixels_done) / rate : -1;
-    char etas[32];
-    fmt_duration(etas, sizeof etas, eta);
-    if (mode == R2H_PROGRESS_JSON) {
-        fprintf(stderr,
-                "{\"event\":\"progress\",\"pixels_done\":%llu,\"pixels_total\":%llu,"
-                "\"fraction\":%.4f,\"pixels_per_s\":%.0f,\"elapsed_s\":%.1f,\"eta_s\":%.1f}\n",
-                (unsigned long long)run->pixels_done, (unsigned long long)run->pixels_total, frac,
-                rate, el, eta < 0 ? -1.0 : eta);
-    } else if (mode == R2H_PROGRESS_BAR) {
-        char bar[31];
-        int fill = (int)(frac * 30 + 0.5);
-        for (int i = 0; i < 30; i++)
-            bar[i] = i < fill ? '#' : '.';
-        bar[30] = 0;
-        fprintf(stderr, "\r[%s] %5.1f%% %.1f Mpixel/s ETA %s   %s", bar, 100 * frac, rate / 1e6,
-                etas, final ? "\n" : "");
-    } else {
-        fprintf(stderr, "raster2h3: %5.1f%% %llu/%llu pixels, %.1f Mpixel/s, %.0f s, ETA %s\n",
-                100 * frac, (unsigned long long)run->pixels_done,
-                (unsigned long long)run->pixels_total, rate / 1e6, el, etas);
-    }
 }
 
 static enum r2h_status worker_buffers(struct worker *wk, size_t npix, size_t w)
@@ -389,7 +283,7 @@ static long take_next(struct run *run, size_t limit, uint64_t done_pixels)
     pthread_mutex_lock(&run->mu);
     run->pixels_done += done_pixels;
     if (done_pixels)
-        progress_locked(run, 0);
+        r2h_conv_progress_locked(run, 0);
     if (run->status == R2H_OK && run->next < limit)
         i = (long)run->next++;
     pthread_mutex_unlock(&run->mu);
@@ -423,241 +317,6 @@ static void *read_worker(void *arg)
     return NULL;
 }
 
-static enum r2h_status mkdir_p(const char *path, char *err, size_t errlen)
-{
-    char tmp[4096];
-    r2h_fmt(tmp, sizeof tmp, "%s", path);
-    size_t len = strlen(tmp);
-    while (len > 1 && tmp[len - 1] == '/')
-        tmp[--len] = 0;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-            goto fail;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-        goto fail;
-    struct stat sb;
-    if (stat(tmp, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        errno = ENOTDIR;
-        goto fail;
-    }
-    return R2H_OK;
-fail:
-    r2h_fmt(err, errlen, "%s: cannot create directory: %s", tmp, strerror(errno));
-    return R2H_ERR_IO;
-}
-
-static enum r2h_status add_metadata(struct run *run, struct r2h_pq_writer *w, uint64_t h0)
-{
-    const struct r2h_convert_options *o = run->opt;
-    const struct r2h_raster_info *in = run->info;
-    char bands[512], nd[2048], dtypes[512], names[4096], cell[32], size[32], mtime[32];
-    r2h_fmt(cell, sizeof cell, "%015llx", (unsigned long long)h0);
-    r2h_bands_list(run->bands, in, R2H_LIST_BANDS, bands, sizeof bands);
-    r2h_bands_list(run->bands, in, R2H_LIST_NODATA, nd, sizeof nd);
-    r2h_bands_list(run->bands, in, R2H_LIST_DTYPES, dtypes, sizeof dtypes);
-    r2h_bands_list(run->bands, in, R2H_LIST_NAMES_JSON, names, sizeof names);
-    struct { const char *k, *v; } kv[] = {
-        {"raster2h3:version", r2h_version()},
-        {"raster2h3:h3_version", r2h_h3_version()},
-        {"raster2h3:gdal_version", r2h_gdal_version()},
-        {"raster2h3:source", o->input},
-        {"raster2h3:band", bands},
-        {"raster2h3:nodata", nd},
-        {"raster2h3:dtype", dtypes},
-        {"raster2h3:crs", in->crs_name},
-        {"raster2h3:partition", cell},
-        {"raster2h3:mode", run->agg && r2h_agg_grouped(run->agg) ? "aggregate" : "pixel"},
-        {"raster2h3:fingerprint", run->fingerprint},
-        {"raster2h3:value_column", run->value_name},
-        {"raster2h3:value_columns", names},
-        {"raster2h3:source_etag", in->source_etag},
-        {"raster2h3:source_size", (r2h_fmt(size, sizeof size, "%llu",
-                                            (unsigned long long)in->source_size), size)},
-        {"raster2h3:source_mtime", (r2h_fmt(mtime, sizeof mtime, "%lld",
-                                             (long long)in->source_mtime), mtime)},
-    };
-    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
-        enum r2h_status st = r2h_pq_writer_add_kv(w, kv[i].k, kv[i].v);
-        if (st != R2H_OK)
-            return st;
-    }
-    char res[8];
-    r2h_fmt(res, sizeof res, "%d", o->resolution);
-    if (run->agg) {
-        enum r2h_status st = r2h_pq_writer_add_kv(w, "raster2h3:aggregate", r2h_agg_spec(run->agg));
-        if (st != R2H_OK)
-            return st;
-    }
-    return r2h_pq_writer_add_kv(w, "raster2h3:resolution", res);
-}
-
-/* Discard a partition file after error st; msg gets the writer's message with the path. */
-static enum r2h_status abort_writer(struct r2h_pq_writer *w, enum r2h_status st,
-                                    const char *path, char *msg, size_t msglen)
-{
-    r2h_fmt(msg, msglen, "%s: %s", path,
-            r2h_pq_writer_errmsg(w)[0] ? r2h_pq_writer_errmsg(w) : r2h_status_str(st));
-    r2h_pq_writer_abort(w);
-    return st;
-}
-
-/* Finish a partition file (footer, commit); on failure msg names the path once. */
-static enum r2h_status close_writer(struct r2h_pq_writer *w, const char *path, char *msg,
-                                    size_t msglen)
-{
-    char wmsg[768] = "";
-    enum r2h_status st = r2h_pq_writer_close(w, wmsg, sizeof wmsg);
-    if (st == R2H_OK)
-        return R2H_OK;
-    if (strstr(wmsg, path)) /* sink messages name the path already */
-        r2h_fmt(msg, msglen, "%s", wmsg);
-    else
-        r2h_fmt(msg, msglen, "%s: %s", path, wmsg[0] ? wmsg : r2h_status_str(st));
-    return st;
-}
-
-static void partition_path(const struct run *run, int bc, char *path, size_t len)
-{
-    r2h_fmt(path, len, "%s/h0=%015llx/data_0.parquet", run->root,
-            (unsigned long long)r2h_index_res0_cell(bc));
-}
-
-/* write_partition with aggregation or extra columns (aggregate.c does the rows). */
-static enum r2h_status write_partition_agg(struct run *run, int bc, struct r2h_raster *raster,
-                                           double *phase, char *msg, size_t msglen)
-{
-    const uint64_t h0 = r2h_index_res0_cell(bc);
-    char dir[4096], path[4200];
-    double t1 = r2h_now();
-    enum r2h_status st;
-    r2h_fmt(dir, sizeof dir, "%s/h0=%015llx", run->root, (unsigned long long)h0);
-    if (!run->remote && (st = mkdir_p(dir, msg, msglen)) != R2H_OK)
-        return st;
-    r2h_fmt(path, sizeof path, "%s/data_0.parquet", dir);
-    struct r2h_sink *sink = NULL;
-    if ((st = r2h_out_open_sink(path, &sink, msg, msglen)) != R2H_OK)
-        return st;
-    const struct r2h_pq_column_spec *cols;
-    size_t ncols;
-    r2h_agg_columns(run->agg, &cols, &ncols);
-    struct r2h_pq_options po;
-    r2h_pq_options_init(&po);
-    po.codec = R2H_PQ_CODEC_ZSTD;
-    po.level = run->opt->compression_level;
-    po.row_group_rows = run->row_group_rows;
-    struct r2h_pq_writer *w = NULL;
-    if ((st = r2h_pq_writer_open(sink, cols, ncols, &po, &w)) != R2H_OK) {
-        r2h_fmt(msg, msglen, "%s: cannot start Parquet writer: %s", path, r2h_status_str(st));
-        return st;
-    }
-    if ((st = add_metadata(run, w, h0)) != R2H_OK)
-        goto fail;
-    struct r2h_merge *merge = NULL;
-    struct r2h_manifest_part *mp = &run->manifest.parts[bc];
-    uint64_t nout = 0;
-    char amsg[768] = "";
-    if ((st = r2h_merge_open(run->runs, bc, run->merge_rows, &merge)) == R2H_OK)
-        st = r2h_agg_write(run->agg, raster, merge, w, &nout, &mp->min, &mp->max, amsg,
-                           sizeof amsg);
-    r2h_merge_close(merge);
-    if (st != R2H_OK) {
-        if (amsg[0])
-            r2h_fmt(msg, msglen, "%s: %s", path, amsg);
-        r2h_pq_writer_abort(w);
-        return st;
-    }
-    if ((st = close_writer(w, path, msg, msglen)) != R2H_OK)
-        return st;
-    phase[PHASE_WRITE] += r2h_now() - t1;
-    mp->rows = nout;
-    r2h_out_exists(path, &mp->bytes);
-    return R2H_OK;
-fail:
-    return abort_writer(w, st, path, msg, msglen);
-}
-
-/* Merge partition bc's rows from all runs and write them to OUTPUT/h0=<cell>/data_0.parquet
- * atomically. Thread-safe for distinct partitions. Timings go to phase (per thread). */
-static enum r2h_status write_partition(struct run *run, int bc, double *phase, char *msg,
-                                       size_t msglen)
-{
-    const uint64_t h0 = r2h_index_res0_cell(bc);
-    char dir[4096], path[4200], cellname[8];
-    double t1 = r2h_now();
-    enum r2h_status st;
-    r2h_fmt(dir, sizeof dir, "%s/h0=%015llx", run->root, (unsigned long long)h0);
-    if (!run->remote && (st = mkdir_p(dir, msg, msglen)) != R2H_OK)
-        return st;
-    r2h_fmt(path, sizeof path, "%s/data_0.parquet", dir);
-    r2h_fmt(cellname, sizeof cellname, "h%d", run->opt->resolution);
-    struct r2h_sink *sink = NULL;
-    if ((st = r2h_out_open_sink(path, &sink, msg, msglen)) != R2H_OK)
-        return st;
-    const struct r2h_bands *b = run->bands;
-    struct r2h_pq_column_spec cols[R2H_RASTER_MAX_BANDS + 1];
-    r2h_bands_columns(b, cols);
-    cols[b->n] = (struct r2h_pq_column_spec){.name = cellname, .type = R2H_PQ_UINT64,
-                                             .sorted_ascending = 1, .encoding = R2H_PQ_ENC_PLAIN};
-    struct r2h_pq_options po;
-    r2h_pq_options_init(&po);
-    po.codec = R2H_PQ_CODEC_ZSTD;
-    po.level = run->opt->compression_level;
-    po.row_group_rows = run->row_group_rows;
-    struct r2h_pq_writer *w = NULL;
-    if ((st = r2h_pq_writer_open(sink, cols, (size_t)b->n + 1, &po, &w)) != R2H_OK) {
-        r2h_fmt(msg, msglen, "%s: cannot start Parquet writer: %s", path, r2h_status_str(st));
-        return st;
-    }
-    if ((st = add_metadata(run, w, h0)) != R2H_OK)
-        goto fail;
-    enum { CHUNK = 65536 };
-    unsigned char *vbuf = r2h_malloc((size_t)CHUNK * r2h_bands_value_bytes(b));
-    uint64_t *cbuf = r2h_malloc(CHUNK * sizeof *cbuf);
-    struct r2h_row *rbuf = r2h_malloc(CHUNK * sizeof *rbuf);
-    struct r2h_merge *merge = NULL;
-    if (!vbuf || !cbuf || !rbuf)
-        st = R2H_ERR_NOMEM;
-    else
-        st = r2h_merge_open(run->runs, bc, run->merge_rows, &merge);
-    size_t m;
-    uint64_t kmin = UINT64_MAX, kmax = 0;
-    while (st == R2H_OK && (m = r2h_merge_next(merge, rbuf, CHUNK, &st, msg, msglen)) > 0) {
-        for (size_t j = 0; j < m; j++) {
-            kmin = rbuf[j].key < kmin ? rbuf[j].key : kmin;
-            kmax = rbuf[j].key > kmax ? rbuf[j].key : kmax;
-            cbuf[j] = rbuf[j].cell;
-        }
-        struct r2h_pq_column_data data[R2H_RASTER_MAX_BANDS + 1] = {{0}};
-        for (int i = 0, at = 0; i < b->n; at += CHUNK * (int)r2h_dtype_size(b->dt[i]), i++) {
-            data[i].values = vbuf + at;
-            r2h_bands_decode(b, rbuf, m, i, vbuf + at);
-        }
-        data[b->n].values = cbuf;
-        st = r2h_pq_writer_write(w, data, m);
-    }
-    r2h_merge_close(merge);
-    r2h_free(vbuf);
-    r2h_free(cbuf);
-    r2h_free(rbuf);
-    if (st != R2H_OK)
-        goto fail;
-    if ((st = close_writer(w, path, msg, msglen)) != R2H_OK)
-        return st;
-    phase[PHASE_WRITE] += r2h_now() - t1;
-    struct r2h_manifest_part *mp = &run->manifest.parts[bc];
-    mp->min = r2h_bands_double(b, kmin, 0); /* the first band is the key's top field */
-    mp->max = r2h_bands_double(b, kmax, 0);
-    r2h_out_exists(path, &mp->bytes);
-    return R2H_OK;
-fail:
-    return abort_writer(w, st, path, msg, msglen);
-}
-
 static void *write_worker(void *arg)
 {
     struct worker *wk = arg;
@@ -668,10 +327,11 @@ static void *write_worker(void *arg)
     while ((i = take_next(run, R2H_NUM_BASE_CELLS, 0)) >= 0) {
         bc = run->write_order[i];
         uint64_t n = run->skip[bc] ? 0 : r2h_runs_rows(run->runs, (int)bc);
-        enum r2h_status st = !n ? R2H_OK
-                             : run->agg ? write_partition_agg(run, (int)bc, wk->raster, wk->phase,
-                                                              msg, sizeof msg)
-                                        : write_partition(run, (int)bc, wk->phase, msg, sizeof msg);
+        enum r2h_status st =
+            !n         ? R2H_OK
+            : run->agg ? r2h_conv_write_partition_agg(run, (int)bc, wk->raster, wk->phase, msg,
+                                                      sizeof msg)
+                       : r2h_conv_write_partition(run, (int)bc, wk->phase, msg, sizeof msg);
         if (n && run->agg)
             n = run->manifest.parts[bc].rows; /* cells written */
         if (n)
@@ -774,28 +434,6 @@ static enum r2h_status check_options(const struct r2h_convert_options *o, char *
         return R2H_ERR_INVALID;
     }
     return R2H_OK;
-}
-
-static void print_profile(const struct run *run)
-{
-    double total = r2h_now() - run->t_start;
-    fprintf(stderr, "raster2h3: profile (thread-seconds):");
-    for (int i = 0; i < NPHASES; i++)
-        fprintf(stderr, " %s %.3f,", phase_names[i], run->phase[i]);
-    fprintf(stderr, " wall %.3f s, %d thread%s\n", total, run->nworkers,
-            run->nworkers == 1 ? "" : "s");
-    fprintf(stderr, "raster2h3: profile: index path %s, %llu fallbacks to latLngToCell\n",
-            run->opt->reference_index ? "reference latLngToCell"
-            : run->grid               ? "fast grid"
-                                      : "fast points",
-            (unsigned long long)run->res.index_fallbacks);
-    fprintf(stderr,
-            "raster2h3: profile: %llu pixels read, %llu valid, %.2f Mpixel/s read, "
-            "%.2f M valid/s, spilled %.1f MiB, peak RSS %.1f MiB\n",
-            (unsigned long long)run->res.pixels_read, (unsigned long long)run->res.pixels_valid,
-            total > 0 ? (double)run->res.pixels_read / total / 1e6 : 0.0,
-            total > 0 ? (double)run->res.pixels_valid / total / 1e6 : 0.0,
-            (double)run->res.spilled_bytes / (1024.0 * 1024.0), (double)r2h_peak_rss() / (1024.0 * 1024.0));
 }
 
 /* Run fn on every worker thread (worker 0 on the calling thread) and wait for all. */
@@ -966,153 +604,6 @@ static enum r2h_status finish_read(struct run *run)
     return R2H_OK;
 }
 
-/* Remove hidden temporary files that a killed run left in partition bc's directory (local
- * outputs; remote temporary keys are removed by the run that made them, or are hidden). Only this
- * run writes bc, so no live writer is disturbed. */
-static void remove_leftovers(const struct run *run, int bc)
-{
-    char dir[4200], path[4500];
-    r2h_fmt(dir, sizeof dir, "%s/h0=%015llx", run->root, (unsigned long long)r2h_index_res0_cell(bc));
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strncmp(e->d_name, ".data_0.parquet.tmp-", 20) == 0) {
-            r2h_fmt(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    closedir(d);
-}
-
-/* Which partitions of this run are complete already (left alone) or stale (redone, or removed
- * if this run gives them no rows). A work unit looks at its own partition only. */
-static void plan_resume(struct run *run)
-{
-    const int wu = run->opt->work_unit;
-    char path[4200];
-    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
-        if (wu >= 0 && bc != wu)
-            continue;
-        if (!run->remote && !run->opt->dry_run)
-            remove_leftovers(run, bc);
-        partition_path(run, bc, path, sizeof path);
-        uint64_t rows = 0;
-        enum r2h_part_state ps = r2h_partition_state(path, run->fingerprint, &rows);
-        if (ps == R2H_PART_COMPLETE && !run->opt->overwrite) {
-            run->skip[bc] = 1;
-            run->nskip++;
-            run->manifest.parts[bc].rows = rows;
-            run->res.partitions_skipped++;
-        } else if (ps != R2H_PART_MISSING) {
-            run->stale[bc] = 1;
-        }
-    }
-}
-
-/* Fill the manifest entry of a partition left alone from its footer. */
-static void manifest_from_file(struct run *run, int bc)
-{
-    char path[4200], err[256];
-    partition_path(run, bc, path, sizeof path);
-    struct r2h_manifest_part *mp = &run->manifest.parts[bc];
-    r2h_out_exists(path, &mp->bytes);
-    struct r2h_pq_reader *r = r2h_partition_open(path, err, sizeof err);
-    if (!r)
-        return;
-    mp->min = INFINITY;
-    mp->max = -INFINITY;
-    for (size_t rg = 0; rg < r2h_pq_reader_num_row_groups(r); rg++) {
-        int has = 0;
-        double lo, hi;
-        uint64_t nulls;
-        if (r2h_pq_reader_stats(r, rg, 0, &has, &lo, &hi, &nulls) == R2H_OK && has) {
-            mp->min = fmin(mp->min, lo);
-            mp->max = fmax(mp->max, hi);
-        }
-    }
-    r2h_pq_reader_close(r);
-}
-
-/* After a whole-raster run: remove stale partitions this run gave no rows (they belong to
- * another input), then write the manifest last. */
-static enum r2h_status finish_dataset(struct run *run)
-{
-    char path[4200];
-    uint64_t total = 0;
-    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
-        struct r2h_manifest_part *mp = &run->manifest.parts[bc];
-        if (run->stale[bc] && !mp->rows) {
-            partition_path(run, bc, path, sizeof path);
-            r2h_out_remove_partition(path);
-            run->res.partitions_removed++;
-        }
-        if (run->skip[bc])
-            manifest_from_file(run, bc);
-        total += mp->rows;
-    }
-    struct r2h_manifest *m = &run->manifest;
-    m->fingerprint = run->fingerprint;
-    m->source = run->opt->input;
-    m->value_name = run->value_name;
-    char bands[512], names[4096];
-    r2h_bands_list(run->bands, run->info, R2H_LIST_BANDS, bands, sizeof bands);
-    r2h_bands_list(run->bands, run->info, R2H_LIST_NAMES_JSON, names, sizeof names);
-    m->bands = bands;
-    m->value_names_json = names;
-    m->band = run->info->band;
-    m->resolution = run->opt->resolution;
-    m->total_rows = total;
-    return r2h_manifest_write(run->root, m, run->err, run->errlen);
-}
-
-/* A whole run is done when its manifest has this run's fingerprint and every partition it lists
- * is complete (and nothing stale is around). */
-static int manifest_done(const struct run *run)
-{
-    char path[4200];
-    r2h_fmt(path, sizeof path, "%s/_manifest.json", run->root);
-    uint8_t *data = NULL;
-    size_t n = 0;
-    if (r2h_out_read_all(path, 1 << 20, &data, &n) != R2H_OK)
-        return 0;
-    char buf[65536];
-    n = n < sizeof buf - 1 ? n : sizeof buf - 1;
-    memcpy(buf, data, n);
-    buf[n] = 0;
-    r2h_free(data);
-    char want[64];
-    r2h_fmt(want, sizeof want, "\"fingerprint\": \"%s\"", run->fingerprint);
-    if (!strstr(buf, want))
-        return 0;
-    int listed = 0;
-    for (const char *p = buf; (p = strstr(p, "\"h0\": ")); p++)
-        listed++;
-    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
-        if (run->stale[bc])
-            return 0;
-    return listed == run->res.partitions_skipped;
-}
-
-/* --dry-run: the plan on stdout, one line per partition decision plus the read. */
-static void print_plan(const struct run *run)
-{
-    uint64_t px = 0;
-    for (size_t i = 0; i < run->nchunks; i++)
-        px += (uint64_t)run->chunks[i].w * run->chunks[i].h;
-    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
-        if (run->skip[bc] || run->stale[bc])
-            printf("%s h0=%015llx (%s)\n", run->skip[bc] ? "skip" : "redo",
-                   (unsigned long long)r2h_index_res0_cell(bc),
-                   run->skip[bc] ? "complete" : "stale");
-    }
-    if (run->opt->work_unit >= 0 ? run->skip[run->opt->work_unit] : manifest_done(run))
-        printf("nothing to do\n");
-    else
-        printf("read %llu pixels in %zu chunks of %s, write the other partitions\n",
-               (unsigned long long)px, run->nchunks, run->opt->input);
-}
-
 /* A convert run, or with counts non-NULL a pass that only counts valid pixels per base cell. */
 static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
                                     struct r2h_convert_result *res, char *errbuf,
@@ -1148,13 +639,14 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
         r2h_agg_fingerprint(run.agg, run.fingerprint, sizeof run.fingerprint);
     r2h_out_root(opt->output, run.root, sizeof run.root);
     run.remote = r2h_out_is_remote(run.root);
-    plan_resume(&run);
-    const int wu_done = opt->work_unit >= 0 ? run.skip[opt->work_unit] : manifest_done(&run);
+    r2h_conv_plan_resume(&run);
+    const int wu_done =
+        opt->work_unit >= 0 ? run.skip[opt->work_unit] : r2h_conv_manifest_done(&run);
     if (opt->dry_run) {
         int win[3][4], nwin = 0;
         if ((st = plan_windows(&run, win, &nwin)) == R2H_OK &&
             (st = plan_chunks(&run, (const int(*)[4])win, nwin)) == R2H_OK)
-            print_plan(&run);
+            r2h_conv_print_plan(&run);
         goto out;
     }
     if (wu_done) {
@@ -1165,7 +657,7 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
             *res = run.res;
         goto out;
     }
-    if (!run.remote && (st = mkdir_p(opt->output, run.err, run.errlen)) != R2H_OK)
+    if (!run.remote && (st = r2h_conv_mkdir_p(opt->output, run.err, run.errlen)) != R2H_OK)
         goto out;
     if (!run.remote && access(opt->output, W_OK | X_OK) != 0) {
         r2h_fmt(run.err, run.errlen, "%s: output directory not writable: %s", opt->output,
@@ -1209,16 +701,16 @@ pass:;
     run_workers(&run, write_worker);
     if ((st = run.status) != R2H_OK)
         goto out;
-    if (opt->work_unit < 0 && (st = finish_dataset(&run)) != R2H_OK)
+    if (opt->work_unit < 0 && (st = r2h_conv_finish_dataset(&run)) != R2H_OK)
         goto out;
     for (int i = 0; i < run.nworkers; i++)
         for (int k = 0; k < NPHASES; k++)
             run.phase[k] += run.workers[i].phase[k];
     pthread_mutex_lock(&run.mu);
-    progress_locked(&run, 1);
+    r2h_conv_progress_locked(&run, 1);
     pthread_mutex_unlock(&run.mu);
     if (opt->profile)
-        print_profile(&run);
+        r2h_conv_print_profile(&run);
     if (res)
         *res = run.res;
 out:

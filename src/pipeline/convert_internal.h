@@ -1,0 +1,100 @@
+/* convert_internal.h - state of one convert run, shared by the files that implement it:
+ *   convert.c    orchestration: options, planning, memory budget, workers (read pass: read,
+ *                locate, index, route, sort, spill), write pass dispatch, r2h_convert
+ *   partition.c  writing one partition file (Parquet schema, footer metadata, merge -> writer)
+ *   resume.c     resume and dataset bookkeeping: complete/stale partitions, manifest, --dry-run
+ *   progress.c   progress output on stderr and the --profile report
+ * Not part of the pipeline's interface to other modules or tests (that is r2h_pipeline.h). */
+#ifndef R2H_CONVERT_INTERNAL_H
+#define R2H_CONVERT_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "r2h_index.h"
+#include "r2h_pipeline.h"
+
+/* Phases of a run, timed per worker thread (--profile). */
+enum { PHASE_READ, PHASE_LOCATE, PHASE_INDEX, PHASE_ROUTE, PHASE_SORT, PHASE_SPILL, PHASE_WRITE,
+       NPHASES };
+
+/* A piece of work: rows [y, y+h) of window columns [x0, x0+w). */
+struct chunk {
+    int x0, y, w, h;
+};
+
+struct worker;          /* one thread's state (convert.c) */
+struct r2h_fast_grid;
+
+struct run {
+    const struct r2h_convert_options *opt;
+    struct r2h_raster *raster;
+    const struct r2h_raster_info *info;
+    struct worker *workers;
+    int nworkers;
+    struct chunk *chunks;
+    size_t nchunks;
+    struct r2h_runs *runs;   /* sorted runs of all workers */
+    struct r2h_rowfmt fmt;   /* their row layout */
+    size_t rows_per_worker;  /* row buffer capacity from the memory budget */
+    size_t chunk_pixels;     /* pixels per read chunk from the memory budget */
+    size_t merge_rows;       /* buffer rows per spilled run in a merge */
+    size_t row_group_rows;   /* Parquet row group size from the memory budget */
+    uint64_t budget;
+    const char *value_name;  /* the first value column */
+    struct r2h_bands *bands; /* the selected bands, their columns and key layout */
+    int key_bits;            /* rows' keys are < 2^key_bits (compact row formats may use it) */
+    struct r2h_agg *agg;     /* aggregation / extra columns; NULL: pixel rows */
+    char fingerprint[24];
+    char root[4096];                        /* output root (s3:// mapped to /vsis3/) */
+    int remote;
+    uint64_t *counts;                       /* non-NULL: count valid pixels only, write nothing */
+    struct r2h_fast_grid *grid;             /* fast exact indexing of geographic grids */
+    uint8_t skip[R2H_NUM_BASE_CELLS];       /* complete partitions left alone */
+    int nskip;                              /* how many */
+    uint8_t stale[R2H_NUM_BASE_CELLS];      /* partitions present but not complete */
+    uint8_t write_order[R2H_NUM_BASE_CELLS]; /* partitions by decreasing rows (balance) */
+    struct r2h_manifest manifest;
+    double phase[NPHASES];
+    double t_start, t_last_progress;
+    uint64_t pixels_total;
+    struct r2h_convert_result res;
+    /* Shared between workers, guarded by mu. */
+    pthread_mutex_t mu;
+    size_t next;             /* next chunk or partition to take */
+    uint64_t pixels_done;
+    enum r2h_status status;  /* first error; workers stop when set */
+    char *err;
+    size_t errlen;
+};
+
+/* progress.c */
+/* Progress line/bar/JSON on stderr (throttled unless final); call with run->mu held. */
+void r2h_conv_progress_locked(struct run *run, int final);
+/* The --profile report on stderr: phase thread-seconds, index path, rates, spill, peak RSS. */
+void r2h_conv_print_profile(const struct run *run);
+
+/* partition.c */
+/* Create directory path and its parents (local outputs); message in err on failure. */
+enum r2h_status r2h_conv_mkdir_p(const char *path, char *err, size_t errlen);
+/* OUTPUT/h0=<cell>/data_0.parquet of base cell bc into path. */
+void r2h_conv_partition_path(const struct run *run, int bc, char *path, size_t len);
+/* Write partition bc (pixel rows) from the merge of all runs; thread-safe for distinct bc. */
+enum r2h_status r2h_conv_write_partition(struct run *run, int bc, double *phase, char *msg,
+                                         size_t msglen);
+/* The same with aggregation or extra columns (aggregate.c writes the rows). */
+enum r2h_status r2h_conv_write_partition_agg(struct run *run, int bc, struct r2h_raster *raster,
+                                             double *phase, char *msg, size_t msglen);
+
+/* resume.c */
+/* Mark partitions complete (skip) or stale, removing leftover temporary files. */
+void r2h_conv_plan_resume(struct run *run);
+/* Whole-raster run: remove stale partitions without rows, then write the manifest. */
+enum r2h_status r2h_conv_finish_dataset(struct run *run);
+/* 1 when the manifest says this whole run is complete already. */
+int r2h_conv_manifest_done(const struct run *run);
+/* --dry-run: print the plan on stdout. */
+void r2h_conv_print_plan(const struct run *run);
+
+#endif
