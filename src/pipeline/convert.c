@@ -377,7 +377,28 @@ static enum r2h_status plan_windows(struct run *run, int (*win)[4], int *nwin)
     return R2H_OK;
 }
 
-/* Split windows into chunks of whole block rows (each block decoded once), ~4 M pixels each. */
+static enum r2h_status add_chunk(struct run *run, size_t *cap, int x, int y, int w, int h)
+{
+    if (run->nchunks == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        struct chunk *c = r2h_realloc(run->chunks, *cap * sizeof *c);
+        if (!c) {
+            r2h_fmt(run->err, run->errlen, "out of memory planning chunks");
+            return R2H_ERR_NOMEM;
+        }
+        run->chunks = c;
+    }
+    run->chunks[run->nchunks++] = (struct chunk){x, y, w, h};
+    run->pixels_total += (uint64_t)w * h;
+    return R2H_OK;
+}
+
+/* Split windows into chunks of about chunk_pixels that cover whole blocks, so that every block
+ * is decoded once, by one worker, whatever GDAL's block cache holds (workers have their own
+ * handles and caches): bands of whole block rows, several when they are small; when one block
+ * row is larger than that (wide rasters: the global carbon map is 133,584 pixels wide), pieces
+ * of a block row made of whole blocks. Rasters stored in strips as wide as the window keep
+ * bands of rows (a strip row is read whole either way). */
 static enum r2h_status plan_chunks(struct run *run, const int (*win)[4], int nwin)
 {
     const struct r2h_raster_info *in = run->info;
@@ -385,27 +406,29 @@ static enum r2h_status plan_chunks(struct run *run, const int (*win)[4], int nwi
     size_t cap = 0;
     for (int i = 0; i < nwin; i++) {
         const int x0 = win[i][0], y0 = win[i][1], w = win[i][2], h = win[i][3];
-        int bh = in->block_h > 0 ? in->block_h : 1;
-        while (bh > 1 && (size_t)bh * w > target)
-            bh /= 2;
-        while ((size_t)bh * 2 * w <= target && bh * 2 <= h)
-            bh *= 2;
+        const int bw = in->block_w > 0 ? in->block_w : in->width;
+        int bh = in->block_h > 0 ? in->block_h : 1, cw = w;
+        if ((size_t)bh * w > target && bw < w) {
+            const size_t nb = target / ((size_t)bh * (size_t)bw);
+            cw = (int)(nb > 1 ? nb : 1) * bw; /* a multiple of the block width */
+        } else {
+            while (bh > 1 && (size_t)bh * w > target)
+                bh /= 2;
+            while ((size_t)bh * 2 * w <= target && bh * 2 <= h)
+                bh *= 2;
+        }
         for (int y = y0; y < y0 + h;) {
-            int next = (y / bh + 1) * bh;
-            if (next > y0 + h)
-                next = y0 + h;
-            if (run->nchunks == cap) {
-                cap = cap ? cap * 2 : 64;
-                struct chunk *c = r2h_realloc(run->chunks, cap * sizeof *c);
-                if (!c) {
-                    r2h_fmt(run->err, run->errlen, "out of memory planning chunks");
-                    return R2H_ERR_NOMEM;
-                }
-                run->chunks = c;
+            const int ynext = (y / bh + 1) * bh < y0 + h ? (y / bh + 1) * bh : y0 + h;
+            for (int x = x0; x < x0 + w;) {
+                /* piece boundaries at multiples of cw from the raster's origin: block edges */
+                const int xnext = cw >= w ? x0 + w
+                                  : (x / cw + 1) * cw < x0 + w ? (x / cw + 1) * cw : x0 + w;
+                enum r2h_status st = add_chunk(run, &cap, x, y, xnext - x, ynext - y);
+                if (st != R2H_OK)
+                    return st;
+                x = xnext;
             }
-            run->chunks[run->nchunks++] = (struct chunk){x0, y, w, next - y};
-            run->pixels_total += (uint64_t)w * (next - y);
-            y = next;
+            y = ynext;
         }
     }
     return R2H_OK;
@@ -644,6 +667,7 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
         opt->work_unit >= 0 ? run.skip[opt->work_unit] : r2h_conv_manifest_done(&run);
     if (opt->dry_run) {
         int win[3][4], nwin = 0;
+        plan_memory(&run, thread_count(opt)); /* chunk sizes as the real run plans them */
         if ((st = plan_windows(&run, win, &nwin)) == R2H_OK &&
             (st = plan_chunks(&run, (const int(*)[4])win, nwin)) == R2H_OK)
             r2h_conv_print_plan(&run);

@@ -175,3 +175,32 @@ def test_memory_flag_errors(carbon, tmp_path):
                               capture_output=True, text=True, env=cli_env(), timeout=60)
         assert proc.returncode == 2 and proc.stderr.startswith("raster2h3: --memory"), bad
         assert proc.stderr.count("\n") == 1
+
+
+def test_wide_raster_chunks_cover_whole_blocks(tmp_path):
+    """A block row larger than a read chunk is cut into pieces of whole blocks (each block is
+    decoded once, by one worker, whatever GDAL caches); the output is the same as with one
+    chunk per block row."""
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, 500, (300, 6000), dtype=np.uint16)
+    data[:, 100:300] = 65535
+    raster = rasters.write_raster(tmp_path / "wide.tif", data, (-20.0, 0.01, 0.0, 10.0, 0.0, -0.01),
+                                  4326, nodata=65535,
+                                  creation_options=("TILED=YES", "BLOCKXSIZE=256",
+                                                    "BLOCKYSIZE=256"))
+    # --memory 16M, one thread: chunks of 16M / 10 / 3 bytes = 559 k pixels; a block row is
+    # 256 x 6000 = 1.5 M pixels, so 8 blocks (2048 columns) per piece: 3 pieces x 2 block rows.
+    plan = subprocess.run([str(BINARY), "convert", raster, tmp_path / "plan", "--memory", "16M",
+                           "--threads", "1", "--dry-run"], capture_output=True, text=True,
+                          env=cli_env(), timeout=60)
+    assert plan.returncode == 0, plan.stderr
+    assert "read 1800000 pixels in 6 chunks" in plan.stdout, plan.stdout
+    outs = {}
+    for name, flags in {"pieces": ["--memory", "16M", "--threads", "1"],
+                        "rows": ["--memory", "4G", "--threads", "2"]}.items():
+        rc, err, _ = run_measured(["convert", raster, tmp_path / name, "--quiet", *flags])
+        assert rc == 0, err
+        outs[name] = files_as_rows(tmp_path / name)
+    assert_same_rows(outs["rows"], outs["pieces"])
+    got = read_output(tmp_path / "pieces", 8, "value", np.dtype("uint16"))
+    assert not diff_rows(reference_rows(raster, 8), got)
