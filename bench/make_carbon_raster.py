@@ -30,6 +30,11 @@ Sizes:
                            lat 41.1..60 for K=1).  K=1 is 49 M pixels, ~47 %
                            land.  K=4 -> 14000^2, K=16 -> 28000^2 (same centre).
   --size crop --side N     an N x N window with the same centre (for quick runs).
+  --size band --rows N [--row0 R]
+                           the full width (133,584 pixels, every longitude) and N rows
+                           from global row R (default 14,840: 50 deg N), the shape a
+                           work unit or the whole map reads: wide block rows, many
+                           partitions, antimeridian on both edges.
   --size global            the full 133,584 x 66,792 grid (8.9 G pixels;
                            ~18 GB uncompressed intermediate; long).
 
@@ -141,6 +146,10 @@ def block_values(row0, nrows, col0, ncols, mask, coarse, medium):
 def window_for(args):
     if args.size == "global":
         return "global", 0, 0, GLOBAL_W, GLOBAL_H
+    if args.size == "band":
+        if args.row0 < 0 or args.row0 + args.rows > GLOBAL_H:
+            sys.exit("band leaves the globe")
+        return f"band-{args.rows}", 0, args.row0, GLOBAL_W, args.rows
     if args.size == "tile":
         side = int(round(TILE_SIDE * math.sqrt(args.scale)))
         name = "tile" if args.scale == 1 else f"tile-x{args.scale:g}"
@@ -157,10 +166,12 @@ def window_for(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", choices=["tile", "crop", "global"], default="tile")
+    ap.add_argument("--size", choices=["tile", "crop", "band", "global"], default="tile")
     ap.add_argument("--scale", type=float, default=1,
                     help="tile area multiple (1, 4, 16): side = 7000*sqrt(K)")
     ap.add_argument("--side", type=int, default=2000, help="side for --size crop")
+    ap.add_argument("--rows", type=int, default=4096, help="rows for --size band")
+    ap.add_argument("--row0", type=int, default=14840, help="first global row for --size band")
     ap.add_argument("--outdir", default=DATA)
     ap.add_argument("--threads", default="2", help="COG NUM_THREADS")
     ap.add_argument("--force", action="store_true")
