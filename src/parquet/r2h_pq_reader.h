@@ -88,7 +88,8 @@ enum r2h_status r2h_pq_reader_read_column(struct r2h_pq_reader *r, size_t rg, si
 /* Message of the last failed call ("" if none): "path: detail". */
 const char *r2h_pq_reader_errmsg(const struct r2h_pq_reader *r);
 
-/* ---- internals shared by the reader's files (pq_read_thrift.c, pq_reader.c, pq_read_*.c; not for other modules) ---- */
+/* ---- internals shared by the reader's files (pq_read_thrift.c, pq_reader.c, pq_read_*.c;
+ * not for other modules) ---- */
 
 /* Statistics of one column chunk: raw min/max bytes (first 8 kept) and their lengths. */
 struct pq_rstats {
