@@ -53,7 +53,7 @@ R2D = os.path.join(ROOT, ".venv-bench", "bin", "raster2dggs")
 R2H3 = os.path.join(ROOT, "build", "raster2h3")
 NODATA = 65535
 R2H3_RUN = [R2H3]  # the binary actually run (a snapshot once main() has started)
-ALL_TOOLS = ["raster2h3", "raster2h3-t1", "seed", "seed-skipam", "seed-u64", "raster2dggs", "raster2dggs-list"]
+ALL_TOOLS = ["raster2h3", "raster2h3-t1", "raster2h3-ref", "seed", "seed-skipam", "seed-u64", "raster2dggs", "raster2dggs-list"]
 
 
 def tool_cmd(tool, inp, out, args):
@@ -63,6 +63,9 @@ def tool_cmd(tool, inp, out, args):
     if tool == "raster2h3-t1":
         return [args.raster2h3, "convert", inp, out, "--resolution", res, "--quiet",
                 "--threads", "1"] + args.r2h3_args
+    if tool == "raster2h3-ref":  # H3's latLngToCell for every pixel instead of the fast path
+        return [args.raster2h3, "convert", inp, out, "--resolution", res, "--quiet",
+                "--index", "reference"] + args.r2h3_args
     seed = [PY, os.path.join(HERE, "seed_method.py"), inp, out, "--resolution", res,
             "--summary", out + ".summary.json"]
     if tool == "seed":
