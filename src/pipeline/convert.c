@@ -26,7 +26,10 @@ struct worker {
     struct r2h_raster *raster;
     void *rows, *tmp;           /* row buffer (cap rows of run->fmt) and sort scratch (cap_tmp) */
     size_t nrows, cap, cap_tmp;
-    size_t limit;               /* rows of the buffer mapped so far (<= cap) */
+    size_t limit;               /* make_room runs when nrows reaches it (<= mapped) */
+    size_t mapped;              /* rows of the buffer mapped so far (<= cap) */
+    int decided, halved;        /* half-way decision taken; spill at cap / 2 (make_room) */
+    uint64_t pixels_seen;       /* pixels of the raster rows this worker has routed */
     size_t *count;              /* radix histogram */
     uint64_t counts[R2H_NUM_BASE_CELLS]; /* valid pixels per base cell (count-only runs) */
     uint64_t fallbacks;         /* pixels the fast index path sent to the reference */
@@ -135,18 +138,38 @@ static enum r2h_status spill_rows(struct worker *wk, char *msg, size_t msglen)
     return st;
 }
 
-/* The row buffer is full up to wk->limit: map the next stretch of it in one go (fewer page
- * faults), or when it is full, sort and spill it. */
+/* nrows reached wk->limit: take the half-way decision, spill, or map the next stretch of the
+ * buffer in one go (fewer page faults), then set the next limit.
+ *
+ * A buffer sorts with a copy (about 1.7x faster, docs/design/0003) only while it is at most half
+ * full. So when packed rows reach half the buffer, the worker projects its rows from the valid
+ * fraction seen so far: if they will not fit in the buffer anyway, it spills at every half from
+ * then on (the spilled volume is about the same: everything but the last buffer is spilled
+ * either way); otherwise it fills the buffer, and sorts in place if it must spill after all. */
 static enum r2h_status make_room(struct worker *wk, char *msg, size_t msglen)
 {
-    if (wk->limit < wk->cap) {
-        const size_t rsz = r2h_rowfmt_size(&wk->run->fmt), step = ((size_t)16 << 20) / rsz;
-        const size_t n = wk->cap - wk->limit < step ? wk->cap - wk->limit : step;
-        r2h_prefault((unsigned char *)wk->rows + wk->limit * rsz, n * rsz);
-        wk->limit += n;
-        return R2H_OK;
+    const struct run *run = wk->run;
+    const size_t half = wk->cap / 2;
+    enum r2h_status st = R2H_OK;
+    if (run->fmt.packed && !wk->decided && wk->nrows == half) {
+        wk->decided = 1;
+        const double share = (double)run->pixels_total / (run->nworkers > 0 ? run->nworkers : 1);
+        wk->halved = wk->pixels_seen > 0 && (double)half / (double)wk->pixels_seen * share >
+                                                (double)wk->cap;
     }
-    return spill_rows(wk, msg, msglen);
+    if ((wk->halved && wk->nrows >= half) || wk->nrows == wk->cap)
+        st = spill_rows(wk, msg, msglen);
+    if (wk->nrows == wk->mapped && wk->mapped < wk->cap) {
+        const size_t rsz = r2h_rowfmt_size(&run->fmt), step = ((size_t)16 << 20) / rsz;
+        const size_t n = wk->cap - wk->mapped < step ? wk->cap - wk->mapped : step;
+        r2h_prefault((unsigned char *)wk->rows + wk->mapped * rsz, n * rsz);
+        wk->mapped += n;
+    }
+    size_t stop = wk->cap;
+    if (run->fmt.packed && (wk->halved || !wk->decided) && half > wk->nrows)
+        stop = half;
+    wk->limit = stop < wk->mapped ? stop : wk->mapped;
+    return st;
 }
 
 /* route_row for aggregation keys that carry the pixel (row, column) for its area. */
@@ -255,6 +278,7 @@ static enum r2h_status process_chunk(struct worker *wk, const struct chunk *ch, 
     wk->phase[PHASE_READ] += t1 - t0;
     for (int r = 0; r < ch->h; r++) {
         const uint8_t *vrow = wk->valid + (size_t)r * w;
+        wk->pixels_seen += (uint64_t)w;
         int any = 0;
         for (int c = 0; c < w && !any; c++)
             any = vrow[c];

@@ -204,3 +204,27 @@ def test_wide_raster_chunks_cover_whole_blocks(tmp_path):
     assert_same_rows(outs["rows"], outs["pieces"])
     got = read_output(tmp_path / "pieces", 8, "value", np.dtype("uint16"))
     assert not diff_rows(reference_rows(raster, 8), got)
+
+
+def test_spill_policies_give_the_same_rows(tmp_path):
+    """Packed rows spill at half the buffer (sorted with a copy) when a worker's projected rows
+    exceed its buffer, else fill it and sort in place. A raster whose valid pixels all come late
+    defeats the projection (in-place sorts); a uniform one triggers the halves. Both must give
+    the reference rows, identical to a run that never spills."""
+    data = land_like(3000, 3000, seed=11)
+    data[:2000, :] = 65535  # the first two thirds are NoData: the projection sees few rows
+    gt = (5.0, 0.002694933524973, 0.0, 48.0, 0.0, -0.002694933524973)
+    raster = rasters.write_raster(tmp_path / "late.tif", data, gt, 4326, nodata=65535,
+                                  creation_options=("TILED=YES", "COMPRESS=DEFLATE"))
+    outs = {}
+    for name, flags in {"late-16M": ["--memory", "16M", "--threads", "1"],
+                        "late-4G": ["--memory", "4G", "--threads", "1"]}.items():
+        rc, err, _ = run_measured(["convert", raster, tmp_path / name, "--quiet", "--profile",
+                                   *flags])
+        assert rc == 0, err
+        spilled = float(err.split("spilled ")[1].split(" MiB")[0])
+        assert (spilled > 0) == name.endswith("16M"), f"{name}: spilled {spilled} MiB"
+        outs[name] = files_as_rows(tmp_path / name)
+    assert_same_rows(outs["late-4G"], outs["late-16M"])
+    got = read_output(tmp_path / "late-16M", 8, "value", np.dtype("uint16"))
+    assert not diff_rows(reference_rows(raster, 8), got)
