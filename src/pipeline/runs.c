@@ -15,6 +15,7 @@ struct run {
     int slot;                 /* cleanup registry slot of path */
     const void *mem;
     uint64_t off[R2H_NUM_BASE_CELLS + 1]; /* first row of each base cell; off[122] = n */
+    uint64_t boff[R2H_NUM_BASE_CELLS + 1]; /* packed spill files: first byte of each base cell */
 };
 
 struct r2h_runs {
@@ -118,6 +119,46 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
+/* Packed rows are spilled delta-encoded: per base cell, each row as the LEB128 varint of its
+ * difference to the previous row (the first: to 0). Sorted rows of one base cell are close
+ * together, so a row takes 2-3 bytes instead of 8 (less disk traffic, less page cache). */
+static int write_packed(int fd, struct run *r, const uint64_t *rows)
+{
+    enum { CAP = 1 << 20 };
+    unsigned char *buf = r2h_malloc(CAP + 16);
+    if (!buf) {
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t len = 0;
+    uint64_t total = 0;
+    int rc = 0;
+    for (int bc = 0; bc < R2H_NUM_BASE_CELLS && rc == 0; bc++) {
+        r->boff[bc] = total + len;
+        uint64_t prev = 0;
+        for (uint64_t i = r->off[bc]; i < r->off[bc + 1]; i++) {
+            uint64_t d = rows[i] - prev;
+            prev = rows[i];
+            while (d >= 0x80) {
+                buf[len++] = (unsigned char)(d | 0x80);
+                d >>= 7;
+            }
+            buf[len++] = (unsigned char)d;
+            if (len >= CAP) {
+                if ((rc = write_all(fd, buf, len)) != 0)
+                    break;
+                total += len;
+                len = 0;
+            }
+        }
+    }
+    if (rc == 0 && len > 0 && (rc = write_all(fd, buf, len)) == 0)
+        total += len;
+    r->boff[R2H_NUM_BASE_CELLS] = total;
+    r2h_free(buf);
+    return rc;
+}
+
 enum r2h_status r2h_runs_spill(struct r2h_runs *rs, const void *rows, size_t n, char *err,
                                size_t errlen)
 {
@@ -134,7 +175,8 @@ enum r2h_status r2h_runs_spill(struct r2h_runs *rs, const void *rows, size_t n, 
     r2h_fmt(r.path, len, "%s/run-%06u", rs->dir, id);
     r.slot = r2h_cleanup_register(r.path, 0);
     int fd = open(r.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 || write_all(fd, rows, n * rs->rowsize) != 0) {
+    if (fd < 0 || (rs->fmt.packed ? write_packed(fd, &r, rows)
+                                   : write_all(fd, rows, n * rs->rowsize)) != 0) {
         r2h_fmt(err, errlen, "%s: cannot write spill file: %s", r.path, strerror(errno));
         goto fail;
     }
@@ -149,7 +191,7 @@ enum r2h_status r2h_runs_spill(struct r2h_runs *rs, const void *rows, size_t n, 
         goto fail;
     }
     pthread_mutex_lock(&rs->mu);
-    rs->spilled += n * rs->rowsize;
+    rs->spilled += rs->fmt.packed ? r.boff[R2H_NUM_BASE_CELLS] : n * rs->rowsize;
     pthread_mutex_unlock(&rs->mu);
     return R2H_OK;
 fail:
@@ -206,6 +248,11 @@ struct cursor {
     size_t pos, len;          /* position and length in buf, in rows */
     uint64_t next, end;       /* file rows [next, end) not yet read */
     int fd;
+    /* packed (delta-encoded) files: bytes [bnext, bend) not yet read, bytes read but not yet
+     * decoded in bytes[bpos, blen), the last row decoded */
+    unsigned char *bytes;
+    size_t bpos, blen;
+    uint64_t bnext, bend, prev;
 };
 
 struct r2h_merge {
@@ -245,10 +292,55 @@ static void sift_down(struct r2h_merge *m, int i)
 }
 
 /* Refill a file cursor; returns 0 at its end, -1 on a read error. */
+/* Refill a delta-encoded cursor: decode up to bufrows rows (docs at write_packed). */
+static int refill_packed(const struct r2h_merge *m, struct cursor *c)
+{
+    const size_t bcap = m->bufrows * 8 + 16;
+    uint64_t *out = (uint64_t *)(void *)c->own;
+    size_t want = c->end - c->next < m->bufrows ? (size_t)(c->end - c->next) : m->bufrows, k = 0;
+    while (k < want) {
+        if (c->blen - c->bpos < 10 && c->bnext < c->bend) { /* a varint may cross: read more */
+            memmove(c->bytes, c->bytes + c->bpos, c->blen - c->bpos);
+            c->blen -= c->bpos;
+            c->bpos = 0;
+            size_t room = bcap - c->blen;
+            if (room > c->bend - c->bnext)
+                room = (size_t)(c->bend - c->bnext);
+            ssize_t got = pread(c->fd, c->bytes + c->blen, room, (off_t)c->bnext);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0)
+                return -1;
+            c->blen += (size_t)got;
+            c->bnext += (uint64_t)got;
+        }
+        uint64_t d = 0;
+        int sh = 0;
+        for (;;) {
+            if (c->bpos >= c->blen || sh > 63)
+                return -1; /* truncated or corrupt spill file */
+            const unsigned char b = c->bytes[c->bpos++];
+            d |= (uint64_t)(b & 0x7f) << sh;
+            if (!(b & 0x80))
+                break;
+            sh += 7;
+        }
+        c->prev += d;
+        out[k++] = c->prev;
+    }
+    c->buf = c->own;
+    c->pos = 0;
+    c->len = want;
+    c->next += want;
+    return 1;
+}
+
 static int refill(const struct r2h_merge *m, struct cursor *c)
 {
     if (c->next >= c->end)
         return 0;
+    if (c->bytes)
+        return refill_packed(m, c);
     size_t want = c->end - c->next < m->bufrows ? (size_t)(c->end - c->next) : m->bufrows;
     size_t bytes = want * m->rowsize, got = 0;
     while (got < bytes) {
@@ -297,6 +389,12 @@ enum r2h_status r2h_merge_open(const struct r2h_runs *rs, int bc, size_t bufrows
                 goto fail;
             c->next = a;
             c->end = b;
+            if (m->fmt.packed) {
+                if (!(c->bytes = r2h_malloc(m->bufrows * 8 + 16)))
+                    goto fail;
+                c->bnext = r->boff[bc];
+                c->bend = r->boff[bc + 1];
+            }
             if (refill(m, c) != 1)
                 goto fail;
         }
@@ -374,6 +472,7 @@ void r2h_merge_close(struct r2h_merge *m)
         if (m->cur[i].fd >= 0)
             close(m->cur[i].fd);
         r2h_free(m->cur[i].own);
+        r2h_free(m->cur[i].bytes);
     }
     r2h_free(m->cur);
     r2h_free(m->heap);
