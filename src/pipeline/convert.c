@@ -143,9 +143,10 @@ static enum r2h_status spill_rows(struct worker *wk, char *msg, size_t msglen)
  *
  * A buffer sorts with a copy (about 1.7x faster, docs/design/0003) only while it is at most half
  * full. So when packed rows reach half the buffer, the worker projects its rows from the valid
- * fraction seen so far: if they will not fit in the buffer anyway, it spills at every half from
- * then on (the spilled volume is about the same: everything but the last buffer is spilled
- * either way); otherwise it fills the buffer, and sorts in place if it must spill after all. */
+ * fraction seen so far: if a quarter of a half or more is still to come, it spills at every
+ * half from then on (packed spills are delta-encoded, ~1 byte per row, cheaper than the
+ * in-place sort they avoid); otherwise it fills the buffer, and sorts in place if it must spill
+ * after all. */
 static enum r2h_status make_room(struct worker *wk, char *msg, size_t msglen)
 {
     const struct run *run = wk->run;
@@ -155,7 +156,7 @@ static enum r2h_status make_room(struct worker *wk, char *msg, size_t msglen)
         wk->decided = 1;
         const double share = (double)run->pixels_total / (run->nworkers > 0 ? run->nworkers : 1);
         wk->halved = wk->pixels_seen > 0 && (double)half / (double)wk->pixels_seen * share >
-                                                (double)wk->cap;
+                                                1.25 * (double)half;
     }
     if ((wk->halved && wk->nrows >= half) || wk->nrows == wk->cap)
         st = spill_rows(wk, msg, msglen);

@@ -207,12 +207,15 @@ def test_wide_raster_chunks_cover_whole_blocks(tmp_path):
 
 
 def test_spill_policies_give_the_same_rows(tmp_path):
-    """Packed rows spill at half the buffer (sorted with a copy) when a worker's projected rows
-    exceed its buffer, else fill it and sort in place. A raster whose valid pixels all come late
-    defeats the projection (in-place sorts); a uniform one triggers the halves. Both must give
-    the reference rows, identical to a run that never spills."""
-    data = land_like(3000, 3000, seed=11)
-    data[:2000, :] = 65535  # the first two thirds are NoData: the projection sees few rows
+    """Packed rows spill at half the buffer (sorted with a copy) when a worker projects more rows
+    to come, else fill it and sort in place. A raster whose valid pixels all come late defeats
+    the projection (in-place sort); uniform ones (the other tests) take the halves. Both must
+    give the reference rows, identical to a run that never spills."""
+    # 6000 x 2000: NoData for 5/6 of the rows, then 2 M valid pixels (more than the 1.09 M rows
+    # one worker buffers under 16M). Half-way through the buffer the worker has seen 10.5 M
+    # pixels, so it projects 0.62 M rows (< 1.25 x half) and fills the buffer: in-place sort.
+    data = np.full((6000, 2000), 65535, dtype=np.uint16)
+    data[5000:, :] = np.random.default_rng(11).integers(0, 400, (1000, 2000), dtype=np.uint16)
     gt = (5.0, 0.002694933524973, 0.0, 48.0, 0.0, -0.002694933524973)
     raster = rasters.write_raster(tmp_path / "late.tif", data, gt, 4326, nodata=65535,
                                   creation_options=("TILED=YES", "COMPRESS=DEFLATE"))
