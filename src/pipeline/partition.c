@@ -113,24 +113,24 @@ void r2h_conv_partition_path(const struct run *run, int bc, char *path, size_t l
             (unsigned long long)r2h_index_res0_cell(bc));
 }
 
-/* write_partition with aggregation or extra columns (aggregate.c does the rows). */
-enum r2h_status r2h_conv_write_partition_agg(struct run *run, int bc, struct r2h_raster *raster,
-                                             double *phase, char *msg, size_t msglen)
+/* Open partition bc's file for writing (its directory made when local): the path into path, a
+ * Parquet writer of the given columns with the run's codec, row groups and footer metadata.
+ * On failure msg names the problem and nothing is left behind. */
+static enum r2h_status open_partition(struct run *run, int bc,
+                                      const struct r2h_pq_column_spec *cols, size_t ncols,
+                                      char *path, size_t pathlen, struct r2h_pq_writer **out,
+                                      char *msg, size_t msglen)
 {
     const uint64_t h0 = r2h_index_res0_cell(bc);
-    char dir[4096], path[4200];
-    double t1 = r2h_now();
+    char dir[4096];
     enum r2h_status st;
     r2h_fmt(dir, sizeof dir, "%s/h0=%015llx", run->root, (unsigned long long)h0);
     if (!run->remote && (st = r2h_conv_mkdir_p(dir, msg, msglen)) != R2H_OK)
         return st;
-    r2h_fmt(path, sizeof path, "%s/data_0.parquet", dir);
+    r2h_fmt(path, pathlen, "%s/data_0.parquet", dir);
     struct r2h_sink *sink = NULL;
     if ((st = r2h_out_open_sink(path, &sink, msg, msglen)) != R2H_OK)
         return st;
-    const struct r2h_pq_column_spec *cols;
-    size_t ncols;
-    r2h_agg_columns(run->agg, &cols, &ncols);
     struct r2h_pq_options po;
     r2h_pq_options_init(&po);
     po.codec = R2H_PQ_CODEC_ZSTD;
@@ -142,7 +142,24 @@ enum r2h_status r2h_conv_write_partition_agg(struct run *run, int bc, struct r2h
         return st;
     }
     if ((st = add_metadata(run, w, h0)) != R2H_OK)
-        goto fail;
+        return abort_writer(w, st, path, msg, msglen);
+    *out = w;
+    return R2H_OK;
+}
+
+/* write_partition with aggregation or extra columns (aggregate.c does the rows). */
+enum r2h_status r2h_conv_write_partition_agg(struct run *run, int bc, struct r2h_raster *raster,
+                                             double *phase, char *msg, size_t msglen)
+{
+    char path[4200];
+    double t1 = r2h_now();
+    enum r2h_status st;
+    const struct r2h_pq_column_spec *cols;
+    size_t ncols;
+    r2h_agg_columns(run->agg, &cols, &ncols);
+    struct r2h_pq_writer *w = NULL;
+    if ((st = open_partition(run, bc, cols, ncols, path, sizeof path, &w, msg, msglen)) != R2H_OK)
+        return st;
     struct r2h_merge *merge = NULL;
     struct r2h_manifest_part *mp = &run->manifest.parts[bc];
     uint64_t nout = 0;
@@ -163,8 +180,6 @@ enum r2h_status r2h_conv_write_partition_agg(struct run *run, int bc, struct r2h
     mp->rows = nout;
     r2h_out_exists(path, &mp->bytes);
     return R2H_OK;
-fail:
-    return abort_writer(w, st, path, msg, msglen);
 }
 
 /* Merge partition bc's rows from all runs and write them to OUTPUT/h0=<cell>/data_0.parquet
@@ -172,35 +187,19 @@ fail:
 enum r2h_status r2h_conv_write_partition(struct run *run, int bc, double *phase, char *msg,
                                          size_t msglen)
 {
-    const uint64_t h0 = r2h_index_res0_cell(bc);
-    char dir[4096], path[4200], cellname[8];
+    char path[4200], cellname[8];
     double t1 = r2h_now();
     enum r2h_status st;
-    r2h_fmt(dir, sizeof dir, "%s/h0=%015llx", run->root, (unsigned long long)h0);
-    if (!run->remote && (st = r2h_conv_mkdir_p(dir, msg, msglen)) != R2H_OK)
-        return st;
-    r2h_fmt(path, sizeof path, "%s/data_0.parquet", dir);
     r2h_fmt(cellname, sizeof cellname, "h%d", run->opt->resolution);
-    struct r2h_sink *sink = NULL;
-    if ((st = r2h_out_open_sink(path, &sink, msg, msglen)) != R2H_OK)
-        return st;
     const struct r2h_bands *b = run->bands;
     struct r2h_pq_column_spec cols[R2H_RASTER_MAX_BANDS + 1];
     r2h_bands_columns(b, cols);
     cols[b->n] = (struct r2h_pq_column_spec){.name = cellname, .type = R2H_PQ_UINT64,
                                              .sorted_ascending = 1, .encoding = R2H_PQ_ENC_PLAIN};
-    struct r2h_pq_options po;
-    r2h_pq_options_init(&po);
-    po.codec = R2H_PQ_CODEC_ZSTD;
-    po.level = run->opt->compression_level;
-    po.row_group_rows = run->row_group_rows;
     struct r2h_pq_writer *w = NULL;
-    if ((st = r2h_pq_writer_open(sink, cols, (size_t)b->n + 1, &po, &w)) != R2H_OK) {
-        r2h_fmt(msg, msglen, "%s: cannot start Parquet writer: %s", path, r2h_status_str(st));
+    if ((st = open_partition(run, bc, cols, (size_t)b->n + 1, path, sizeof path, &w, msg,
+                             msglen)) != R2H_OK)
         return st;
-    }
-    if ((st = add_metadata(run, w, h0)) != R2H_OK)
-        goto fail;
     enum { CHUNK = 65536 };
     unsigned char *vbuf = r2h_malloc((size_t)CHUNK * r2h_bands_value_bytes(b));
     uint64_t *cbuf = r2h_malloc(CHUNK * sizeof *cbuf);

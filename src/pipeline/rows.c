@@ -90,6 +90,24 @@ void r2h_rows_sort_with(struct r2h_row *rows, size_t n, struct r2h_row *tmp, siz
         memcpy(rows, src, n * sizeof *rows);
 }
 
+/* The bits that differ between some of a[0..n). */
+static uint64_t varying_bits(const uint64_t *a, size_t n)
+{
+    uint64_t and_ = ~0ULL, or_ = 0;
+    for (size_t i = 0; i < n; i++) {
+        and_ &= a[i];
+        or_ |= a[i];
+    }
+    return and_ ^ or_;
+}
+
+/* Shift of the 16-bit most significant digit over the varying bits v (v != 0). */
+static int top_digit_shift(uint64_t v)
+{
+    const int top = 63 - __builtin_clzll(v);
+    return top < 15 ? 0 : top - 15;
+}
+
 /* Digits of an LSD sort over the bits of `varying`: each digit starts at the lowest varying bit
  * not yet covered and is `width` bits wide; returns how many (at most 64) into shift[]. */
 static int plan_digits(uint64_t varying, int width, int shift[64])
@@ -178,13 +196,8 @@ static void lsd_sort_digits(uint64_t *a, uint64_t *b, size_t n, const struct dig
 /* Sort a[0..n) ascending (n < 2^32), b[0..n) scratch, count: R2H_SORT_COUNT entries. */
 static void lsd_sort(uint64_t *a, uint64_t *b, size_t n, size_t *count)
 {
-    uint64_t and_ = ~0ULL, or_ = 0;
-    for (size_t i = 0; i < n; i++) {
-        and_ &= a[i];
-        or_ |= a[i];
-    }
     struct digits d;
-    choose_digits(and_ ^ or_, &d);
+    choose_digits(varying_bits(a, n), &d);
     lsd_sort_digits(a, b, n, &d, (uint32_t *)count);
 }
 
@@ -216,15 +229,10 @@ static void msd_sort(uint64_t *a, size_t n, uint64_t *scratch, size_t cap, size_
         lsd_sort(a, scratch, n, count);
         return;
     }
-    uint64_t and_ = ~0ULL, or_ = 0;
-    for (size_t i = 0; i < n; i++) {
-        and_ &= a[i];
-        or_ |= a[i];
-    }
-    const uint64_t varying = and_ ^ or_;
+    const uint64_t varying = varying_bits(a, n);
     if (!varying)
         return;
-    const int top = 63 - __builtin_clzll(varying), shift = top < 15 ? 0 : top - 15;
+    const int shift = top_digit_shift(varying);
     size_t *end = count, *next = count + 65536;
     digit_histogram(a, n, shift, end);
     size_t sum = 0;
@@ -260,15 +268,10 @@ static void msd_sort(uint64_t *a, size_t n, uint64_t *scratch, size_t cap, size_
  * back into a: faster than the in-place permutation when memory allows a copy. */
 static void msd_copy_sort(uint64_t *a, size_t n, uint64_t *tmp, size_t *count)
 {
-    uint64_t and_ = ~0ULL, or_ = 0;
-    for (size_t i = 0; i < n; i++) {
-        and_ &= a[i];
-        or_ |= a[i];
-    }
-    const uint64_t varying = and_ ^ or_;
+    const uint64_t varying = varying_bits(a, n);
     if (!varying)
         return;
-    const int top = 63 - __builtin_clzll(varying), shift = top < 15 ? 0 : top - 15;
+    const int shift = top_digit_shift(varying);
     size_t *next = count;
     digit_histogram(a, n, shift, next);
     size_t sum = 0;
