@@ -9,8 +9,10 @@
 
 #include <h3/h3api.h>
 
+#include "r2h_common.h"
 #include "r2h_index.h"
 #include "r2h_index_fast.h"
+#include "../unit/xorshift.h"
 
 /* Usage: exhaustive_index [-j threads] [-s scale] [-o only-case-prefix]
  * scale multiplies the pixel budget of every case (1.0 gives about 1.1e9 compared pixels). */
@@ -26,15 +28,6 @@ static int nthreads = 2;
 static double scale = 1.0;
 static const char *only;
 static atomic_ullong total_n, total_bad, total_fb;
-
-static double norm_lng(double lng)
-{
-    if (lng > 180.0)
-        lng -= 360.0;
-    else if (lng < -180.0)
-        lng += 360.0;
-    return lng;
-}
 
 /* ---- grid cases: the fast grid against the reference on the pipeline's exact centres ---- */
 
@@ -61,7 +54,7 @@ static void *grid_worker(void *arg)
         const double rc = row + 0.5;
         for (int i = 0; i < c->width; i++) {
             const double cc = i + 0.5;
-            lng[i] = norm_lng(c->gt[0] + cc * c->gt[1] + rc * c->gt[2]);
+            lng[i] = r2h_normalise_lng(c->gt[0] + cc * c->gt[1] + rc * c->gt[2]);
             lat[i] = c->gt[3] + cc * c->gt[4] + rc * c->gt[5];
         }
         r2h_index_cells(lat, lng, NULL, (size_t)c->width, c->res, ref);
@@ -212,14 +205,8 @@ static void grid_cases(void)
 /* ---- point cases: r2h_index_cells_fast on arbitrary points ---- */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-static uint64_t rng(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-static double urand(void) { return (double)(rng() >> 11) / 9007199254740992.0; }
+static uint64_t rng(void) { return xorshift64(&rng_state); }
+static double urand(void) { return xorshift64_unit(&rng_state); }
 
 static void check_points(const char *name, const double *lat, const double *lng, size_t n, int res)
 {
@@ -273,7 +260,7 @@ static void vertex_points(int res, size_t ncell)
                                       {la - 1e-9, lo + 1e-9}};
             for (int q = 0; q < 7; q++) {
                 lat[n] = pts[q][0];
-                lng[n] = norm_lng(pts[q][1]);
+                lng[n] = r2h_normalise_lng(pts[q][1]);
                 n++;
             }
         }
@@ -305,7 +292,7 @@ static void point_cases(void)
             for (int row = 0; k + w <= n / 2; row++)
                 for (int col = 0; col < w; col++, k++) {
                     const double cc = col + 0.5, rc = row + 0.5;
-                    lng[k] = norm_lng(gt[0] + cc * gt[1] + rc * gt[2]);
+                    lng[k] = r2h_normalise_lng(gt[0] + cc * gt[1] + rc * gt[2]);
                     lat[k] = gt[3] + cc * gt[4] + rc * gt[5];
                 }
             check_points("rotated geotransform", lat, lng, k, res);
@@ -318,7 +305,7 @@ static void point_cases(void)
             for (int row = 0; k + 1000 <= n / 2; row++)
                 for (int col = 0; col < 1000; col++, k++) {
                     const double x = x0 + (col + 0.5) * px, y = y0 - (row + 0.5) * px;
-                    lng[k] = norm_lng(x / R * 180.0 / M_PI);
+                    lng[k] = r2h_normalise_lng(x / R * 180.0 / M_PI);
                     lat[k] = (2 * atan(exp(y / R)) - M_PI / 2) * 180.0 / M_PI;
                 }
             check_points("mercator-projected", lat, lng, k, res);
@@ -355,7 +342,7 @@ static void point_cases(void)
                 for (int q = 0; q < 2000 && k < n / 2; q++, k++) {
                     const double s = pow(10, -14 + 12 * urand());
                     lat[k] = radsToDegs(g.lat) + s * (urand() - 0.5);
-                    lng[k] = norm_lng(radsToDegs(g.lng) + s * (urand() - 0.5));
+                    lng[k] = r2h_normalise_lng(radsToDegs(g.lng) + s * (urand() - 0.5));
                 }
             }
             check_points("face edges/centres", lat, lng, k, res);

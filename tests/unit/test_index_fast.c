@@ -8,25 +8,12 @@
 
 #include "r2h_index.h"
 #include "r2h_index_fast.h"
+#include "r2h_common.h"
 #include "test.h"
+#include "xorshift.h"
 
 static uint64_t rng_state = 0x2545f4914f6cdd1dULL;
-static double urand(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (double)(rng_state >> 11) / 9007199254740992.0;
-}
-
-static double norm_lng(double lng)
-{
-    if (lng > 180.0)
-        lng -= 360.0;
-    else if (lng < -180.0)
-        lng += 360.0;
-    return lng;
-}
+static double urand(void) { return xorshift64_unit(&rng_state); }
 
 /* Compares every sampled row of a grid with the reference; returns mismatches. */
 static long check_grid(const double gt[6], int w, int h, int res, int row_step, long *count,
@@ -42,7 +29,7 @@ static long check_grid(const double gt[6], int w, int h, int res, int row_step, 
         const double rc = row + 0.5;
         for (int i = 0; i < w; i++) {
             const double cc = i + 0.5;
-            lng[i] = norm_lng(gt[0] + cc * gt[1] + rc * gt[2]);
+            lng[i] = r2h_normalise_lng(gt[0] + cc * gt[1] + rc * gt[2]);
             lat[i] = gt[3] + cc * gt[4] + rc * gt[5];
         }
         r2h_index_cells(lat, lng, NULL, (size_t)w, res, ref);
@@ -130,7 +117,7 @@ TEST(general_points_and_boundaries)
                 double dl = e->lng - a->lng;
                 dl = dl > M_PI ? dl - 2 * M_PI : dl < -M_PI ? dl + 2 * M_PI : dl;
                 lat[n] = radsToDegs(0.5 * (a->lat + e->lat));
-                lng[n] = norm_lng(radsToDegs(a->lng + 0.5 * dl));
+                lng[n] = r2h_normalise_lng(radsToDegs(a->lng + 0.5 * dl));
                 n++;
             }
         }
@@ -151,7 +138,7 @@ TEST(general_points_and_boundaries)
         int n = 0;
         for (int row = 0; row < 100; row++)
             for (int col = 0; col < 300; col++, n++) {
-                lng[n] = norm_lng(gt[0] + (col + 0.5) * gt[1] + (row + 0.5) * gt[2]);
+                lng[n] = r2h_normalise_lng(gt[0] + (col + 0.5) * gt[1] + (row + 0.5) * gt[2]);
                 lat[n] = gt[3] + (col + 0.5) * gt[4] + (row + 0.5) * gt[5];
             }
         r2h_index_cells(lat, lng, NULL, (size_t)n, res, ref);
@@ -193,7 +180,7 @@ TEST(odd_inputs_and_contract)
     double la[60], lo[60];
     for (int i = 0; i < 60; i++) {
         ok[i] = i % 3 != 0;
-        lo[i] = norm_lng(gt[0] + (i + 0.5) * gt[1] + 3.5 * gt[2]);
+        lo[i] = r2h_normalise_lng(gt[0] + (i + 0.5) * gt[1] + 3.5 * gt[2]);
         la[i] = gt[3] + (i + 0.5) * gt[4] + 3.5 * gt[5];
     }
     r2h_index_cells(la, lo, ok, 60, 5, want);

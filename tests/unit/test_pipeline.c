@@ -8,15 +8,10 @@
 #include "r2h_index.h"
 #include "r2h_pipeline.h"
 #include "test.h"
+#include "xorshift.h"
 
 static uint64_t rng = 88172645463325252ULL;
-static uint64_t next_rand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+static uint64_t next_rand(void) { return xorshift64(&rng); }
 
 TEST(keys_order_and_round_trip)
 {

@@ -10,6 +10,7 @@
 #include "r2h_pq_reader.h"
 #include "r2h_sink.h"
 #include "test.h"
+#include "xorshift.h"
 
 /* ---- a sink wrapping a memory sink: at commit the bytes are taken into `captured` ---- */
 
@@ -54,13 +55,7 @@ static const char *const type_name[] = {"int8",  "uint8",  "int16", "uint16", "i
                                         "int64", "uint64", "float", "double", "string"};
 
 static uint64_t rng_state = 88172645463325252ULL;
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
+static uint64_t rnd(void) { return xorshift64(&rng_state); }
 
 enum mode { M_FEW, M_RANDOM, M_SORTED };
 
