@@ -212,7 +212,7 @@ enum r2h_status r2h_pq_chunk_write(struct r2h_pq_writer *w, struct pq_column *c,
     enum r2h_pq_encoding enc = choose_encoding(c);
     int dict_bw = 0;
     if (enc == R2H_PQ_ENC_DICT) {
-        size_t nd = r2h_pq_column_dict(w, c, c->encoding == R2H_PQ_ENC_AUTO);
+        size_t nd = r2h_pq_column_dict(w, c, c->encoding == R2H_PQ_ENC_AUTO, m);
         if (w->err != R2H_OK)
             return w->err;
         if (nd == 0) {

@@ -339,29 +339,34 @@ static size_t string_dict(const struct pq_column *c, uint32_t *slots, size_t mas
     return nd;
 }
 
-/* Dictionary of 4-byte values spanning fewer than 2^16 consecutive values (as unsigned or as
- * signed integers): a direct table instead of hashing, same first-occurrence order, so the
- * same dictionary and indices. Returns (size_t)-1 when the range is wider (use the hash). */
-static size_t small_range_dict(struct r2h_pq_writer *w, const struct pq_column *c, size_t lim,
-                               uint32_t *idx)
+/* Dictionary of a 4-byte integer column whose statistics (m, from r2h_pq_column_stats) span
+ * fewer than 2^16 values: a direct table instead of hashing, same first-occurrence order, so the
+ * same dictionary and indices. Returns (size_t)-1 when that does not apply (use the hash). */
+static size_t small_range_dict(struct r2h_pq_writer *w, const struct pq_column *c,
+                               const struct pq_chunk_meta *m, size_t lim, uint32_t *idx)
 {
     const uint32_t *v = (const uint32_t *)(const void *)c->vals.data;
     const size_t n = c->nvals;
-    uint32_t umin = v[0], umax = v[0];
-    int32_t smin = (int32_t)v[0], smax = (int32_t)v[0];
-    for (size_t i = 1; i < n; i++) {
-        umin = v[i] < umin ? v[i] : umin;
-        umax = v[i] > umax ? v[i] : umax;
-        smin = (int32_t)v[i] < smin ? (int32_t)v[i] : smin;
-        smax = (int32_t)v[i] > smax ? (int32_t)v[i] : smax;
-    }
     uint32_t base;
-    if (umax - umin < 65536u)
-        base = umin;
-    else if ((int64_t)smax - smin < 65536)
-        base = (uint32_t)smin;
-    else
+    if (c->width != 4 || !m->has_minmax)
         return (size_t)-1;
+    if (c->type == R2H_PQ_UINT8 || c->type == R2H_PQ_UINT16 || c->type == R2H_PQ_UINT32) {
+        uint32_t lo, hi;
+        memcpy(&lo, m->min, 4);
+        memcpy(&hi, m->max, 4);
+        if (hi - lo >= 65536u)
+            return (size_t)-1;
+        base = lo;
+    } else if (c->type == R2H_PQ_INT8 || c->type == R2H_PQ_INT16 || c->type == R2H_PQ_INT32) {
+        int32_t lo, hi;
+        memcpy(&lo, m->min, 4);
+        memcpy(&hi, m->max, 4);
+        if ((int64_t)hi - lo >= 65536)
+            return (size_t)-1;
+        base = (uint32_t)lo;
+    } else {
+        return (size_t)-1;
+    }
     if (r2h_buf_reserve(&w->hash, 65536 * 4) != R2H_OK) {
         r2h_pq_fail(w, R2H_ERR_NOMEM, "out of memory building dictionary of '%s'", c->name);
         return 0;
@@ -382,7 +387,8 @@ static size_t small_range_dict(struct r2h_pq_writer *w, const struct pq_column *
     return nd;
 }
 
-size_t r2h_pq_column_dict(struct r2h_pq_writer *w, const struct pq_column *c, int automatic)
+size_t r2h_pq_column_dict(struct r2h_pq_writer *w, const struct pq_column *c, int automatic,
+                          const struct pq_chunk_meta *m)
 {
     size_t n = c->nvals, nd = 0;
     if (n == 0 || n > UINT32_MAX)
@@ -401,7 +407,7 @@ size_t r2h_pq_column_dict(struct r2h_pq_writer *w, const struct pq_column *c, in
     }
     uint32_t *slots = (uint32_t *)(void *)w->hash.data;
     uint32_t *idx = (uint32_t *)(void *)w->idx.data;
-    if (c->width == 4 && (nd = small_range_dict(w, c, lim, idx)) != (size_t)-1) {
+    if ((nd = small_range_dict(w, c, m, lim, idx)) != (size_t)-1) {
         w->idx.len = n * 4;
         w->dict.len = nd * 4;
         return nd;

@@ -154,9 +154,11 @@ enum r2h_status r2h_pq_column_append(struct r2h_pq_writer *w, struct pq_column *
 /* Chunk statistics: null count, min/max in the column's sort order, sortedness. */
 void r2h_pq_column_stats(const struct pq_column *c, size_t nrows, struct pq_chunk_meta *m);
 
-/* Build the chunk's dictionary into w->dict/w->idx. Returns the entry count, or 0 when the
- * column has no values or the dictionary is too large (when auto, also when not worth it). */
-size_t r2h_pq_column_dict(struct r2h_pq_writer *w, const struct pq_column *c, int automatic);
+/* Build the chunk's dictionary into w->dict/w->idx; m holds the chunk's statistics (from
+ * r2h_pq_column_stats). Returns the entry count, or 0 when the column has no values or the
+ * dictionary is too large (when auto, also when not worth it). */
+size_t r2h_pq_column_dict(struct r2h_pq_writer *w, const struct pq_column *c, int automatic,
+                          const struct pq_chunk_meta *m);
 
 /* Encode and write one column chunk of nrows rows; fills m. */
 enum r2h_status r2h_pq_chunk_write(struct r2h_pq_writer *w, struct pq_column *c, size_t nrows,
