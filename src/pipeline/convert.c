@@ -108,7 +108,7 @@ static void sort_rows(struct worker *wk)
         r2h_rows_sort_with(wk->rows, wk->nrows, wk->tmp, wk->count);
         return;
     }
-    /* A copy fits in the budget while the buffer is at most half full (final sorts). */
+    /* A copy fits in the budget while the buffer is at most half full (make_room). */
     uint64_t *copy = wk->nrows <= wk->cap / 2 ? r2h_malloc(wk->nrows * sizeof *copy) : NULL;
     if (copy)
         r2h_prefault(copy, wk->nrows * sizeof *copy);
@@ -125,7 +125,8 @@ static inline void put_row(struct worker *wk, uint64_t cell, uint64_t key)
         ((struct r2h_row *)wk->rows)[wk->nrows++] = (struct r2h_row){cell, key};
 }
 
-/* Sort the worker's row buffer and spill it as a run file; the buffer is empty afterwards. */
+/* Sort the worker's row buffer and spill it as a run file; the buffer is empty afterwards.
+ * Called while routing: its time moves from the route phase to sort and spill. */
 static enum r2h_status spill_rows(struct worker *wk, char *msg, size_t msglen)
 {
     double t0 = r2h_now();
@@ -133,7 +134,9 @@ static enum r2h_status spill_rows(struct worker *wk, char *msg, size_t msglen)
     double t1 = r2h_now();
     wk->phase[PHASE_SORT] += t1 - t0;
     enum r2h_status st = r2h_runs_spill(wk->run->runs, wk->rows, wk->nrows, msg, msglen);
-    wk->phase[PHASE_SPILL] += r2h_now() - t1;
+    const double t2 = r2h_now();
+    wk->phase[PHASE_SPILL] += t2 - t1;
+    wk->phase[PHASE_ROUTE] -= t2 - t0;
     wk->nrows = 0;
     return st;
 }
@@ -221,9 +224,7 @@ static enum r2h_status route_row(struct worker *wk, const unsigned char *prow, i
             }
         }
         if (wk->nrows == wk->limit) {
-            double t0 = r2h_now();
             enum r2h_status st = make_room(wk, msg, msglen);
-            wk->phase[PHASE_ROUTE] -= r2h_now() - t0; /* counted as sort and spill */
             if (st != R2H_OK)
                 return st;
         }
