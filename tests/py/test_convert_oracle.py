@@ -23,8 +23,8 @@ from reference import canonical, diff_rows, reference_rows
 HIVE_DIR = re.compile(r"^h0=([0-9a-f]{15})$")
 META_KEYS = ("raster2h3:source", "raster2h3:band", "raster2h3:resolution", "raster2h3:nodata",
              "raster2h3:version")
-# ../shared beside the repository (CI lays a copy there too).
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "h3-vectors"
+# Upstream H3 v4.5.0 known-answer files, kept in the repository (provenance in their README).
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "h3-vectors"
 ALL_READERS = ("pyarrow", "pyarrow.dataset", "duckdb", "polars", "fastparquet")
 WORKERS = max(2, os.cpu_count() or 2)
 

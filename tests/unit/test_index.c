@@ -10,7 +10,7 @@
 static int check_vectors(const char *path, int res)
 {
     FILE *f = fopen(path, "r");
-    t_assert(f != NULL, "known-answer file present (../shared/testdata/h3-vectors)");
+    t_assert(f != NULL, "known-answer file present (tests/data/h3-vectors)");
     if (!f)
         return 0;
     char line[256];
@@ -44,7 +44,7 @@ TEST(known_answers)
     int total = 0;
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[512];
-        snprintf(path, sizeof path, "../shared/testdata/h3-vectors/%s", files[i].file);
+        snprintf(path, sizeof path, "tests/data/h3-vectors/%s", files[i].file);
         total += check_vectors(path, files[i].res);
     }
     t_assert(total > 1000, "vectors were read");
