@@ -74,6 +74,11 @@ struct r2h_convert_options {
                              * and fractions are area-weighted */
     unsigned parents;       /* bit r set: a parent column at resolution r (< resolution) */
     int cell_string;        /* 1: cells and parents as 15-digit lowercase hex strings */
+    /* Warnings (pixels dropped by a rule, metadata not applied, ...): each is passed to
+     * warn(warn_ctx, line) as one line without a trailing newline, at most once per kind and
+     * run, from the calling thread. NULL: warnings are dropped (the library never prints). */
+    void (*warn)(void *warn_ctx, const char *line);
+    void *warn_ctx;
 };
 
 /* nbands value selecting every band of the input. */

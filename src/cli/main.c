@@ -231,10 +231,17 @@ static void on_signal(int sig)
     raise(sig);
 }
 
+static void print_warning(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "raster2h3: warning: %s\n", line);
+}
+
 static int cmd_convert(int argc, char **argv)
 {
     struct r2h_convert_options o;
     r2h_convert_options_init(&o);
+    o.warn = print_warning;
     struct option longopts[NOPTS + 1];
     for (size_t i = 0; i < NOPTS; i++)
         longopts[i] = options[i].opt;

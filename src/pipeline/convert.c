@@ -2,6 +2,7 @@
  * threads (read, locate, index, route, sort, spill), the write pass and r2h_convert. Partition
  * files: partition.c; resume and manifest: resume.c; progress and --profile: progress.c. */
 #include <errno.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,6 +59,18 @@ void r2h_convert_options_init(struct r2h_convert_options *opt)
     opt->compression_level = 3;
     opt->memory = (uint64_t)1 << 30;
     opt->progress = R2H_PROGRESS_LINES;
+}
+
+void r2h_conv_warn(const struct run *run, const char *fmt, ...)
+{
+    if (!run->opt->warn)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    run->opt->warn(run->opt->warn_ctx, line);
 }
 
 /* Record the first error (message already formatted in msg) and make every worker stop. */

@@ -69,6 +69,10 @@ struct run {
     size_t errlen;
 };
 
+/* convert.c */
+/* Pass one warning line to the options' warn callback (if any); printf-style. */
+void r2h_conv_warn(const struct run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* progress.c */
 /* Progress line/bar/JSON on stderr (throttled unless final); call with run->mu held. */
 void r2h_conv_progress_locked(struct run *run, int final);
