@@ -34,6 +34,8 @@ struct worker {
     size_t *count;              /* radix histogram */
     uint64_t counts[R2H_NUM_BASE_CELLS]; /* valid pixels per base cell (count-only runs) */
     uint64_t fallbacks;         /* pixels the fast index path sent to the reference */
+    uint64_t beyond_pole, repeated; /* valid pixels off the globe (r2h_raster_drop_off_globe) */
+    uint64_t located, not_located;  /* valid pixels through PROJ; those it could not transform */
     double phase[NPHASES];
     void *vals;
     uint8_t *valid, *ok;
@@ -249,22 +251,33 @@ static enum r2h_status route_row(struct worker *wk, const unsigned char *prow, i
 /* Cells of the valid pixels of one raster row into wk->cells (wk->ok marks them). Geographic
  * grids take the fast exact grid path (centres computed inside, no lat/lng arrays); other
  * rasters are located through PROJ, then indexed by the fast exact point path, or by the
- * reference latLngToCell when asked. *t_located is set when locating ends. */
+ * reference latLngToCell when asked. Pixels off the globe (geographic rasters) and pixels PROJ
+ * cannot transform are dropped and counted for the run's warnings. *t_located is set when
+ * locating ends. */
 static enum r2h_status locate_and_index(struct worker *wk, int row, int col0, int w,
                                         const uint8_t *valid, double *t_located)
 {
     const struct run *run = wk->run;
     if (run->grid) {
-        *t_located = r2h_now();
         memcpy(wk->ok, valid, (size_t)w);
-        r2h_fast_grid_cells(run->grid, row, col0, w, valid, wk->cells, &wk->fallbacks);
+        r2h_raster_drop_off_globe(wk->raster, row, col0, w, wk->ok, &wk->beyond_pole,
+                                  &wk->repeated);
+        *t_located = r2h_now();
+        r2h_fast_grid_cells(run->grid, row, col0, w, wk->ok, wk->cells, &wk->fallbacks);
         return R2H_OK;
     }
     enum r2h_status st = r2h_raster_locate_row(wk->raster, row, col0, w, wk->lat, wk->lng, wk->ok);
     if (st != R2H_OK)
         return st;
-    for (int c = 0; c < w; c++)
+    uint64_t located = 0, failed = 0;
+    for (int c = 0; c < w; c++) {
+        located += valid[c];
+        failed += valid[c] && !wk->ok[c];
         wk->ok[c] &= valid[c];
+    }
+    wk->located += located;
+    wk->not_located += failed;
+    r2h_raster_drop_off_globe(wk->raster, row, col0, w, wk->ok, &wk->beyond_pole, &wk->repeated);
     *t_located = r2h_now();
     if (run->opt->reference_index)
         r2h_index_cells(wk->lat, wk->lng, wk->ok, (size_t)w, run->opt->resolution, wk->cells);
@@ -313,6 +326,39 @@ static enum r2h_status process_chunk(struct worker *wk, const struct chunk *ch, 
         wk->phase[PHASE_ROUTE] += r2h_now() - t0;
     }
     return R2H_OK;
+}
+
+/* The read pass's warnings, one line each: valid pixels off the globe (the rule is in
+ * docs/design/0001-architecture.md) and valid pixels PROJ could not transform to WGS84. */
+static void warn_dropped(const struct run *run)
+{
+    uint64_t pole = 0, rep = 0, located = 0, failed = 0;
+    for (int i = 0; i < run->nworkers; i++) {
+        pole += run->workers[i].beyond_pole;
+        rep += run->workers[i].repeated;
+        located += run->workers[i].located;
+        failed += run->workers[i].not_located;
+    }
+    char a[160] = "", b[200] = "";
+    if (pole)
+        r2h_fmt(a, sizeof a,
+                "%llu valid pixels whose centre latitude is outside [-90, 90] (not "
+                "folded over the pole)",
+                (unsigned long long)pole);
+    if (rep)
+        r2h_fmt(b, sizeof b,
+                "%llu valid pixels that repeat a longitude (the raster is wider than "
+                "360 degrees; the first copy in column order is kept)",
+                (unsigned long long)rep);
+    if (pole || rep)
+        r2h_conv_warn(run, "dropped %s%s%s", a, pole && rep ? " and " : "", b);
+    if (failed)
+        r2h_conv_warn(run,
+                      "%llu of %llu valid pixels (%.1f%%) could not be transformed to WGS84 "
+                      "(outside the area where the CRS's inverse projection is defined) and were "
+                      "dropped",
+                      (unsigned long long)failed, (unsigned long long)located,
+                      100.0 * (double)failed / (double)located);
 }
 
 /* Take the next index below limit, or -1 when done or after an error. */
@@ -753,6 +799,7 @@ pass:;
     run.res.pixels_read = run.pixels_done;
     for (int i = 0; i < run.nworkers; i++)
         run.res.index_fallbacks += run.workers[i].fallbacks;
+    warn_dropped(&run);
     if (counts) {
         for (int i = 0; i < run.nworkers; i++)
             for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)

@@ -96,6 +96,17 @@ enum r2h_status r2h_raster_read(struct r2h_raster *r, int x0, int y0, int w, int
 enum r2h_status r2h_raster_locate_row(struct r2h_raster *r, int row, int col0, int n, double *lat,
                                       double *lng, uint8_t *ok);
 
+/* The off-globe rule for geographic rasters (docs/design/0001-architecture.md, "Pixels off
+ * the globe"): of pixels (col0 .. col0+n-1, row) with ok[i] != 0, clears ok[i] where the
+ * centre latitude is outside [-90, 90] (adds 1 to *beyond_pole; such a centre is never folded
+ * over the pole) or else where the centre is 360 degrees or more along the row from the outer
+ * edge of the row's first pixel (adds 1 to *repeated: a raster wider than 360 degrees keeps
+ * the first copy of each longitude in column order). Centres are computed as in
+ * r2h_raster_locate_row. No-op for projected rasters and for geographic rasters that cannot
+ * have such pixels (checked at open). Reads only the handle's immutable state. */
+void r2h_raster_drop_off_globe(const struct r2h_raster *r, int row, int col0, int n, uint8_t *ok,
+                               uint64_t *beyond_pole, uint64_t *repeated);
+
 /* WGS84 latitude/longitude (degrees, not normalised) of the 4 corners of pixel (col, row):
  * top-left, top-right, bottom-right, bottom-left. R2H_ERR_CRS if a corner does not transform.
  * For pixel areas (aggregation). */

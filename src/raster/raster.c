@@ -25,6 +25,7 @@ struct r2h_raster {
     struct r2h_raster_info info;
     int *okbuf;             /* scratch for projected locate_row */
     int bufcap;
+    int may_leave_globe;    /* some centre may be off the globe (drop_off_globe) */
 };
 
 const char *r2h_raster_gdal_version(void) { return GDALVersionInfo("RELEASE_NAME"); }
@@ -248,6 +249,34 @@ enum r2h_status r2h_raster_select(struct r2h_raster *r, const int *bands, int n,
     return R2H_OK;
 }
 
+/* Is a pixel whose centre lies `along` degrees from its row's first centre (measured in the
+ * direction of increasing column) in a longitude the row has covered already? The row covers
+ * from the outer edge of its first pixel, half a step before that pixel's centre; a centre 360
+ * degrees or more beyond that edge is a repeat. The half step also absorbs rounding in
+ * geotransforms such as ETOPO20's 0.3333333 degrees (column 1080 is 359.99996 from column 0). */
+static int repeats_longitude(double along, double step)
+{
+    return along >= 360.0 - 0.5 * fabs(step);
+}
+
+/* 1 if a pixel centre of a geographic raster may be off the globe: a corner centre beyond
+ * (or within 1e-6 degrees of) +-90, or a row spanning nearly 360 degrees. Conservative: the
+ * exact test is per pixel, in r2h_raster_drop_off_globe. */
+static int may_leave_globe(const struct r2h_raster_info *in)
+{
+    if (!in->geographic)
+        return 0;
+    const double *gt = in->gt;
+    const double cc[2] = {0.5, in->width - 0.5}, rc[2] = {0.5, in->height - 0.5};
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) {
+            const double lat = gt[3] + cc[i] * gt[4] + rc[j] * gt[5];
+            if (!(fabs(lat) < 90.0 - 1e-6))
+                return 1;
+        }
+    return !((in->width - 1.0) * fabs(gt[1]) < 360.0 - 0.5 * fabs(gt[1]) - 1e-6);
+}
+
 enum r2h_status r2h_raster_open(const char *name, int band, struct r2h_raster **out, char *errbuf,
                                 size_t errbuf_len)
 {
@@ -278,6 +307,7 @@ enum r2h_status r2h_raster_open(const char *name, int band, struct r2h_raster **
     r->info.rotated = r->info.gt[2] != 0.0 || r->info.gt[4] != 0.0;
     if ((st = setup_crs(r, name, errbuf, errbuf_len)) != R2H_OK)
         goto out_free;
+    r->may_leave_globe = may_leave_globe(&r->info);
     source_identity(&r->info, path);
     *out = r;
     st = R2H_OK;
@@ -468,6 +498,34 @@ enum r2h_status r2h_raster_locate_row(struct r2h_raster *r, int row, int col0, i
     for (int i = 0; i < n; i++)
         lng[i] = r2h_normalise_lng(lng[i]);
     return R2H_OK;
+}
+
+void r2h_raster_drop_off_globe(const struct r2h_raster *r, int row, int col0, int n, uint8_t *ok,
+                               uint64_t *beyond_pole, uint64_t *repeated)
+{
+    if (!r->may_leave_globe || n <= 0)
+        return;
+    const double *gt = r->info.gt;
+    const double rc = row + 0.5;
+    const double lng_first = gt[0] + 0.5 * gt[1] + rc * gt[2];
+    uint64_t pole = 0, rep = 0;
+    for (int i = 0; i < n; i++) {
+        if (!ok[i])
+            continue;
+        const double cc = (col0 + i) + 0.5;
+        /* Same expressions as r2h_raster_locate_row. */
+        const double lng = gt[0] + cc * gt[1] + rc * gt[2];
+        const double lat = gt[3] + cc * gt[4] + rc * gt[5];
+        if (!(lat >= -90.0 && lat <= 90.0)) {
+            ok[i] = 0;
+            pole++;
+        } else if (repeats_longitude(gt[1] >= 0 ? lng - lng_first : lng_first - lng, gt[1])) {
+            ok[i] = 0;
+            rep++;
+        }
+    }
+    *beyond_pole += pole;
+    *repeated += rep;
 }
 
 /* Column (or row) index range of centres within [a, b] along an axis with origin o and step s. */

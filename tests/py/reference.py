@@ -1,8 +1,10 @@
 """reference.py - the straightforward Python reference for `raster2h3 convert` (pixel mode).
 
 Reads every pixel with GDAL, computes pixel centres from the geotransform, transforms them to
-WGS84 with osr (traditional GIS axis order), applies NoData/NaN/mask validity, and indexes with
-h3-py. The result is a canonical, sorted multiset of (h0, value, cell) rows.
+WGS84 with osr (traditional GIS axis order), applies NoData/NaN/mask validity, drops pixels
+whose transform fails and (geographic rasters) pixels off the globe (`off_globe`: beyond +-90
+latitude, longitudes repeated by rasters wider than 360 degrees), and indexes with h3-py.
+The result is a canonical, sorted multiset of (h0, value, cell) rows.
 
 Deliberately simple and slow: one h3.latlng_to_cell call per pixel, no cleverness to share bugs
 with the C code.
@@ -93,6 +95,16 @@ def is_wgs84_geographic(srs):
     return bool(srs.IsSame(wgs84, ["CRITERION=EQUIVALENT_EXCEPT_AXIS_ORDER_GEOGCRS"]))
 
 
+def is_degrees_on_wgs84(srs):
+    """True if srs is a geographic CRS on WGS84 in degrees: coordinates are used as they are,
+    so the off-globe rule applies (any axis order, EPSG code or none)."""
+    if srs is None or not srs.IsGeographic():
+        return False
+    wgs84 = osr.SpatialReference()
+    wgs84.ImportFromEPSG(4326)
+    return bool(srs.IsSameGeogCS(wgs84)) and abs(srs.GetAngularUnits() - math.pi / 180) < 1e-12
+
+
 def pixel_centres(gt, cols, rows):
     """Pixel-centre coordinates in the raster CRS, float64, in the contract's evaluation order."""
     c = np.arange(cols, dtype=np.float64)[None, :] + 0.5
@@ -116,6 +128,21 @@ def to_wgs84(srs, x, y):
     pts = ct.TransformPoints([(float(a), float(b)) for a, b in zip(x, y)])
     arr = np.array(pts, dtype=np.float64).reshape(-1, 3)
     return arr[:, 0].copy(), arr[:, 1].copy()
+
+
+def off_globe(gt, cols, rows):
+    """The pixels of a geographic raster that are not indexed, as two boolean (rows, cols)
+    arrays: `pole`, centre latitude outside [-90, 90]; `repeat` (and not `pole`), centre 360
+    degrees or more along its row from the outer edge of the row's first pixel, i.e. in a
+    longitude the row has already covered (rasters wider than 360 degrees keep the first copy
+    in column order)."""
+    x, y = pixel_centres(gt, cols, rows)
+    x = np.broadcast_to(x, (rows, cols))
+    y = np.broadcast_to(y, (rows, cols))
+    pole = ~((y >= -90.0) & (y <= 90.0))
+    along = (x - x[:, :1]) if gt[1] >= 0 else (x[:, :1] - x)
+    repeat = ~pole & (along >= 360.0 - abs(gt[1]) / 2)
+    return pole, repeat
 
 
 def normalise_lng(lng):
@@ -164,6 +191,11 @@ def reference_rows(path, res, band=1, nodata=None, base_cell=None):
     y = np.broadcast_to(y, data.shape)[valid]
     values = data[valid]
     lng, lat = to_wgs84(ds.GetSpatialRef(), x, y)
+    keep = np.isfinite(lng) & np.isfinite(lat)  # the transform failed: dropped
+    if is_degrees_on_wgs84(ds.GetSpatialRef()):
+        pole, repeat = off_globe(gt, ds.RasterXSize, ds.RasterYSize)
+        keep &= ~(pole | repeat)[valid]
+    lng, lat, values = lng[keep], lat[keep], values[keep]
     lng = normalise_lng(lng)
     cells = np.fromiter((int(h3.latlng_to_cell(float(a), float(o), res), 16)
                          for a, o in zip(lat, lng)), dtype=np.uint64, count=lat.size)
