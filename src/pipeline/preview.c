@@ -300,20 +300,29 @@ enum r2h_status r2h_preview(const struct r2h_preview_options *o, char *errbuf, s
     if (st != R2H_OK)
         return st;
     double vmin = INFINITY, vmax = -INFINITY;
-    double lat0 = 90, lat1 = -90, lng0 = 180, lng1 = -180;
+    double lat0 = 90, lat1 = -90, lng0 = 180, lng1 = -180, elng0 = 360, elng1 = 0;
     double blat[10], blng[10], clat, clng;
     for (size_t i = 0; i < n; i++) {
         vmin = fmin(vmin, cv[i].v);
         vmax = fmax(vmax, cv[i].v);
         if (o->extent_data && r2h_index_cell_boundary(cv[i].cell, blat, blng, &clat, &clng)) {
+            const double e = clng < 0 ? clng + 360 : clng; /* the 0..360 frame */
             lat0 = fmin(lat0, clat);
             lat1 = fmax(lat1, clat);
             lng0 = fmin(lng0, clng);
             lng1 = fmax(lng1, clng);
+            elng0 = fmin(elng0, e);
+            elng1 = fmax(elng1, e);
         }
     }
+    /* Data across the antimeridian is narrower in the 0..360 frame: draw it there (longitudes
+     * of the map then run past 180; cells west of 0 are shifted by a turn). */
+    int east = o->extent_data && elng1 - elng0 < lng1 - lng0;
+    if (east)
+        lng0 = elng0, lng1 = elng1;
     if (!o->extent_data || lat1 <= lat0 || lng1 <= lng0) {
         lat0 = -90, lat1 = 90, lng0 = -180, lng1 = 180;
+        east = 0;
     } else { /* a margin of 5% */
         double ml = (lat1 - lat0) * 0.05 + 1e-3, mg = (lng1 - lng0) * 0.05 + 1e-3;
         lat0 -= ml, lat1 += ml, lng0 -= mg, lng1 += mg;
@@ -335,6 +344,11 @@ enum r2h_status r2h_preview(const struct r2h_preview_options *o, char *errbuf, s
             continue;
         uint8_t rgb[3];
         ramp(vmax > vmin ? (cv[i].v - vmin) / (vmax - vmin) : 0.5, rgb);
+        if (east && clng < 0) { /* into the 0..360 frame, boundary with it */
+            clng += 360;
+            for (int k = 0; k < nv; k++)
+                blng[k] += 360;
+        }
         double x[10], y[10];
         int wrap = 0;
         for (int k = 0; k < nv; k++)

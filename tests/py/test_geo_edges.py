@@ -18,6 +18,7 @@ import rasters
 import reference
 from reference import canonical, diff_rows, reference_rows
 from test_convert_oracle import check_convert, convert_ok, read_pyarrow
+from test_info_preview import decode_png
 
 gdal.UseExceptions()
 
@@ -186,3 +187,33 @@ def test_projected_transform_failures_warned(run_cli, raster_dir, tmp_path):
     d = diff_rows(reference_rows(r, 2), got)
     assert not d, d
 
+
+def test_preview_data_extent_across_antimeridian(run_cli, raster_dir, tmp_path):
+    """Data from 170E to 170W is drawn as one 20-degree-wide block, not squeezed into a strip
+    between -180 and 180."""
+    data = rasters.random_values("uint8", (100, 200), seed=43)
+    r = rasters.write_raster(raster_dir / "am.tif", data, (170.0, 0.1, 0.0, 10.0, 0.0, -0.1), 4326)
+    out = tmp_path / "out"
+    convert_ok(run_cli, r, out, 4)
+    png = tmp_path / "am.png"
+    p = run_cli("preview", out, png, "--width", 400, "--extent", "data")
+    assert p.returncode == 0, p.stderr
+    img = decode_png(png)
+    mh = img.shape[0] - 28  # map rows above the legend
+    # Oracle extent: the cell centres (h3-py), unwrapped into 0..360, with preview's 5% margin.
+    t = pads.dataset(str(out), format="parquet", partitioning="hive").to_table()
+    ll = np.array([h3.cell_to_latlng(h3.int_to_str(c)) for c in set(t.column("h4").to_pylist())])
+    lng = np.where(ll[:, 1] < 0, ll[:, 1] + 360, ll[:, 1])
+    span_lng, span_lat = np.ptp(lng) * 1.1, np.ptp(ll[:, 0]) * 1.1
+    assert 19 < np.ptp(lng) < 21
+    assert abs(mh - 400 * span_lat / span_lng) <= 2, (img.shape, span_lat, span_lng)
+    drawn = (img[:mh, :, 3] == 255).any(axis=0)
+    assert drawn.mean() > 0.85, drawn.mean()  # the data fills the width (margins aside)
+    # Each cell's centre is coloured where the shifted frame puts it.
+    lng0 = lng.min() - (np.ptp(lng)) * 0.05 - 1e-3
+    lat1 = ll[:, 0].max() + np.ptp(ll[:, 0]) * 0.05 + 1e-3
+    sx = 400 / (np.ptp(lng) * 1.1 + 2e-3)
+    sy = mh / (np.ptp(ll[:, 0]) * 1.1 + 2e-3)
+    for (la, _), g in list(zip(ll, lng))[:300]:
+        x, y = int((g - lng0) * sx), int((lat1 - la) * sy)
+        assert img[min(y, mh - 1), min(x, 399), 3] == 255, (la, g)
