@@ -12,7 +12,9 @@
  *   lng = gt[0] + (col+0.5)*gt[1] + (row+0.5)*gt[2];  lat = gt[3] + (col+0.5)*gt[4] + (row+0.5)*gt[5]
  * evaluated in that order in double (as r2h_raster_locate_row does), then lng is normalised
  * once (> 180: -360; < -180: +360). The cell of a pixel is exactly what H3's
- * latLngToCell({degsToRads(lat), degsToRads(lng)}, res) returns (0 if H3 rejects the point).
+ * latLngToCell({degsToRads(lat), degsToRads(lng)}, res) returns (0 if H3 rejects the point);
+ * like latLngToCell it folds a latitude beyond +-90 over the pole and repeats longitudes every
+ * 360 degrees, so the pipeline drops such pixels first (r2h_raster_drop_off_globe).
  * gt[2] and gt[4] must be zero (use r2h_index_cells_fast for rotated grids), width and height
  * positive, 0 <= res <= 15; otherwise R2H_ERR_INVALID. On success *out owns the grid (free
  * with r2h_fast_grid_free). Thread-safe. */

@@ -46,12 +46,12 @@ def warned(stderr):
     return (int(m.group(1)) if m else 0), (int(r.group(1)) if r else 0)
 
 
-def beyond_pole_raster(path):
+def beyond_pole_raster(path, gt=(10.0, 1.0, 0.0, 100.0, 0.0, -1.0)):
     """EPSG:4326, lng 10..30, lat 100..-100 (1 degree): 10 rows beyond each pole; some NoData."""
     data = rasters.random_values("int16", (200, 20), seed=31)
     data[data == -1] = 0
     data[::7, ::3] = -1
-    return rasters.write_raster(path, data, (10.0, 1.0, 0.0, 100.0, 0.0, -1.0), 4326, nodata=-1)
+    return rasters.write_raster(path, data, gt, 4326, nodata=-1)
 
 
 def wide_raster(path, dx=0.5, west=0.0, east=380.0, lat=10.0):
@@ -71,6 +71,19 @@ def test_beyond_pole_dropped_with_warning(run_cli, raster_dir, tmp_path, index):
     assert pole == 2 * 10 * 20 - 3 * 7 and repeat == 0
     proc = run_cli("convert", r, tmp_path / "out", "--resolution", 3, "--index", index,
                    "--progress", "none")
+    assert proc.returncode == 0, proc.stderr
+    assert warned(proc.stderr) == (pole, 0), proc.stderr
+    got = read_pyarrow(tmp_path / "out", 3, "value", np.dtype("int16"))
+    d = diff_rows(reference_rows(r, 3), got)
+    assert not d, d
+
+
+def test_beyond_pole_rotated_grid(run_cli, raster_dir, tmp_path):
+    """A rotated geographic grid (the general locate path): the rule holds per pixel."""
+    r = beyond_pole_raster(raster_dir / "rot.tif", gt=(10.0, 1.0, 0.02, 100.0, 0.003, -1.0))
+    pole, repeat = expected_drops(r)
+    assert pole > 0 and repeat == 0
+    proc = run_cli("convert", r, tmp_path / "out", "--resolution", 3, "--progress", "none")
     assert proc.returncode == 0, proc.stderr
     assert warned(proc.stderr) == (pole, 0), proc.stderr
     got = read_pyarrow(tmp_path / "out", 3, "value", np.dtype("int16"))
