@@ -126,6 +126,78 @@ TEST(windows_for_box)
     unlink(p);
 }
 
+/* Open a 1-band Byte raster of w x h with geotransform gt and CRS epsg (values 0). */
+static struct r2h_raster *open_grid(const char *p, int w, int h, const double gt[6], int epsg)
+{
+    static uint8_t v[2048];
+    make_tif(p, GDT_Byte, w, h, gt, epsg, v, NULL, 0);
+    struct r2h_raster *r = NULL;
+    char err[512];
+    t_assert(r2h_raster_open(p, 1, &r, err, sizeof err) == R2H_OK, "open");
+    return r;
+}
+
+/* Pixels (0 .. n-1, row) dropped by the off-globe rule, as a count; ok[] all 1 on entry. */
+static int dropped(struct r2h_raster *r, int row, int n, uint64_t *pole, uint64_t *rep)
+{
+    uint8_t ok[2048];
+    memset(ok, 1, (size_t)n);
+    r2h_raster_drop_off_globe(r, row, 0, n, ok, pole, rep);
+    int d = 0;
+    for (int i = 0; i < n; i++)
+        d += !ok[i];
+    return d;
+}
+
+TEST(off_globe)
+{
+    const char *p = "/tmp/r2h_test_raster_globe.tif";
+    uint64_t pole = 0, rep = 0;
+    /* Rows centred on 90.5, 90 and -90, -90.5: the outer ones are dropped, +-90 kept. */
+    const double gt_lat[6] = {0.0, 1.0, 0.0, 90.75, 0.0, -0.5};
+    struct r2h_raster *r = open_grid(p, 4, 363, gt_lat, 4326);
+    if (r) {
+        t_assert(dropped(r, 0, 4, &pole, &rep) == 4 && pole == 4, "lat 90.5 dropped");
+        t_assert(dropped(r, 1, 4, &pole, &rep) == 0, "lat 90 kept");
+        t_assert(dropped(r, 361, 4, &pole, &rep) == 0, "lat -90 kept");
+        t_assert(dropped(r, 362, 4, &pole, &rep) == 4 && pole == 8 && rep == 0,
+                 "lat -90.5 dropped");
+        uint8_t ok[4] = {1, 0, 1, 0};
+        r2h_raster_drop_off_globe(r, 0, 0, 4, ok, &pole, &rep);
+        t_assert(pole == 10 && !ok[0] && !ok[2], "only valid pixels are counted");
+        r2h_raster_close(r);
+    }
+    /* ETOPO20's rounded step: column 1080 is 359.99996 degrees from column 0 and repeats it. */
+    const double gt_etopo[6] = {20.00000005, 0.3333333, 0.0, 10.0, 0.0, -0.3333333};
+    if ((r = open_grid(p, 1081, 1, gt_etopo, 4326))) {
+        pole = rep = 0;
+        uint8_t ok[1081];
+        memset(ok, 1, sizeof ok);
+        r2h_raster_drop_off_globe(r, 0, 0, 1081, ok, &pole, &rep);
+        t_assert(rep == 1 && pole == 0 && !ok[1080] && ok[1079] && ok[0], "last column repeats");
+        r2h_raster_close(r);
+    }
+    /* East to west (negative step), 361 columns of 1 degree: the last repeats the first. */
+    const double gt_west[6] = {180.5, -1.0, 0.0, 10.0, 0.0, -1.0};
+    if ((r = open_grid(p, 361, 1, gt_west, 4326))) {
+        pole = rep = 0;
+        t_assert(dropped(r, 0, 361, &pole, &rep) == 1 && rep == 1, "negative step");
+        r2h_raster_close(r);
+    }
+    /* Exactly 360 degrees wide, and a projected raster: nothing to drop. */
+    const double gt_360[6] = {-180.0, 1.0, 0.0, 10.0, 0.0, -1.0};
+    if ((r = open_grid(p, 360, 1, gt_360, 4326))) {
+        t_assert(dropped(r, 0, 360, &pole, &rep) == 0, "360 wide: none");
+        r2h_raster_close(r);
+    }
+    const double gt_utm[6] = {500000.0, 1e5, 0.0, 2e7, 0.0, -1e5};
+    if ((r = open_grid(p, 8, 1, gt_utm, 32633))) {
+        t_assert(dropped(r, 0, 8, &pole, &rep) == 0, "projected: not this rule");
+        r2h_raster_close(r);
+    }
+    unlink(p);
+}
+
 TEST(errors)
 {
     struct r2h_raster *r = NULL;
@@ -150,6 +222,7 @@ int main(void)
     RUN(nodata_and_validity);
     RUN(float_nan_and_mask);
     RUN(windows_for_box);
+    RUN(off_globe);
     RUN(errors);
     TEST_MAIN_END();
 }
