@@ -196,7 +196,8 @@ enum r2h_status r2h_out_list(const char *output, char *root, size_t rootlen, cha
 void r2h_out_remove_partition(const char *path);
 
 /* Fingerprint (16 hex digits) of everything that determines a partition's content: source
- * identity (name, size, mtime, ETag), bands, resolution, NoData, value columns, types, version. */
+ * identity (canonical name, size, mtime in ns, ETag, the files a VRT lists), bands, resolution,
+ * NoData, value columns, types, version. */
 void r2h_fingerprint(const struct r2h_convert_options *o, const struct r2h_raster_info *in,
                      const struct r2h_bands *bands, char *out, size_t outlen);
 
