@@ -92,6 +92,114 @@ def test_rewrite_within_the_same_second_is_redone(run_cli, tmp_path):
     assert "nothing to do" in p.stderr
 
 
+# ---- item 2: verify --input compares content -----------------------------------------------
+
+
+def test_verify_input_detects_other_values_with_the_same_mask(run_cli, tmp_path):
+    a, b = tmp_path / "a.tif", tmp_path / "b.tif"
+    rasters.write_raster(a, values_grid(1), GT, 4326, nodata=NODATA)
+    rasters.write_raster(b, values_grid(2), GT, 4326, nodata=NODATA)
+    out = tmp_path / "ds"
+    convert(run_cli, a, out, "--quiet")
+    p = run_cli("verify", out, "--input", a)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    p = run_cli("verify", out, "--input", b)
+    assert p.returncode == 6, p.stderr
+    assert "the input has" not in p.stderr  # the counts agree: only the values differ
+    assert "cells and values differ from the input" in p.stderr, p.stderr
+
+
+def test_verify_input_detects_a_rewritten_partition(run_cli, tmp_path):
+    a = tmp_path / "a.tif"
+    rasters.write_raster(a, values_grid(1), GT, 4326, nodata=NODATA)
+    out = tmp_path / "ds"
+    convert(run_cli, a, out, "--quiet")
+    f = sorted(out.glob("h0=*"))[3] / "data_0.parquet"
+    t = pq.read_table(f)
+    # One row's value changed by one; same cells, same counts, same footer (fingerprint).
+    rewrite_values(f, t, "value", lambda c: pa.array(
+        [v + 1 if i == t.num_rows // 2 else v for i, v in enumerate(c.to_pylist())]))
+    assert pq.read_table(f).num_rows == t.num_rows
+    assert run_cli("verify", out).returncode == 0  # structure and manifest counts still agree
+    p = run_cli("verify", out, "--input", a)
+    assert p.returncode == 6
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"raster2h3: verify: {f.parent.name}: "), p.stderr
+    assert "cells and values differ from the input" in lines[0]
+
+
+def test_verify_input_detects_swapped_cells(run_cli, tmp_path):
+    """Same values and cells as multisets per column, but paired differently."""
+    a = tmp_path / "a.tif"
+    rasters.write_raster(a, values_grid(1), GT, 4326, nodata=NODATA)
+    out = tmp_path / "ds"
+    convert(run_cli, a, out, "--quiet")
+    f = sorted(out.glob("h0=*"))[4] / "data_0.parquet"
+    t = pq.read_table(f)
+    vals = t.column("value").to_pylist()
+    i = next(k for k in range(1, len(vals)) if vals[k] != vals[0])
+    vals[0], vals[i] = vals[i], vals[0]
+    rewrite_values(f, t, "value", lambda c: pa.array(vals))
+    p = run_cli("verify", out, "--input", a)
+    assert p.returncode == 6 and f"{f.parent.name}: " in p.stderr, p.stderr
+
+
+def test_verify_input_checks_every_band(run_cli, tmp_path):
+    base = values_grid(1)
+    other = np.random.default_rng(3).integers(0, 1000, base.shape, dtype=np.uint16)
+    a, b = tmp_path / "a.tif", tmp_path / "b.tif"
+    rasters.write_raster(a, base, GT, 4326, nodata=NODATA, extra_bands=[other])
+    rasters.write_raster(b, base, GT, 4326, nodata=NODATA, extra_bands=[other ^ 1])
+    out = tmp_path / "ds"
+    convert(run_cli, a, out, "--bands", "1,2", "--quiet")
+    assert run_cli("verify", out, "--input", a).returncode == 0
+    p = run_cli("verify", out, "--input", b)  # band 1 and the mask agree, band 2 does not
+    assert p.returncode == 6 and "cells and values differ" in p.stderr, p.stderr
+
+
+def test_verify_input_string_cells_compares_values(run_cli, tmp_path):
+    a, b = tmp_path / "a.tif", tmp_path / "b.tif"
+    rasters.write_raster(a, values_grid(1), GT, 4326, nodata=NODATA)
+    rasters.write_raster(b, values_grid(2), GT, 4326, nodata=NODATA)
+    out = tmp_path / "ds"
+    convert(run_cli, a, out, "--cell-format", "string", "--parents", "1", "--quiet")
+    assert run_cli("verify", out, "--input", a).returncode == 0
+    p = run_cli("verify", out, "--input", b)
+    assert p.returncode == 6 and "values differ from the input" in p.stderr, p.stderr
+
+
+def test_verify_input_detects_a_lost_value_column_with_parents(run_cli, tmp_path):
+    a = tmp_path / "a.tif"
+    rasters.write_raster(a, values_grid(1), GT, 4326, nodata=NODATA)
+    out = tmp_path / "ds"
+    convert(run_cli, a, out, "--parents", "1", "--quiet")
+    f = sorted(out.glob("h0=*"))[2] / "data_0.parquet"
+    t = pq.read_table(f)
+    meta = pq.read_metadata(f).metadata
+    pq.write_table(t.drop_columns(["value"]).replace_schema_metadata(meta), f)
+    p = run_cli("verify", out, "--input", a)
+    assert p.returncode == 6 and f"{f.parent.name}: " in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("stats,what", [(None, "mean"), ("count,sum", "sum"),
+                                        ("count,min,max", "min")])
+def test_verify_input_aggregate_compares_values(run_cli, tmp_path, stats, what):
+    a, b = tmp_path / "a.tif", tmp_path / "b.tif"
+    rasters.write_raster(a, values_grid(1), GT, 4326, nodata=NODATA)
+    # Same mask; every value one larger (sums, means, minima and maxima all move).
+    rasters.write_raster(b, np.where(values_grid(1) == NODATA, NODATA, values_grid(1) + 1)
+                         .astype(np.uint16), GT, 4326, nodata=NODATA)
+    out = tmp_path / "ds"
+    extra = ["--stat", stats] if stats else []
+    convert(run_cli, a, out, "--aggregate", *extra, "--quiet")
+    p = run_cli("verify", out, "--input", a)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    p = run_cli("verify", out, "--input", b)
+    assert p.returncode == 6, p.stderr
+    assert "pixels counted" not in p.stderr  # counts agree
+    assert f"value_{what}" in p.stderr, p.stderr
+
+
 # ---- item 14b: canonical source identity ----------------------------------------------------
 
 
