@@ -21,6 +21,7 @@ import pytest
 from osgeo import gdal
 
 import rasters
+from s3_fixture import S3Server
 
 gdal.UseExceptions()
 
@@ -240,3 +241,29 @@ def test_vrt_identity_covers_its_files(run_cli, tmp_path):
     assert dataset_values(out) == gdal_valid_values(tif)
     p = run_cli("verify", out, "--input", vrt)
     assert p.returncode == 0, p.stderr
+
+
+def test_s3_input_identity_is_name_size_and_etag(run_cli, tmp_path):
+    pytest.importorskip("moto")
+    s3 = S3Server(tmp_path)
+    try:
+        s3.client.create_bucket(Bucket="bkt")
+        a, b = tmp_path / "a.tif", tmp_path / "b.tif"
+        rasters.write_raster(a, values_grid(1), GT, 4326, nodata=NODATA)
+        rasters.write_raster(b, values_grid(2), GT, 4326, nodata=NODATA)
+        assert a.stat().st_size == b.stat().st_size
+        s3.client.put_object(Bucket="bkt", Key="in/r.tif", Body=a.read_bytes())
+        out = tmp_path / "ds"
+        p = run_cli("convert", "s3://bkt/in/r.tif", out, "--resolution", 3, "--quiet",
+                    env=s3.env())
+        assert p.returncode == 0, p.stderr
+        # s3://b/k is read as /vsis3/b/k: the same source.
+        p = run_cli("convert", "/vsis3/bkt/in/r.tif", out, "--resolution", 3, env=s3.env())
+        assert p.returncode == 0 and "nothing to do" in p.stderr, p.stderr
+        # Same size, other bytes (Last-Modified may be the same second): the ETag tells.
+        s3.client.put_object(Bucket="bkt", Key="in/r.tif", Body=b.read_bytes())
+        p = run_cli("convert", "s3://bkt/in/r.tif", out, "--resolution", 3, env=s3.env())
+        assert p.returncode == 0 and "nothing to do" not in p.stderr, p.stderr
+        assert dataset_values(out) == gdal_valid_values(b)
+    finally:
+        s3.close()
