@@ -2,6 +2,7 @@
  * threads (read, locate, index, route, sort, spill), the write pass and r2h_convert. Partition
  * files: partition.c; resume and manifest: resume.c; progress and --profile: progress.c. */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -32,7 +33,7 @@ struct worker {
     int decided, halved;        /* half-way decision taken; spill at cap / 2 (make_room) */
     uint64_t pixels_seen;       /* pixels of the raster rows this worker has routed */
     size_t *count;              /* radix histogram */
-    uint64_t counts[R2H_NUM_BASE_CELLS]; /* valid pixels per base cell (count-only runs) */
+    struct r2h_valid_pixels counts; /* valid pixels per base cell (count-only runs) */
     uint64_t fallbacks;         /* pixels the fast index path sent to the reference */
     uint64_t beyond_pole, repeated; /* valid pixels off the globe (r2h_raster_drop_off_globe) */
     uint64_t located, not_located;  /* valid pixels through PROJ; those it could not transform */
@@ -216,6 +217,20 @@ static enum r2h_status route_row_packed(struct worker *wk, const unsigned char *
     return R2H_OK;
 }
 
+/* Count-only runs: pixel (cell, key) of base cell bc into the worker's counts and digests. */
+static void tally(struct worker *wk, int bc, uint64_t cell, uint64_t key)
+{
+    struct r2h_valid_pixels *t = &wk->counts;
+    const double v = r2h_bands_double(wk->run->bands, key, 0);
+    t->digest[bc] += r2h_row_digest(cell, key);
+    t->value_digest[bc] += r2h_row_digest(0, key);
+    t->sum[bc] += v;
+    t->abs_sum[bc] += fabs(v);
+    t->min[bc] = t->pixels[bc] && t->min[bc] <= v ? t->min[bc] : v;
+    t->max[bc] = t->pixels[bc] && t->max[bc] >= v ? t->max[bc] : v;
+    t->pixels[bc]++;
+}
+
 /* Route the located, indexed pixels of one raster row into the worker's row buffer. */
 static enum r2h_status route_row(struct worker *wk, const unsigned char *prow, int w, char *msg,
                                  size_t msglen)
@@ -224,8 +239,7 @@ static enum r2h_status route_row(struct worker *wk, const unsigned char *prow, i
     if (wk->run->agg && !wk->run->counts && r2h_agg_packed(wk->run->agg))
         return route_row_packed(wk, prow, w, msg, msglen);
     const int filter = wu >= 0 || wk->run->nskip > 0 || wk->run->counts;
-    if (!wk->run->counts)
-        r2h_bands_keys(wk->run->bands, prow, (size_t)w, wk->keys);
+    r2h_bands_keys(wk->run->bands, prow, (size_t)w, wk->keys);
     for (int c = 0; c < w; c++) {
         if (!wk->ok[c] || !wk->cells[c])
             continue;
@@ -234,7 +248,7 @@ static enum r2h_status route_row(struct worker *wk, const unsigned char *prow, i
             if ((wu >= 0 && bc != wu) || wk->run->skip[bc])
                 continue;
             if (wk->run->counts) {
-                wk->counts[bc]++;
+                tally(wk, bc, wk->cells[c], wk->keys[c]);
                 continue;
             }
         }
@@ -712,10 +726,26 @@ static enum r2h_status finish_read(struct run *run)
     return R2H_OK;
 }
 
+/* Add one worker's counts and digests to the run's. */
+static void merge_counts(struct r2h_valid_pixels *to, const struct r2h_valid_pixels *from)
+{
+    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
+        if (!from->pixels[bc])
+            continue;
+        to->min[bc] = to->pixels[bc] && to->min[bc] <= from->min[bc] ? to->min[bc] : from->min[bc];
+        to->max[bc] = to->pixels[bc] && to->max[bc] >= from->max[bc] ? to->max[bc] : from->max[bc];
+        to->pixels[bc] += from->pixels[bc];
+        to->digest[bc] += from->digest[bc];
+        to->value_digest[bc] += from->value_digest[bc];
+        to->sum[bc] += from->sum[bc];
+        to->abs_sum[bc] += from->abs_sum[bc];
+    }
+}
+
 /* A convert run, or with counts non-NULL a pass that only counts valid pixels per base cell. */
 static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
-                                    struct r2h_convert_result *res, char *errbuf,
-                                    size_t errbuf_len, uint64_t *counts)
+                                    struct r2h_convert_result *res, char *errbuf, size_t errbuf_len,
+                                    struct r2h_valid_pixels *counts)
 {
     char scratch[16];
     struct run run = {.opt = opt, .err = errbuf ? errbuf : scratch,
@@ -802,8 +832,7 @@ pass:;
     warn_dropped(&run);
     if (counts) {
         for (int i = 0; i < run.nworkers; i++)
-            for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
-                counts[bc] += run.workers[i].counts[bc];
+            merge_counts(counts, &run.workers[i].counts);
         goto out;
     }
     if ((st = finish_read(&run)) != R2H_OK)
@@ -841,10 +870,9 @@ enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_co
     return convert_impl(opt, res, errbuf, errbuf_len, NULL);
 }
 
-enum r2h_status r2h_count_valid(const struct r2h_convert_options *opt,
-                                uint64_t counts[R2H_NUM_BASE_CELLS], char *errbuf,
-                                size_t errbuf_len)
+enum r2h_status r2h_count_valid(const struct r2h_convert_options *opt, struct r2h_valid_pixels *out,
+                                char *errbuf, size_t errbuf_len)
 {
-    memset(counts, 0, R2H_NUM_BASE_CELLS * sizeof *counts);
-    return convert_impl(opt, NULL, errbuf, errbuf_len, counts);
+    memset(out, 0, sizeof *out);
+    return convert_impl(opt, NULL, errbuf, errbuf_len, out);
 }

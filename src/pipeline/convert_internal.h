@@ -49,7 +49,7 @@ struct run {
     char fingerprint[24];
     char root[4096];                        /* output root (s3:// mapped to /vsis3/) */
     int remote;
-    uint64_t *counts;                       /* non-NULL: count valid pixels only, write nothing */
+    struct r2h_valid_pixels *counts;        /* non-NULL: count valid pixels only, write nothing */
     struct r2h_fast_grid *grid;             /* fast exact indexing of geographic grids */
     uint8_t skip[R2H_NUM_BASE_CELLS];       /* complete partitions left alone */
     int nskip;                              /* how many */

@@ -25,8 +25,9 @@ static uint64_t fnv1a(const char *s)
 void r2h_fingerprint(const struct r2h_convert_options *o, const struct r2h_raster_info *in,
                      const struct r2h_bands *b, char *out, size_t outlen)
 {
-    /* One band gives the same text as before multi-band runs existed. Several: the lists, with
-     * the names as a JSON array (unambiguous). */
+    /* The source by its canonical identity (r2h_raster_info: realpath, mtime in nanoseconds,
+     * the files a VRT lists), not the name as typed. One band gives the band fields as before
+     * multi-band runs existed; several: the lists, with the names as a JSON array. */
     char bands[512], nodata[2048], dtypes[512], names[4096], buf[8192];
     r2h_bands_list(b, in, R2H_LIST_BANDS, bands, sizeof bands);
     r2h_bands_list(b, in, R2H_LIST_NODATA_FP, nodata, sizeof nodata);
@@ -36,10 +37,11 @@ void r2h_fingerprint(const struct r2h_convert_options *o, const struct r2h_raste
     else
         r2h_bands_list(b, in, R2H_LIST_NAMES_JSON, names, sizeof names);
     r2h_fmt(buf, sizeof buf,
-            "v1|src=%s|size=%llu|mtime=%lld|etag=%s|band=%s|res=%d|nodata=%s|value=%s|"
-            "dtype=%s|tool=%s",
-            o->input, (unsigned long long)in->source_size, (long long)in->source_mtime,
-            in->source_etag, bands, o->resolution, nodata, names, dtypes, R2H_VERSION_STRING);
+            "v2|src=%s|size=%llu|mtime_ns=%lld|etag=%s|files=%016llx|band=%s|res=%d|nodata=%s|"
+            "value=%s|dtype=%s|tool=%s",
+            in->source_path, (unsigned long long)in->source_size, (long long)in->source_mtime_ns,
+            in->source_etag, (unsigned long long)in->source_files, bands, o->resolution, nodata,
+            names, dtypes, R2H_VERSION_STRING);
     r2h_fmt(out, outlen, "%016llx", (unsigned long long)fnv1a(buf));
 }
 

@@ -170,9 +170,39 @@ double r2h_now(void);
 /* Peak resident set size of this process image in bytes (VmHWM). */
 uint64_t r2h_peak_rss(void);
 
-/* Valid pixels per base cell that a convert with these options would write (whole raster or
- * work unit); reads the raster, writes nothing. */
-enum r2h_status r2h_count_valid(const struct r2h_convert_options *opt, uint64_t counts[122],
+/* splitmix64's finaliser: a bijective 64-bit mix. */
+static inline uint64_t r2h_mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* Digest of one pixel row: its cell (0 when the cell is not compared) and its packed band key
+ * (r2h_bands_key: each band's narrow order-preserving key of its value's bits, first band
+ * highest; a reader rebuilds it from the value columns). A partition's digest is the sum mod
+ * 2^64 of its rows' digests, so it does not depend on row order
+ * (docs/design/0006-resume-and-s3.md). */
+static inline uint64_t r2h_row_digest(uint64_t cell, uint64_t key)
+{
+    return r2h_mix64(cell ^ r2h_mix64(key));
+}
+
+/* What a convert with some options would write, per base cell, for verify --input: valid
+ * pixels, the sums of their rows' digests with and without the cell, and the first band's values
+ * as doubles (sum, sum of magnitudes, min, max; min/max meaningful where pixels > 0). */
+struct r2h_valid_pixels {
+    uint64_t pixels[122];
+    uint64_t digest[122];       /* sum of r2h_row_digest(cell, key) */
+    uint64_t value_digest[122]; /* sum of r2h_row_digest(0, key) */
+    long double sum[122], abs_sum[122];
+    double min[122], max[122];
+};
+
+/* Count and digest the valid pixels a convert with these options would write (whole raster or
+ * work unit) into *out; reads the raster, writes nothing. */
+enum r2h_status r2h_count_valid(const struct r2h_convert_options *opt, struct r2h_valid_pixels *out,
                                 char *errbuf, size_t errbuf_len);
 
 /* Outputs: a local directory, or s3://bucket/prefix (read as /vsis3/bucket/prefix) or any
@@ -196,7 +226,8 @@ enum r2h_status r2h_out_list(const char *output, char *root, size_t rootlen, cha
 void r2h_out_remove_partition(const char *path);
 
 /* Fingerprint (16 hex digits) of everything that determines a partition's content: source
- * identity (name, size, mtime, ETag), bands, resolution, NoData, value columns, types, version. */
+ * identity (canonical name, size, mtime in ns, ETag, the files a VRT lists), bands, resolution,
+ * NoData, value columns, types, version. */
 void r2h_fingerprint(const struct r2h_convert_options *o, const struct r2h_raster_info *in,
                      const struct r2h_bands *bands, char *out, size_t outlen);
 

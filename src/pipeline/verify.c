@@ -1,4 +1,5 @@
-/* verify.c - check a dataset: partitions readable and routed right, manifest and input counts agree. */
+/* verify.c - check a dataset: partitions readable and routed right, manifest agrees, input counts
+ * and content agree. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,18 @@
 #include "r2h_index.h"
 #include "r2h_pipeline.h"
 #include "r2h_pq_reader.h"
+
+/* What a partition holds, for comparing with the input (verify --input): pixel datasets, the
+ * sum of r2h_row_digest over its rows (cell 0 when cells are strings the reader cannot read);
+ * aggregate datasets, the sums of <v>_sum and of <v>_mean x count, the least <v>_min and the
+ * greatest <v>_max (each only if the column exists; the mean only without a density unit). */
+struct content {
+    int kind; /* 0: nothing to compare, 1: cells and values, 2: values only */
+    uint64_t digest;
+    int has_sum, has_mean, has_min, has_max;
+    long double sum, mean_sum;
+    double min, max;
+};
 
 struct verify {
     const struct r2h_verify_options *opt;
@@ -27,6 +40,9 @@ struct verify {
     uint64_t pixels[R2H_NUM_BASE_CELLS]; /* pixels per partition: rows, or sum of count */
     int bands[R2H_RASTER_MAX_BANDS];     /* the bands the first partition records */
     int nbands;                          /* 0 until then */
+    struct content content[R2H_NUM_BASE_CELLS]; /* with --input: what each partition holds */
+    struct r2h_valid_pixels input;              /* with --input: what the input gives */
+    struct r2h_bands layout;                    /* key layout of a partition's value columns */
 };
 
 void r2h_verify_options_init(struct r2h_verify_options *opt)
@@ -106,6 +122,132 @@ static uint64_t check_cells(struct verify *v, const char *name, int bc, const ui
     if (unsorted)
         problem(v, "%s: cells not sorted (%llu descents)", name, (unsigned long long)unsorted);
     return bad;
+}
+
+/* The pixel type a Parquet column type holds (0 for strings). */
+static int dtype_of(enum r2h_pq_type t, enum r2h_dtype *dt)
+{
+    static const enum r2h_dtype m[] = {R2H_DT_INT8,    R2H_DT_UINT8,  R2H_DT_INT16, R2H_DT_UINT16,
+                                       R2H_DT_INT32,   R2H_DT_UINT32, R2H_DT_INT64, R2H_DT_UINT64,
+                                       R2H_DT_FLOAT32, R2H_DT_FLOAT64};
+    if ((unsigned)t >= sizeof m / sizeof m[0])
+        return 0;
+    *dt = m[t];
+    return 1;
+}
+
+/* Column col of row group rg (n rows) read through buf (n * 8 bytes) into out as doubles. */
+static int read_doubles(struct r2h_pq_reader *r, size_t rg, int col, uint64_t n, void *buf,
+                        double *out)
+{
+    enum r2h_pq_type t;
+    enum r2h_dtype dt;
+    if (r2h_pq_reader_column(r, (size_t)col, NULL, &t, NULL) != R2H_OK || !dtype_of(t, &dt) ||
+        r2h_pq_reader_read_column(r, rg, (size_t)col, buf, NULL) != R2H_OK)
+        return 0;
+    const size_t sz = r2h_dtype_size(dt);
+    for (uint64_t i = 0; i < n; i++) {
+        union r2h_value x;
+        memcpy(&x, (const unsigned char *)buf + i * sz, sz);
+        out[i] = r2h_value_double(dt, &x);
+    }
+    return 1;
+}
+
+/* Pixel rows: the sum of r2h_row_digest(cell, key) with key rebuilt from the value columns (the
+ * first nvals columns other than the cell column) as convert builds it (r2h_bands_key). */
+static void pixel_content(struct verify *v, struct r2h_pq_reader *r, const char *dirname, int ccol,
+                          int cells, int nvals, struct content *c)
+{
+    struct r2h_bands *b = &v->layout;
+    int col[R2H_RASTER_MAX_BANDS];
+    char err[256];
+    b->n = 0;
+    for (int i = 0; i < (int)r2h_pq_reader_num_columns(r) && b->n < nvals; i++) {
+        enum r2h_pq_type t;
+        if (i == ccol)
+            continue;
+        if (r2h_pq_reader_column(r, (size_t)i, NULL, &t, NULL) != R2H_OK ||
+            !dtype_of(t, &b->dt[b->n]))
+            break;
+        col[b->n++] = i;
+    }
+    if (b->n != nvals || r2h_bands_layout(b, err, sizeof err) != R2H_OK) {
+        problem(v, "%s: no %d numeric value column%s beside the cell column; content not compared",
+                dirname, nvals, nvals == 1 ? "" : "s");
+        return;
+    }
+    uint64_t sum = 0;
+    int ok = 1;
+    for (size_t rg = 0; ok && rg < r2h_pq_reader_num_row_groups(r); rg++) {
+        const uint64_t n = r2h_pq_reader_row_group_rows(r, rg);
+        uint64_t *cell = r2h_calloc((size_t)n + 1, 8), *key = r2h_calloc((size_t)n + 1, 8);
+        unsigned char *buf = r2h_malloc((size_t)n * 8 + 8);
+        ok = cell && key && buf &&
+             (!cells || r2h_pq_reader_read_column(r, rg, (size_t)ccol, cell, NULL) == R2H_OK);
+        for (int i = 0; ok && i < b->n; i++) {
+            const size_t sz = r2h_dtype_size(b->dt[i]);
+            ok = r2h_pq_reader_read_column(r, rg, (size_t)col[i], buf, NULL) == R2H_OK;
+            for (uint64_t j = 0; ok && j < n; j++)
+                key[j] |= r2h_narrow_key(b->dt[i], buf + j * sz) << b->shift[i];
+        }
+        for (uint64_t j = 0; ok && j < n; j++)
+            sum += r2h_row_digest(cell[j], key[j]);
+        r2h_free(cell);
+        r2h_free(key);
+        r2h_free(buf);
+    }
+    if (ok) { /* an unreadable row group is reported by check_partition */
+        c->kind = cells ? 1 : 2;
+        c->digest = sum;
+    }
+}
+
+/* Aggregate rows: sums of <v>_sum and <v>_mean x count, extremes of <v>_min and <v>_max. */
+static void aggregate_content(struct verify *v, struct r2h_pq_reader *r, struct content *c)
+{
+    const char *vn = v->value_name, *spec = r2h_pq_reader_kv(r, "raster2h3:aggregate");
+    const int density = !spec || !strstr(spec, "density=none");
+    static const char *const suffix[] = {"sum", "mean", "min", "max"};
+    int col[4], cnt = r2h_pq_reader_find_column(r, "count");
+    for (int k = 0; k < 4; k++) {
+        char name[300];
+        r2h_fmt(name, sizeof name, "%s_%s", vn, suffix[k]);
+        col[k] = r2h_pq_reader_find_column(r, name);
+    }
+    if (density || cnt < 0)
+        col[1] = -1; /* an area-weighted mean, or no count to weigh it with */
+    c->min = INFINITY;
+    c->max = -INFINITY;
+    int ok = 1;
+    for (size_t rg = 0; ok && rg < r2h_pq_reader_num_row_groups(r); rg++) {
+        const uint64_t n = r2h_pq_reader_row_group_rows(r, rg);
+        double *x = r2h_malloc((size_t)n * 8 + 8), *w = r2h_malloc((size_t)n * 8 + 8);
+        void *buf = r2h_malloc((size_t)n * 8 + 8);
+        ok = x && w && buf && (col[1] < 0 || read_doubles(r, rg, cnt, n, buf, w));
+        for (int k = 0; ok && k < 4; k++) {
+            if (col[k] < 0)
+                continue;
+            ok = read_doubles(r, rg, col[k], n, buf, x);
+            for (uint64_t i = 0; ok && i < n; i++) {
+                if (k == 0)
+                    c->sum += x[i];
+                else if (k == 1)
+                    c->mean_sum += (long double)x[i] * w[i];
+                else if (k == 2)
+                    c->min = fmin(c->min, x[i]);
+                else
+                    c->max = fmax(c->max, x[i]);
+            }
+        }
+        r2h_free(x);
+        r2h_free(w);
+        r2h_free(buf);
+    }
+    c->has_sum = ok && col[0] >= 0;
+    c->has_mean = ok && col[1] >= 0;
+    c->has_min = ok && col[2] >= 0;
+    c->has_max = ok && col[3] >= 0;
 }
 
 /* Read every row group of one partition file; record rows and value range in the manifest. */
@@ -203,6 +345,10 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
         r2h_free(vals);
         r2h_free(valid);
     }
+    if (v->opt->input && agg)
+        aggregate_content(v, r, &v->content[bc]);
+    else if (v->opt->input)
+        pixel_content(v, r, dirname, ccol, ctype != R2H_PQ_STRING, nvals, &v->content[bc]);
     mp->rows = r2h_pq_reader_num_rows(r);
     v->pixels[bc] = agg ? pixels : mp->rows;
     v->res->rows += mp->rows;
@@ -251,6 +397,45 @@ static void check_manifest(struct verify *v)
     r2h_free(text);
 }
 
+/* Partition bc's content against the input's (its counts agree, or an aggregate has no count
+ * column); the first difference found is the partition's one problem line. Sums agree to 1e-9
+ * of the sum of the values' magnitudes (they are added in other orders); digests and extremes
+ * exactly. */
+static void check_content(struct verify *v, int bc)
+{
+    const struct content *c = &v->content[bc];
+    const struct r2h_valid_pixels *in = &v->input;
+    const unsigned long long h0 = (unsigned long long)r2h_index_res0_cell(bc);
+    const char *vn = v->value_name;
+    const long double tol = 1e-9L * in->abs_sum[bc];
+    if (c->kind == 1 && c->digest != in->digest[bc])
+        problem(v,
+                "h0=%015llx: the rows' cells and values differ from the input's valid pixels "
+                "there (checksum %016llx, the input's %016llx)",
+                h0, (unsigned long long)c->digest, (unsigned long long)in->digest[bc]);
+    else if (c->kind == 2 && c->digest != in->value_digest[bc])
+        problem(v,
+                "h0=%015llx: the rows' values differ from the input's valid pixels there "
+                "(checksum %016llx, the input's %016llx)",
+                h0, (unsigned long long)c->digest, (unsigned long long)in->value_digest[bc]);
+    else if (c->has_sum && fabsl(c->sum - in->sum[bc]) > tol)
+        problem(v, "h0=%015llx: %s_sum adds up to %.17g, the input's values there to %.17g", h0, vn,
+                (double)c->sum, (double)in->sum[bc]);
+    else if (c->has_mean && fabsl(c->mean_sum - in->sum[bc]) > tol)
+        problem(v,
+                "h0=%015llx: %s_mean x count adds up to %.17g, the input's values there to "
+                "%.17g",
+                h0, vn, (double)c->mean_sum, (double)in->sum[bc]);
+    else if (c->has_min && in->pixels[bc] && c->min != in->min[bc])
+        problem(v, "h0=%015llx: the least %s_min is %.17g, the input's least value there %.17g", h0,
+                vn, c->min, in->min[bc]);
+    else if (c->has_max && in->pixels[bc] && c->max != in->max[bc])
+        problem(v,
+                "h0=%015llx: the greatest %s_max is %.17g, the input's greatest value there "
+                "%.17g",
+                h0, vn, c->max, in->max[bc]);
+}
+
 static enum r2h_status check_input(struct verify *v, char *err, size_t errlen)
 {
     const struct r2h_verify_options *o = v->opt;
@@ -273,18 +458,18 @@ static enum r2h_status check_input(struct verify *v, char *err, size_t errlen)
     co.threads = o->threads;
     co.resolution = v->resolution >= 0 ? v->resolution : 8;
     co.progress = R2H_PROGRESS_NONE;
-    uint64_t counts[R2H_NUM_BASE_CELLS];
-    enum r2h_status st = r2h_count_valid(&co, counts, err, errlen);
+    const struct r2h_valid_pixels *in = &v->input;
+    enum r2h_status st = r2h_count_valid(&co, &v->input, err, errlen);
     if (st != R2H_OK)
         return st;
-    if (v->no_counts)
-        return R2H_OK; /* aggregate without a count column: nothing to compare with */
     for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
         uint64_t have = v->present[bc] ? v->pixels[bc] : 0;
-        if (have != counts[bc])
+        if (!v->no_counts && have != in->pixels[bc])
             problem(v, "h0=%015llx: %llu %s, the input has %llu valid pixels there",
                     (unsigned long long)r2h_index_res0_cell(bc), (unsigned long long)have,
-                    v->aggregate ? "pixels counted" : "rows", (unsigned long long)counts[bc]);
+                    v->aggregate ? "pixels counted" : "rows", (unsigned long long)in->pixels[bc]);
+        else if (v->present[bc])
+            check_content(v, bc);
     }
     return R2H_OK;
 }

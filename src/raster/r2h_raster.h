@@ -50,11 +50,18 @@ struct r2h_raster_info {
     double gt[6];
     char description[256];  /* band description, may be empty */
     char crs_name[256];
-    /* Identity of the source for resumable runs: size and mtime from VSIStat (0 if unknown),
-     * ETag for network files (empty if none). */
+    /* Identity of the source for resumable runs (docs/design/0006-resume-and-s3.md):
+     * source_path is the canonical name (realpath of a local file, else the GDAL name, s3://
+     * mapped to /vsis3/); size and mtime (whole seconds; source_mtime_ns in nanoseconds for
+     * local files) are 0 if unknown; ETag for network files (empty if none); source_files a
+     * digest of the name, size, mtime_ns and ETag of every file GDAL lists for the dataset
+     * (a VRT's sources, sidecars; 0 if it lists none). */
+    char source_path[4096];
     uint64_t source_size;
     int64_t source_mtime;
+    int64_t source_mtime_ns;
     char source_etag[128];
+    uint64_t source_files;
     /* The selected bands (one after open) and the size of one pixel record: their values, each
      * at its natural alignment, padded to the largest. */
     int nsel;

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cpl_conv.h>
 #include <cpl_string.h>
@@ -103,20 +104,78 @@ static const char *s3_to_vsi(const char *name, char *tmp, size_t len)
     return name;
 }
 
-static void source_identity(struct r2h_raster_info *in, const char *path)
+/* FNV-1a, 64-bit, continued from h over n bytes (the identity digest of multi-file sources). */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 {
-    VSIStatBufL sb;
-    if (VSIStatExL(path, &sb, VSI_STAT_SIZE_FLAG | VSI_STAT_EXISTS_FLAG) == 0) {
-        in->source_size = (uint64_t)sb.st_size;
-        in->source_mtime = (int64_t)sb.st_mtime;
+    for (const unsigned char *c = p; n--; c++) {
+        h ^= *c;
+        h *= 1099511628211ULL;
     }
-    if (strncmp(path, "/vsi", 4) != 0)
+    return h;
+}
+
+/* The canonical name of a file: realpath for local files (./a.tif and /abs/a.tif agree), the
+ * name as given for /vsi... names and anything realpath cannot resolve (driver prefixes). */
+static void canonical_name(const char *path, char *dst, size_t len)
+{
+    char *real = strncmp(path, "/vsi", 4) != 0 ? realpath(path, NULL) : NULL;
+    r2h_fmt(dst, len, "%s", real ? real : path);
+    free(real);
+}
+
+/* One file's size, mtime (seconds and nanoseconds) and, for network files, ETag. Local files
+ * are stat()ed for the nanoseconds (VSIStat has whole seconds only). Unknown fields stay 0/"". */
+static void file_identity(const char *path, uint64_t *size, int64_t *mtime, int64_t *mtime_ns,
+                          char *etag, size_t etaglen)
+{
+    *size = 0;
+    *mtime = *mtime_ns = 0;
+    etag[0] = 0;
+    struct stat st;
+    VSIStatBufL sb;
+    if (strncmp(path, "/vsi", 4) != 0) {
+        if (stat(path, &st) == 0) {
+            *size = (uint64_t)st.st_size;
+            *mtime = (int64_t)st.st_mtim.tv_sec;
+            *mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + (int64_t)st.st_mtim.tv_nsec;
+        }
         return;
+    }
+    if (VSIStatExL(path, &sb, VSI_STAT_SIZE_FLAG | VSI_STAT_EXISTS_FLAG) == 0) {
+        *size = (uint64_t)sb.st_size;
+        *mtime = (int64_t)sb.st_mtime;
+        *mtime_ns = (int64_t)sb.st_mtime * 1000000000;
+    }
     char **md = VSIGetFileMetadata(path, "HEADERS", NULL);
-    const char *etag = md ? CSLFetchNameValue(md, "ETag") : NULL;
-    if (etag)
-        r2h_fmt(in->source_etag, sizeof in->source_etag, "%s", etag);
+    const char *e = md ? CSLFetchNameValue(md, "ETag") : NULL;
+    if (e)
+        r2h_fmt(etag, etaglen, "%s", e);
     CSLDestroy(md);
+}
+
+/* The source's identity (docs/design/0006-resume-and-s3.md): the dataset name's canonical form,
+ * size, mtime and ETag, and a digest over every file GDAL lists for the dataset (a VRT's
+ * sources, sidecar files) with theirs, so editing any of them changes the identity. */
+static void source_identity(struct r2h_raster *r, const char *path)
+{
+    struct r2h_raster_info *in = &r->info;
+    canonical_name(path, in->source_path, sizeof in->source_path);
+    file_identity(path, &in->source_size, &in->source_mtime, &in->source_mtime_ns, in->source_etag,
+                  sizeof in->source_etag);
+    char **files = GDALGetFileList(r->ds);
+    uint64_t h = 1469598103934665603ULL;
+    for (char **f = files; f && *f; f++) {
+        char name[4096], etag[128], line[4400];
+        uint64_t size;
+        int64_t mtime, mtime_ns;
+        canonical_name(*f, name, sizeof name);
+        file_identity(*f, &size, &mtime, &mtime_ns, etag, sizeof etag);
+        r2h_fmt(line, sizeof line, "%s|%llu|%lld|%s\n", name, (unsigned long long)size,
+                (long long)mtime_ns, etag);
+        h = fnv1a(h, line, strlen(line));
+    }
+    in->source_files = files && *files ? h : 0;
+    CSLDestroy(files);
 }
 
 static enum r2h_status setup_crs(struct r2h_raster *r, const char *name, char *errbuf,
@@ -308,7 +367,7 @@ enum r2h_status r2h_raster_open(const char *name, int band, struct r2h_raster **
     if ((st = setup_crs(r, name, errbuf, errbuf_len)) != R2H_OK)
         goto out_free;
     r->may_leave_globe = may_leave_globe(&r->info);
-    source_identity(&r->info, path);
+    source_identity(r, path);
     *out = r;
     st = R2H_OK;
     goto out_pop;

@@ -1,7 +1,10 @@
 /* test_raster.c - unit tests of the raster module on small rasters made with GDAL's MEM/GTiff drivers. */
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cpl_conv.h>
@@ -217,6 +220,61 @@ TEST(errors)
     unlink(p);
 }
 
+/* Set path's access and modification times to sec + nsec nanoseconds. */
+static void set_mtime(const char *path, long long sec, long nsec)
+{
+    struct timespec ts[2] = {{.tv_sec = (time_t)sec, .tv_nsec = nsec},
+                             {.tv_sec = (time_t)sec, .tv_nsec = nsec}};
+    if (utimensat(AT_FDCWD, path, ts, 0) != 0)
+        fprintf(stderr, "utimensat %s failed\n", path);
+}
+
+/* Identity of a source: canonical name, nanosecond mtime, the files a VRT lists. */
+TEST(source_identity)
+{
+    const char *p = "/tmp/r2h_test_raster_id.tif", *alias = "/tmp/./r2h_test_raster_id.tif";
+    const char *vrt = "/tmp/r2h_test_raster_id.vrt";
+    const double gt[6] = {0, 1, 0, 0, 0, -1};
+    uint8_t v[4] = {1, 2, 3, 4};
+    make_tif(p, GDT_Byte, 2, 2, gt, 4326, v, NULL, 0);
+    set_mtime(p, 1700000000, 123456789);
+    GDALDatasetH src = GDALOpen(p, GA_ReadOnly);
+    GDALClose(GDALCreateCopy(GDALGetDriverByName("VRT"), vrt, src, 0, NULL, NULL, NULL));
+    GDALClose(src);
+    struct r2h_raster *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+    char err[512];
+    t_assert(r2h_raster_open(p, 1, &a, err, sizeof err) == R2H_OK, "open");
+    t_assert(r2h_raster_open(alias, 1, &b, err, sizeof err) == R2H_OK, "open by another name");
+    t_assert(r2h_raster_open(vrt, 1, &c, err, sizeof err) == R2H_OK, "open the VRT");
+    if (!a || !b || !c)
+        goto out;
+    const struct r2h_raster_info *ia = r2h_raster_get_info(a), *ib = r2h_raster_get_info(b);
+    char *real = realpath(p, NULL);
+    t_assert(real && strcmp(ia->source_path, real) == 0 && strcmp(ib->source_path, real) == 0,
+             "canonical name");
+    free(real);
+    t_assert(ia->source_mtime == 1700000000 &&
+                 ia->source_mtime_ns == 1700000000LL * 1000000000 + 123456789,
+             "mtime in seconds and nanoseconds");
+    t_assert(ia->source_files == ib->source_files && ia->source_files != 0, "file digest");
+    const struct r2h_raster_info *ic = r2h_raster_get_info(c);
+    const uint64_t before = ic->source_files, vrt_mtime = (uint64_t)ic->source_mtime_ns;
+    set_mtime(p, 1700000000, 123456790); /* the file the VRT points to, 1 ns later */
+    t_assert(r2h_raster_open(vrt, 1, &d, err, sizeof err) == R2H_OK, "reopen the VRT");
+    if (d) {
+        const struct r2h_raster_info *id = r2h_raster_get_info(d);
+        t_assert((uint64_t)id->source_mtime_ns == vrt_mtime, "the VRT itself is unchanged");
+        t_assert(id->source_files != before, "its source file changed: the digest changes");
+    }
+out:
+    r2h_raster_close(a);
+    r2h_raster_close(b);
+    r2h_raster_close(c);
+    r2h_raster_close(d);
+    unlink(p);
+    unlink(vrt);
+}
+
 int main(void)
 {
     RUN(nodata_and_validity);
@@ -224,5 +282,6 @@ int main(void)
     RUN(windows_for_box);
     RUN(off_globe);
     RUN(errors);
+    RUN(source_identity);
     TEST_MAIN_END();
 }
