@@ -51,6 +51,10 @@ struct r2h_convert_options {
     int nvalue_names;
     int has_nodata;         /* 1: nodata below overrides every selected band's */
     double nodata;
+    int unscale;            /* 1: bands with a scale/offset are written as float64
+                               value * scale + offset (NoData tested on the raw value) */
+    const char *srs;        /* NULL: the input's CRS; else the CRS to assign to the input
+                               (anything OSRSetFromUserInput accepts, e.g. "EPSG:4326") */
     int profile;            /* 1: per-phase timings and peak RSS on stderr */
     int compression_level;  /* zstd level (default 3) */
     int threads;            /* worker threads; 0 = all online cores */
@@ -158,6 +162,7 @@ struct r2h_verify_options {
     int nbands;
     int has_nodata;         /* NoData override for input, as in convert */
     double nodata;
+    const char *srs;        /* CRS to assign to input, as in convert (NULL: its own) */
     int work_unit;          /* -1: whole raster; else only this base cell is expected */
     int threads;            /* for counting input pixels; 0 = all cores */
     int write_manifest;     /* 1: (re)write OUTPUT/_manifest.json when everything checks out */

@@ -278,6 +278,13 @@ enum r2h_status r2h_agg_create(const struct r2h_convert_options *o,
     }
     a->packed = a->grouped && (o->density_unit || (a->stats & (R2H_STAT_AREA | R2H_STAT_TOTAL)));
     if (a->packed) {
+        if (in->sel[0].unscaled) {
+            r2h_fmt(err, errlen, "--unscale cannot be combined with pixel areas (--density-unit, "
+                    "--stat area/total): unscaled values are float64; aggregate the raw values "
+                    "and apply scale %.17g and offset %.17g to the results",
+                    in->sel[0].scale, in->sel[0].add_offset);
+            goto fail;
+        }
         if (r2h_dtype_size(a->dt) > 4) {
             r2h_fmt(err, errlen,
                     "pixel areas (--density-unit, --stat area/total) need a value type of at most "

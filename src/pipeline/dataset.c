@@ -40,6 +40,12 @@ void r2h_fingerprint(const struct r2h_convert_options *o, const struct r2h_raste
             "dtype=%s|tool=%s",
             o->input, (unsigned long long)in->source_size, (long long)in->source_mtime,
             in->source_etag, bands, o->resolution, nodata, names, dtypes, R2H_VERSION_STRING);
+    /* Options added later enter only when used, so earlier datasets keep their fingerprint. */
+    size_t len = strlen(buf);
+    if (o->unscale)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "|unscale=1");
+    if (o->srs && *o->srs && len < sizeof buf)
+        snprintf(buf + len, sizeof buf - len, "|srs=%s", o->srs);
     r2h_fmt(out, outlen, "%016llx", (unsigned long long)fnv1a(buf));
 }
 
