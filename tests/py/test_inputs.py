@@ -123,11 +123,11 @@ def scaled_netcdf(tmp_path, nodata=-32768):
     """An OISST-like NetCDF: Int16 raw values, scale_factor 0.01, add_offset 273.15, unit K,
     NoData -32768 (present), EPSG:4326. Returns its path and the raw values."""
     rng = np.random.default_rng(11)
-    data = rng.integers(-3000, 3000, size=(60, 90), dtype=np.int16)
+    data = rng.integers(-3000, 3000, size=(300, 800), dtype=np.int16)
     data[rng.random(data.shape) < 0.2] = nodata
     data[0, :5] = 0  # raw 0 is valid: NoData is tested on the raw value, not the scaled one
-    tif = rasters.write_raster(tmp_path / "raw.tif", data, rasters.north_up_gt(-20.0, 40.0, 0.5),
-                               4326, nodata=nodata)
+    tif = rasters.write_raster(tmp_path / "raw.tif", data,
+                               rasters.north_up_gt(-20.0, 40.0, 0.05), 4326, nodata=nodata)
     ds = gdal.Open(tif, gdal.GA_Update)
     ds.GetRasterBand(1).SetMetadataItem("units", "K")  # the netCDF driver writes it as is
     ds = None
@@ -169,7 +169,9 @@ def test_unscale_writes_physical_values(run_cli, tmp_path, out_dir):
     nc = scaled_netcdf(tmp_path)
     raw_out = tmp_path / "raw"
     assert run_cli("convert", nc, raw_out, "--resolution", 4, "--quiet").returncode == 0
-    proc = run_cli("convert", nc, out_dir, "--resolution", 4, "--quiet", "--unscale")
+    # Several read chunks on two threads: every worker's raster handle unscales.
+    proc = run_cli("convert", nc, out_dir, "--resolution", 4, "--quiet", "--unscale",
+                   "--threads", 2, "--memory", "16M")
     assert proc.returncode == 0, proc.stderr
     assert "warning" not in proc.stderr
     var = band_item(nc, 1, "NETCDF_VARNAME")
@@ -303,14 +305,15 @@ def test_descriptions_become_identifiers(run_cli, raster_dir, out_dir):
 
 def test_bands_all_leaves_out_alpha(run_cli, raster_dir, out_dir):
     rng = np.random.default_rng(5)
-    data = rng.integers(0, 255, size=(40, 40), dtype=np.uint8)
+    data = rng.integers(0, 255, size=(400, 400), dtype=np.uint8)
     alpha = rng.choice(np.array([0, 255], dtype=np.uint8), size=data.shape)
-    r = rasters.write_raster(raster_dir / "a.tif", data, rasters.north_up_gt(5.0, 45.0, 0.01),
+    r = rasters.write_raster(raster_dir / "a.tif", data, rasters.north_up_gt(5.0, 45.0, 0.001),
                              4326, alpha=alpha, extra_bands=(data[::-1].copy(),))
     ds = gdal.Open(r)
     assert ds.GetRasterBand(3).GetColorInterpretation() == gdal.GCI_AlphaBand
     ds = None
-    proc = run_cli("convert", r, out_dir, "--bands", "all", "--resolution", 8, "--quiet")
+    proc = run_cli("convert", r, out_dir, "--bands", "all", "--resolution", 8, "--quiet",
+                   "--threads", 2, "--memory", "16M")
     assert proc.returncode == 0, proc.stderr
     t = read_table(out_dir)
     assert [c for c in t.column_names if c.startswith("band_")] == ["band_1", "band_2"]
