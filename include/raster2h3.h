@@ -109,6 +109,10 @@ unsigned r2h_stats_parse(const char *list);
  * closest in log scale to the WGS84 ellipsoidal area of the raster's centre pixel. */
 enum r2h_status r2h_auto_resolution(const char *input, int *res, double *pixel_area_m2,
                                     double *cell_area_m2, char *errbuf, size_t errbuf_len);
+/* The same with the CRS srs assigned to the input (as r2h_convert_options.srs; NULL: its own). */
+enum r2h_status r2h_auto_resolution_srs(const char *input, const char *srs, int *res,
+                                        double *pixel_area_m2, double *cell_area_m2,
+                                        char *errbuf, size_t errbuf_len);
 
 /* A summary of a dataset (partitions, rows, bytes, resolution, mode, columns with min/max,
  * source, versions) as text, or as one JSON object with json = 1. *out is a NUL-terminated

@@ -433,7 +433,8 @@ static int cmd_convert(int argc, char **argv)
     if (res_auto) {
         int r = 0;
         double pa = 0, ca = 0;
-        enum r2h_status ast = r2h_auto_resolution(o.input, &r, &pa, &ca, err, sizeof err);
+        enum r2h_status ast =
+            r2h_auto_resolution_srs(o.input, o.srs, &r, &pa, &ca, err, sizeof err);
         if (ast != R2H_OK) {
             fprintf(stderr, "raster2h3: %s\n", err[0] ? err : r2h_status_str(ast));
             return exit_code_of(ast);

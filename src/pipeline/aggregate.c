@@ -599,8 +599,16 @@ enum r2h_status r2h_agg_write(const struct r2h_agg *a, struct r2h_raster *raster
 enum r2h_status r2h_auto_resolution(const char *input, int *res, double *pixel_area_m2,
                                     double *cell_area_m2, char *errbuf, size_t errbuf_len)
 {
+    return r2h_auto_resolution_srs(input, NULL, res, pixel_area_m2, cell_area_m2, errbuf,
+                                   errbuf_len);
+}
+
+enum r2h_status r2h_auto_resolution_srs(const char *input, const char *srs, int *res,
+                                        double *pixel_area_m2, double *cell_area_m2,
+                                        char *errbuf, size_t errbuf_len)
+{
     struct r2h_raster *r = NULL;
-    enum r2h_status st = r2h_raster_open(input, 1, &r, errbuf, errbuf_len);
+    enum r2h_status st = r2h_raster_open_srs(input, 1, srs, &r, errbuf, errbuf_len);
     if (st != R2H_OK)
         return st;
     const struct r2h_raster_info *in = r2h_raster_get_info(r);

@@ -237,6 +237,9 @@ def test_no_crs_names_srs_and_srs_assigns_it(run_cli, testdata, tmp_path, out_di
     assert proc.returncode == 3
     assert "no CRS" in proc.stderr and "--srs EPSG:4326" in proc.stderr
     assert len(proc.stderr.splitlines()) == 1
+    proc = run_cli("convert", cdf, tmp_path / "auto", "--quiet", "--srs", "EPSG:4326",
+                   "--resolution", "auto", "--dry-run")
+    assert proc.returncode == 0 and re.search(r"auto picked \d+ ", proc.stderr), proc.stderr
     proc = run_cli("convert", cdf, out_dir, "--quiet", "--srs", "EPSG:4326", "--resolution", 2)
     assert proc.returncode == 0, proc.stderr
     var = band_item(cdf, 1, "NETCDF_VARNAME")
