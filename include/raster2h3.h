@@ -42,11 +42,13 @@ struct r2h_convert_options {
     int resolution;         /* H3 resolution 0..15 (default 8) */
     int band;               /* 1-based band number (default 1); used when nbands is 0 */
     const int *bands;       /* nbands 1-based band numbers: one value column each, in order */
-    int nbands;             /* 0: the single band `band`; R2H_BANDS_ALL: every band */
+    int nbands;             /* 0: the single band `band`; R2H_BANDS_ALL: every band but alpha
+                               bands (which mask the others) */
     int work_unit;          /* -1: whole raster; 0..121: the base cell with that number */
-    const char *value_name; /* single band: NULL: band description, else "value" */
+    const char *value_name; /* single band: NULL: the band's name as an identifier (GRIB
+                               element_level, description, NETCDF_VARNAME), else "value" */
     const char *const *value_names; /* with bands: NULL, or nvalue_names names (one per band);
-                                       NULL: each band's description, else band_<n> ("value"
+                                       NULL: each band's name as above, else band_<n> ("value"
                                        if only one band is selected); clashes get _<n> */
     int nvalue_names;
     int has_nodata;         /* 1: nodata below overrides every selected band's */

@@ -185,6 +185,8 @@ def test_unscale_writes_physical_values(run_cli, tmp_path, out_dir):
     md = footer(out_dir)
     assert md["raster2h3:unscaled"] == "true" and md["raster2h3:dtype"] == "float64"
     assert md["raster2h3:fingerprint"] != footer(raw_out)["raster2h3:fingerprint"]
+    proc = run_cli("verify", out_dir, "--input", nc)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_unscale_with_aggregate(run_cli, tmp_path, out_dir):
