@@ -42,15 +42,21 @@ struct r2h_convert_options {
     int resolution;         /* H3 resolution 0..15 (default 8) */
     int band;               /* 1-based band number (default 1); used when nbands is 0 */
     const int *bands;       /* nbands 1-based band numbers: one value column each, in order */
-    int nbands;             /* 0: the single band `band`; R2H_BANDS_ALL: every band */
+    int nbands;             /* 0: the single band `band`; R2H_BANDS_ALL: every band but alpha
+                               bands (which mask the others) */
     int work_unit;          /* -1: whole raster; 0..121: the base cell with that number */
-    const char *value_name; /* single band: NULL: band description, else "value" */
+    const char *value_name; /* single band: NULL: the band's name as an identifier (GRIB
+                               element_level, description, NETCDF_VARNAME), else "value" */
     const char *const *value_names; /* with bands: NULL, or nvalue_names names (one per band);
-                                       NULL: each band's description, else band_<n> ("value"
+                                       NULL: each band's name as above, else band_<n> ("value"
                                        if only one band is selected); clashes get _<n> */
     int nvalue_names;
     int has_nodata;         /* 1: nodata below overrides every selected band's */
     double nodata;
+    int unscale;            /* 1: bands with a scale/offset are written as float64
+                               value * scale + offset (NoData tested on the raw value) */
+    const char *srs;        /* NULL: the input's CRS; else the CRS to assign to the input
+                               (anything OSRSetFromUserInput accepts, e.g. "EPSG:4326") */
     int profile;            /* 1: per-phase timings and peak RSS on stderr */
     int compression_level;  /* zstd level (default 3) */
     int threads;            /* worker threads; 0 = all online cores */
@@ -105,6 +111,10 @@ unsigned r2h_stats_parse(const char *list);
  * closest in log scale to the WGS84 ellipsoidal area of the raster's centre pixel. */
 enum r2h_status r2h_auto_resolution(const char *input, int *res, double *pixel_area_m2,
                                     double *cell_area_m2, char *errbuf, size_t errbuf_len);
+/* The same with the CRS srs assigned to the input (as r2h_convert_options.srs; NULL: its own). */
+enum r2h_status r2h_auto_resolution_srs(const char *input, const char *srs, int *res,
+                                        double *pixel_area_m2, double *cell_area_m2,
+                                        char *errbuf, size_t errbuf_len);
 
 /* A summary of a dataset (partitions, rows, bytes, resolution, mode, columns with min/max,
  * source, versions) as text, or as one JSON object with json = 1. *out is a NUL-terminated
@@ -158,6 +168,7 @@ struct r2h_verify_options {
     int nbands;
     int has_nodata;         /* NoData override for input, as in convert */
     double nodata;
+    const char *srs;        /* CRS to assign to input, as in convert (NULL: its own) */
     int work_unit;          /* -1: whole raster; else only this base cell is expected */
     int threads;            /* for counting input pixels; 0 = all cores */
     int write_manifest;     /* 1: (re)write OUTPUT/_manifest.json when everything checks out */

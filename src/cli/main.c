@@ -37,7 +37,7 @@ struct opt_doc {
 enum { OPT_RES = 'r', OPT_I = 1000, OPT_BAND, OPT_VALUE_NAME, OPT_NODATA, OPT_PROFILE, OPT_QUIET,
        OPT_INPUT_URL, OPT_HELP, OPT_VERSION, OPT_LEVEL, OPT_THREADS, OPT_MEMORY,
        OPT_TMPDIR, OPT_PROGRESS, OPT_OVERWRITE, OPT_DRY_RUN, OPT_INDEX, OPT_AGGREGATE, OPT_STAT,
-       OPT_CLASSES, OPT_DENSITY, OPT_PARENTS, OPT_CELL_FORMAT, OPT_BANDS };
+       OPT_CLASSES, OPT_DENSITY, OPT_PARENTS, OPT_CELL_FORMAT, OPT_BANDS, OPT_UNSCALE, OPT_SRS };
 
 static const struct opt_doc options[] = {
     {{"resolution", required_argument, NULL, OPT_RES}, "N",
@@ -47,16 +47,24 @@ static const struct opt_doc options[] = {
      "work unit: base cell N (0..121); default $JOB_COMPLETION_INDEX, else the whole raster"},
     {{"band", required_argument, NULL, OPT_BAND}, "B", "band number, 1-based (default 1)"},
     {{"bands", required_argument, NULL, OPT_BANDS}, "LIST",
-     "several bands (1,3,5 or all): one value column each, in order; a pixel\n"
+     "several bands (1,3,5, or all: every band but alpha bands, which still\n"
+     "                             mask): one value column each, in order; a pixel\n"
      "                             is written when valid in every band. At most 64 bits per\n"
      "                             pixel: 8 Byte, 4 Int16/UInt16, 2 Float32/Int32/UInt32 bands\n"
      "                             or 1 64-bit band"},
     {{"value-name", required_argument, NULL, OPT_VALUE_NAME}, "NAME",
-     "value column name (default: band description, else 'value');\n"
-     "                             with --bands a list a,b,c (default: descriptions, else\n"
+     "value column name (default: the band's GRIB element and level, description\n"
+     "                             or NetCDF variable as an identifier, else 'value');\n"
+     "                             with --bands a list a,b,c (default: those names, else\n"
      "                             band_<n>)"},
     {{"nodata", required_argument, NULL, OPT_NODATA}, "V",
      "NoData value (overrides the band's; with --bands every band's)"},
+    {{"unscale", no_argument, NULL, OPT_UNSCALE}, NULL,
+     "write bands that have a scale/offset as float64 value * scale + offset\n"
+     "                             (default: raw values, with a warning; NoData is tested on\n"
+     "                             the raw value)"},
+    {{"srs", required_argument, NULL, OPT_SRS}, "SRS",
+     "assign this CRS to the input (EPSG:4326, WKT, PROJ string; replaces the input's)"},
     {{"input-url", required_argument, NULL, OPT_INPUT_URL}, "URL", "input (instead of INPUT)"},
     {{"aggregate", no_argument, NULL, OPT_AGGREGATE}, NULL,
      "one row per cell with statistics (--stat) instead of one row per pixel"},
@@ -282,6 +290,12 @@ static int cmd_convert(int argc, char **argv)
             break;
         }
         case OPT_VALUE_NAME: o.value_name = optarg; break;
+        case OPT_UNSCALE: o.unscale = 1; break;
+        case OPT_SRS:
+            if (!*optarg)
+                return usage_error("%s", "--srs needs a CRS, e.g. EPSG:4326");
+            o.srs = optarg;
+            break;
         case OPT_NODATA:
             if (!(o.has_nodata = parse_double(optarg, &o.nodata)))
                 return usage_error("--nodata must be a number, got '%s'", optarg);
@@ -419,7 +433,8 @@ static int cmd_convert(int argc, char **argv)
     if (res_auto) {
         int r = 0;
         double pa = 0, ca = 0;
-        enum r2h_status ast = r2h_auto_resolution(o.input, &r, &pa, &ca, err, sizeof err);
+        enum r2h_status ast =
+            r2h_auto_resolution_srs(o.input, o.srs, &r, &pa, &ca, err, sizeof err);
         if (ast != R2H_OK) {
             fprintf(stderr, "raster2h3: %s\n", err[0] ? err : r2h_status_str(ast));
             return exit_code_of(ast);
@@ -449,7 +464,8 @@ static void print_problem(void *ctx, const char *line)
 static void verify_usage(FILE *f)
 {
     fprintf(f, "usage: raster2h3 verify OUTPUT [--input INPUT] [--band B | --bands LIST]\n"
-               "                        [--nodata V] [--i N] [--threads N] [--write-manifest]\n\n"
+               "                        [--nodata V] [--srs SRS] [--i N] [--threads N]\n"
+               "                        [--write-manifest]\n\n"
                "Check a dataset: every partition readable, under the h0= of its rows' cells,\n"
                "cells sorted and of one resolution, manifest consistent; with --input, rows per\n"
                "partition equal to the raster's valid pixels there (in every band of --bands;\n"
@@ -465,6 +481,7 @@ static int cmd_verify(int argc, char **argv)
         {"input", required_argument, NULL, 'I'}, {"band", required_argument, NULL, 'b'},
         {"bands", required_argument, NULL, 'B'},
         {"nodata", required_argument, NULL, 'n'}, {"i", required_argument, NULL, 'i'},
+        {"srs", required_argument, NULL, 's'},
         {"threads", required_argument, NULL, 't'}, {"write-manifest", no_argument, NULL, 'w'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     long v;
@@ -501,6 +518,7 @@ static int cmd_verify(int argc, char **argv)
                 return usage_error("--threads must be an integer 1..1024, got '%s'", optarg);
             o.threads = (int)v;
             break;
+        case 's': o.srs = optarg; break;
         case 'w': o.write_manifest = 1; break;
         case 'h': verify_usage(stdout); return EXIT_OK;
         case ':': return usage_error("option %s needs a value", argv[optind - 1]);

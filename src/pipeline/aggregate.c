@@ -278,6 +278,13 @@ enum r2h_status r2h_agg_create(const struct r2h_convert_options *o,
     }
     a->packed = a->grouped && (o->density_unit || (a->stats & (R2H_STAT_AREA | R2H_STAT_TOTAL)));
     if (a->packed) {
+        if (in->sel[0].unscaled) {
+            r2h_fmt(err, errlen, "--unscale cannot be combined with pixel areas (--density-unit, "
+                    "--stat area/total): unscaled values are float64; aggregate the raw values "
+                    "and apply scale %.17g and offset %.17g to the results",
+                    in->sel[0].scale, in->sel[0].add_offset);
+            goto fail;
+        }
         if (r2h_dtype_size(a->dt) > 4) {
             r2h_fmt(err, errlen,
                     "pixel areas (--density-unit, --stat area/total) need a value type of at most "
@@ -592,8 +599,16 @@ enum r2h_status r2h_agg_write(const struct r2h_agg *a, struct r2h_raster *raster
 enum r2h_status r2h_auto_resolution(const char *input, int *res, double *pixel_area_m2,
                                     double *cell_area_m2, char *errbuf, size_t errbuf_len)
 {
+    return r2h_auto_resolution_srs(input, NULL, res, pixel_area_m2, cell_area_m2, errbuf,
+                                   errbuf_len);
+}
+
+enum r2h_status r2h_auto_resolution_srs(const char *input, const char *srs, int *res,
+                                        double *pixel_area_m2, double *cell_area_m2,
+                                        char *errbuf, size_t errbuf_len)
+{
     struct r2h_raster *r = NULL;
-    enum r2h_status st = r2h_raster_open(input, 1, &r, errbuf, errbuf_len);
+    enum r2h_status st = r2h_raster_open_srs(input, 1, srs, &r, errbuf, errbuf_len);
     if (st != R2H_OK)
         return st;
     const struct r2h_raster_info *in = r2h_raster_get_info(r);

@@ -1,6 +1,7 @@
 /* bands.c - the selected bands of a run: names, footer lists and the packed multi-band row key
  * (docs/design/0007-multi-band.md). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "r2h_parquet.h"
@@ -176,15 +177,28 @@ enum r2h_status r2h_bands_layout(struct r2h_bands *b, char *err, size_t errlen)
     return R2H_OK;
 }
 
-/* The selection asked for: --bands, "all" or the single --band. */
+/* The selection asked for: --bands, "all" (every band but alpha bands, which stay the other
+ * bands' mask) or the single --band. */
 static enum r2h_status resolve_selection(const struct r2h_convert_options *o,
-                                         const struct r2h_raster_info *in, int *sel, int *n,
-                                         char *err, size_t errlen)
+                                         const struct r2h_raster *r, int *sel, int *n,
+                                         int *alpha, char *err, size_t errlen)
 {
+    const struct r2h_raster_info *in = r2h_raster_get_info(r);
     if (o->nbands == R2H_BANDS_ALL) {
-        *n = in->band_count;
-        for (int i = 0; i < *n && i < R2H_RASTER_MAX_BANDS; i++)
-            sel[i] = i + 1;
+        *n = 0;
+        for (int band = 1; band <= in->band_count; band++) {
+            if (r2h_raster_band_is_alpha(r, band)) {
+                *alpha = *alpha ? *alpha : band;
+                continue;
+            }
+            if (*n < R2H_RASTER_MAX_BANDS)
+                sel[*n] = band;
+            (*n)++;
+        }
+        if (*n == 0) {
+            r2h_fmt(err, errlen, "--bands all: %s has only alpha bands", o->input);
+            return R2H_ERR_INPUT;
+        }
     } else if (o->nbands > 0 && o->bands) {
         *n = o->nbands;
         for (int i = 0; i < *n && i < R2H_RASTER_MAX_BANDS; i++)
@@ -218,8 +232,33 @@ static enum r2h_status resolve_selection(const struct r2h_convert_options *o,
     return R2H_OK;
 }
 
-/* Column names: --value-name(s), else the band description, else "value" (one band) or
- * band_<n>; descriptions shared by several selected bands get _<n> appended. */
+/* s as an identifier [A-Za-z_][A-Za-z0-9_]* into dst: every run of other characters becomes
+ * one '_', leading and trailing ones are dropped, a leading digit gets a '_' before it; ""
+ * if nothing is left. Names that are identifiers already are unchanged. */
+static void identifier(const char *s, char *dst, size_t len)
+{
+    size_t n = 0;
+    int gap = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p && n + 2 < len; p++) {
+        const int ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                       (*p >= '0' && *p <= '9') || *p == '_';
+        if (!ok) {
+            gap = n > 0;
+            continue;
+        }
+        if (n == 0 && *p >= '0' && *p <= '9')
+            dst[n++] = '_';
+        if (gap)
+            dst[n++] = '_';
+        gap = 0;
+        dst[n++] = (char)*p;
+    }
+    dst[n] = 0;
+}
+
+/* Column names: --value-name(s), else the band's name (GRIB element and level, description or
+ * NetCDF variable) as an identifier, else "value" (one band) or band_<n>; names shared by
+ * several selected bands get _<n> appended. */
 static enum r2h_status name_columns(struct r2h_bands *b, const struct r2h_convert_options *o,
                                     const struct r2h_raster_info *in, char *err, size_t errlen)
 {
@@ -238,13 +277,13 @@ static enum r2h_status name_columns(struct r2h_bands *b, const struct r2h_conver
             return R2H_ERR_INVALID;
         }
         b->given[i] = given != NULL;
+        /* room for a _<n> suffix below */
+        identifier(in->sel[i].name, b->name[i], sizeof b->name[i] - 16);
         if (given)
             r2h_fmt(b->name[i], sizeof b->name[i], "%s", given);
-        else if (in->sel[i].description[0])
-            r2h_fmt(b->name[i], sizeof b->name[i], "%s", in->sel[i].description);
-        else if (b->n == 1)
+        else if (!b->name[i][0] && b->n == 1)
             r2h_fmt(b->name[i], sizeof b->name[i], "value");
-        else
+        else if (!b->name[i][0])
             r2h_fmt(b->name[i], sizeof b->name[i], "band_%d", b->band[i]);
     }
     int dup[R2H_RASTER_MAX_BANDS] = {0};
@@ -284,11 +323,15 @@ enum r2h_status r2h_bands_plan(const struct r2h_convert_options *o, struct r2h_r
         return R2H_ERR_NOMEM;
     }
     int sel[R2H_RASTER_MAX_BANDS];
-    enum r2h_status st = resolve_selection(o, r2h_raster_get_info(r), sel, &b->n, err, errlen);
+    enum r2h_status st = resolve_selection(o, r, sel, &b->n, &b->alpha_mask, err, errlen);
     if (st == R2H_OK && o->nbands != 0)
         st = r2h_raster_select(r, sel, b->n, err, errlen);
     if (st != R2H_OK)
         goto fail;
+    if (b->alpha_mask)
+        r2h_raster_mask_with(r, b->alpha_mask);
+    if (o->unscale)
+        r2h_raster_set_unscale(r);
     const struct r2h_raster_info *in = r2h_raster_get_info(r);
     for (int i = 0; i < b->n; i++) {
         b->band[i] = in->sel[i].band;
@@ -325,6 +368,24 @@ static void append(char *dst, size_t len, size_t *n, const char *s)
         *n = len - 1;
 }
 
+/* v with the fewest digits that read back as v (0.01, not 0.01000000000000000021). */
+static void shortest(char *dst, size_t len, double v)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        r2h_fmt(dst, len, "%.*g", prec, v);
+        if (strtod(dst, NULL) == v)
+            return;
+    }
+}
+
+int r2h_bands_has_scale(const struct r2h_raster_info *in)
+{
+    for (int i = 0; i < in->nsel; i++)
+        if (in->sel[i].has_scale || in->sel[i].unit[0])
+            return 1;
+    return 0;
+}
+
 void r2h_bands_list(const struct r2h_bands *b, const struct r2h_raster_info *in,
                     enum r2h_bands_what what, char *dst, size_t len)
 {
@@ -345,10 +406,12 @@ void r2h_bands_list(const struct r2h_bands *b, const struct r2h_raster_info *in,
         case R2H_LIST_NODATA_FP: /* has:value, as the single-band fingerprint always had */
             r2h_fmt(item, sizeof item, "%d:%.17g", bi->has_nodata, bi->nodata);
             break;
+        case R2H_LIST_SCALE: shortest(item, sizeof item, bi->scale); break;
+        case R2H_LIST_OFFSET: shortest(item, sizeof item, bi->add_offset); break;
         case R2H_LIST_NAMES_JSON:
-            item[0] = 0;
+        case R2H_LIST_UNITS_JSON:
             append(dst, len, &n, i ? ",\"" : "[\"");
-            for (const char *p = b->name[i]; *p; p++) {
+            for (const char *p = what == R2H_LIST_UNITS_JSON ? bi->unit : b->name[i]; *p; p++) {
                 char e[8];
                 unsigned char c = (unsigned char)*p;
                 if (c == '"' || c == '\\')

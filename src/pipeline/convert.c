@@ -76,6 +76,26 @@ void r2h_conv_warn(const struct run *run, const char *fmt, ...)
     run->opt->warn(run->opt->warn_ctx, line);
 }
 
+/* One warning for the selected bands whose scale/offset is not applied (no --unscale). */
+static void warn_scale(const struct run *run)
+{
+    char line[900] = "";
+    size_t n = 0;
+    for (int i = 0; i < run->info->nsel && n < sizeof line; i++) {
+        const struct r2h_band_info *b = &run->info->sel[i];
+        if (!b->has_scale || b->unscaled)
+            continue;
+        int k = snprintf(line + n, sizeof line - n,
+                         "%sband %d has scale %.15g and offset %.15g%s%s%s", n ? ", " : "",
+                         b->band, b->scale, b->add_offset, b->unit[0] ? " (unit " : "", b->unit,
+                         b->unit[0] ? ")" : "");
+        n += k > 0 ? (size_t)k : 0;
+    }
+    if (n)
+        r2h_conv_warn(run, "%s: raw values are written; pass --unscale to write value * scale + "
+                      "offset as float64", line);
+}
+
 /* Record the first error (message already formatted in msg) and make every worker stop. */
 static void fail(struct run *run, enum r2h_status st, const char *msg)
 {
@@ -648,12 +668,17 @@ static enum r2h_status open_workers(struct run *run, int n)
             wk->raster = run->raster;
             continue;
         }
-        enum r2h_status st = r2h_raster_open(opt->input, opt->band, &wk->raster, run->err, run->errlen);
+        enum r2h_status st = r2h_raster_open_srs(opt->input, opt->band, opt->srs, &wk->raster,
+                                                 run->err, run->errlen);
         if (st == R2H_OK && opt->nbands != 0)
             st = r2h_raster_select(wk->raster, run->bands->band, run->bands->n, run->err,
                                    run->errlen);
         if (st != R2H_OK)
             return st;
+        if (run->bands->alpha_mask)
+            r2h_raster_mask_with(wk->raster, run->bands->alpha_mask);
+        if (opt->unscale)
+            r2h_raster_set_unscale(wk->raster);
         if (opt->has_nodata)
             r2h_raster_set_nodata(wk->raster, opt->nodata);
     }
@@ -757,7 +782,8 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
     enum r2h_status st = check_options(opt, run.err, run.errlen);
     if (st != R2H_OK)
         goto out;
-    if ((st = r2h_raster_open(opt->input, opt->band, &run.raster, run.err, run.errlen)) != R2H_OK)
+    if ((st = r2h_raster_open_srs(opt->input, opt->band, opt->srs, &run.raster, run.err,
+                                  run.errlen)) != R2H_OK)
         goto out;
     if ((st = r2h_bands_plan(opt, run.raster, &run.bands, run.err, run.errlen)) != R2H_OK)
         goto out;
@@ -768,6 +794,7 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
     run.key_bits = r2h_bands_key_bits(run.bands);
     if (counts)
         goto pass;
+    warn_scale(&run);
     if ((st = r2h_agg_create(opt, run.info, run.bands, &run.agg, run.err, run.errlen)) != R2H_OK)
         goto out;
     if (run.agg && r2h_agg_packed(run.agg))

@@ -42,6 +42,12 @@ void r2h_fingerprint(const struct r2h_convert_options *o, const struct r2h_raste
             in->source_path, (unsigned long long)in->source_size, (long long)in->source_mtime_ns,
             in->source_etag, (unsigned long long)in->source_files, bands, o->resolution, nodata,
             names, dtypes, R2H_VERSION_STRING);
+    /* Options added later enter only when used. */
+    size_t len = strlen(buf);
+    if (o->unscale)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "|unscale=1");
+    if (o->srs && *o->srs && len < sizeof buf)
+        snprintf(buf + len, sizeof buf - len, "|srs=%s", o->srs);
     r2h_fmt(out, outlen, "%016llx", (unsigned long long)fnv1a(buf));
 }
 

@@ -79,10 +79,13 @@ struct col_info {
     double min, max;
 };
 
+/* Column statistics print -0 as 0 (a float column's min may be -0.0). */
+static double no_neg_zero(double v) { return v == 0.0 ? 0.0 : v; }
+
 static void json_num(struct sbuf *b, double v)
 {
     if (isfinite(v))
-        sb_printf(b, "%.17g", v);
+        sb_printf(b, "%.17g", no_neg_zero(v));
     else
         sb_printf(b, "null");
 }
@@ -101,7 +104,8 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
     int parts = 0, unreadable = 0;
     uint64_t rows = 0, bytes = 0;
     char resolution[16] = "?", mode[32] = "?", source[1024] = "", version[64] = "",
-         h3v[32] = "", spec[1024] = "", value[256] = "";
+         h3v[32] = "", spec[1024] = "", value[256] = "", scale[2048] = "", offset[2048] = "",
+         unit[4096] = "", unscaled[16] = "";
     enum r2h_status st = R2H_OK;
     if (!cols) {
         st = R2H_ERR_NOMEM;
@@ -127,7 +131,11 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
             {"raster2h3:version", version, sizeof version},
             {"raster2h3:h3_version", h3v, sizeof h3v},
             {"raster2h3:aggregate", spec, sizeof spec},
-            {"raster2h3:value_column", value, sizeof value}};
+            {"raster2h3:value_column", value, sizeof value},
+            {"raster2h3:scale", scale, sizeof scale},
+            {"raster2h3:offset", offset, sizeof offset},
+            {"raster2h3:unit", unit, sizeof unit},
+            {"raster2h3:unscaled", unscaled, sizeof unscaled}};
         for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
             const char *v = r2h_pq_reader_kv(r, kv[i].k);
             if (v)
@@ -182,6 +190,14 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
         sb_json_str(&b, version);
         sb_printf(&b, ", \"h3_version\": ");
         sb_json_str(&b, h3v);
+        if (scale[0]) { /* lists as in the footer: per band, units a JSON array */
+            sb_printf(&b, ", \"scale\": ");
+            sb_json_str(&b, scale);
+            sb_printf(&b, ", \"offset\": ");
+            sb_json_str(&b, offset);
+            sb_printf(&b, ", \"unit\": %s, \"unscaled\": %s", unit[0] ? unit : "[]",
+                      strcmp(unscaled, "true") == 0 ? "true" : "false");
+        }
         sb_printf(&b, ", \"columns\": [");
         for (size_t k = 0; k < ncols; k++) {
             sb_printf(&b, "%s{\"name\": ", k ? ", " : "");
@@ -200,12 +216,17 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
                   (unsigned long long)rows, (unsigned long long)bytes, resolution, mode);
         if (spec[0])
             sb_printf(&b, "options:     %s\n", spec);
-        sb_printf(&b, "source:      %s\nwritten by:  raster2h3 %s (H3 %s)\ncolumns:\n", source,
-                  version, h3v);
+        sb_printf(&b, "source:      %s\n", source);
+        if (scale[0])
+            sb_printf(&b, "scale:       %s  offset %s  unit %s  (%s)\n", scale, offset, unit,
+                      strcmp(unscaled, "true") == 0 ? "values are value * scale + offset"
+                                                    : "values are raw");
+        sb_printf(&b, "written by:  raster2h3 %s (H3 %s)\ncolumns:\n", version, h3v);
         for (size_t k = 0; k < ncols; k++) {
             sb_printf(&b, "  %-20s %-7s", cols[k].name, type_name(cols[k].type));
             if (cols[k].has)
-                sb_printf(&b, " min %.17g max %.17g", cols[k].min, cols[k].max);
+                sb_printf(&b, " min %.17g max %.17g", no_neg_zero(cols[k].min),
+                          no_neg_zero(cols[k].max));
             sb_printf(&b, "\n");
         }
     }

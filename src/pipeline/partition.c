@@ -37,6 +37,28 @@ fail:
     return R2H_ERR_IO;
 }
 
+/* What the input says beyond its values: the CRS as WKT2 (and the --srs that assigned it), and
+ * when a band has them, per-band scale, offset and unit and whether --unscale applied them. */
+static enum r2h_status add_input_metadata(struct run *run, struct r2h_pq_writer *w)
+{
+    const struct r2h_raster_info *in = run->info;
+    enum r2h_status st = r2h_pq_writer_add_kv(w, "raster2h3:crs_wkt",
+                                              r2h_raster_crs_wkt(run->raster));
+    if (st == R2H_OK && run->opt->srs && *run->opt->srs)
+        st = r2h_pq_writer_add_kv(w, "raster2h3:srs", run->opt->srs);
+    if (st != R2H_OK || !r2h_bands_has_scale(in))
+        return st;
+    char scale[2048], offset[2048], units[4096];
+    r2h_bands_list(run->bands, in, R2H_LIST_SCALE, scale, sizeof scale);
+    r2h_bands_list(run->bands, in, R2H_LIST_OFFSET, offset, sizeof offset);
+    r2h_bands_list(run->bands, in, R2H_LIST_UNITS_JSON, units, sizeof units);
+    if ((st = r2h_pq_writer_add_kv(w, "raster2h3:scale", scale)) == R2H_OK &&
+        (st = r2h_pq_writer_add_kv(w, "raster2h3:offset", offset)) == R2H_OK &&
+        (st = r2h_pq_writer_add_kv(w, "raster2h3:unit", units)) == R2H_OK)
+        st = r2h_pq_writer_add_kv(w, "raster2h3:unscaled", run->opt->unscale ? "true" : "false");
+    return st;
+}
+
 static enum r2h_status add_metadata(struct run *run, struct r2h_pq_writer *w, uint64_t h0)
 {
     const struct r2h_convert_options *o = run->opt;
@@ -79,7 +101,8 @@ static enum r2h_status add_metadata(struct run *run, struct r2h_pq_writer *w, ui
         if (st != R2H_OK)
             return st;
     }
-    return r2h_pq_writer_add_kv(w, "raster2h3:resolution", res);
+    enum r2h_status st = r2h_pq_writer_add_kv(w, "raster2h3:resolution", res);
+    return st != R2H_OK ? st : add_input_metadata(run, w);
 }
 
 /* Discard a partition file after error st; msg gets the writer's message with the path. */

@@ -80,6 +80,9 @@ struct r2h_bands {
     int key_bits;                        /* total key width, <= 64 */
     int given[R2H_RASTER_MAX_BANDS];     /* name from --value-name */
     char name[R2H_RASTER_MAX_BANDS][256];
+    int alpha_mask;                      /* --bands all: the alpha band left out, which masks
+                                            the bands without a mask (r2h_raster_mask_with);
+                                            0: none */
 };
 
 /* Narrow order-preserving key of a value of type t (width r2h_key_width(t) = 8 x its size:
@@ -111,10 +114,14 @@ size_t r2h_bands_value_bytes(const struct r2h_bands *b);
 /* Band i of n rows' keys into out (n values of its type, contiguous). */
 void r2h_bands_decode(const struct r2h_bands *b, const struct r2h_row *rows, size_t n, int i,
                       void *out);
-/* Comma-separated lists of the selection for footers and fingerprints (names: a JSON array). */
+/* Comma-separated lists of the selection for footers and fingerprints (names and units: a
+ * JSON array; scale and offset: GDAL's, 1 and 0 for bands without). */
 enum r2h_bands_what {
-    R2H_LIST_BANDS, R2H_LIST_DTYPES, R2H_LIST_NODATA, R2H_LIST_NODATA_FP, R2H_LIST_NAMES_JSON
+    R2H_LIST_BANDS, R2H_LIST_DTYPES, R2H_LIST_NODATA, R2H_LIST_NODATA_FP, R2H_LIST_NAMES_JSON,
+    R2H_LIST_SCALE, R2H_LIST_OFFSET, R2H_LIST_UNITS_JSON
 };
+/* 1 if a selected band has a scale, offset or unit (the footer then records them). */
+int r2h_bands_has_scale(const struct r2h_raster_info *in);
 void r2h_bands_list(const struct r2h_bands *b, const struct r2h_raster_info *in,
                     enum r2h_bands_what what, char *dst, size_t len);
 /* Parquet column specs of the value columns (b->n of them; names borrowed from b). */

@@ -26,12 +26,22 @@ const char *r2h_dtype_name(enum r2h_dtype t);
 /* One selected band: its number, type and what makes a pixel of it invalid. */
 struct r2h_band_info {
     int band;               /* 1-based */
-    enum r2h_dtype dtype;
+    enum r2h_dtype dtype;   /* of the values delivered: raw_dtype, or float64 when unscaled */
+    enum r2h_dtype raw_dtype; /* as stored; NoData is compared in this type */
     int has_nodata;
     double nodata;
     int has_mask;           /* 1 if a mask band (per-dataset mask, alpha) decides validity */
     size_t offset;          /* byte offset of its value in a pixel record (r2h_raster_read) */
     char description[256];  /* may be empty */
+    /* A name for its column when the user gives none (may be empty, may need sanitising):
+     * GRIB's <GRIB_ELEMENT>_<GRIB_SHORT_NAME>, else the description, else NETCDF_VARNAME. */
+    char name[256];
+    /* Physical value = raw * scale + add_offset (GDAL's scale/offset, 1 and 0 if none). has_scale:
+     * scale != 1 or offset != 0. unscaled: r2h_raster_set_unscale applies them (float64). */
+    double scale, add_offset;
+    int has_scale;
+    int unscaled;
+    char unit[64];          /* GDAL's unit type, may be empty */
 };
 
 struct r2h_raster_info {
@@ -78,6 +88,19 @@ struct r2h_raster;
 enum r2h_status r2h_raster_open(const char *name, int band, struct r2h_raster **out, char *errbuf,
                                 size_t errbuf_len);
 
+/* r2h_raster_open with a CRS assigned to the raster: srs is anything OSRSetFromUserInput
+ * accepts (EPSG:4326, WKT, PROJJSON, a PROJ string) and replaces the dataset's own CRS; NULL or
+ * "" keeps the dataset's. R2H_ERR_INVALID if srs is not a CRS. A dataset with no bands but
+ * subdatasets fails with R2H_ERR_INPUT listing them. */
+enum r2h_status r2h_raster_open_srs(const char *name, int band, const char *srs,
+                                    struct r2h_raster **out, char *errbuf, size_t errbuf_len);
+
+/* The raster's CRS as single-line WKT2 (2019); "" if it cannot be exported. Owned by r. */
+const char *r2h_raster_crs_wkt(const struct r2h_raster *r);
+
+/* 1 if band (1-based) exists and its colour interpretation is alpha. */
+int r2h_raster_band_is_alpha(const struct r2h_raster *r, int band);
+
 /* Close; NULL is a no-op. */
 void r2h_raster_close(struct r2h_raster *r);
 
@@ -89,8 +112,17 @@ const struct r2h_raster_info *r2h_raster_get_info(const struct r2h_raster *r);
 enum r2h_status r2h_raster_select(struct r2h_raster *r, const int *bands, int n, char *errbuf,
                                   size_t errbuf_len);
 
+/* Use band `band` (an alpha band; 0 = transparent) as the mask of every selected band that
+ * has no mask band of its own; their NoData still applies. */
+void r2h_raster_mask_with(struct r2h_raster *r, int band);
+
 /* Override the NoData value of every selected band. */
 void r2h_raster_set_nodata(struct r2h_raster *r, double nodata);
+
+/* From now on deliver bands with a scale or offset (has_scale) as float64 raw * scale + offset,
+ * for the current selection and later r2h_raster_select calls; validity (NoData) is still
+ * decided on the raw value. Changes dtype, offsets and pixel_size of the info. */
+void r2h_raster_set_unscale(struct r2h_raster *r);
 
 /* Read window (x0, y0, w, h): values (w*h pixel records of info->pixel_size bytes, row-major;
  * selected band i at offset sel[i].offset: with one band simply w*h values of its type) and

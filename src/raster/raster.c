@@ -23,6 +23,8 @@ struct r2h_raster {
     OGRSpatialReferenceH src_srs;
     OGRSpatialReferenceH wgs84;
     OGRCoordinateTransformationH ct; /* NULL for geographic rasters */
+    char *crs_wkt;          /* WKT2 of src_srs (CPLMalloc'd), NULL if not exportable */
+    int unscale;            /* r2h_raster_set_unscale was called */
     struct r2h_raster_info info;
     int *okbuf;             /* scratch for projected locate_row */
     int bufcap;
@@ -178,15 +180,49 @@ static void source_identity(struct r2h_raster *r, const char *path)
     CSLDestroy(files);
 }
 
-static enum r2h_status setup_crs(struct r2h_raster *r, const char *name, char *errbuf,
-                                 size_t errbuf_len)
+/* The CRS given by the caller (OSRSetFromUserInput) into r->src_srs. */
+static enum r2h_status assign_crs(struct r2h_raster *r, const char *srs, char *errbuf,
+                                  size_t errbuf_len)
 {
-    OGRSpatialReferenceH srs = GDALGetSpatialRef(r->ds);
-    if (!srs) {
-        r2h_fmt(errbuf, errbuf_len, "%s: raster has no CRS", name);
-        return R2H_ERR_CRS;
+    r->src_srs = OSRNewSpatialReference(NULL);
+    CPLErrorReset();
+    if (!r->src_srs || OSRSetFromUserInput(r->src_srs, srs) != OGRERR_NONE) {
+        char flag[512];
+        r2h_fmt(flag, sizeof flag, "--srs '%s'", srs);
+        gdal_message(errbuf, errbuf_len, "not a CRS GDAL/PROJ understands", flag);
+        return R2H_ERR_INVALID;
     }
-    r->src_srs = OSRClone(srs);
+    return R2H_OK;
+}
+
+static void export_wkt(struct r2h_raster *r)
+{
+    const char *const wkt_opts[] = {"FORMAT=WKT2_2019", "MULTILINE=NO", NULL};
+    char *wkt = NULL;
+    if (OSRExportToWktEx(r->src_srs, &wkt, wkt_opts) == OGRERR_NONE)
+        r->crs_wkt = wkt;
+    else
+        CPLFree(wkt);
+}
+
+static enum r2h_status setup_crs(struct r2h_raster *r, const char *name, const char *srs_in,
+                                 char *errbuf, size_t errbuf_len)
+{
+    if (srs_in && *srs_in) {
+        enum r2h_status st = assign_crs(r, srs_in, errbuf, errbuf_len);
+        if (st != R2H_OK)
+            return st;
+    } else {
+        OGRSpatialReferenceH srs = GDALGetSpatialRef(r->ds);
+        if (!srs) {
+            r2h_fmt(errbuf, errbuf_len,
+                    "%s: raster has no CRS; assign one with --srs (e.g. --srs EPSG:4326 for "
+                    "longitude/latitude degrees)", name);
+            return R2H_ERR_CRS;
+        }
+        r->src_srs = OSRClone(srs);
+    }
+    export_wkt(r);
     r->wgs84 = OSRNewSpatialReference(NULL);
     if (!r->src_srs || !r->wgs84 || OSRImportFromEPSG(r->wgs84, 4326) != OGRERR_NONE) {
         r2h_fmt(errbuf, errbuf_len, "%s: cannot set up WGS84 (PROJ data missing?)", name);
@@ -209,6 +245,36 @@ static enum r2h_status setup_crs(struct r2h_raster *r, const char *name, char *e
     return R2H_OK;
 }
 
+/* The name a column of band hb takes by default (struct r2h_band_info's name). */
+static void band_name(GDALRasterBandH hb, struct r2h_band_info *bi)
+{
+    const char *element = GDALGetMetadataItem(hb, "GRIB_ELEMENT", NULL);
+    const char *level = GDALGetMetadataItem(hb, "GRIB_SHORT_NAME", NULL);
+    const char *var = GDALGetMetadataItem(hb, "NETCDF_VARNAME", NULL);
+    if (element && *element)
+        r2h_fmt(bi->name, sizeof bi->name, "%s%s%s", element, level && *level ? "_" : "",
+                level ? level : "");
+    else if (bi->description[0])
+        r2h_fmt(bi->name, sizeof bi->name, "%s", bi->description);
+    else
+        r2h_fmt(bi->name, sizeof bi->name, "%s", var ? var : "");
+}
+
+/* Scale, offset and unit of band hb; with unscale, bands that have them deliver float64. */
+static void band_scale(GDALRasterBandH hb, struct r2h_band_info *bi, int unscale)
+{
+    int has_s = 0, has_o = 0;
+    double scale = GDALGetRasterScale(hb, &has_s), offset = GDALGetRasterOffset(hb, &has_o);
+    bi->scale = has_s && isfinite(scale) ? scale : 1.0;
+    bi->add_offset = has_o && isfinite(offset) ? offset : 0.0;
+    bi->has_scale = bi->scale != 1.0 || bi->add_offset != 0.0;
+    const char *unit = GDALGetRasterUnitType(hb);
+    r2h_fmt(bi->unit, sizeof bi->unit, "%s", unit ? unit : "");
+    bi->unscaled = unscale && bi->has_scale;
+    if (bi->unscaled)
+        bi->dtype = R2H_DT_FLOAT64;
+}
+
 /* Band number `band` of r's dataset into *bi, *hb and *hm (its mask, or NULL). */
 static enum r2h_status describe_band(struct r2h_raster *r, const char *name, int band,
                                      struct r2h_band_info *bi, GDALRasterBandH *hb,
@@ -229,12 +295,18 @@ static enum r2h_status describe_band(struct r2h_raster *r, const char *name, int
                 GDALGetDataTypeName(GDALGetRasterDataType(*hb)));
         return R2H_ERR_INPUT;
     }
+    bi->raw_dtype = bi->dtype;
+    /* Some drivers fill in band metadata, NoData included, only when the metadata is first
+     * asked for (GDAL 3.6's GRIB driver: the bitmap's fill value); ask before anything else. */
+    (void)GDALGetMetadata(*hb, NULL);
     int has = 0;
     double nd = GDALGetRasterNoDataValue(*hb, &has);
     bi->has_nodata = has;
     bi->nodata = nd;
     const char *desc = GDALGetDescription(*hb);
     r2h_fmt(bi->description, sizeof bi->description, "%s", desc ? desc : "");
+    band_name(*hb, bi);
+    band_scale(*hb, bi, r->unscale);
     int flags = GDALGetMaskFlags(*hb);
     if (!(flags & GMF_ALL_VALID) && !(flags & GMF_NODATA)) {
         *hm = GDALGetMaskBand(*hb);
@@ -266,11 +338,45 @@ static void sync_info(struct r2h_raster *r)
     in->pixel_size = (off + align - 1) / align * align;
 }
 
+/* A dataset without bands: an error listing its subdatasets (NetCDF, HDF), if any. */
+static enum r2h_status no_bands(struct r2h_raster *r, const char *name, char *errbuf,
+                                size_t errbuf_len)
+{
+    char **sub = GDALGetMetadata(r->ds, "SUBDATASETS");
+    char list[768] = "";
+    size_t n = 0;
+    int count = 0;
+    for (char **p = sub; p && *p; p++) {
+        const char *eq = strchr(*p, '=');
+        const size_t klen = eq ? (size_t)(eq - *p) : 0;
+        if (!eq || klen < 5 || strncmp(eq - 5, "_NAME", 5) != 0)
+            continue;
+        count++;
+        int k = snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", eq + 1);
+        if (k < 0 || (size_t)k >= sizeof list - n) {
+            list[n] = 0; /* keep whole names only */
+            r2h_fmt(list + n, sizeof list - n, ", ...");
+            n = sizeof list - 1;
+        } else {
+            n += (size_t)k;
+        }
+    }
+    if (!count) {
+        r2h_fmt(errbuf, errbuf_len, "%s: raster has no bands", name);
+        return R2H_ERR_INPUT;
+    }
+    r2h_fmt(errbuf, errbuf_len, "%s has no bands but %d subdataset%s: %s; pass one of them as "
+            "the input", name, count, count == 1 ? "" : "s", list);
+    return R2H_ERR_INPUT;
+}
+
 static enum r2h_status setup_band(struct r2h_raster *r, const char *name, int band, char *errbuf,
                                   size_t errbuf_len)
 {
     struct r2h_raster_info *in = &r->info;
     in->band_count = GDALGetRasterCount(r->ds);
+    if (in->band_count == 0)
+        return no_bands(r, name, errbuf, errbuf_len);
     in->width = GDALGetRasterXSize(r->ds);
     in->height = GDALGetRasterYSize(r->ds);
     enum r2h_status st = describe_band(r, name, band, &in->sel[0], &r->band[0], &r->mask[0],
@@ -339,6 +445,12 @@ static int may_leave_globe(const struct r2h_raster_info *in)
 enum r2h_status r2h_raster_open(const char *name, int band, struct r2h_raster **out, char *errbuf,
                                 size_t errbuf_len)
 {
+    return r2h_raster_open_srs(name, band, NULL, out, errbuf, errbuf_len);
+}
+
+enum r2h_status r2h_raster_open_srs(const char *name, int band, const char *srs,
+                                    struct r2h_raster **out, char *errbuf, size_t errbuf_len)
+{
     char tmp[4096];
     enum r2h_status st = R2H_ERR_INPUT;
     GDALAllRegister();
@@ -364,7 +476,7 @@ enum r2h_status r2h_raster_open(const char *name, int band, struct r2h_raster **
         goto out_free;
     }
     r->info.rotated = r->info.gt[2] != 0.0 || r->info.gt[4] != 0.0;
-    if ((st = setup_crs(r, name, errbuf, errbuf_len)) != R2H_OK)
+    if ((st = setup_crs(r, name, srs, errbuf, errbuf_len)) != R2H_OK)
         goto out_free;
     r->may_leave_globe = may_leave_globe(&r->info);
     source_identity(r, path);
@@ -388,6 +500,7 @@ void r2h_raster_close(struct r2h_raster *r)
         OSRDestroySpatialReference(r->src_srs);
     if (r->wgs84)
         OSRDestroySpatialReference(r->wgs84);
+    CPLFree(r->crs_wkt);
     if (r->ds)
         GDALClose(r->ds);
     r2h_free(r->okbuf);
@@ -396,6 +509,39 @@ void r2h_raster_close(struct r2h_raster *r)
 }
 
 const struct r2h_raster_info *r2h_raster_get_info(const struct r2h_raster *r) { return &r->info; }
+
+const char *r2h_raster_crs_wkt(const struct r2h_raster *r) { return r->crs_wkt ? r->crs_wkt : ""; }
+
+int r2h_raster_band_is_alpha(const struct r2h_raster *r, int band)
+{
+    if (band < 1 || band > GDALGetRasterCount(r->ds))
+        return 0;
+    return GDALGetRasterColorInterpretation(GDALGetRasterBand(r->ds, band)) == GCI_AlphaBand;
+}
+
+void r2h_raster_mask_with(struct r2h_raster *r, int band)
+{
+    if (band < 1 || band > GDALGetRasterCount(r->ds))
+        return;
+    GDALRasterBandH alpha = GDALGetRasterBand(r->ds, band);
+    for (int i = 0; i < r->info.nsel; i++)
+        if (!r->info.sel[i].has_mask) {
+            r->mask[i] = alpha;
+            r->info.sel[i].has_mask = 1;
+        }
+    sync_info(r);
+}
+
+void r2h_raster_set_unscale(struct r2h_raster *r)
+{
+    r->unscale = 1;
+    for (int i = 0; i < r->info.nsel; i++) {
+        struct r2h_band_info *b = &r->info.sel[i];
+        b->unscaled = b->has_scale;
+        b->dtype = b->unscaled ? R2H_DT_FLOAT64 : b->raw_dtype;
+    }
+    sync_info(r);
+}
 
 void r2h_raster_set_nodata(struct r2h_raster *r, double nodata)
 {
@@ -450,6 +596,31 @@ static void mark_invalid(const struct r2h_band_info *b, const void *values, size
 }
 #undef VAL
 
+/* Raw values of band b (of type b->raw_dtype, in 8-byte slots of the pixel records) into
+ * float64 raw * scale + offset, in place. */
+static void unscale_values(const struct r2h_band_info *b, void *values, size_t stride, size_t n)
+{
+    unsigned char *base = (unsigned char *)values + b->offset;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char *p = base + i * stride;
+        double v = 0;
+        switch (b->raw_dtype) {
+        case R2H_DT_UINT8: v = *(const uint8_t *)p; break;
+        case R2H_DT_INT8: v = *(const int8_t *)p; break;
+        case R2H_DT_UINT16: { uint16_t x; memcpy(&x, p, 2); v = x; break; }
+        case R2H_DT_INT16: { int16_t x; memcpy(&x, p, 2); v = x; break; }
+        case R2H_DT_UINT32: { uint32_t x; memcpy(&x, p, 4); v = x; break; }
+        case R2H_DT_INT32: { int32_t x; memcpy(&x, p, 4); v = x; break; }
+        case R2H_DT_UINT64: { uint64_t x; memcpy(&x, p, 8); v = (double)x; break; }
+        case R2H_DT_INT64: { int64_t x; memcpy(&x, p, 8); v = (double)x; break; }
+        case R2H_DT_FLOAT32: { float x; memcpy(&x, p, 4); v = x; break; }
+        case R2H_DT_FLOAT64: memcpy(&v, p, 8); break;
+        }
+        v = v * b->scale + b->add_offset;
+        memcpy(p, &v, 8);
+    }
+}
+
 /* valid &= band i's mask over the window (a mask shared with an earlier band is not re-read). */
 static enum r2h_status and_mask(struct r2h_raster *r, int i, int x0, int y0, int w, int h,
                                 uint8_t *valid, char *errbuf, size_t errbuf_len)
@@ -484,7 +655,7 @@ static enum r2h_status read_band(struct r2h_raster *r, int i, int x0, int y0, in
     const struct r2h_raster_info *in = &r->info;
     const int ps = (int)in->pixel_size;
     if (GDALRasterIO(r->band[i], GF_Read, x0, y0, w, h, (char *)values + in->sel[i].offset, w, h,
-                     gdal_type(in->sel[i].dtype), ps, ps * w) != CE_None) {
+                     gdal_type(in->sel[i].raw_dtype), ps, ps * w) != CE_None) {
         gdal_message(errbuf, errbuf_len, "read failed", GDALGetDescription(r->ds));
         return R2H_ERR_INPUT;
     }
@@ -518,8 +689,13 @@ enum r2h_status r2h_raster_read(struct r2h_raster *r, int x0, int y0, int w, int
     for (int i = 1; i < in->nsel && st == R2H_OK; i++)
         if (in->sel[i].has_mask)
             st = and_mask(r, i, x0, y0, w, h, valid, errbuf, errbuf_len);
-    for (int i = 0; i < in->nsel && st == R2H_OK; i++)
-        mark_invalid(&in->sel[i], values, in->pixel_size, valid, n);
+    for (int i = 0; i < in->nsel && st == R2H_OK; i++) {
+        struct r2h_band_info raw = in->sel[i];
+        raw.dtype = raw.raw_dtype; /* NoData is a raw value */
+        mark_invalid(&raw, values, in->pixel_size, valid, n);
+        if (raw.unscaled)
+            unscale_values(&raw, values, in->pixel_size, n);
+    }
 out:
     CPLPopErrorHandler();
     return st;
