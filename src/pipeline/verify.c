@@ -44,6 +44,7 @@ struct verify {
     struct r2h_valid_pixels input;              /* with --input: what the input gives */
     struct r2h_bands layout;                    /* key layout of a partition's value columns */
     char srs[1024];                      /* the --srs the dataset was made with, if any */
+    int unscaled;                        /* the dataset was made with --unscale */
 };
 
 void r2h_verify_options_init(struct r2h_verify_options *opt)
@@ -277,6 +278,9 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
     const char *srs = r2h_pq_reader_kv(r, "raster2h3:srs");
     if (srs && !v->srs[0])
         r2h_fmt(v->srs, sizeof v->srs, "%s", srs);
+    const char *unscaled = r2h_pq_reader_kv(r, "raster2h3:unscaled");
+    if (unscaled && strcmp(unscaled, "true") == 0)
+        v->unscaled = 1;
     if (res != v->resolution || ccol < 0 ||
         (!extended && r2h_pq_reader_num_columns(r) != (size_t)nvals + 1)) {
         problem(v, "%s: resolution %d / columns differ from the dataset's (resolution %d)",
@@ -459,6 +463,7 @@ static enum r2h_status check_input(struct verify *v, char *err, size_t errlen)
     co.has_nodata = o->has_nodata;
     co.nodata = o->nodata;
     co.srs = o->srs && *o->srs ? o->srs : v->srs[0] ? v->srs : NULL; /* else as converted */
+    co.unscale = v->unscaled; /* values were written as value * scale + offset */
     co.work_unit = o->work_unit;
     co.threads = o->threads;
     co.resolution = v->resolution >= 0 ? v->resolution : 8;
