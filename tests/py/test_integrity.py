@@ -125,6 +125,19 @@ def test_stray_copy_in_a_partition_is_flagged_and_replaced(run_cli, rasters_ab, 
     assert run_cli("verify", ds_a, "--input", ra).returncode == 0
 
 
+def test_work_unit_with_a_stray_is_not_complete(run_cli, rasters_ab, tmp_path):
+    ra = rasters_ab[0]
+    bc = min(base_cells_of(ra))
+    out = tmp_path / "wu"
+    convert(run_cli, ra, out, "--i", bc)
+    part = next(out.glob("h0=*"))
+    shutil.copy(part / "data_0.parquet", part / "data_1.parquet")
+    p = run_cli("convert", ra, out, "--resolution", RES, "--i", bc)
+    assert p.returncode == 0 and "nothing to do" not in p.stderr, p.stderr
+    assert "stray file" in p.stderr and sorted(f.name for f in part.iterdir()) == ["data_0.parquet"]
+    assert run_cli("verify", out, "--input", ra, "--i", bc).returncode == 0
+
+
 def test_stray_of_another_resolution_is_flagged(run_cli, rasters_ab, ds_a, tmp_path):
     ra = rasters_ab[0]
     other = tmp_path / "r2"
@@ -141,8 +154,10 @@ def test_stray_of_another_resolution_is_flagged(run_cli, rasters_ab, ds_a, tmp_p
 def test_stray_file_at_the_root_is_flagged(run_cli, ds_a):
     (ds_a / "extra.parquet").write_bytes((sorted(ds_a.glob("h0=*"))[0] / "data_0.parquet")
                                          .read_bytes())
+    (ds_a / "_notes.json").write_text("{}")  # only _manifest.json belongs there
     p = run_cli("verify", ds_a)
     assert p.returncode == 6 and "extra.parquet" in p.stderr, p.stderr
+    assert "_notes.json" in p.stderr and "_manifest.json" not in p.stderr, p.stderr
 
 
 # --- item 9: files raster2h3 did not write -------------------------------------------------------
