@@ -169,9 +169,10 @@ struct r2h_verify_options {
     int has_nodata;         /* NoData override for input, as in convert */
     double nodata;
     const char *srs;        /* CRS to assign to input, as in convert (NULL: its own) */
-    int work_unit;          /* -1: whole raster; else only this base cell is expected */
+    int work_unit;          /* -1: whole raster; else only this base cell is checked */
     int threads;            /* for counting input pixels; 0 = all cores */
-    int write_manifest;     /* 1: (re)write OUTPUT/_manifest.json when everything checks out */
+    int write_manifest;     /* 1: (re)write OUTPUT/_manifest.json when everything checks out;
+                               needs input and work_unit -1 (else R2H_ERR_INVALID) */
 };
 
 void r2h_verify_options_init(struct r2h_verify_options *opt);
@@ -183,11 +184,14 @@ struct r2h_verify_result {
 };
 
 /* Check a dataset: every partition file readable (all pages decoded), its directory a valid
- * h0=<resolution-0 cell>, every row's cell valid, of the dataset's resolution, of that base
- * cell, and sorted; the manifest (if any) consistent with the files; with input, the number of
- * rows of each partition equal to the raster's valid pixels of that base cell. Each problem is
- * passed to report(ctx, line) as one line. Returns R2H_OK when the check ran (see
- * res->problems), or an error if it could not run (unreadable root, bad input raster). */
+ * h0=<resolution-0 cell> holding no other visible file, every row's cell valid, of the
+ * dataset's resolution, of that base cell, and sorted; every partition of one fingerprint; the
+ * manifest consistent with the files and complete (no manifest without input is a problem:
+ * completeness unknown); with input, the number of rows of each partition equal to the
+ * raster's valid pixels of that base cell (NoData: opt's, else the one the footers record).
+ * Each problem is passed to report(ctx, line) as one line. Returns R2H_OK when the check ran
+ * (see res->problems), or an error if it could not run (unreadable root, bad input raster,
+ * write_manifest without input or with a work unit). */
 enum r2h_status r2h_verify(const struct r2h_verify_options *opt, struct r2h_verify_result *res,
                            void (*report)(void *ctx, const char *line), void *ctx, char *errbuf,
                            size_t errbuf_len);

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # run-job.sh - (re)start the raster2h3 Indexed Job, stream every pod's log, wait, verify coverage.
 #
-# Usage: OUTPUT=s3://bucket/prefix deploy/k8s/run-job.sh
+# Usage: OUTPUT=s3://bucket/prefix INPUT=s3://bucket/in.tif deploy/k8s/run-job.sh
 #
-# Environment (all optional except OUTPUT):
+# Environment (all optional except OUTPUT and INPUT):
 #   JOB_NAME   Job name, must match metadata.name in the manifest   (default raster2h3)
 #   JOB_FILE   manifest file, or a kustomize directory              (default: job.yaml next to this)
 #   NAMESPACE  namespace for every kubectl call                     (default: kubectl's current)
 #   TIMEOUT    how long to wait for the Job: 90s, 30m, 6h or seconds (default 6h)
-#   OUTPUT     dataset the Job writes; checked at the end with `$R2H_BIN verify OUTPUT`
-#   INPUT      if set, verify also compares valid-pixel counts with this raster (--input)
+#   OUTPUT     dataset the Job writes; checked at the end with `$R2H_BIN verify OUTPUT --input INPUT`
+#   INPUT      the raster the Job converts: verify compares every partition's valid-pixel count
+#              with it (without it a partial dataset cannot be told from a whole one)
 #   R2H_BIN    raster2h3 binary used for the coverage check         (default raster2h3)
-#   SKIP_VERIFY=1  skip the coverage check (then OUTPUT is not needed)
+#   SKIP_VERIFY=1  skip the coverage check (then OUTPUT and INPUT are not needed)
 #   LOGS       all: follow every pod's log (default); none: progress lines only
 #   POD_WAIT   seconds to wait for the first pod to appear          (default 120)
 #   POLL       seconds between status polls                         (default 10)
@@ -68,6 +69,7 @@ check_config() {
     case $LOGS in all | none) ;; *) die "LOGS must be all or none: $LOGS" ;; esac
     if [ "$SKIP_VERIFY" != 1 ]; then
         [ -n "$OUTPUT" ] || die "OUTPUT is not set (the dataset to verify; or SKIP_VERIFY=1)"
+        [ -n "$INPUT" ] || die "INPUT is not set (verify compares the dataset with the raster: without it a partial dataset cannot be told from a whole one; or SKIP_VERIFY=1)"
         command -v "$R2H_BIN" >/dev/null || die "R2H_BIN not found: $R2H_BIN (needed for the coverage check)"
     fi
 }
@@ -221,10 +223,7 @@ if [ "$SKIP_VERIFY" = 1 ]; then
     log "coverage check skipped (SKIP_VERIFY=1)"
     exit 0
 fi
-verify_args=(verify "$OUTPUT")
-if [ -n "$INPUT" ]; then
-    verify_args+=(--input "$INPUT")
-fi
+verify_args=(verify "$OUTPUT" --input "$INPUT")
 log "coverage check: $R2H_BIN ${verify_args[*]}"
 if ! "$R2H_BIN" "${verify_args[@]}"; then
     log "coverage check FAILED for $OUTPUT"

@@ -10,7 +10,7 @@
 #   R2H_ARRAY    array indexes, e.g. 0-121%16 to run 16 at a time (default 0-121)
 #   R2H_LOG_DIR  directory for the task logs                      (default ./raster2h3-logs)
 #   R2H_VERIFY   1: chain `raster2h3 verify` with afterok (default); 0: do not
-#   R2H_VERIFY_INPUT  if set, verify also checks valid-pixel counts against this raster
+#   R2H_VERIFY_INPUT  raster the verify job compares valid-pixel counts with (default: INPUT)
 #   R2H_REQUEUE_MAX   requeues per task on exit 75 (default 3)
 # sbatch's own variables (SBATCH_PARTITION, SBATCH_TIMELIMIT, SBATCH_ACCOUNT, ...) apply too.
 # Prints "array=<jobid>" and "verify=<jobid>" on stdout.
@@ -67,7 +67,7 @@ if [ "$verify" = 1 ]; then
     verify_id=$(R2H_BIN=$bin sbatch --parsable --export=ALL \
         --dependency="afterok:$array_id" --kill-on-invalid-dep=yes \
         --output="$log_dir/%x-%j.out" \
-        "$here/raster2h3-verify.sbatch" "$output" "${R2H_VERIFY_INPUT:-}")
+        "$here/raster2h3-verify.sbatch" "$output" "${R2H_VERIFY_INPUT:-$input}")
     verify_id=${verify_id%%;*}
     log "verify job $verify_id (afterok:$array_id)"
     echo "verify=$verify_id"

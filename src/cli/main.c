@@ -469,8 +469,11 @@ static void verify_usage(FILE *f)
                "Check a dataset: every partition readable, under the h0= of its rows' cells,\n"
                "cells sorted and of one resolution, manifest consistent; with --input, rows per\n"
                "partition equal to the raster's valid pixels there (in every band of --bands;\n"
-               "default: the bands the dataset was made from). Problems go to stderr, one per\n"
-               "line; exit 0 if none, 6 if any.\n");
+               "default: the bands the dataset was made from; NoData as recorded unless\n"
+               "--nodata). Also: one fingerprint across partitions, no stray files, a complete\n"
+               "manifest (without one, only --input can tell completeness). --i N checks\n"
+               "partition N only. --write-manifest needs --input and no --i. Problems go to\n"
+               "stderr, one per line; exit 0 if none, 6 if any.\n");
 }
 
 static int cmd_verify(int argc, char **argv)

@@ -804,7 +804,8 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
         r2h_agg_fingerprint(run.agg, run.fingerprint, sizeof run.fingerprint);
     r2h_out_root(opt->output, run.root, sizeof run.root);
     run.remote = r2h_out_is_remote(run.root);
-    r2h_conv_plan_resume(&run);
+    if ((st = r2h_conv_plan_resume(&run)) != R2H_OK)
+        goto out;
     const int wu_done =
         opt->work_unit >= 0 ? run.skip[opt->work_unit] : r2h_conv_manifest_done(&run);
     if (opt->dry_run) {
@@ -864,10 +865,14 @@ pass:;
     }
     if ((st = finish_read(&run)) != R2H_OK)
         goto out;
+    if (opt->work_unit < 0 && (st = r2h_conv_begin_dataset(&run)) != R2H_OK)
+        goto out;
     run_workers(&run, write_worker);
     if ((st = run.status) != R2H_OK)
         goto out;
-    if (opt->work_unit < 0 && (st = r2h_conv_finish_dataset(&run)) != R2H_OK)
+    if (opt->work_unit >= 0)
+        r2h_conv_finish_work_unit(&run);
+    else if ((st = r2h_conv_finish_dataset(&run)) != R2H_OK)
         goto out;
     for (int i = 0; i < run.nworkers; i++)
         for (int k = 0; k < NPHASES; k++)

@@ -92,10 +92,15 @@ enum r2h_status r2h_conv_write_partition_agg(struct run *run, int bc, struct r2h
                                              double *phase, char *msg, size_t msglen);
 
 /* resume.c */
-/* Mark partitions complete (skip) or stale, removing leftover temporary files. */
-void r2h_conv_plan_resume(struct run *run);
+/* Mark partitions complete (skip) or stale, removing leftover temporary files and strays;
+ * R2H_ERR_IO when a file raster2h3 did not write is in the way (without --overwrite). */
+enum r2h_status r2h_conv_plan_resume(struct run *run);
+/* Whole-raster run, before the write pass: the manifest with "complete": false. */
+enum r2h_status r2h_conv_begin_dataset(struct run *run);
 /* Whole-raster run: remove stale partitions without rows, then write the manifest. */
 enum r2h_status r2h_conv_finish_dataset(struct run *run);
+/* Work unit: remove its stale partition if this run gave it no rows. */
+void r2h_conv_finish_work_unit(struct run *run);
 /* 1 when the manifest says this whole run is complete already. */
 int r2h_conv_manifest_done(const struct run *run);
 /* --dry-run: print the plan on stdout. */

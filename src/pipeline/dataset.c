@@ -85,6 +85,17 @@ struct r2h_pq_reader *r2h_partition_open(const char *path, char *err, size_t err
     return r;
 }
 
+/* 1 when the footer's raster2h3:partition names the h0= directory the file is in. Files moved
+ * between partitions keep their footer, so the directory alone is not to be trusted. */
+static int partition_key_matches(const char *path, const char *key)
+{
+    const char *end = strrchr(path, '/'), *dir = end;
+    while (dir && dir > path && dir[-1] != '/')
+        dir--;
+    return key && dir && end - dir == 18 && strncmp(dir, "h0=", 3) == 0 &&
+           strncmp(dir + 3, key, 15) == 0 && strlen(key) == 15;
+}
+
 enum r2h_part_state r2h_partition_state(const char *path, const char *fingerprint,
                                         uint64_t *rows)
 {
@@ -93,13 +104,29 @@ enum r2h_part_state r2h_partition_state(const char *path, const char *fingerprin
     char err[256];
     struct r2h_pq_reader *r = r2h_partition_open(path, err, sizeof err);
     if (!r)
-        return R2H_PART_STALE;
+        return R2H_PART_FOREIGN; /* raster2h3 never leaves a partial data_0.parquet */
     const char *fp = r2h_pq_reader_kv(r, "raster2h3:fingerprint");
-    enum r2h_part_state st = fp && strcmp(fp, fingerprint) == 0 ? R2H_PART_COMPLETE : R2H_PART_STALE;
+    enum r2h_part_state st =
+        !fp ? R2H_PART_FOREIGN
+        : strcmp(fp, fingerprint) == 0 &&
+                partition_key_matches(path, r2h_pq_reader_kv(r, "raster2h3:partition"))
+            ? R2H_PART_COMPLETE
+            : R2H_PART_STALE;
     if (rows)
         *rows = r2h_pq_reader_num_rows(r);
     r2h_pq_reader_close(r);
     return st;
+}
+
+int r2h_partition_is_ours(const char *path)
+{
+    char err[256];
+    struct r2h_pq_reader *r = r2h_partition_open(path, err, sizeof err);
+    if (!r)
+        return 0;
+    const int ours = r2h_pq_reader_kv(r, "raster2h3:fingerprint") != NULL;
+    r2h_pq_reader_close(r);
+    return ours;
 }
 
 static void json_string(struct r2h_buf *b, const char *s)
@@ -139,6 +166,7 @@ enum r2h_status r2h_manifest_write(const char *output, const struct r2h_manifest
 {
     struct r2h_buf b = {0};
     json_printf(&b, "{\n  \"tool\": \"raster2h3\",\n  \"version\": \"%s\",\n", R2H_VERSION_STRING);
+    json_printf(&b, "  \"complete\": %s,\n", m->incomplete ? "false" : "true");
     json_printf(&b, "  \"fingerprint\": \"%s\",\n  \"source\": ", m->fingerprint);
     json_string(&b, m->source);
     json_printf(&b, ",\n  \"band\": %d,\n  \"resolution\": %d,\n  \"value_column\": ", m->band,
@@ -155,6 +183,14 @@ enum r2h_status r2h_manifest_write(const char *output, const struct r2h_manifest
         const struct r2h_manifest_part *p = &m->parts[bc];
         if (!p->rows)
             continue;
+        if (m->incomplete) { /* expected partitions: rows and ranges are not known yet */
+            json_printf(&b,
+                        "%s\n    {\"h0\": \"%015llx\", \"path\": \"h0=%015llx/data_0.parquet\"}",
+                        first ? "" : ",", (unsigned long long)r2h_index_res0_cell(bc),
+                        (unsigned long long)r2h_index_res0_cell(bc));
+            first = 0;
+            continue;
+        }
         json_printf(&b, "%s\n    {\"h0\": \"%015llx\", \"path\": \"h0=%015llx/data_0.parquet\", "
                         "\"rows\": %llu, \"bytes\": %llu, \"min\": %.17g, \"max\": %.17g}",
                     first ? "" : ",", (unsigned long long)r2h_index_res0_cell(bc),

@@ -82,6 +82,30 @@ struct col_info {
 /* Column statistics print -0 as 0 (a float column's min may be -0.0). */
 static double no_neg_zero(double v) { return v == 0.0 ? 0.0 : v; }
 
+/* The distinct runs (fingerprint, source) that wrote the partitions: more than one means the
+ * dataset mixes runs (a work unit rerun with another input, a partition copied in). */
+struct runs_seen {
+    int n;
+    struct {
+        char fp[24];
+        char source[1024];
+    } run[122];
+};
+
+static void note_run(struct runs_seen *rs, const char *fp, const char *source)
+{
+    fp = fp ? fp : "none";
+    source = source ? source : "";
+    for (int i = 0; i < rs->n; i++)
+        if (strcmp(rs->run[i].fp, fp) == 0 && strcmp(rs->run[i].source, source) == 0)
+            return;
+    if (rs->n == 122)
+        return;
+    r2h_fmt(rs->run[rs->n].fp, sizeof rs->run[rs->n].fp, "%s", fp);
+    r2h_fmt(rs->run[rs->n].source, sizeof rs->run[rs->n].source, "%s", source);
+    rs->n++;
+}
+
 static void json_num(struct sbuf *b, double v)
 {
     if (isfinite(v))
@@ -100,6 +124,7 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
     if (lst != R2H_OK)
         return lst;
     struct col_info *cols = r2h_calloc(MAX_INFO_COLS, sizeof *cols);
+    struct runs_seen *seen = r2h_calloc(1, sizeof *seen);
     size_t ncols = 0;
     int parts = 0, unreadable = 0;
     uint64_t rows = 0, bytes = 0;
@@ -107,7 +132,7 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
          h3v[32] = "", spec[1024] = "", value[256] = "", scale[2048] = "", offset[2048] = "",
          unit[4096] = "", unscaled[16] = "";
     enum r2h_status st = R2H_OK;
-    if (!cols) {
+    if (!cols || !seen) {
         st = R2H_ERR_NOMEM;
         goto out;
     }
@@ -122,6 +147,8 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
             continue;
         }
         parts++;
+        note_run(seen, r2h_pq_reader_kv(r, "raster2h3:fingerprint"),
+                 r2h_pq_reader_kv(r, "raster2h3:source"));
         rows += r2h_pq_reader_num_rows(r);
         bytes += r2h_pq_reader_file_size(r);
         struct { const char *k; char *dst; size_t len; } kv[] = {
@@ -186,6 +213,12 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
         sb_json_str(&b, spec);
         sb_printf(&b, ", \"source\": ");
         sb_json_str(&b, source);
+        sb_printf(&b, ", \"fingerprints\": %d, \"sources\": [", seen->n);
+        for (int i = 0; i < seen->n; i++) {
+            sb_printf(&b, "%s", i ? ", " : "");
+            sb_json_str(&b, seen->run[i].source);
+        }
+        sb_printf(&b, "]");
         sb_printf(&b, ", \"version\": ");
         sb_json_str(&b, version);
         sb_printf(&b, ", \"h3_version\": ");
@@ -221,6 +254,15 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
             sb_printf(&b, "scale:       %s  offset %s  unit %s  (%s)\n", scale, offset, unit,
                       strcmp(unscaled, "true") == 0 ? "values are value * scale + offset"
                                                     : "values are raw");
+        if (seen->n > 1) {
+            sb_printf(&b,
+                      "mixed:       partitions from %d different runs (raster2h3 verify "
+                      "names them):\n",
+                      seen->n);
+            for (int i = 0; i < seen->n; i++)
+                sb_printf(&b, "  fingerprint %s  source %s\n", seen->run[i].fp,
+                          seen->run[i].source);
+        }
         sb_printf(&b, "written by:  raster2h3 %s (H3 %s)\ncolumns:\n", version, h3v);
         for (size_t k = 0; k < ncols; k++) {
             sb_printf(&b, "  %-20s %-7s", cols[k].name, type_name(cols[k].type));
@@ -245,6 +287,7 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
 out:
     CSLDestroy(entries);
     r2h_free(cols);
+    r2h_free(seen);
     if (st == R2H_ERR_NOMEM)
         r2h_fmt(errbuf, errbuf_len, "out of memory");
     return st;

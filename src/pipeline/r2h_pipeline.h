@@ -242,13 +242,19 @@ void r2h_fingerprint(const struct r2h_convert_options *o, const struct r2h_raste
 struct r2h_pq_reader;
 struct r2h_pq_reader *r2h_partition_open(const char *path, char *err, size_t errlen);
 
-/* State of a partition file: missing, complete (readable, same fingerprint) or stale (anything
- * else: other fingerprint, unreadable). rows (may be NULL) gets its row count when readable. */
-enum r2h_part_state { R2H_PART_MISSING, R2H_PART_COMPLETE, R2H_PART_STALE };
+/* State of a partition file: missing, complete (same fingerprint, and its footer's
+ * raster2h3:partition names the h0= directory it is in), stale (written by raster2h3 for another
+ * run or another partition) or foreign (unreadable, or no raster2h3:fingerprint: raster2h3 did
+ * not write it). rows (may be NULL) gets its row count when readable. */
+enum r2h_part_state { R2H_PART_MISSING, R2H_PART_COMPLETE, R2H_PART_STALE, R2H_PART_FOREIGN };
 enum r2h_part_state r2h_partition_state(const char *path, const char *fingerprint,
                                         uint64_t *rows);
+/* 1 when path is a Parquet file whose footer has raster2h3:fingerprint (raster2h3 wrote it). */
+int r2h_partition_is_ours(const char *path);
 
-/* The dataset manifest, OUTPUT/_manifest.json, written last (atomically) by a whole run. */
+/* The dataset manifest, OUTPUT/_manifest.json. A whole run writes it twice (atomically): with
+ * "complete": false and the partitions it expects before writing any, and with "complete": true
+ * last. */
 struct r2h_manifest_part {
     uint64_t rows, bytes;
     double min, max;
@@ -257,6 +263,7 @@ struct r2h_manifest {
     const char *fingerprint, *source, *value_name;
     const char *bands, *value_names_json; /* NULL, or "1,2,3" and ["a","b","c"] */
     int band, resolution;
+    int incomplete; /* 1: "complete": false (written before the partitions) */
     uint64_t total_rows;
     struct r2h_manifest_part parts[122];
 };

@@ -1,48 +1,112 @@
-/* resume.c - resume and dataset bookkeeping of a convert run: complete and stale partitions,
- * leftover temporary files, the manifest, and the --dry-run plan. */
-#include <dirent.h>
+/* resume.c - resume and dataset bookkeeping of a convert run: complete, stale and foreign
+ * partitions, leftover temporary and stray files, the manifest, and the --dry-run plan. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include <cpl_error.h>
+#include <cpl_vsi.h>
 
 #include "convert_internal.h"
 #include "r2h_pq_reader.h"
 
-/* Remove hidden temporary files that a killed run left in partition bc's directory (local
- * outputs; remote temporary keys are removed by the run that made them, or are hidden). Only this
- * run writes bc, so no live writer is disturbed. */
-static void remove_leftovers(const struct run *run, int bc)
+/* Base cell of a partition entry "h0=<15 hex>/<name>" of the dataset listing, else -1; *name
+ * gets the file name. */
+static int entry_partition(const char *entry, const char **name)
 {
-    char dir[4200], path[4500];
-    r2h_fmt(dir, sizeof dir, "%s/h0=%015llx", run->root, (unsigned long long)r2h_index_res0_cell(bc));
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strncmp(e->d_name, ".data_0.parquet.tmp-", 20) == 0) {
-            r2h_fmt(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    closedir(d);
+    const char *slash = strchr(entry, '/');
+    if (strncmp(entry, "h0=", 3) != 0 || !slash || slash - entry != 18 || strchr(slash + 1, '/'))
+        return -1;
+    char *end;
+    unsigned long long c = strtoull(entry + 3, &end, 16);
+    if (end != slash)
+        return -1;
+    int bc = r2h_index_base_cell(c);
+    if (bc < 0 || bc >= R2H_NUM_BASE_CELLS || r2h_index_res0_cell(bc) != c)
+        return -1;
+    *name = slash + 1;
+    return bc;
+}
+
+static enum r2h_status refuse_foreign(struct run *run, const char *path)
+{
+    r2h_fmt(run->err, run->errlen,
+            "%s: not written by raster2h3 (no raster2h3:fingerprint in a readable footer); "
+            "move it away, or rerun with --overwrite to replace it",
+            path);
+    return R2H_ERR_IO;
+}
+
+/* One file of partition bc other than data_0.parquet: a hidden temporary of a killed run is
+ * removed (only this run writes bc, so no live writer is disturbed); another hidden file is left
+ * alone (readers skip it); a visible one is a stray that every reader would add to the partition:
+ * the partition is redone and the stray removed if raster2h3 wrote it (or with --overwrite),
+ * else the run is refused. */
+static enum r2h_status partition_extra(struct run *run, int bc, const char *name, const char *path)
+{
+    const int dry = run->opt->dry_run;
+    if (strncmp(name, ".data_0.parquet.tmp-", 20) == 0) {
+        if (!dry)
+            VSIUnlink(path);
+        return R2H_OK;
+    }
+    if (name[0] == '.')
+        return R2H_OK;
+    if (!run->opt->overwrite && !r2h_partition_is_ours(path))
+        return refuse_foreign(run, path);
+    run->stale[bc] = 1;
+    if (!dry) {
+        VSIUnlink(path);
+        r2h_conv_warn(run, "%s: stray file in a partition, removed", path);
+    }
+    return R2H_OK;
+}
+
+/* One listing of the whole dataset (flat on object stores): handle every file of the partitions
+ * this run owns other than data_0.parquet. Directories inside partitions are not looked into. */
+static enum r2h_status scan_partitions(struct run *run)
+{
+    const int wu = run->opt->work_unit;
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    VSIDIR *dir = VSIOpenDir(run->root, -1, NULL);
+    enum r2h_status st = R2H_OK;
+    const VSIDIREntry *e;
+    while (dir && st == R2H_OK && (e = VSIGetNextDirEntry(dir))) {
+        const char *name = NULL;
+        int bc = entry_partition(e->pszName, &name);
+        if (bc < 0 || (wu >= 0 && bc != wu) || !*name || VSI_ISDIR(e->nMode) ||
+            strcmp(name, "data_0.parquet") == 0)
+            continue;
+        char path[4600];
+        r2h_fmt(path, sizeof path, "%s/%s", run->root, e->pszName);
+        st = partition_extra(run, bc, name, path);
+    }
+    if (dir)
+        VSICloseDir(dir);
+    CPLPopErrorHandler();
+    return st;
 }
 
 /* Which partitions of this run are complete already (left alone) or stale (redone, or removed
- * if this run gives them no rows). A work unit looks at its own partition only. */
-void r2h_conv_plan_resume(struct run *run)
+ * if this run gives them no rows). A work unit looks at its own partition only. Files raster2h3
+ * did not write are never replaced or removed without --overwrite: R2H_ERR_IO names the first. */
+enum r2h_status r2h_conv_plan_resume(struct run *run)
 {
     const int wu = run->opt->work_unit;
     char path[4200];
+    enum r2h_status st = scan_partitions(run);
+    if (st != R2H_OK)
+        return st;
     for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
         if (wu >= 0 && bc != wu)
             continue;
-        if (!run->remote && !run->opt->dry_run)
-            remove_leftovers(run, bc);
         r2h_conv_partition_path(run, bc, path, sizeof path);
         uint64_t rows = 0;
         enum r2h_part_state ps = r2h_partition_state(path, run->fingerprint, &rows);
-        if (ps == R2H_PART_COMPLETE && !run->opt->overwrite) {
+        if (ps == R2H_PART_FOREIGN && !run->opt->overwrite)
+            return refuse_foreign(run, path);
+        if (ps == R2H_PART_COMPLETE && !run->opt->overwrite && !run->stale[bc]) {
             run->skip[bc] = 1;
             run->nskip++;
             run->manifest.parts[bc].rows = rows;
@@ -51,6 +115,42 @@ void r2h_conv_plan_resume(struct run *run)
             run->stale[bc] = 1;
         }
     }
+    return R2H_OK;
+}
+
+/* A work unit that gives its partition no rows removes the stale one there (its own partition,
+ * written by raster2h3 for another input: plan_resume refused anything else). */
+void r2h_conv_finish_work_unit(struct run *run)
+{
+    const int bc = run->opt->work_unit;
+    if (!run->stale[bc] || run->manifest.parts[bc].rows)
+        return;
+    char path[4200];
+    r2h_conv_partition_path(run, bc, path, sizeof path);
+    r2h_out_remove_partition(path);
+    run->res.partitions_removed++;
+}
+
+/* Before any partition is written: the manifest with "complete": false and every partition the
+ * run will leave (kept or written), so that an interrupted run is visibly incomplete. */
+enum r2h_status r2h_conv_begin_dataset(struct run *run)
+{
+    struct r2h_manifest *m = r2h_calloc(1, sizeof *m);
+    if (!m) {
+        r2h_fmt(run->err, run->errlen, "out of memory");
+        return R2H_ERR_NOMEM;
+    }
+    m->incomplete = 1;
+    m->fingerprint = run->fingerprint;
+    m->source = run->opt->input;
+    m->value_name = run->value_name;
+    m->band = run->info->band;
+    m->resolution = run->opt->resolution;
+    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
+        m->parts[bc].rows = run->skip[bc] || r2h_runs_rows(run->runs, bc) ? 1 : 0;
+    enum r2h_status st = r2h_manifest_write(run->root, m, run->err, run->errlen);
+    r2h_free(m);
+    return st;
 }
 
 /* Fill the manifest entry of a partition left alone from its footer. */
@@ -126,7 +226,7 @@ int r2h_conv_manifest_done(const struct run *run)
     r2h_free(data);
     char want[64];
     r2h_fmt(want, sizeof want, "\"fingerprint\": \"%s\"", run->fingerprint);
-    if (!strstr(buf, want))
+    if (!strstr(buf, want) || strstr(buf, "\"complete\": false"))
         return 0;
     int listed = 0;
     for (const char *p = buf; (p = strstr(p, "\"h0\": ")); p++)

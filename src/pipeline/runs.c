@@ -1,10 +1,13 @@
 /* runs.c - sorted runs of rows (spilled to temporary files or held in memory) and k-way merges. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "r2h_index.h"
@@ -23,12 +26,85 @@ struct r2h_runs {
     size_t rowsize;
     char *dir;
     int dir_slot;
+    char *lock;               /* dir/lock, flock-ed while this run lives */
+    int lock_fd, lock_slot;
     pthread_mutex_t mu;
     struct run *runs;
     size_t n, cap;
     unsigned next_id;
     uint64_t spilled;
 };
+
+/* Remove the files of a dead run's spill directory dir (whose lock we hold): its lock and its
+ * runs only, then the directory if that left it empty. */
+static void remove_spill_dir(const char *dir)
+{
+    char path[4200];
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, "run-", 4) == 0) {
+            r2h_fmt(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    closedir(d);
+    r2h_fmt(path, sizeof path, "%s/lock", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* Spill directories of runs killed with SIGKILL (no handler ran): raster2h3-XXXXXX directories
+ * in base, ours (same user), whose lock file exists and can be locked (a live run holds its lock
+ * for its whole life; the kernel drops it when the process dies). Directories without a lock
+ * file are left alone: they are not ours, or their run is still starting. */
+static void remove_dead_spill_dirs(const char *base)
+{
+    DIR *d = opendir(base);
+    if (!d)
+        return;
+    struct dirent *e;
+    char dir[4200], lock[4300];
+    while ((e = readdir(d))) {
+        struct stat sb;
+        if (strncmp(e->d_name, "raster2h3-", 10) != 0 || strlen(e->d_name) != 16)
+            continue;
+        r2h_fmt(dir, sizeof dir, "%s/%s", base, e->d_name);
+        if (lstat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode) || sb.st_uid != geteuid())
+            continue;
+        r2h_fmt(lock, sizeof lock, "%s/lock", dir);
+        int fd = open(lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+            continue;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            remove_spill_dir(dir);
+        close(fd);
+    }
+    closedir(d);
+}
+
+/* Lock file of a new spill directory: created under another name, locked, then renamed to
+ * "lock", so that no other run ever finds a "lock" it could take while this run lives. Where
+ * that fails (a file system without flock) the directory simply has no lock: later runs leave
+ * it alone, as before dead runs' directories were cleaned. */
+static void lock_spill_dir(struct r2h_runs *rs)
+{
+    size_t len = strlen(rs->dir) + 16;
+    char tmp[4200];
+    if (!(rs->lock = r2h_malloc(len)))
+        return;
+    r2h_fmt(rs->lock, len, "%s/lock", rs->dir);
+    r2h_fmt(tmp, sizeof tmp, "%s/.lock", rs->dir);
+    rs->lock_fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (rs->lock_fd < 0 || flock(rs->lock_fd, LOCK_EX) != 0 || rename(tmp, rs->lock) != 0) {
+        unlink(tmp);
+        r2h_free(rs->lock);
+        rs->lock = NULL;
+        return;
+    }
+    rs->lock_slot = r2h_cleanup_register(rs->lock, 0);
+}
 
 enum r2h_status r2h_runs_create(const char *tmpdir, const struct r2h_rowfmt *fmt,
                                 struct r2h_runs **out, char *err, size_t errlen)
@@ -45,6 +121,7 @@ enum r2h_status r2h_runs_create(const char *tmpdir, const struct r2h_rowfmt *fmt
         r2h_fmt(err, errlen, "out of memory");
         return R2H_ERR_NOMEM;
     }
+    remove_dead_spill_dirs(base);
     r2h_fmt(dir, len, "%s/raster2h3-XXXXXX", base);
     if (!mkdtemp(dir)) {
         r2h_fmt(err, errlen, "%s: cannot create temporary directory: %s", base, strerror(errno));
@@ -56,7 +133,9 @@ enum r2h_status r2h_runs_create(const char *tmpdir, const struct r2h_rowfmt *fmt
     rs->rowsize = r2h_rowfmt_size(fmt);
     rs->dir = dir;
     rs->dir_slot = r2h_cleanup_register(dir, 1);
+    rs->lock_fd = rs->lock_slot = -1;
     pthread_mutex_init(&rs->mu, NULL);
+    lock_spill_dir(rs);
     *out = rs;
     return R2H_OK;
 }
@@ -233,6 +312,13 @@ void r2h_runs_destroy(struct r2h_runs *rs)
         r2h_cleanup_unregister(rs->runs[i].slot);
         r2h_free(rs->runs[i].path);
     }
+    if (rs->lock) {
+        unlink(rs->lock);
+        r2h_cleanup_unregister(rs->lock_slot);
+    }
+    if (rs->lock_fd >= 0)
+        close(rs->lock_fd);
+    r2h_free(rs->lock);
     rmdir(rs->dir);
     r2h_cleanup_unregister(rs->dir_slot);
     pthread_mutex_destroy(&rs->mu);

@@ -45,6 +45,10 @@ struct verify {
     struct r2h_bands layout;                    /* key layout of a partition's value columns */
     char srs[1024];                      /* the --srs the dataset was made with, if any */
     int unscaled;                        /* the dataset was made with --unscale */
+    char nodata[2048];                   /* the first partition's raster2h3:nodata, or "" */
+    char fp[R2H_NUM_BASE_CELLS][24];     /* each partition's raster2h3:fingerprint, or "none" */
+    char *source[R2H_NUM_BASE_CELLS];    /* and raster2h3:source (owned) */
+    char manifest_fp[64];                /* the manifest's fingerprint, "" without one */
 };
 
 void r2h_verify_options_init(struct r2h_verify_options *opt)
@@ -86,6 +90,80 @@ static void problem(struct verify *v, const char *fmt, ...)
     v->res->problems++;
     if (v->report)
         v->report(v->ctx, line);
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = r2h_malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+/* What the footer says produced partition bc: fingerprint and source (mixed-run check), and the
+ * NoData list of the first partition (verify --input counts with it). */
+static void record_identity(struct verify *v, const struct r2h_pq_reader *r, int bc)
+{
+    const char *fp = r2h_pq_reader_kv(r, "raster2h3:fingerprint");
+    const char *src = r2h_pq_reader_kv(r, "raster2h3:source");
+    const char *nd = r2h_pq_reader_kv(r, "raster2h3:nodata");
+    r2h_fmt(v->fp[bc], sizeof v->fp[bc], "%s", fp ? fp : "none");
+    r2h_free(v->source[bc]);
+    v->source[bc] = dup_str(src ? src : "(unknown)");
+    if (!v->nodata[0] && nd)
+        r2h_fmt(v->nodata, sizeof v->nodata, "%s", nd);
+}
+
+/* Every partition must come from one run: a work unit rerun with another input, or a partition
+ * copied in, leaves files whose fingerprint differs. The reference is the manifest's
+ * fingerprint when partitions carry it, else the one most partitions carry (first on ties). */
+static void check_fingerprints(struct verify *v)
+{
+    int ref = -1, best = 0;
+    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
+        if (!v->present[bc])
+            continue;
+        int n = 0;
+        for (int k = 0; k < R2H_NUM_BASE_CELLS; k++)
+            n += v->present[k] && strcmp(v->fp[k], v->fp[bc]) == 0;
+        if (strcmp(v->fp[bc], v->manifest_fp) == 0)
+            n += R2H_NUM_BASE_CELLS; /* the manifest's run wins */
+        if (n > best) {
+            best = n;
+            ref = bc;
+        }
+    }
+    if (ref < 0)
+        return;
+    int nref = 0;
+    for (int k = 0; k < R2H_NUM_BASE_CELLS; k++)
+        nref += v->present[k] && strcmp(v->fp[k], v->fp[ref]) == 0;
+    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
+        if (v->present[bc] && strcmp(v->fp[bc], v->fp[ref]) != 0)
+            problem(v,
+                    "h0=%015llx: fingerprint %s (source %s) differs from %s (source %s) of the "
+                    "other %d partition%s: written by another run",
+                    (unsigned long long)r2h_index_res0_cell(bc), v->fp[bc],
+                    v->source[bc] ? v->source[bc] : "?", v->fp[ref],
+                    v->source[ref] ? v->source[ref] : "?", nref, nref == 1 ? "" : "s");
+}
+
+/* Every visible file in a partition directory is read by pyarrow, DuckDB and Polars as part of
+ * the partition: anything but data_0.parquet doubles or corrupts it. Hidden files are skipped by
+ * the readers (and are a killed run's temporaries, removed by the next run). */
+static void check_partition_dir(struct verify *v, const char *dirname)
+{
+    char dir[4400];
+    r2h_fmt(dir, sizeof dir, "%s/%s", v->root, dirname);
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    char **entries = VSIReadDir(dir);
+    CPLPopErrorHandler();
+    for (char **e = entries; e && *e; e++)
+        if (**e != '.' && strcmp(*e, "data_0.parquet") != 0)
+            problem(v, "%s/%s: unexpected file in a partition (readers include it in the data)",
+                    dirname, *e);
+    CSLDestroy(entries);
 }
 
 /* Base cell of a directory name "h0=<15 hex>" naming a resolution-0 cell, else -1. */
@@ -281,6 +359,7 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
     const char *unscaled = r2h_pq_reader_kv(r, "raster2h3:unscaled");
     if (unscaled && strcmp(unscaled, "true") == 0)
         v->unscaled = 1;
+    record_identity(v, r, bc);
     if (res != v->resolution || ccol < 0 ||
         (!extended && r2h_pq_reader_num_columns(r) != (size_t)nvals + 1)) {
         problem(v, "%s: resolution %d / columns differ from the dataset's (resolution %d)",
@@ -372,8 +451,16 @@ static void check_manifest(struct verify *v)
     r2h_fmt(path, sizeof path, "%s/_manifest.json", v->root);
     uint8_t *data = NULL;
     size_t len = 0;
-    if (r2h_out_read_all(path, 16 << 20, &data, &len) != R2H_OK)
-        return; /* no manifest: datasets made by work units have none until verify writes it */
+    if (r2h_out_read_all(path, 16 << 20, &data, &len) != R2H_OK) {
+        /* Work units write none, and a run killed before its first partition leaves none: the
+         * partitions alone cannot say whether some are missing. */
+        if (!v->opt->input && v->opt->work_unit < 0)
+            problem(v,
+                    "no _manifest.json: completeness unknown; run raster2h3 verify %s --input "
+                    "INPUT",
+                    v->opt->output);
+        return;
+    }
     char *text = r2h_malloc(len + 1);
     if (!text) {
         r2h_free(data);
@@ -383,18 +470,25 @@ static void check_manifest(struct verify *v)
     text[len] = 0;
     r2h_free(data);
     uint8_t listed[R2H_NUM_BASE_CELLS] = {0};
+    const char *fp = strstr(text, "\"fingerprint\": \"");
+    if (fp)
+        sscanf(fp + 16, "%40[^\"]", v->manifest_fp);
+    const int incomplete = strstr(text, "\"complete\": false") != NULL;
+    if (incomplete)
+        problem(v, "_manifest.json: incomplete (\"complete\": false): the run that wrote it did "
+                   "not finish; rerun convert");
     for (const char *p = text; (p = strstr(p, "{\"h0\": \"")); p++) {
         unsigned long long c = strtoull(p + 8, NULL, 16), rows = 0;
         const char *rp = strstr(p, "\"rows\": ");
         if (rp)
             rows = strtoull(rp + 8, NULL, 10);
         int bc = r2h_index_base_cell(c);
-        if (bc >= R2H_NUM_BASE_CELLS)
+        if (bc >= R2H_NUM_BASE_CELLS || (v->opt->work_unit >= 0 && bc != v->opt->work_unit))
             continue;
         listed[bc] = 1;
         if (!v->present[bc])
             problem(v, "manifest lists h0=%015llx but the partition is missing or unreadable", c);
-        else if (rows != v->manifest.parts[bc].rows)
+        else if (!incomplete && rows != v->manifest.parts[bc].rows)
             problem(v, "manifest says h0=%015llx has %llu rows, the file has %llu", c, rows,
                     (unsigned long long)v->manifest.parts[bc].rows);
     }
@@ -444,6 +538,29 @@ static void check_content(struct verify *v, int bc)
                 h0, vn, c->max, in->max[bc]);
 }
 
+/* The NoData the dataset was made with, when the footer's list (one value per band, "none" for
+ * a band without) gives one number for every band: then it is what --nodata was, or what every
+ * band has itself, and overriding with it counts the same pixels convert wrote. */
+static int recorded_nodata(const char *list, double *out)
+{
+    int n = 0;
+    double first = 0;
+    for (const char *p = list; *p;) {
+        char *end;
+        double x = strtod(p, &end);
+        if (end == p || (*end && *end != ','))
+            return 0;
+        if (n++ == 0)
+            first = x;
+        else if (!(x == first || (isnan(x) && isnan(first))))
+            return 0;
+        p = *end ? end + 1 : end;
+    }
+    if (n)
+        *out = first;
+    return n > 0;
+}
+
 static enum r2h_status check_input(struct verify *v, char *err, size_t errlen)
 {
     const struct r2h_verify_options *o = v->opt;
@@ -464,6 +581,8 @@ static enum r2h_status check_input(struct verify *v, char *err, size_t errlen)
     co.nodata = o->nodata;
     co.srs = o->srs && *o->srs ? o->srs : v->srs[0] ? v->srs : NULL; /* else as converted */
     co.unscale = v->unscaled; /* values were written as value * scale + offset */
+    if (!o->has_nodata)
+        co.has_nodata = recorded_nodata(v->nodata, &co.nodata);
     co.work_unit = o->work_unit;
     co.threads = o->threads;
     co.resolution = v->resolution >= 0 ? v->resolution : 8;
@@ -501,29 +620,41 @@ enum r2h_status r2h_verify(const struct r2h_verify_options *opt, struct r2h_veri
     memset(v->res, 0, sizeof *v->res);
     v->resolution = -1;
     r2h_out_root(opt->output, v->root, sizeof v->root);
-    CPLPushErrorHandler(CPLQuietErrorHandler);
-    char **entries = VSIReadDir(v->root);
-    CPLPopErrorHandler();
     enum r2h_status st = R2H_OK;
+    char **entries = NULL;
+    if (opt->write_manifest && (!opt->input || opt->work_unit >= 0)) {
+        /* Without the input, or for one work unit, a partial dataset would be recorded as whole. */
+        r2h_fmt(errbuf, errbuf_len,
+                "verify --write-manifest needs --input INPUT and no --i: the "
+                "manifest records the whole dataset as complete");
+        st = R2H_ERR_INVALID;
+        goto out;
+    }
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    entries = VSIReadDir(v->root);
+    CPLPopErrorHandler();
     if (!entries && !r2h_out_is_remote(v->root)) {
         r2h_fmt(errbuf, errbuf_len, "%s: cannot list the dataset", opt->output);
         st = R2H_ERR_IO;
         goto out;
     }
     for (char **e = entries; e && *e; e++) {
-        if (**e == '.' || **e == '_')
+        if (**e == '.' || strcmp(*e, "_manifest.json") == 0)
             continue; /* hidden temporaries, the manifest */
         int bc = partition_of(*e);
-        if (bc < 0)
+        if (opt->work_unit >= 0 && bc != opt->work_unit)
+            continue; /* verify --i N checks partition N only */
+        if (bc < 0) {
             problem(v, "%s: not a partition directory (h0=<resolution-0 cell>)", *e);
-        else if (opt->work_unit >= 0 && bc != opt->work_unit)
-            problem(v, "%s: outside work unit %d", *e, opt->work_unit);
-        else
+        } else {
+            check_partition_dir(v, *e);
             check_partition(v, bc, *e);
+        }
     }
     if (!v->res->partitions && !opt->input)
         problem(v, "no partitions found under %s", opt->output);
     check_manifest(v);
+    check_fingerprints(v);
     if (opt->input && (st = check_input(v, errbuf, errbuf_len)) != R2H_OK)
         goto out;
     if (opt->write_manifest && !v->res->problems) {
@@ -538,6 +669,8 @@ enum r2h_status r2h_verify(const struct r2h_verify_options *opt, struct r2h_veri
     }
 out:
     CSLDestroy(entries);
+    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
+        r2h_free(v->source[bc]);
     r2h_free(v);
     return st;
 }

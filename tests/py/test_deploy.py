@@ -255,7 +255,7 @@ def fake_k8s(tmp_path):
         (state / "scenario.json").write_text(json.dumps(scenario))
         e = dict(os.environ)
         e.update({"PATH": f"{bindir}:{e['PATH']}", "FAKE_K8S": str(state), "POLL": "0.05",
-                  "OUTPUT": "s3://bucket/out"})
+                  "OUTPUT": "s3://bucket/out", "INPUT": "s3://bucket/in.tif"})
         e.update({k: str(v) for k, v in env.items()})
         proc = subprocess.run(["bash", str(RUN_JOB)], capture_output=True, text=True, env=e,
                               timeout=timeout, stdin=subprocess.DEVNULL)
@@ -350,19 +350,29 @@ def test_run_job_survives_transient_api_errors(fake_k8s):
     proc, _, r2h = fake_k8s(scenario)
     assert proc.returncode == 0, proc.stderr
     assert "kubectl get failed (2 in a row)" in proc.stderr
-    assert r2h == ["verify s3://bucket/out"]
+    assert r2h == ["verify s3://bucket/out --input s3://bucket/in.tif"]
 
 
 def test_run_job_coverage_failure(fake_k8s):
     proc, _, r2h = fake_k8s(SUCCESS, FAKE_VERIFY_RC=1)
     assert proc.returncode == 3
     assert "coverage check FAILED" in proc.stderr
-    assert r2h == ["verify s3://bucket/out"]
+    assert r2h == ["verify s3://bucket/out --input s3://bucket/in.tif"]
 
 
 def test_run_job_config_errors_touch_nothing(fake_k8s):
     proc, calls, _ = fake_k8s(SUCCESS, OUTPUT="")
     assert proc.returncode == 2 and "OUTPUT is not set" in proc.stderr
+
+
+def test_run_job_verify_always_compares_with_the_input(fake_k8s):
+    """Without --input, verify cannot tell a partial dataset from a whole one (issue 11 item 5):
+    run-job.sh refuses to start without INPUT unless the check is skipped."""
+    proc, calls, r2h = fake_k8s(SUCCESS, INPUT="")
+    assert proc.returncode == 2 and "INPUT is not set" in proc.stderr, proc.stderr
+    assert calls == [] and r2h == []
+    proc, _, r2h = fake_k8s(SUCCESS, INPUT="", SKIP_VERIFY="1")
+    assert proc.returncode == 0 and r2h == []
     assert calls == []
     proc, calls, _ = fake_k8s(SUCCESS, TIMEOUT="soon")
     assert proc.returncode == 2 and calls == []
@@ -478,6 +488,14 @@ def test_submit_sizes_mem_and_chains_verify(fake_slurm, memory, mem):
     assert array.endswith("raster2h3-array.sbatch in.tif s3://b/out --resolution 8")
     assert "--dependency=afterok:101" in verify and "--kill-on-invalid-dep=yes" in verify
     assert verify.endswith("raster2h3-verify.sbatch s3://b/out in.tif")
+
+
+def test_submit_verify_compares_with_the_input_by_default(fake_slurm):
+    proc, calls = fake_slurm(["bash", str(SLURM / "submit.sh"), "in.tif", "s3://b/out"])
+    assert proc.returncode == 0, proc.stderr
+    assert calls[1].endswith("raster2h3-verify.sbatch s3://b/out in.tif")
+    proc, _ = fake_slurm(["bash", str(SLURM / "raster2h3-verify.sbatch"), "s3://b/out"])
+    assert proc.returncode == 2 and "INPUT" in proc.stderr
 
 
 def test_submit_rejects_bad_budget(fake_slurm):

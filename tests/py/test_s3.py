@@ -116,3 +116,17 @@ def test_server_gone_mid_upload(run_cli, s3, raster):
     assert p.stderr.startswith("raster2h3: ") and SECRET_KEY not in p.stderr
     s3.faults.clear()
     assert [k for k in s3.keys("bkt", "gone/") if k.endswith(".parquet")] == []
+
+
+def test_rerun_removes_orphaned_temporary_keys(run_cli, s3, raster):
+    """A killed upload leaves a hidden key (.data_0.parquet.tmp-...); the next run of the owner
+    removes it, as local reruns remove their temporaries (issue 11 item 10)."""
+    p = run_cli("convert", raster, "s3://bkt/orph", "--resolution", "2", "--quiet", env=s3.env())
+    assert p.returncode == 0, p.stderr
+    part = next(k for k in s3.keys("bkt", "orph/") if k.endswith("/data_0.parquet"))
+    orphan = part.replace("data_0.parquet", ".data_0.parquet.tmp-4242-0")
+    s3.client.put_object(Bucket="bkt", Key=orphan, Body=b"partial upload")
+    p = run_cli("convert", raster, "s3://bkt/orph", "--resolution", "2", env=s3.env())
+    assert p.returncode == 0 and "nothing to do" in p.stderr, p.stderr
+    assert orphan not in s3.keys("bkt", "orph/")
+    assert part in s3.keys("bkt", "orph/")
