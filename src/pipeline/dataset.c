@@ -140,8 +140,10 @@ enum r2h_status r2h_manifest_write(const char *output, const struct r2h_manifest
         json_printf(&b, ",\n  \"bands\": [%s],\n  \"value_columns\": ", m->bands);
         r2h_buf_append(&b, m->value_names_json, strlen(m->value_names_json));
     }
-    json_printf(&b, ",\n  \"cell_column\": \"h%d\",\n  \"rows\": %llu,\n  \"partitions\": [",
-                m->resolution, (unsigned long long)m->total_rows);
+    char cellname[8];
+    r2h_cell_column_name(m->resolution, cellname, sizeof cellname);
+    json_printf(&b, ",\n  \"cell_column\": \"%s\",\n  \"rows\": %llu,\n  \"partitions\": [",
+                cellname, (unsigned long long)m->total_rows);
     int first = 1;
     for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
         const struct r2h_manifest_part *p = &m->parts[bc];

@@ -20,6 +20,10 @@ union r2h_value {
     uint64_t u64; int64_t i64; float f; double d;
 };
 
+/* Name of the cell column of resolution res: h<res>, except cell_h0 at resolution 0 (a column
+ * h0 would clash with the Hive partition key h0=, which every reader adds as a string). */
+void r2h_cell_column_name(int res, char *dst, size_t len);
+
 /* The value of type t held in v, as a double. */
 double r2h_value_double(enum r2h_dtype t, const union r2h_value *v);
 

@@ -123,7 +123,7 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
     if (v->resolution < 0)
         v->resolution = res;
     char cellname[8];
-    r2h_fmt(cellname, sizeof cellname, "h%d", v->resolution);
+    r2h_cell_column_name(v->resolution, cellname, sizeof cellname);
     int ccol = r2h_pq_reader_find_column(r, cellname);
     const char *mode = r2h_pq_reader_kv(r, "raster2h3:mode");
     const int agg = mode && strcmp(mode, "aggregate") == 0;
