@@ -46,18 +46,25 @@ void r2h_fingerprint(const struct r2h_convert_options *o, const struct r2h_raste
 struct r2h_pq_reader *r2h_partition_open(const char *path, char *err, size_t errlen)
 {
     struct r2h_pq_reader *r = NULL;
+    return r2h_partition_fetch(path, &r, err, errlen) == R2H_OK ? r : NULL;
+}
+
+enum r2h_status r2h_partition_fetch(const char *path, struct r2h_pq_reader **out, char *err,
+                                    size_t errlen)
+{
+    struct r2h_pq_reader *r = NULL;
     if (!r2h_out_is_remote(path)) {
         if (r2h_pq_reader_open(path, &r, err, errlen) != R2H_OK)
-            return NULL;
-        return r;
+            return R2H_ERR_FORMAT;
+        *out = r;
+        return R2H_OK;
     }
     /* Remote: fetch the object into an unlinked local temporary file and read that. */
     uint8_t *data = NULL;
     size_t len = 0;
-    if (r2h_out_read_all(path, (uint64_t)4 << 30, &data, &len) != R2H_OK) {
-        r2h_fmt(err, errlen, "%s: cannot read", path);
-        return NULL;
-    }
+    enum r2h_status st = r2h_out_fetch(path, (uint64_t)4 << 30, &data, &len, err, errlen);
+    if (st != R2H_OK)
+        return st;
     const char *tmpdir = getenv("TMPDIR");
     char tmp[4096];
     r2h_fmt(tmp, sizeof tmp, "%s/raster2h3-remote-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
@@ -72,9 +79,11 @@ struct r2h_pq_reader *r2h_partition_open(const char *path, char *err, size_t err
         r2h_fmt(err, errlen, "%s: cannot stage a local copy", path);
     if (fd >= 0)
         unlink(tmp);
-    if (r)
-        r2h_fmt(err, errlen, "%s", "");
-    return r;
+    if (!r)
+        return R2H_ERR_FORMAT;
+    r2h_fmt(err, errlen, "%s", "");
+    *out = r;
+    return R2H_OK;
 }
 
 enum r2h_part_state r2h_partition_state(const char *path, const char *fingerprint,

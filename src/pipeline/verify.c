@@ -27,7 +27,24 @@ struct verify {
     uint64_t pixels[R2H_NUM_BASE_CELLS]; /* pixels per partition: rows, or sum of count */
     int bands[R2H_RASTER_MAX_BANDS];     /* the bands the first partition records */
     int nbands;                          /* 0 until then */
+    /* The dataset could not be read for a reason that is not a finding about it (transient
+     * network failure, permission): verify stops with this status and message. */
+    enum r2h_status fatal;
+    char fatal_msg[1024];
 };
+
+/* Whether st (of fetching a file of the dataset) means verify cannot check: a transient
+ * failure or missing permission is an error of the run (exit 75 / 4), not a problem found. */
+static int cannot_check(struct verify *v, enum r2h_status st, const char *msg)
+{
+    if (st != R2H_ERR_TRANSIENT && st != R2H_ERR_IO)
+        return 0;
+    if (v->fatal == R2H_OK) {
+        v->fatal = st;
+        r2h_fmt(v->fatal_msg, sizeof v->fatal_msg, "verify cannot read the dataset: %s", msg);
+    }
+    return 1;
+}
 
 void r2h_verify_options_init(struct r2h_verify_options *opt)
 {
@@ -113,9 +130,11 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
 {
     char path[4400], err[512];
     r2h_fmt(path, sizeof path, "%s/%s/data_0.parquet", v->root, dirname);
-    struct r2h_pq_reader *r = r2h_partition_open(path, err, sizeof err);
-    if (!r) {
-        problem(v, "%s: unreadable: %s", dirname, err);
+    struct r2h_pq_reader *r = NULL;
+    enum r2h_status fst = r2h_partition_fetch(path, &r, err, sizeof err);
+    if (fst != R2H_OK) {
+        if (!cannot_check(v, fst, err))
+            problem(v, "%s: unreadable: %s", dirname, err);
         return;
     }
     const char *res_s = r2h_pq_reader_kv(r, "raster2h3:resolution");
@@ -218,8 +237,12 @@ static void check_manifest(struct verify *v)
     r2h_fmt(path, sizeof path, "%s/_manifest.json", v->root);
     uint8_t *data = NULL;
     size_t len = 0;
-    if (r2h_out_read_all(path, 16 << 20, &data, &len) != R2H_OK)
+    char err[1024];
+    enum r2h_status st = r2h_out_fetch(path, 16 << 20, &data, &len, err, sizeof err);
+    if (st != R2H_OK) {
+        cannot_check(v, st, err);
         return; /* no manifest: datasets made by work units have none until verify writes it */
+    }
     char *text = r2h_malloc(len + 1);
     if (!text) {
         r2h_free(data);
@@ -306,10 +329,11 @@ enum r2h_status r2h_verify(const struct r2h_verify_options *opt, struct r2h_veri
     memset(v->res, 0, sizeof *v->res);
     v->resolution = -1;
     r2h_out_root(opt->output, v->root, sizeof v->root);
-    CPLPushErrorHandler(CPLQuietErrorHandler);
-    char **entries = VSIReadDir(v->root);
-    CPLPopErrorHandler();
-    enum r2h_status st = R2H_OK;
+    r2h_out_configure_network();
+    char **entries = NULL;
+    enum r2h_status st = r2h_out_readdir(v->root, &entries, errbuf, errbuf_len);
+    if (st != R2H_OK)
+        goto out;
     if (!entries && !r2h_out_is_remote(v->root)) {
         r2h_fmt(errbuf, errbuf_len, "%s: cannot list the dataset", opt->output);
         st = R2H_ERR_IO;
@@ -325,10 +349,18 @@ enum r2h_status r2h_verify(const struct r2h_verify_options *opt, struct r2h_veri
             problem(v, "%s: outside work unit %d", *e, opt->work_unit);
         else
             check_partition(v, bc, *e);
+        if (v->fatal != R2H_OK)
+            break;
     }
-    if (!v->res->partitions && !opt->input)
+    if (v->fatal == R2H_OK && !v->res->partitions && !opt->input)
         problem(v, "no partitions found under %s", opt->output);
-    check_manifest(v);
+    if (v->fatal == R2H_OK)
+        check_manifest(v);
+    if (v->fatal != R2H_OK) {
+        r2h_fmt(errbuf, errbuf_len, "%s", v->fatal_msg);
+        st = v->fatal;
+        goto out;
+    }
     if (opt->input && (st = check_input(v, errbuf, errbuf_len)) != R2H_OK)
         goto out;
     if (opt->write_manifest && !v->res->problems) {
