@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cpl_conv.h>
@@ -548,10 +549,7 @@ static void plan_memory(struct run *run, int nworkers)
  * unless the user configured it. */
 static void configure_network(void)
 {
-    if (!CPLGetConfigOption("GDAL_HTTP_MAX_RETRY", NULL))
-        CPLSetConfigOption("GDAL_HTTP_MAX_RETRY", "5");
-    if (!CPLGetConfigOption("GDAL_HTTP_RETRY_DELAY", NULL))
-        CPLSetConfigOption("GDAL_HTTP_RETRY_DELAY", "1");
+    r2h_out_configure_network(); /* input reads and output writes alike */
 }
 
 static int thread_count(const struct r2h_convert_options *opt)
@@ -666,6 +664,21 @@ static enum r2h_status finish_read(struct run *run)
     return R2H_OK;
 }
 
+/* Lock a local OUTPUT before anything in it is read or removed (resume planning deletes
+ * temporaries of killed runs: a concurrent run's live ones are not). A dry run does not create
+ * OUTPUT, so it locks only an existing one. */
+static enum r2h_status lock_output(struct run *run, struct r2h_lock **lock)
+{
+    const struct r2h_convert_options *opt = run->opt;
+    struct stat sb;
+    if (run->remote || (opt->dry_run && stat(opt->output, &sb) != 0))
+        return R2H_OK;
+    enum r2h_status st = R2H_OK;
+    if (!opt->dry_run && (st = r2h_conv_mkdir_p(opt->output, run->err, run->errlen)) != R2H_OK)
+        return st;
+    return r2h_lock_acquire(opt->output, opt->work_unit, lock, run->err, run->errlen);
+}
+
 /* A convert run, or with counts non-NULL a pass that only counts valid pixels per base cell. */
 static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
                                     struct r2h_convert_result *res, char *errbuf,
@@ -674,6 +687,7 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
     char scratch[16];
     struct run run = {.opt = opt, .err = errbuf ? errbuf : scratch,
                       .errlen = errbuf ? errbuf_len : sizeof scratch, .counts = counts};
+    struct r2h_lock *lock = NULL;
     pthread_mutex_init(&run.mu, NULL);
     run.t_start = run.t_last_progress = r2h_now();
     run.budget = opt->memory ? opt->memory : (uint64_t)1 << 30;
@@ -701,6 +715,8 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
         r2h_agg_fingerprint(run.agg, run.fingerprint, sizeof run.fingerprint);
     r2h_out_root(opt->output, run.root, sizeof run.root);
     run.remote = r2h_out_is_remote(run.root);
+    if ((st = lock_output(&run, &lock)) != R2H_OK)
+        goto out;
     r2h_conv_plan_resume(&run);
     const int wu_done =
         opt->work_unit >= 0 ? run.skip[opt->work_unit] : r2h_conv_manifest_done(&run);
@@ -784,6 +800,7 @@ out:
     r2h_fast_grid_free(run.grid);
     r2h_agg_destroy(run.agg);
     r2h_bands_free(run.bands);
+    r2h_lock_release(lock);
     pthread_mutex_destroy(&run.mu);
     return st;
 }
