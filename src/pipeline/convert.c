@@ -552,9 +552,18 @@ static void configure_network(void)
     r2h_out_configure_network(); /* input reads and output writes alike */
 }
 
+/* Each worker costs about 1 MiB beyond its share of the budget (its GDAL dataset and decoded
+ * blocks, the floors of its read chunk, row buffer and row group, its malloc arena), so at most
+ * one worker per 4 MiB of budget keeps peak RSS under budget + 64 MiB (docs/design/0003). */
+#define BUDGET_PER_THREAD ((uint64_t)4 << 20)
+
 static int thread_count(const struct r2h_convert_options *opt)
 {
     int n = opt->threads > 0 ? opt->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    const uint64_t budget = opt->memory ? opt->memory : (uint64_t)1 << 30;
+    const uint64_t cap = budget / BUDGET_PER_THREAD;
+    if ((uint64_t)n > cap)
+        n = (int)cap;
     return n < 1 ? 1 : n;
 }
 
@@ -749,6 +758,9 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
         goto out;
 pass:;
     const int nthreads = thread_count(opt);
+    if (!counts && opt->threads > nthreads)
+        r2h_conv_warn(&run, "--threads %d reduced to %d: each thread needs %llu MiB of --memory",
+                      opt->threads, nthreads, (unsigned long long)(BUDGET_PER_THREAD >> 20));
     plan_memory(&run, nthreads);
     if (run.info->geographic && !run.info->rotated && !opt->reference_index &&
         (st = r2h_fast_grid_create(run.info->gt, run.info->width, run.info->height,

@@ -126,3 +126,25 @@ def test_concurrent_work_units_of_different_cells(big, tmp_path, run_cli):
     for f in whole.rglob("data_0.parquet"):
         import pyarrow.parquet as pq
         assert pq.read_table(f).equals(pq.read_table(out / f.relative_to(whole))), f
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory with many threads (issue 11 item 15)
+
+def test_many_threads_stay_within_budget(big, tmp_path):
+    """--memory 16M --threads 64: per-thread buffers must not push peak RSS past budget + 64 MiB
+    (threads are capped to what the budget holds; the output is the same for any count)."""
+    budget = 16 << 20
+    rc, err, rss = run_measured(["convert", big, tmp_path / "out", "--profile", "--memory", "16M",
+                                 "--threads", "64", "--tmpdir", tmp_path])
+    assert rc == 0, err
+    assert rss < budget + (64 << 20), f"peak RSS {rss / 2**20:.1f} MiB over budget + 64 MiB"
+    assert "--threads 64" in err and "warning" in err, err
+    rc1, err1, _ = run_measured(["convert", big, tmp_path / "one", "--quiet", "--threads", "1"])
+    assert rc1 == 0, err1
+    import pyarrow.parquet as pq
+    files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*.parquet"))
+    assert files and files == sorted(p.relative_to(tmp_path / "out")
+                                     for p in (tmp_path / "out").rglob("*.parquet"))
+    for f in files:
+        assert pq.read_table(tmp_path / "one" / f).equals(pq.read_table(tmp_path / "out" / f))
