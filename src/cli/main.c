@@ -327,9 +327,10 @@ static int cmd_convert(int argc, char **argv)
             if (!(o.memory = parse_size(optarg)) || o.memory < ((uint64_t)16 << 20))
                 return usage_error("--memory must be a size of at least 16M, got '%s'", optarg);
             if (machine_memory() && o.memory > machine_memory()) {
-                fprintf(stderr, "raster2h3: --memory %s exceeds this machine's memory (%.1f GiB)"
-                                " (see raster2h3 --help)\n", optarg,
-                        (double)machine_memory() / (1 << 30));
+                fprintf(stderr,
+                        "raster2h3: --memory %s exceeds this machine's memory (%.1f GiB)"
+                        " (see raster2h3 --help)\n",
+                        optarg, (double)machine_memory() / (1 << 30));
                 return EXIT_USAGE;
             }
             break;
@@ -488,7 +489,8 @@ static void verify_usage(FILE *f)
                "cells sorted and of one resolution, manifest consistent; with --input, rows per\n"
                "partition equal to the raster's valid pixels there (in every band of --bands;\n"
                "default: the bands the dataset was made from). Problems go to stderr, one per\n"
-               "line; exit 0 if none, 6 if any.\n");
+               "line; exit 0 if none, 6 if any; 75 (transient) or 4 (permission) if the dataset\n"
+               "cannot be read.\n");
 }
 
 static int cmd_verify(int argc, char **argv)

@@ -238,8 +238,9 @@ static enum r2h_status name_columns(struct r2h_bands *b, const struct r2h_conver
             return R2H_ERR_INVALID;
         }
         if (given && strcmp(given, "h0") == 0) {
-            r2h_fmt(err, errlen, "--value-name: a column cannot be named h0 (the partition "
-                                 "column h0= of the directory names)");
+            r2h_fmt(err, errlen,
+                    "--value-name: a column cannot be named h0 (the partition "
+                    "column h0= of the directory names)");
             return R2H_ERR_INVALID;
         }
         b->given[i] = given != NULL;

@@ -1,4 +1,4 @@
-/* lock.c - one writer per local OUTPUT, or per partition for work units: flock on hidden lock files. */
+/* lock.c - one writer per local OUTPUT (per partition for work units): flock on lock files. */
 #define _GNU_SOURCE /* gethostname, dprintf */
 #include <dirent.h>
 #include <errno.h>
@@ -85,8 +85,7 @@ static void write_holder(int fd, int work_unit)
 
 /* The holder of a work-unit lock under output, for the message of a whole run that found the
  * main lock shared (0 if none is held any more). */
-static int find_unit_holder(const char *output, char *path, size_t plen, char *holder,
-                            size_t hlen)
+static int find_unit_holder(const char *output, char *path, size_t plen, char *holder, size_t hlen)
 {
     DIR *d = opendir(output);
     if (!d)

@@ -83,7 +83,7 @@ void r2h_raster_errors_end(struct r2h_raster_errors *e);
  * Checks that the band exists and has a supported type, that the dataset has a geotransform and a
  * CRS that reaches WGS84. On error returns R2H_ERR_INPUT/R2H_ERR_CRS with a message in errbuf and
  * *out untouched; R2H_ERR_TRANSIENT when opening failed for a transient reason (no connection,
- * timeout, HTTP 5xx/429 after GDAL's retries). The handle is not thread-safe: use one per thread. */
+ * timeout, HTTP 5xx/429 after GDAL's retries). Not thread-safe: use one handle per thread. */
 enum r2h_status r2h_raster_open(const char *name, int band, struct r2h_raster **out, char *errbuf,
                                 size_t errbuf_len);
 

@@ -1,8 +1,8 @@
 /* sink_vsi.c - remote sink through GDAL VSI (S3 and friends): hidden temporary key, rename on commit. */
 #define _GNU_SOURCE /* gethostname, clock_gettime */
 #include <stdatomic.h>
-#include <stdlib.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
