@@ -593,6 +593,7 @@ enum r2h_status r2h_auto_resolution(const char *input, int *res, double *pixel_a
                                     double *cell_area_m2, char *errbuf, size_t errbuf_len)
 {
     struct r2h_raster *r = NULL;
+    r2h_out_configure_network(); /* the input may be remote: retry transient failures */
     enum r2h_status st = r2h_raster_open(input, 1, &r, errbuf, errbuf_len);
     if (st != R2H_OK)
         return st;
