@@ -675,17 +675,24 @@ static enum r2h_status finish_read(struct run *run)
 
 /* Lock a local OUTPUT before anything in it is read or removed (resume planning deletes
  * temporaries of killed runs: a concurrent run's live ones are not). A dry run does not create
- * OUTPUT, so it locks only an existing one. */
+ * OUTPUT, so it locks only an existing, writable one. */
 static enum r2h_status lock_output(struct run *run, struct r2h_lock **lock)
 {
     const struct r2h_convert_options *opt = run->opt;
     struct stat sb;
-    if (run->remote || (opt->dry_run && stat(opt->output, &sb) != 0))
+    if (run->remote ||
+        (opt->dry_run && (stat(opt->output, &sb) != 0 || access(opt->output, W_OK | X_OK) != 0)))
         return R2H_OK;
     enum r2h_status st = R2H_OK;
     if (!opt->dry_run && (st = r2h_conv_mkdir_p(opt->output, run->err, run->errlen)) != R2H_OK)
         return st;
-    return r2h_lock_acquire(opt->output, opt->work_unit, lock, run->err, run->errlen);
+    run->err[0] = 0;
+    st = r2h_lock_acquire(opt->output, opt->work_unit, lock, run->err, run->errlen);
+    if (st == R2H_OK && !*lock && run->err[0]) {
+        r2h_conv_warn(run, "%s", run->err);
+        run->err[0] = 0;
+    }
+    return st;
 }
 
 /* A convert run, or with counts non-NULL a pass that only counts valid pixels per base cell. */

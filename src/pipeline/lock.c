@@ -118,10 +118,14 @@ static enum r2h_status busy(const char *output, const char *path, const char *ho
     return R2H_ERR_TRANSIENT;
 }
 
+/* A lock that could not be taken. A filesystem without flock (some FUSE and network mounts)
+ * is not an error: the run goes on unlocked, R2H_OK with the reason in err for a warning. */
 static enum r2h_status lock_error(const char *path, char *err, size_t errlen)
 {
-    r2h_fmt(err, errlen, "%s: cannot lock: %s", path, strerror(errno));
-    return R2H_ERR_IO;
+    const int unsupported = errno == ENOLCK || errno == EOPNOTSUPP || errno == ENOSYS;
+    r2h_fmt(err, errlen, "%s: cannot lock%s: %s", path,
+            unsupported ? " (running without a lock)" : "", strerror(errno));
+    return unsupported ? R2H_OK : R2H_ERR_IO;
 }
 
 enum r2h_status r2h_lock_acquire(const char *output, int work_unit, struct r2h_lock **out,
@@ -174,6 +178,7 @@ enum r2h_status r2h_lock_acquire(const char *output, int work_unit, struct r2h_l
     return R2H_OK;
 out_fail:
     r2h_lock_release(l);
+    *out = NULL;
     return st;
 }
 

@@ -214,6 +214,7 @@ enum r2h_status r2h_out_list(const char *output, char *root, size_t rootlen, cha
  * side. Never waits: when another run holds a conflicting lock, R2H_ERR_TRANSIENT with a message
  * naming the lock file and its holder (pid, host, since when). The lock files are registered
  * for removal on SIGINT/SIGTERM; release removes the files this run held exclusively.
+ * On a filesystem without flock: R2H_OK, *out NULL and the reason in err (for a warning).
  * release(NULL) is a no-op. */
 struct r2h_lock;
 enum r2h_status r2h_lock_acquire(const char *output, int work_unit, struct r2h_lock **out,
