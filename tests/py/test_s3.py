@@ -220,3 +220,26 @@ def test_verify_partition_read_503_is_not_a_finding(run_cli, s3, s3_dataset):
     s3.faults.add("GET", "data_0.parquet", 503)
     p = run_cli("verify", s3_dataset, env=s3.env(GDAL_HTTP_MAX_RETRY="1"))
     assert p.returncode == 75, (p.returncode, p.stderr, p.stdout)
+
+
+def test_temporary_keys_unique_across_hosts(s3, raster, tmp_path):
+    """Two runs whose process is pid 1 (as in every container) must not share temporary keys:
+    each run deletes only its own, so two writers never destroy each other's uploads."""
+    import re
+    import shutil
+    import subprocess
+    from conftest import BINARY, cli_env
+    unshare = shutil.which("unshare")
+    if not unshare or subprocess.run([unshare, "--fork", "--pid", "true"]).returncode != 0:
+        pytest.skip("cannot start a process in a new pid namespace here")
+    keys = []
+    for n in range(2):
+        s3.faults.log.clear()
+        p = subprocess.run([unshare, "--fork", "--pid", str(BINARY), "convert", str(raster),
+                            "s3://bkt/twice", "--resolution", "2", "--quiet", "--overwrite"],
+                           capture_output=True, text=True, env=cli_env(s3.env()), timeout=120)
+        assert p.returncode == 0, p.stderr
+        tmp = {re.sub(r"\?.*", "", path) for m, path in s3.faults.log if ".tmp-" in path}
+        assert tmp and all("/.data_0.parquet.tmp-1-" in t for t in tmp if "data_0" in t), tmp
+        keys.append(tmp)
+    assert not keys[0] & keys[1], f"temporary keys repeated across runs: {keys[0] & keys[1]}"
