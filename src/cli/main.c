@@ -152,6 +152,26 @@ static uint64_t parse_size(const char *s)
     return v >= 1 && v < 1.8e19 ? (uint64_t)v : 0;
 }
 
+/* Physical memory of this machine in bytes (0 if unknown). */
+static uint64_t machine_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
+}
+
+/* s without surrounding whitespace, copied into buf (job-array indexes come from YAML and
+ * shells; " 5" and "5 " mean the same). */
+static const char *trim(const char *s, char *buf, size_t len)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
+        n--;
+    snprintf(buf, len, "%.*s", (int)(n < len ? n : len - 1), s);
+    return buf;
+}
+
 /* Strict number parse (the whole string); 1 on success. */
 static int parse_double(const char *s, double *out)
 {
@@ -231,12 +251,19 @@ static int exit_code_of(enum r2h_status st)
     }
 }
 
+/* SIGINT/SIGTERM: remove temporary files, say so in one line and exit 5 (interrupted), the
+ * documented code, not 128+N. Only async-signal-safe calls. */
 static void on_signal(int sig)
 {
+    static const char term[] = "raster2h3: interrupted by SIGTERM; temporary files removed\n";
+    static const char intr[] = "raster2h3: interrupted by SIGINT; temporary files removed\n";
     r2h_sink_file_cleanup_on_signal();
     r2h_cleanup_run();
-    signal(sig, SIG_DFL);
-    raise(sig);
+    if (sig == SIGTERM)
+        (void)!write(2, term, sizeof term - 1);
+    else
+        (void)!write(2, intr, sizeof intr - 1);
+    _exit(EXIT_INTERRUPTED);
 }
 
 static void print_warning(void *ctx, const char *line)
@@ -313,6 +340,13 @@ static int cmd_convert(int argc, char **argv)
         case OPT_MEMORY:
             if (!(o.memory = parse_size(optarg)) || o.memory < ((uint64_t)16 << 20))
                 return usage_error("--memory must be a size of at least 16M, got '%s'", optarg);
+            if (machine_memory() && o.memory > machine_memory()) {
+                fprintf(stderr,
+                        "raster2h3: --memory %s exceeds this machine's memory (%.1f GiB)"
+                        " (see raster2h3 --help)\n",
+                        optarg, (double)machine_memory() / (1 << 30));
+                return EXIT_USAGE;
+            }
             break;
         case OPT_TMPDIR: o.tmpdir = optarg; break;
         case OPT_PROGRESS:
@@ -421,9 +455,10 @@ static int cmd_convert(int argc, char **argv)
         o.progress = isatty(2) ? R2H_PROGRESS_BAR : R2H_PROGRESS_LINES;
     const char *env = getenv("JOB_COMPLETION_INDEX");
     const char *src = i_flag ? "--i" : "JOB_COMPLETION_INDEX";
+    char wubuf[64];
     const char *wu = i_flag ? i_flag : (env && *env ? env : NULL);
     if (wu) {
-        if (!parse_int(wu, 0, 121, &v)) {
+        if (strlen(wu) >= sizeof wubuf || !parse_int(trim(wu, wubuf, sizeof wubuf), 0, 121, &v)) {
             fprintf(stderr, "raster2h3: %s must be an integer 0..121, got '%s'\n", src, wu);
             return EXIT_USAGE;
         }
@@ -473,7 +508,8 @@ static void verify_usage(FILE *f)
                "--nodata). Also: one fingerprint across partitions, no stray files, a complete\n"
                "manifest (without one, only --input can tell completeness). --i N checks\n"
                "partition N only. --write-manifest needs --input and no --i. Problems go to\n"
-               "stderr, one per line; exit 0 if none, 6 if any.\n");
+               "stderr, one per line; exit 0 if none, 6 if any; 75 (transient) or 4\n"
+               "(permission) if the dataset cannot be read.\n");
 }
 
 static int cmd_verify(int argc, char **argv)

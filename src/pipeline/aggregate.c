@@ -179,7 +179,7 @@ static void add_cell_cols(struct r2h_agg *a)
 {
     char name[16];
     enum r2h_pq_type ct = a->cell_string ? R2H_PQ_STRING : R2H_PQ_UINT64;
-    r2h_fmt(name, sizeof name, "h%d", a->res);
+    r2h_cell_column_name(a->res, name, sizeof name);
     add_col(a, C_CELL, a->res, ct, name);
     a->cols[a->ncols - 1].sorted_ascending = !a->cell_string;
     for (int r = 0; r < a->res; r++) {
@@ -608,6 +608,7 @@ enum r2h_status r2h_auto_resolution_srs(const char *input, const char *srs, int 
                                         char *errbuf, size_t errbuf_len)
 {
     struct r2h_raster *r = NULL;
+    r2h_out_configure_network(); /* the input may be remote: retry transient failures */
     enum r2h_status st = r2h_raster_open_srs(input, 1, srs, &r, errbuf, errbuf_len);
     if (st != R2H_OK)
         return st;

@@ -276,6 +276,12 @@ static enum r2h_status name_columns(struct r2h_bands *b, const struct r2h_conver
             r2h_fmt(err, errlen, "--value-name: empty name for band %d", b->band[i]);
             return R2H_ERR_INVALID;
         }
+        if (given && strcmp(given, "h0") == 0) {
+            r2h_fmt(err, errlen,
+                    "--value-name: a column cannot be named h0 (the partition "
+                    "column h0= of the directory names)");
+            return R2H_ERR_INVALID;
+        }
         b->given[i] = given != NULL;
         /* room for a _<n> suffix below */
         identifier(in->sel[i].name, b->name[i], sizeof b->name[i] - 16);
@@ -287,9 +293,12 @@ static enum r2h_status name_columns(struct r2h_bands *b, const struct r2h_conver
             r2h_fmt(b->name[i], sizeof b->name[i], "band_%d", b->band[i]);
     }
     int dup[R2H_RASTER_MAX_BANDS] = {0};
-    for (int i = 0; i < b->n; i++)
+    for (int i = 0; i < b->n; i++) {
+        /* A description h0 would clash with the partition column: it gets _<n> too. */
+        dup[i] = !b->given[i] && strcmp(b->name[i], "h0") == 0;
         for (int j = 0; j < b->n; j++)
             dup[i] |= j != i && !b->given[i] && !b->given[j] && strcmp(b->name[i], b->name[j]) == 0;
+    }
     for (int i = 0; i < b->n; i++)
         if (dup[i]) {
             char tmp[sizeof b->name[i]];
@@ -297,7 +306,7 @@ static enum r2h_status name_columns(struct r2h_bands *b, const struct r2h_conver
             r2h_fmt(b->name[i], sizeof b->name[i], "%.240s_%d", tmp, b->band[i]);
         }
     char cellname[8];
-    r2h_fmt(cellname, sizeof cellname, "h%d", o->resolution);
+    r2h_cell_column_name(o->resolution, cellname, sizeof cellname);
     for (int i = 0; i < b->n; i++) {
         if (strcmp(b->name[i], cellname) == 0) {
             r2h_fmt(err, errlen, "value column name '%s' clashes with the cell column", cellname);

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cpl_conv.h>
@@ -628,15 +629,21 @@ static void plan_memory(struct run *run, int nworkers)
  * unless the user configured it. */
 static void configure_network(void)
 {
-    if (!CPLGetConfigOption("GDAL_HTTP_MAX_RETRY", NULL))
-        CPLSetConfigOption("GDAL_HTTP_MAX_RETRY", "5");
-    if (!CPLGetConfigOption("GDAL_HTTP_RETRY_DELAY", NULL))
-        CPLSetConfigOption("GDAL_HTTP_RETRY_DELAY", "1");
+    r2h_out_configure_network(); /* input reads and output writes alike */
 }
+
+/* Each worker costs about 1 MiB beyond its share of the budget (its GDAL dataset and decoded
+ * blocks, the floors of its read chunk, row buffer and row group, its malloc arena), so at most
+ * one worker per 4 MiB of budget keeps peak RSS under budget + 64 MiB (docs/design/0003). */
+#define BUDGET_PER_THREAD ((uint64_t)4 << 20)
 
 static int thread_count(const struct r2h_convert_options *opt)
 {
     int n = opt->threads > 0 ? opt->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    const uint64_t budget = opt->memory ? opt->memory : (uint64_t)1 << 30;
+    const uint64_t cap = budget / BUDGET_PER_THREAD;
+    if ((uint64_t)n > cap)
+        n = (int)cap;
     return n < 1 ? 1 : n;
 }
 
@@ -767,6 +774,28 @@ static void merge_counts(struct r2h_valid_pixels *to, const struct r2h_valid_pix
     }
 }
 
+/* Lock a local OUTPUT before anything in it is read or removed (resume planning deletes
+ * temporaries of killed runs: a concurrent run's live ones are not). A dry run does not create
+ * OUTPUT, so it locks only an existing, writable one. */
+static enum r2h_status lock_output(struct run *run, struct r2h_lock **lock)
+{
+    const struct r2h_convert_options *opt = run->opt;
+    struct stat sb;
+    if (run->remote ||
+        (opt->dry_run && (stat(opt->output, &sb) != 0 || access(opt->output, W_OK | X_OK) != 0)))
+        return R2H_OK;
+    enum r2h_status st = R2H_OK;
+    if (!opt->dry_run && (st = r2h_conv_mkdir_p(opt->output, run->err, run->errlen)) != R2H_OK)
+        return st;
+    run->err[0] = 0;
+    st = r2h_lock_acquire(opt->output, opt->work_unit, lock, run->err, run->errlen);
+    if (st == R2H_OK && !*lock && run->err[0]) {
+        r2h_conv_warn(run, "%s", run->err);
+        run->err[0] = 0;
+    }
+    return st;
+}
+
 /* A convert run, or with counts non-NULL a pass that only counts valid pixels per base cell. */
 static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
                                     struct r2h_convert_result *res, char *errbuf, size_t errbuf_len,
@@ -775,6 +804,7 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
     char scratch[16];
     struct run run = {.opt = opt, .err = errbuf ? errbuf : scratch,
                       .errlen = errbuf ? errbuf_len : sizeof scratch, .counts = counts};
+    struct r2h_lock *lock = NULL;
     pthread_mutex_init(&run.mu, NULL);
     run.t_start = run.t_last_progress = r2h_now();
     run.budget = opt->memory ? opt->memory : (uint64_t)1 << 30;
@@ -804,6 +834,8 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
         r2h_agg_fingerprint(run.agg, run.fingerprint, sizeof run.fingerprint);
     r2h_out_root(opt->output, run.root, sizeof run.root);
     run.remote = r2h_out_is_remote(run.root);
+    if ((st = lock_output(&run, &lock)) != R2H_OK)
+        goto out;
     if ((st = r2h_conv_plan_resume(&run)) != R2H_OK)
         goto out;
     const int wu_done =
@@ -837,6 +869,9 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
         goto out;
 pass:;
     const int nthreads = thread_count(opt);
+    if (!counts && opt->threads > nthreads)
+        r2h_conv_warn(&run, "--threads %d reduced to %d: each thread needs %llu MiB of --memory",
+                      opt->threads, nthreads, (unsigned long long)(BUDGET_PER_THREAD >> 20));
     plan_memory(&run, nthreads);
     if (run.info->geographic && !run.info->rotated && !opt->reference_index &&
         (st = r2h_fast_grid_create(run.info->gt, run.info->width, run.info->height,
@@ -892,6 +927,7 @@ out:
     r2h_fast_grid_free(run.grid);
     r2h_agg_destroy(run.agg);
     r2h_bands_free(run.bands);
+    r2h_lock_release(lock);
     pthread_mutex_destroy(&run.mu);
     return st;
 }

@@ -54,18 +54,25 @@ void r2h_fingerprint(const struct r2h_convert_options *o, const struct r2h_raste
 struct r2h_pq_reader *r2h_partition_open(const char *path, char *err, size_t errlen)
 {
     struct r2h_pq_reader *r = NULL;
+    return r2h_partition_fetch(path, &r, err, errlen) == R2H_OK ? r : NULL;
+}
+
+enum r2h_status r2h_partition_fetch(const char *path, struct r2h_pq_reader **out, char *err,
+                                    size_t errlen)
+{
+    struct r2h_pq_reader *r = NULL;
     if (!r2h_out_is_remote(path)) {
         if (r2h_pq_reader_open(path, &r, err, errlen) != R2H_OK)
-            return NULL;
-        return r;
+            return R2H_ERR_FORMAT;
+        *out = r;
+        return R2H_OK;
     }
     /* Remote: fetch the object into an unlinked local temporary file and read that. */
     uint8_t *data = NULL;
     size_t len = 0;
-    if (r2h_out_read_all(path, (uint64_t)4 << 30, &data, &len) != R2H_OK) {
-        r2h_fmt(err, errlen, "%s: cannot read", path);
-        return NULL;
-    }
+    enum r2h_status st = r2h_out_fetch(path, (uint64_t)4 << 30, &data, &len, err, errlen);
+    if (st != R2H_OK)
+        return st;
     const char *tmpdir = getenv("TMPDIR");
     char tmp[4096];
     r2h_fmt(tmp, sizeof tmp, "%s/raster2h3-remote-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
@@ -80,9 +87,11 @@ struct r2h_pq_reader *r2h_partition_open(const char *path, char *err, size_t err
         r2h_fmt(err, errlen, "%s: cannot stage a local copy", path);
     if (fd >= 0)
         unlink(tmp);
-    if (r)
-        r2h_fmt(err, errlen, "%s", "");
-    return r;
+    if (!r)
+        return R2H_ERR_FORMAT;
+    r2h_fmt(err, errlen, "%s", "");
+    *out = r;
+    return R2H_OK;
 }
 
 /* 1 when the footer's raster2h3:partition names the h0= directory the file is in. Files moved
@@ -176,8 +185,10 @@ enum r2h_status r2h_manifest_write(const char *output, const struct r2h_manifest
         json_printf(&b, ",\n  \"bands\": [%s],\n  \"value_columns\": ", m->bands);
         r2h_buf_append(&b, m->value_names_json, strlen(m->value_names_json));
     }
-    json_printf(&b, ",\n  \"cell_column\": \"h%d\",\n  \"rows\": %llu,\n  \"partitions\": [",
-                m->resolution, (unsigned long long)m->total_rows);
+    char cellname[8];
+    r2h_cell_column_name(m->resolution, cellname, sizeof cellname);
+    json_printf(&b, ",\n  \"cell_column\": \"%s\",\n  \"rows\": %llu,\n  \"partitions\": [",
+                cellname, (unsigned long long)m->total_rows);
     int first = 1;
     for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
         const struct r2h_manifest_part *p = &m->parts[bc];

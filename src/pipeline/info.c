@@ -184,8 +184,9 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
                 cols[k].min = INFINITY;
                 cols[k].max = -INFINITY;
             }
-            const int is_cell = (name[0] == 'h' && strspn(name + 1, "0123456789") ==
-                                 strlen(name + 1)) || strncmp(name, "parent_h", 8) == 0;
+            const int is_cell =
+                (name[0] == 'h' && strspn(name + 1, "0123456789") == strlen(name + 1)) ||
+                strncmp(name, "parent_h", 8) == 0 || strcmp(name, "cell_h0") == 0;
             for (size_t rg = 0; !is_cell && rg < r2h_pq_reader_num_row_groups(r); rg++) {
                 int has = 0;
                 double lo, hi;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cpl_conv.h>
 #include <cpl_error.h>
 #include <cpl_vsi.h>
 
@@ -54,15 +55,43 @@ int r2h_out_exists(const char *path, uint64_t *size)
     return 1;
 }
 
+void r2h_out_configure_network(void)
+{
+    if (!CPLGetConfigOption("GDAL_HTTP_MAX_RETRY", NULL))
+        CPLSetConfigOption("GDAL_HTTP_MAX_RETRY", "5");
+    if (!CPLGetConfigOption("GDAL_HTTP_RETRY_DELAY", NULL))
+        CPLSetConfigOption("GDAL_HTTP_RETRY_DELAY", "1");
+}
+
+/* The status of a failed remote call from the messages GDAL raised (err gets them). */
+static enum r2h_status io_failure(const struct r2h_raster_errors *e, const char *path,
+                                  const char *what, char *err, size_t errlen)
+{
+    r2h_fmt(err, errlen, "%s: %s: %s", path, what, e->text[0] ? e->text : "failed");
+    switch (r2h_io_classify(e->text, NULL)) {
+    case R2H_IO_TRANSIENT: return R2H_ERR_TRANSIENT;
+    case R2H_IO_DENIED: return R2H_ERR_IO;
+    default: return R2H_ERR_INPUT;
+    }
+}
+
 enum r2h_status r2h_out_read_all(const char *path, uint64_t maxlen, uint8_t **data, size_t *len)
+{
+    char err[16];
+    return r2h_out_fetch(path, maxlen, data, len, err, sizeof err);
+}
+
+enum r2h_status r2h_out_fetch(const char *path, uint64_t maxlen, uint8_t **data, size_t *len,
+                              char *err, size_t errlen)
 {
     GByte *buf = NULL;
     vsi_l_offset n = 0;
-    CPLPushErrorHandler(CPLQuietErrorHandler);
+    struct r2h_raster_errors e;
+    r2h_raster_errors_begin(&e, path);
     int ok = VSIIngestFile(NULL, path, &buf, &n, (GIntBig)maxlen);
-    CPLPopErrorHandler();
+    r2h_raster_errors_end(&e);
     if (!ok)
-        return R2H_ERR_IO;
+        return io_failure(&e, path, "cannot read", err, errlen);
     *data = r2h_malloc(n ? (size_t)n : 1);
     if (!*data) {
         VSIFree(buf);
@@ -87,6 +116,18 @@ void r2h_out_remove_partition(const char *path)
         }
     }
     CPLPopErrorHandler();
+}
+
+enum r2h_status r2h_out_readdir(const char *root, char ***entries, char *err, size_t errlen)
+{
+    struct r2h_raster_errors e;
+    r2h_raster_errors_begin(&e, root);
+    *entries = VSIReadDir(root);
+    r2h_raster_errors_end(&e);
+    if (*entries || !e.text[0])
+        return R2H_OK;
+    enum r2h_status st = io_failure(&e, root, "cannot list", err, errlen);
+    return st == R2H_ERR_INPUT ? R2H_OK : st; /* not found: empty */
 }
 
 enum r2h_status r2h_out_list(const char *output, char *root, size_t rootlen, char ***entries,

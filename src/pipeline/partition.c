@@ -213,7 +213,7 @@ enum r2h_status r2h_conv_write_partition(struct run *run, int bc, double *phase,
     char path[4200], cellname[8];
     double t1 = r2h_now();
     enum r2h_status st;
-    r2h_fmt(cellname, sizeof cellname, "h%d", run->opt->resolution);
+    r2h_cell_column_name(run->opt->resolution, cellname, sizeof cellname);
     const struct r2h_bands *b = run->bands;
     struct r2h_pq_column_spec cols[R2H_RASTER_MAX_BANDS + 1];
     r2h_bands_columns(b, cols);

@@ -156,7 +156,7 @@ static enum r2h_status load(const char *output, const char *want, struct cellval
         const char *res = r2h_pq_reader_kv(r, "raster2h3:resolution");
         const char *vname = r2h_pq_reader_kv(r, "raster2h3:value_column");
         char cname[16], buf[300];
-        r2h_fmt(cname, sizeof cname, "h%s", res ? res : "?");
+        r2h_cell_column_name(res ? atoi(res) : -1, cname, sizeof cname);
         int ccol = r2h_pq_reader_find_column(r, cname), vcol = -1;
         if (want) {
             vcol = r2h_pq_reader_find_column(r, want);

@@ -20,6 +20,10 @@ union r2h_value {
     uint64_t u64; int64_t i64; float f; double d;
 };
 
+/* Name of the cell column of resolution res: h<res>, except cell_h0 at resolution 0 (a column
+ * h0 would clash with the Hive partition key h0=, which every reader adds as a string). */
+void r2h_cell_column_name(int res, char *dst, size_t len);
+
 /* The value of type t held in v, as a double. */
 double r2h_value_double(enum r2h_dtype t, const union r2h_value *v);
 
@@ -224,10 +228,35 @@ enum r2h_status r2h_out_open_sink(const char *path, struct r2h_sink **out, char 
 int r2h_out_exists(const char *path, uint64_t *size);
 /* Whole file (at most maxlen bytes) into a new buffer (caller frees with r2h_free). */
 enum r2h_status r2h_out_read_all(const char *path, uint64_t maxlen, uint8_t **data, size_t *len);
+/* The same, classifying a failure (r2h_io_classify of GDAL's messages): R2H_ERR_TRANSIENT (no
+ * connection, timeout, 5xx/429 after GDAL's retries), R2H_ERR_IO (permission denied),
+ * R2H_ERR_INPUT (missing or anything else), with "<path>: cannot read: <detail>" in err. */
+enum r2h_status r2h_out_fetch(const char *path, uint64_t maxlen, uint8_t **data, size_t *len,
+                              char *err, size_t errlen);
+/* Directory entries of root (NULL for an empty or missing one: GDAL does not tell them apart
+ * for object stores) into *entries; a listing that failed for a transient reason or for lack
+ * of permission is R2H_ERR_TRANSIENT / R2H_ERR_IO with the reason in err. */
+enum r2h_status r2h_out_readdir(const char *root, char ***entries, char *err, size_t errlen);
+/* GDAL's HTTP retries for transient failures (5xx, 429, timeouts) of reads and writes:
+ * GDAL_HTTP_MAX_RETRY 5 and GDAL_HTTP_RETRY_DELAY 1 s unless configured. */
+void r2h_out_configure_network(void);
 /* Entries of the dataset root (root receives it, as r2h_out_root); free with CSLDestroy.
  * R2H_ERR_IO with "<output>: cannot list the dataset" when it cannot be listed. */
 enum r2h_status r2h_out_list(const char *output, char *root, size_t rootlen, char ***entries,
                              char *err, size_t errlen);
+
+/* One writer per local OUTPUT (lock.c, README "Crash safety"): a whole-raster run (work_unit
+ * -1) holds OUTPUT/.raster2h3.lock exclusively; a work unit holds it shared and
+ * OUTPUT/.raster2h3.lock-<work_unit> exclusively, so units of different base cells run side by
+ * side. Never waits: when another run holds a conflicting lock, R2H_ERR_TRANSIENT with a message
+ * naming the lock file and its holder (pid, host, since when). The lock files are registered
+ * for removal on SIGINT/SIGTERM; release removes the files this run held exclusively.
+ * On a filesystem without flock: R2H_OK, *out NULL and the reason in err (for a warning).
+ * release(NULL) is a no-op. */
+struct r2h_lock;
+enum r2h_status r2h_lock_acquire(const char *output, int work_unit, struct r2h_lock **out,
+                                 char *err, size_t errlen);
+void r2h_lock_release(struct r2h_lock *l);
 
 /* Delete a partition file (and its local directory if now empty). */
 void r2h_out_remove_partition(const char *path);
@@ -241,6 +270,11 @@ void r2h_fingerprint(const struct r2h_convert_options *o, const struct r2h_raste
 /* Open a partition file for reading, local or remote; NULL with a message on failure. */
 struct r2h_pq_reader;
 struct r2h_pq_reader *r2h_partition_open(const char *path, char *err, size_t errlen);
+/* The same with a status: for a remote partition that could not be fetched, that of
+ * r2h_out_fetch (R2H_ERR_TRANSIENT, R2H_ERR_IO for permission); R2H_ERR_FORMAT for a file that
+ * is there but unreadable. */
+enum r2h_status r2h_partition_fetch(const char *path, struct r2h_pq_reader **out, char *err,
+                                    size_t errlen);
 
 /* State of a partition file: missing, complete (same fingerprint, and its footer's
  * raster2h3:partition names the h0= directory it is in), stale (written by raster2h3 for another

@@ -6,6 +6,11 @@
 
 #include "r2h_pipeline.h"
 
+void r2h_cell_column_name(int res, char *dst, size_t len)
+{
+    r2h_fmt(dst, len, res == 0 ? "cell_h0" : "h%d", res);
+}
+
 void r2h_rowfmt_init(struct r2h_rowfmt *f, int res, int key_bits)
 {
     memset(f, 0, sizeof *f);

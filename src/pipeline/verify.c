@@ -49,7 +49,24 @@ struct verify {
     char fp[R2H_NUM_BASE_CELLS][24];     /* each partition's raster2h3:fingerprint, or "none" */
     char *source[R2H_NUM_BASE_CELLS];    /* and raster2h3:source (owned) */
     char manifest_fp[64];                /* the manifest's fingerprint, "" without one */
+    /* The dataset could not be read for a reason that is not a finding about it (transient
+     * network failure, permission): verify stops with this status and message. */
+    enum r2h_status fatal;
+    char fatal_msg[1024];
 };
+
+/* Whether st (of fetching a file of the dataset) means verify cannot check: a transient
+ * failure or missing permission is an error of the run (exit 75 / 4), not a problem found. */
+static int cannot_check(struct verify *v, enum r2h_status st, const char *msg)
+{
+    if (st != R2H_ERR_TRANSIENT && st != R2H_ERR_IO)
+        return 0;
+    if (v->fatal == R2H_OK) {
+        v->fatal = st;
+        r2h_fmt(v->fatal_msg, sizeof v->fatal_msg, "verify cannot read the dataset: %s", msg);
+    }
+    return 1;
+}
 
 void r2h_verify_options_init(struct r2h_verify_options *opt)
 {
@@ -335,9 +352,11 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
 {
     char path[4400], err[512];
     r2h_fmt(path, sizeof path, "%s/%s/data_0.parquet", v->root, dirname);
-    struct r2h_pq_reader *r = r2h_partition_open(path, err, sizeof err);
-    if (!r) {
-        problem(v, "%s: unreadable: %s", dirname, err);
+    struct r2h_pq_reader *r = NULL;
+    enum r2h_status fst = r2h_partition_fetch(path, &r, err, sizeof err);
+    if (fst != R2H_OK) {
+        if (!cannot_check(v, fst, err))
+            problem(v, "%s: unreadable: %s", dirname, err);
         return;
     }
     const char *res_s = r2h_pq_reader_kv(r, "raster2h3:resolution");
@@ -345,7 +364,7 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
     if (v->resolution < 0)
         v->resolution = res;
     char cellname[8];
-    r2h_fmt(cellname, sizeof cellname, "h%d", v->resolution);
+    r2h_cell_column_name(v->resolution, cellname, sizeof cellname);
     int ccol = r2h_pq_reader_find_column(r, cellname);
     const char *mode = r2h_pq_reader_kv(r, "raster2h3:mode");
     const int agg = mode && strcmp(mode, "aggregate") == 0;
@@ -451,7 +470,11 @@ static void check_manifest(struct verify *v)
     r2h_fmt(path, sizeof path, "%s/_manifest.json", v->root);
     uint8_t *data = NULL;
     size_t len = 0;
-    if (r2h_out_read_all(path, 16 << 20, &data, &len) != R2H_OK) {
+    char err[1024];
+    enum r2h_status st = r2h_out_fetch(path, 16 << 20, &data, &len, err, sizeof err);
+    if (st != R2H_OK) {
+        if (cannot_check(v, st, err))
+            return;
         /* Work units write none, and a run killed before its first partition leaves none: the
          * partitions alone cannot say whether some are missing. */
         if (!v->opt->input && v->opt->work_unit < 0)
@@ -630,9 +653,10 @@ enum r2h_status r2h_verify(const struct r2h_verify_options *opt, struct r2h_veri
         st = R2H_ERR_INVALID;
         goto out;
     }
-    CPLPushErrorHandler(CPLQuietErrorHandler);
-    entries = VSIReadDir(v->root);
-    CPLPopErrorHandler();
+    r2h_out_configure_network();
+    st = r2h_out_readdir(v->root, &entries, errbuf, errbuf_len);
+    if (st != R2H_OK)
+        goto out;
     if (!entries && !r2h_out_is_remote(v->root)) {
         r2h_fmt(errbuf, errbuf_len, "%s: cannot list the dataset", opt->output);
         st = R2H_ERR_IO;
@@ -650,11 +674,20 @@ enum r2h_status r2h_verify(const struct r2h_verify_options *opt, struct r2h_veri
             check_partition_dir(v, *e);
             check_partition(v, bc, *e);
         }
+        if (v->fatal != R2H_OK)
+            break;
     }
-    if (!v->res->partitions && !opt->input)
+    if (v->fatal == R2H_OK && !v->res->partitions && !opt->input)
         problem(v, "no partitions found under %s", opt->output);
-    check_manifest(v);
-    check_fingerprints(v);
+    if (v->fatal == R2H_OK) {
+        check_manifest(v);
+        check_fingerprints(v);
+    }
+    if (v->fatal != R2H_OK) {
+        r2h_fmt(errbuf, errbuf_len, "%s", v->fatal_msg);
+        st = v->fatal;
+        goto out;
+    }
     if (opt->input && (st = check_input(v, errbuf, errbuf_len)) != R2H_OK)
         goto out;
     if (opt->write_manifest && !v->res->problems) {

@@ -81,10 +81,26 @@ struct r2h_raster_info {
 
 struct r2h_raster;
 
+/* GDAL errors raised on the calling thread between begin and end (which nest like GDAL's error
+ * handlers): the failures and the warnings that carry an HTTP status or a transfer error, joined
+ * into one line; failed is 1 once a failure was raised. For classifying failed opens and reads
+ * (r2h_io_classify) where GDAL's return value alone hides the cause. */
+struct r2h_raster_errors {
+    char text[1024];
+    int failed;
+    int debug;         /* network name: GDAL's debug channel is on for this thread meanwhile */
+    char *saved_debug; /* CPL_DEBUG before begin */
+};
+/* name (may be NULL): the file being read; for network names (/vsis3/, /vsicurl/, ...) GDAL's
+ * debug channel is turned on for the calling thread, where transfer errors are reported. */
+void r2h_raster_errors_begin(struct r2h_raster_errors *e, const char *name);
+void r2h_raster_errors_end(struct r2h_raster_errors *e);
+
 /* Open dataset `name` (any GDAL name; s3://b/k is read as /vsis3/b/k), band `band` (1-based).
  * Checks that the band exists and has a supported type, that the dataset has a geotransform and a
  * CRS that reaches WGS84. On error returns R2H_ERR_INPUT/R2H_ERR_CRS with a message in errbuf and
- * *out untouched. The handle is not thread-safe: use one per thread. */
+ * *out untouched; R2H_ERR_TRANSIENT when opening failed for a transient reason (no connection,
+ * timeout, HTTP 5xx/429 after GDAL's retries). Not thread-safe: use one handle per thread. */
 enum r2h_status r2h_raster_open(const char *name, int band, struct r2h_raster **out, char *errbuf,
                                 size_t errbuf_len);
 
@@ -126,7 +142,9 @@ void r2h_raster_set_unscale(struct r2h_raster *r);
 
 /* Read window (x0, y0, w, h): values (w*h pixel records of info->pixel_size bytes, row-major;
  * selected band i at offset sel[i].offset: with one band simply w*h values of its type) and
- * valid (w*h bytes, 1 = valid in every selected band: not NoData, not NaN, not masked). */
+ * valid (w*h bytes, 1 = valid in every selected band: not NoData, not NaN, not masked).
+ * A failure GDAL raises while reading fails the read even when GDAL reports success: R2H_ERR_INPUT,
+ * or R2H_ERR_TRANSIENT when the messages say it was transient. */
 enum r2h_status r2h_raster_read(struct r2h_raster *r, int x0, int y0, int w, int h, void *values,
                                 uint8_t *valid, char *errbuf, size_t errbuf_len);
 

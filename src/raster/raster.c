@@ -97,6 +97,78 @@ static void gdal_message(char *dst, size_t len, const char *what, const char *na
             *p = ' ';
 }
 
+static void CPL_STDCALL gather(CPLErr cls, CPLErrorNum no, const char *msg)
+{
+    (void)no;
+    struct r2h_raster_errors *e = CPLGetErrorHandlerUserData();
+    if (!e || !msg)
+        return;
+    if (cls == CE_Debug) {
+        /* Network reads: a dropped connection is only reported on the debug channel
+         * ("DownloadRegion(url): response_code=0, msg=Empty reply from server"). */
+        const char *rc = strstr(msg, "response_code=");
+        if (!rc || rc[14] == '2' || !strstr(msg, "msg="))
+            return;
+    } else if (cls < CE_Warning) {
+        return;
+    }
+    /* Warnings only when they carry an HTTP status or a transfer error: GDAL reports the status
+     * of a failed request as a warning before the failure (or instead of one). */
+    if (cls == CE_Warning && !strstr(msg, "HTTP") && !strstr(msg, "curl"))
+        return;
+    if (cls >= CE_Failure)
+        e->failed = 1;
+    size_t n = strlen(e->text);
+    if (strstr(e->text, msg) || n + 8 >= sizeof e->text)
+        return;
+    r2h_fmt(e->text + n, sizeof e->text - n, "%s%s", n ? "; " : "", msg);
+    for (char *p = e->text + n; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+}
+
+/* Whether name is read over the network through GDAL's curl-based file systems. */
+static int is_network(const char *name)
+{
+    return strncmp(name, "/vsi", 4) == 0 && strncmp(name, "/vsimem/", 8) != 0 &&
+           strncmp(name, "/vsizip/", 8) != 0 && strncmp(name, "/vsigzip/", 9) != 0 &&
+           strncmp(name, "/vsitar/", 8) != 0 && strncmp(name, "/vsisubfile/", 12) != 0;
+}
+
+void r2h_raster_errors_begin(struct r2h_raster_errors *e, const char *name)
+{
+    e->text[0] = 0;
+    e->failed = 0;
+    e->saved_debug = NULL;
+    e->debug = name && is_network(name);
+    if (e->debug) {
+        const char *d = CPLGetThreadLocalConfigOption("CPL_DEBUG", NULL);
+        e->saved_debug = d ? CPLStrdup(d) : NULL;
+        CPLSetThreadLocalConfigOption("CPL_DEBUG", "ON");
+    }
+    CPLErrorReset();
+    CPLPushErrorHandlerEx(gather, e);
+}
+
+void r2h_raster_errors_end(struct r2h_raster_errors *e)
+{
+    CPLPopErrorHandler();
+    if (e->debug) {
+        CPLSetThreadLocalConfigOption("CPL_DEBUG", e->saved_debug);
+        CPLFree(e->saved_debug);
+        e->saved_debug = NULL;
+    }
+}
+
+/* A failed open or read of name: "name: <GDAL's messages>", R2H_ERR_TRANSIENT when they say the
+ * failure is transient (network, throttling, 5xx; after GDAL's retries), else R2H_ERR_INPUT. */
+static enum r2h_status read_failure(const struct r2h_raster_errors *e, const char *name,
+                                    const char *what, char *errbuf, size_t errbuf_len)
+{
+    r2h_fmt(errbuf, errbuf_len, "%s: %s", name, e->text[0] ? e->text : what);
+    return r2h_io_classify(e->text, NULL) == R2H_IO_TRANSIENT ? R2H_ERR_TRANSIENT : R2H_ERR_INPUT;
+}
+
 static const char *s3_to_vsi(const char *name, char *tmp, size_t len)
 {
     if (strncmp(name, "s3://", 5) == 0) {
@@ -453,19 +525,19 @@ enum r2h_status r2h_raster_open_srs(const char *name, int band, const char *srs,
 {
     char tmp[4096];
     enum r2h_status st = R2H_ERR_INPUT;
+    struct r2h_raster_errors e;
     GDALAllRegister();
-    CPLPushErrorHandler(CPLQuietErrorHandler);
-    CPLErrorReset();
+    const char *path = s3_to_vsi(name, tmp, sizeof tmp);
+    r2h_raster_errors_begin(&e, path);
     struct r2h_raster *r = r2h_calloc(1, sizeof *r);
     if (!r) {
         st = R2H_ERR_NOMEM;
         r2h_fmt(errbuf, errbuf_len, "%s: out of memory", name);
         goto out_pop;
     }
-    const char *path = s3_to_vsi(name, tmp, sizeof tmp);
     r->ds = GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
     if (!r->ds) {
-        gdal_message(errbuf, errbuf_len, "cannot open raster", name);
+        st = read_failure(&e, name, "cannot open raster", errbuf, errbuf_len);
         goto out_free;
     }
     if ((st = setup_band(r, name, band, errbuf, errbuf_len)) != R2H_OK)
@@ -486,7 +558,7 @@ enum r2h_status r2h_raster_open_srs(const char *name, int band, const char *srs,
 out_free:
     r2h_raster_close(r);
 out_pop:
-    CPLPopErrorHandler();
+    r2h_raster_errors_end(&e);
     return st;
 }
 
@@ -668,8 +740,8 @@ enum r2h_status r2h_raster_read(struct r2h_raster *r, int x0, int y0, int w, int
     const struct r2h_raster_info *in = &r->info;
     size_t n = (size_t)w * (size_t)h;
     enum r2h_status st = R2H_OK;
-    CPLPushErrorHandler(CPLQuietErrorHandler);
-    CPLErrorReset();
+    struct r2h_raster_errors e;
+    r2h_raster_errors_begin(&e, GDALGetDescription(r->ds));
     for (int i = 0; i < in->nsel && st == R2H_OK; i++)
         st = read_band(r, i, x0, y0, w, h, values, errbuf, errbuf_len);
     if (st != R2H_OK)
@@ -697,7 +769,11 @@ enum r2h_status r2h_raster_read(struct r2h_raster *r, int x0, int y0, int w, int
             unscale_values(&raw, values, in->pixel_size, n);
     }
 out:
-    CPLPopErrorHandler();
+    /* A failure raised during a read that GDAL reports as successful still fails it: GTiff
+     * fills a block whose offsets could not be fetched (an HTTP error mid-read) with NoData. */
+    if ((st == R2H_ERR_INPUT || (st == R2H_OK && e.failed)))
+        st = read_failure(&e, GDALGetDescription(r->ds), "read failed", errbuf, errbuf_len);
+    r2h_raster_errors_end(&e);
     return st;
 }
 

@@ -1,7 +1,10 @@
 /* sink_vsi.c - remote sink through GDAL VSI (S3 and friends): hidden temporary key, rename on commit. */
+#define _GNU_SOURCE /* gethostname, clock_gettime */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cpl_conv.h>
@@ -114,6 +117,30 @@ struct vsi_sink {
 };
 
 static atomic_uint vsi_counter;
+static atomic_uint vsi_token;
+
+/* A per-process token for temporary keys: pids repeat across hosts (every container's main
+ * process may be pid 1), and two runs writing one partition must never share a temporary key
+ * (each deletes only its own). Host name, clock and pid, hashed once. */
+static unsigned process_token(void)
+{
+    unsigned t = atomic_load(&vsi_token);
+    if (t)
+        return t;
+    struct timespec ts = {0};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char host[128] = "";
+    gethostname(host, sizeof host - 1);
+    uint32_t h = 2166136261u;
+    for (const char *p = host; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    h = (h ^ (uint32_t)ts.tv_nsec) * 16777619u;
+    h = (h ^ (uint32_t)ts.tv_sec) * 16777619u;
+    t = ((h ^ (uint32_t)getpid()) * 16777619u) | 1u;
+    unsigned expected = 0;
+    atomic_compare_exchange_strong(&vsi_token, &expected, t);
+    return atomic_load(&vsi_token);
+}
 
 static enum r2h_status classify(const char *what, const char *path, const char *m, char *dst,
                                 size_t len);
@@ -137,20 +164,8 @@ static enum r2h_status classify(const char *what, const char *path, const char *
         if (*p == '\n' || *p == '\r')
             *p = ' ';
     r2h_fmt(dst, len, "%s %s: %s", what, path, one);
-    /* GDAL reports "HTTP response code: NNN" / "HTTP error code: NNN" for HTTP failures. */
-    int code = 0;
-    for (const char *h = m; (h = strstr(h, "code")); h += 4) {
-        const char *d = h + 4;
-        while (*d == ':' || *d == ' ' || *d == '=')
-            d++;
-        if (*d >= '1' && *d <= '5' && (code = atoi(d)) >= 100)
-            break;
-        code = 0;
-    }
-    if (code == 429 || code >= 500 || strstr(m, "imeout") || strstr(m, "onnect") ||
-        strstr(m, "SlowDown") || strstr(m, "Throttl") || strstr(m, "Connection"))
-        return R2H_ERR_TRANSIENT;
-    return R2H_ERR_IO;
+    /* One classifier for inputs and outputs (common module). */
+    return r2h_io_classify(m, NULL) == R2H_IO_TRANSIENT ? R2H_ERR_TRANSIENT : R2H_ERR_IO;
 }
 
 static enum r2h_status vsi_write(struct r2h_sink *s, const void *p, size_t n)
@@ -228,8 +243,8 @@ enum r2h_status r2h_sink_vsi_open(const char *path, struct r2h_sink **out, char 
         r2h_fmt(errbuf, errbuf_len, "%s: %s", path, slash ? "out of memory" : "not a file path");
         goto fail;
     }
-    r2h_fmt(v->tmp, len, "%.*s.%s.tmp-%ld-%u", (int)(slash + 1 - path), path, slash + 1,
-            (long)getpid(), atomic_fetch_add(&vsi_counter, 1));
+    r2h_fmt(v->tmp, len, "%.*s.%s.tmp-%ld-%08x-%u", (int)(slash + 1 - path), path, slash + 1,
+            (long)getpid(), process_token(), atomic_fetch_add(&vsi_counter, 1));
     struct collector c = {0};
     collect_begin(&c);
     v->f = VSIFOpenExL(v->tmp, "wb", TRUE);

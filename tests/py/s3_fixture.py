@@ -19,16 +19,17 @@ def free_port():
 
 
 class Faults:
-    """Rules the proxy applies: each is (method, path substring, status or 'drop', remaining)."""
+    """Rules the proxy applies: each is [method, path substring, status or 'drop', remaining,
+    matching requests still let through first (after=)]."""
 
     def __init__(self):
         self.rules = []
         self.lock = threading.Lock()
         self.log = []
 
-    def add(self, method, substring, action, times=10**9):
+    def add(self, method, substring, action, times=10**9, after=0):
         with self.lock:
-            self.rules.append([method, substring, action, times])
+            self.rules.append([method, substring, action, times, after])
 
     def clear(self):
         with self.lock:
@@ -39,6 +40,9 @@ class Faults:
             self.log.append((method, path))
             for r in self.rules:
                 if r[0] in (method, "*") and r[1] in path and r[3] > 0:
+                    if r[4] > 0:
+                        r[4] -= 1
+                        continue
                     r[3] -= 1
                     return r[2]
         return None

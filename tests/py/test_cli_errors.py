@@ -255,3 +255,103 @@ def test_aggregate_with_several_bands(run_cli, six_bands, out_dir):
 def test_verify_bad_bands(run_cli, six_bands, out_dir):
     assert_error(run_cli("verify", out_dir, "--bands", "x"), out_dir, usage=True)
     assert_error(run_cli("verify", out_dir, "--band", "1", "--bands", "1,2"), out_dir, usage=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 11: a column named h0, --memory beyond the machine, job-array index whitespace
+
+def read_dataset_three_ways(out):
+    """The dataset read back by pyarrow.dataset, Polars and DuckDB (hive partitioning)."""
+    import duckdb
+    import polars as pl
+    import pyarrow.dataset as ds
+    t = ds.dataset(out, format="parquet", partitioning="hive").to_table()
+    p = pl.read_parquet(f"{out}/*/*.parquet", hive_partitioning=True)
+    d = duckdb.sql(f"SELECT * FROM read_parquet('{out}/*/*.parquet', hive_partitioning = true)"
+                   ).fetchall()
+    return t, p, d
+
+
+def valid_pixels(path):
+    import numpy as np
+    ds = gdal.Open(str(path))
+    b = ds.GetRasterBand(1)
+    a = np.frombuffer(b.ReadRaster(buf_type=gdal.GDT_Float32), dtype=np.float32)
+    nd = b.GetNoDataValue()
+    return int((~np.isnan(a) & ((a != nd) if nd is not None else True)).sum())
+
+
+def test_resolution_0_cell_column_is_not_h0(run_cli, good_raster, out_dir):
+    """At resolution 0 the cell column must not be called h0 (the Hive key): every reader
+    sees the partition string in h0 and the cells in the cell column."""
+    import h3
+    proc = run_cli("convert", good_raster, out_dir, "--resolution", 0, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    t, p, d = read_dataset_three_ways(out_dir)
+    assert t.column_names == ["value", "cell_h0", "h0"], t.column_names
+    assert p.columns == ["value", "cell_h0", "h0"], p.columns
+    assert t.num_rows == p.height == len(d) == valid_pixels(good_raster)
+    for cell, h0 in zip(t.column("cell_h0").to_pylist(), t.column("h0").to_pylist()):
+        assert h3.int_to_str(cell) == h0 and h3.get_resolution(h0) == 0
+    assert sorted({r[2] for r in d}) == sorted(set(t.column("h0").to_pylist()))
+
+
+def test_resolution_0_aggregate_cell_column(run_cli, good_raster, out_dir):
+    proc = run_cli("convert", good_raster, out_dir, "--resolution", 0, "--aggregate", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    t, p, _ = read_dataset_three_ways(out_dir)
+    assert "cell_h0" in t.column_names and t.column_names.count("h0") == 1
+    assert p.columns.count("h0") == 1
+
+
+@pytest.mark.parametrize("res", ["0", "5"])
+def test_value_name_h0_refused(run_cli, good_raster, out_dir, res):
+    proc = run_cli("convert", good_raster, out_dir, "--resolution", res, "--value-name", "h0")
+    assert_error(proc, out_dir, usage=True)
+    assert "h0" in proc.stderr
+
+
+def test_value_names_list_with_h0_refused(run_cli, six_bands, out_dir):
+    proc = run_cli("convert", six_bands, out_dir, "--resolution", 5, "--bands", "1,2",
+                   "--value-name", "a,h0")
+    assert_error(proc, out_dir, usage=True)
+    assert "h0" in proc.stderr
+
+
+def test_band_description_h0_renamed(run_cli, raster_dir, out_dir):
+    data = rasters.random_values("uint8", (16, 16), 4)
+    r = rasters.write_raster(raster_dir / "d.tif", data, (10.0, 0.01, 0.0, 50.0, 0.0, -0.01),
+                             4326, description="h0")
+    assert gdal.Open(r).GetRasterBand(1).GetDescription() == "h0"
+    proc = run_cli("convert", r, out_dir, "--resolution", 5, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    t, p, d = read_dataset_three_ways(out_dir)
+    assert t.column_names == ["h0_1", "h5", "h0"], t.column_names
+    assert sorted(t.column("h0_1").to_pylist()) == sorted(data.ravel().tolist())
+    assert sorted(p["h0_1"].to_list()) == sorted(data.ravel().tolist())
+
+
+def test_memory_beyond_machine(run_cli, good_raster, out_dir):
+    import os
+    phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    proc = run_cli("convert", good_raster, out_dir, "--memory", "10T")
+    assert_error(proc, out_dir, usage=True)
+    want = f"--memory 10T exceeds this machine's memory ({phys / 2**30:.1f} GiB)"
+    assert want in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("value", ["5 ", " 5", "\t5\n"])
+def test_job_completion_index_whitespace(run_cli, good_raster, tmp_path, value):
+    """Surrounding whitespace (YAML, shells) is trimmed, the same on both sides."""
+    import h3
+    ref = tmp_path / "ref"
+    assert run_cli("convert", good_raster, ref, "--resolution", 5, "--quiet").returncode == 0
+    bc = h3.get_base_cell_number(h3.latlng_to_cell(49.7, 10.3, 0))
+    out = tmp_path / "o"
+    proc = run_cli("convert", good_raster, out, "--resolution", 5, "--quiet",
+                   env={"JOB_COMPLETION_INDEX": value.replace("5", str(bc))})
+    assert proc.returncode == 0, proc.stderr
+    got = sorted(p.parent.name for p in out.rglob("data_0.parquet"))
+    want = [f"h0={c}" for c in sorted(h3.get_res0_cells())
+            if h3.get_base_cell_number(c) == bc and (ref / f"h0={c}").exists()]
+    assert got == want and got, (got, want)

@@ -130,3 +130,130 @@ def test_rerun_removes_orphaned_temporary_keys(run_cli, s3, raster):
     assert p.returncode == 0 and "nothing to do" in p.stderr, p.stderr
     assert orphan not in s3.keys("bkt", "orph/")
     assert part in s3.keys("bkt", "orph/")
+
+
+# ---------------------------------------------------------------------------------------------
+# Input errors (issue 11 item 7): transient ones are retryable (75), only 403/404/corrupt are 3
+
+@pytest.fixture(scope="module")
+def big_input(tmp_path_factory):
+    """An uncompressed striped raster of ~1.4 MB: GDAL reads it in several range requests."""
+    d = tmp_path_factory.mktemp("s3big")
+    rng = np.random.default_rng(5)
+    data = rng.integers(0, 400, (600, 1200), dtype=np.uint16)
+    return rasters.write_raster(d / "big.tif", data, (-20.0, 0.05, 0.0, 60.0, 0.0, -0.05), 4326,
+                                nodata=65535)
+
+
+def put_input(s3, path, key="in/r.tif"):
+    s3.client.put_object(Bucket="bkt", Key=key, Body=Path(path).read_bytes())
+    return f"s3://bkt/{key}"
+
+
+def assert_one_line(p):
+    assert p.stderr.startswith("raster2h3: ") and p.stderr.count("\n") == 1, p.stderr
+    assert SECRET_KEY not in p.stderr
+
+
+def test_input_connection_refused_is_retryable(run_cli, s3, raster, tmp_path):
+    from s3_fixture import free_port
+    url = put_input(s3, raster)
+    p = run_cli("convert", url, tmp_path / "o", "--resolution", "2", "--quiet",
+                env=s3.env(AWS_S3_ENDPOINT=f"127.0.0.1:{free_port()}", GDAL_HTTP_MAX_RETRY="1"))
+    assert p.returncode == 75, (p.returncode, p.stderr)
+    assert_one_line(p)
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").rglob("*.parquet"))
+
+
+def test_input_persistent_503_is_retryable(run_cli, s3, raster, tmp_path):
+    url = put_input(s3, raster)
+    s3.faults.add("*", "in/r.tif", 503)
+    p = run_cli("convert", url, tmp_path / "o", "--resolution", "2", "--quiet", env=s3.env())
+    assert p.returncode == 75, (p.returncode, p.stderr)
+    assert_one_line(p)
+    assert "503" in p.stderr
+
+
+@pytest.mark.parametrize("action", [503, "drop"], ids=["503", "server-gone"])
+def test_input_failure_mid_read_is_retryable(run_cli, s3, big_input, tmp_path, action):
+    url = put_input(s3, big_input)
+    ok = run_cli("convert", url, tmp_path / "ok", "--resolution", "3", "--quiet", "--threads", "1",
+                 env=s3.env())
+    assert ok.returncode == 0, ok.stderr
+    gets = [m for m, path in s3.faults.log if m == "GET" and "in/r.tif" in path]
+    assert len(gets) >= 3, f"the read must take several requests, took {len(gets)}"
+    s3.faults.log.clear()
+    s3.faults.add("GET", "in/r.tif", action, after=2)
+    p = run_cli("convert", url, tmp_path / "o", "--resolution", "3", "--quiet", "--threads", "1",
+                env=s3.env(GDAL_HTTP_MAX_RETRY="1"))
+    assert p.returncode == 75, (p.returncode, p.stderr)
+    assert_one_line(p)
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").rglob("*.parquet"))
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_input_denied_or_missing_is_bad_input(run_cli, s3, raster, tmp_path, status):
+    url = put_input(s3, raster)
+    s3.faults.add("*", "in/r.tif", status)
+    p = run_cli("convert", url, tmp_path / "o", "--resolution", "2", "--quiet", env=s3.env())
+    assert p.returncode == 3, (p.returncode, p.stderr)
+    assert_one_line(p)
+    assert "in/r.tif" in p.stderr
+
+
+def test_input_missing_key_is_bad_input(run_cli, s3, tmp_path):
+    p = run_cli("convert", "s3://bkt/in/none.tif", tmp_path / "o", "--resolution", "2",
+                "--quiet", env=s3.env())
+    assert p.returncode == 3, (p.returncode, p.stderr)
+    assert_one_line(p)
+
+
+@pytest.fixture
+def s3_dataset(run_cli, s3, raster):
+    p = run_cli("convert", raster, "s3://bkt/ds", "--resolution", "2", "--quiet", env=s3.env())
+    assert p.returncode == 0, p.stderr
+    assert run_cli("verify", "s3://bkt/ds", env=s3.env()).returncode == 0
+    return "s3://bkt/ds"
+
+
+@pytest.mark.parametrize("fault,code", [(503, 75), ("unreachable", 75), (403, 4)])
+def test_verify_cannot_read_is_not_a_finding(run_cli, s3, s3_dataset, fault, code):
+    """verify that cannot read the dataset is an error (75 or 4), not 'problems found' (6)."""
+    from s3_fixture import free_port
+    env = s3.env(GDAL_HTTP_MAX_RETRY="1")
+    if fault == "unreachable":
+        env = s3.env(AWS_S3_ENDPOINT=f"127.0.0.1:{free_port()}", GDAL_HTTP_MAX_RETRY="1")
+    else:
+        s3.faults.add("*", "ds", fault)
+    p = run_cli("verify", s3_dataset, env=env)
+    assert p.returncode == code, (p.returncode, p.stderr, p.stdout)
+    assert p.stderr.startswith("raster2h3: ") and SECRET_KEY not in p.stderr
+
+
+def test_verify_partition_read_503_is_not_a_finding(run_cli, s3, s3_dataset):
+    s3.faults.add("GET", "data_0.parquet", 503)
+    p = run_cli("verify", s3_dataset, env=s3.env(GDAL_HTTP_MAX_RETRY="1"))
+    assert p.returncode == 75, (p.returncode, p.stderr, p.stdout)
+
+
+def test_temporary_keys_unique_across_hosts(s3, raster, tmp_path):
+    """Two runs whose process is pid 1 (as in every container) must not share temporary keys:
+    each run deletes only its own, so two writers never destroy each other's uploads."""
+    import re
+    import shutil
+    import subprocess
+    from conftest import BINARY, cli_env
+    unshare = shutil.which("unshare")
+    if not unshare or subprocess.run([unshare, "--fork", "--pid", "true"]).returncode != 0:
+        pytest.skip("cannot start a process in a new pid namespace here")
+    keys = []
+    for n in range(2):
+        s3.faults.log.clear()
+        p = subprocess.run([unshare, "--fork", "--pid", str(BINARY), "convert", str(raster),
+                            "s3://bkt/twice", "--resolution", "2", "--quiet", "--overwrite"],
+                           capture_output=True, text=True, env=cli_env(s3.env()), timeout=120)
+        assert p.returncode == 0, p.stderr
+        tmp = {re.sub(r"\?.*", "", path) for m, path in s3.faults.log if ".tmp-" in path}
+        assert tmp and all("/.data_0.parquet.tmp-1-" in t for t in tmp if "data_0" in t), tmp
+        keys.append(tmp)
+    assert not keys[0] & keys[1], f"temporary keys repeated across runs: {keys[0] & keys[1]}"
