@@ -771,7 +771,7 @@ enum r2h_status r2h_raster_read(struct r2h_raster *r, int x0, int y0, int w, int
 out:
     /* A failure raised during a read that GDAL reports as successful still fails it: GTiff
      * fills a block whose offsets could not be fetched (an HTTP error mid-read) with NoData. */
-    if ((st == R2H_ERR_INPUT || (st == R2H_OK && e.failed)))
+    if (st == R2H_ERR_INPUT || (st == R2H_OK && e.failed))
         st = read_failure(&e, GDALGetDescription(r->ds), "read failed", errbuf, errbuf_len);
     r2h_raster_errors_end(&e);
     return st;
