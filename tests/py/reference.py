@@ -40,6 +40,12 @@ class Rows:
         return int(self.cell.size)
 
 
+
+def cell_column(res):
+    """Name of the cell column at resolution res: h<res>, but cell_h0 at resolution 0 (a column
+    named h0 would clash with the Hive partition key)."""
+    return "cell_h0" if res == 0 else f"h{res}"
+
 def canonical(h0, value, cell):
     """Sort parallel arrays into the canonical order; returns Rows."""
     h0 = np.asarray(h0, dtype=np.uint64)

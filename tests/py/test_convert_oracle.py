@@ -39,7 +39,7 @@ def parquet_files(out):
 def read_pyarrow(out, res, value_name, dtype, band=1):
     """Read file by file with pyarrow, checking the per-file contract; returns Rows."""
     out = Path(out)
-    hcol = f"h{res}"
+    hcol = reference.cell_column(res)
     h0s, values, cells = [], [], []
     for d in sorted(p for p in out.iterdir() if p.is_dir()):
         m = HIVE_DIR.match(d.name)
@@ -86,7 +86,7 @@ def read_pyarrow_dataset(out, res, value_name, dtype):
     t = pads.dataset(str(out), format="parquet", partitioning=part).to_table()
     h0 = np.array([int(s, 16) for s in t.column("h0").to_pylist()], dtype=np.uint64)
     return canonical(h0, t.column(value_name).to_numpy().astype(dtype, copy=False),
-                     t.column(f"h{res}").to_numpy())
+                     t.column(reference.cell_column(res)).to_numpy())
 
 
 def read_duckdb(out, res, value_name, dtype):
@@ -110,7 +110,7 @@ def read_polars(out, res, value_name, dtype):
                          hive_schema={"h0": pl.String})
     h0 = np.array([int(s, 16) for s in df["h0"].to_list()], dtype=np.uint64)
     v = df[value_name].to_numpy()
-    c = df[f"h{res}"].to_numpy()
+    c = df[reference.cell_column(res)].to_numpy()
     assert v.dtype == dtype, f"polars reads value as {v.dtype}"
     assert c.dtype == np.uint64, f"polars reads cell as {c.dtype}"
     return canonical(h0, v, c)
@@ -119,7 +119,7 @@ def read_polars(out, res, value_name, dtype):
 def read_fastparquet(out, res, value_name, dtype):
     """Compare fastparquet with pyarrow file by file, row by row (in file order)."""
     import fastparquet
-    hcol = f"h{res}"
+    hcol = reference.cell_column(res)
     h0s, vs, cs = [], [], []
     for f in parquet_files(out):
         df = fastparquet.ParquetFile(str(f)).to_pandas()
