@@ -7,7 +7,7 @@
 
 #include "r2h_index.h"
 #include "r2h_parquet.h"
-#include "r2h_pipeline.h"
+#include "r2h_convert.h"
 
 #define MAX_CLASSES 64
 #define MAX_COLS (16 + MAX_CLASSES)

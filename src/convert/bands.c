@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "r2h_parquet.h"
-#include "r2h_pipeline.h"
+#include "r2h_convert.h"
 
 /* ---- narrow order-preserving keys ---------------------------------------------------------- */
 
@@ -454,3 +454,19 @@ void r2h_bands_columns(const struct r2h_bands *b, struct r2h_pq_column_spec *col
         cols[i] = (struct r2h_pq_column_spec){.name = b->name[i], .type = pq_type(b->dt[i])};
 }
 
+double r2h_value_double(enum r2h_dtype t, const union r2h_value *v)
+{
+    switch (t) {
+    case R2H_DT_UINT8: return v->u8;
+    case R2H_DT_INT8: return v->i8;
+    case R2H_DT_UINT16: return v->u16;
+    case R2H_DT_INT16: return v->i16;
+    case R2H_DT_UINT32: return v->u32;
+    case R2H_DT_INT32: return v->i32;
+    case R2H_DT_UINT64: return (double)v->u64;
+    case R2H_DT_INT64: return (double)v->i64;
+    case R2H_DT_FLOAT32: return v->f;
+    case R2H_DT_FLOAT64: return v->d;
+    }
+    return 0;
+}

@@ -16,7 +16,7 @@
 #include "convert_internal.h"
 #include "r2h_index.h"
 #include "r2h_index_fast.h"
-#include "r2h_pipeline.h"
+#include "r2h_convert.h"
 #include "r2h_raster.h"
 
 /* Rows of sort scratch for packed rows: buckets up to this size are sorted in cache. */

@@ -4,7 +4,7 @@
  *   partition.c  writing one partition file (Parquet schema, footer metadata, merge -> writer)
  *   resume.c     resume and dataset bookkeeping: complete/stale partitions, manifest, --dry-run
  *   progress.c   progress output on stderr and the --profile report
- * Not part of the pipeline's interface to other modules or tests (that is r2h_pipeline.h). */
+ * Not part of the convert module's interface to tools or tests (that is r2h_convert.h). */
 #ifndef R2H_CONVERT_INTERNAL_H
 #define R2H_CONVERT_INTERNAL_H
 
@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "r2h_index.h"
-#include "r2h_pipeline.h"
+#include "r2h_convert.h"
 
 /* Phases of a run, timed per worker thread (--profile). */
 enum { PHASE_READ, PHASE_LOCATE, PHASE_INDEX, PHASE_ROUTE, PHASE_SORT, PHASE_SPILL, PHASE_WRITE,

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "r2h_pipeline.h"
+#include "r2h_convert.h"
 
 /* FNV-1a, 64-bit: stable across platforms and versions, enough to tell runs apart. */
 static uint64_t fnv1a(const char *s)

@@ -7,9 +7,14 @@
 #include <unistd.h>
 
 #include "r2h_index.h"
-#include "r2h_pipeline.h"
+#include "r2h_dataset.h"
 #include "r2h_pq_reader.h"
 #include "r2h_sink.h"
+
+void r2h_cell_column_name(int res, char *dst, size_t len)
+{
+    r2h_fmt(dst, len, res == 0 ? "cell_h0" : "h%d", res);
+}
 
 struct r2h_pq_reader *r2h_partition_open(const char *path, char *err, size_t errlen)
 {

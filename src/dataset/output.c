@@ -10,7 +10,8 @@
 #include <cpl_error.h>
 #include <cpl_vsi.h>
 
-#include "r2h_pipeline.h"
+#include "r2h_dataset.h"
+#include "r2h_raster.h"
 #include "r2h_sink.h"
 
 int r2h_out_is_remote(const char *path)

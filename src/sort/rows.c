@@ -4,12 +4,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "r2h_pipeline.h"
-
-void r2h_cell_column_name(int res, char *dst, size_t len)
-{
-    r2h_fmt(dst, len, res == 0 ? "cell_h0" : "h%d", res);
-}
+#include "r2h_sort.h"
 
 void r2h_rowfmt_init(struct r2h_rowfmt *f, int res, int key_bits)
 {
@@ -21,23 +16,6 @@ void r2h_rowfmt_init(struct r2h_rowfmt *f, int res, int key_bits)
     f->cell_shift = 45 - 3 * res;
     f->cell_low = (1ULL << f->cell_shift) - 1;
     f->cell_high = (1ULL << 59) | ((uint64_t)res << 52);
-}
-
-double r2h_value_double(enum r2h_dtype t, const union r2h_value *v)
-{
-    switch (t) {
-    case R2H_DT_UINT8: return v->u8;
-    case R2H_DT_INT8: return v->i8;
-    case R2H_DT_UINT16: return v->u16;
-    case R2H_DT_INT16: return v->i16;
-    case R2H_DT_UINT32: return v->u32;
-    case R2H_DT_INT32: return v->i32;
-    case R2H_DT_UINT64: return (double)v->u64;
-    case R2H_DT_INT64: return (double)v->i64;
-    case R2H_DT_FLOAT32: return v->f;
-    case R2H_DT_FLOAT64: return v->d;
-    }
-    return 0;
 }
 
 /* LSD radix sort on 16-bit digits of (key, cell); digits that are equal in every row are

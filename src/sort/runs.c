@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "r2h_index.h"
-#include "r2h_pipeline.h"
+#include "r2h_sort.h"
 
 struct run {
     char *path;               /* NULL for an in-memory run */

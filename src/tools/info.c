@@ -10,7 +10,7 @@
 #include <cpl_vsi.h>
 
 #include "r2h_index.h"
-#include "r2h_pipeline.h"
+#include "r2h_convert.h"
 #include "r2h_pq_reader.h"
 
 #define MAX_INFO_COLS 96

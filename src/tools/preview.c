@@ -11,7 +11,7 @@
 
 #include "r2h_index.h"
 #include "r2h_parquet.h"
-#include "r2h_pipeline.h"
+#include "r2h_convert.h"
 #include "r2h_pq_reader.h"
 
 #define LEGEND_H 28

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "r2h_index.h"
-#include "r2h_pipeline.h"
+#include "r2h_convert.h"
 #include "test.h"
 #include "xorshift.h"
 
