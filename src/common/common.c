@@ -1,8 +1,10 @@
 /* common.c - status names, allocation hook, byte buffers. */
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "r2h_common.h"
 
@@ -159,4 +161,32 @@ enum r2h_io_kind r2h_io_classify(const char *msg, int *http_status)
     if (code == 404 || strstr(msg, "NoSuchKey") || strstr(msg, "NoSuchBucket"))
         return R2H_IO_NOT_FOUND;
     return R2H_IO_OTHER;
+}
+
+double r2h_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+uint64_t r2h_peak_rss(void)
+{
+    /* VmHWM belongs to this process image; getrusage's maxrss also counts what the parent had
+     * mapped when it forked us (it survives exec), which misleads under Python's subprocess. */
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f) {
+        char line[256];
+        unsigned long long kb = 0;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+                break;
+        fclose(f);
+        if (kb)
+            return (uint64_t)kb * 1024u;
+    }
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (uint64_t)ru.ru_maxrss * 1024u; /* Linux reports KiB */
 }

@@ -67,4 +67,9 @@ int r2h_cleanup_register(const char *path, int is_dir);
 void r2h_cleanup_unregister(int slot);
 void r2h_cleanup_run(void);
 
+/* Seconds since an arbitrary epoch (monotonic clock). */
+double r2h_now(void);
+/* Peak resident set size of this process image in bytes (VmHWM). */
+uint64_t r2h_peak_rss(void);
+
 #endif

@@ -101,9 +101,4 @@ size_t r2h_merge_next(struct r2h_merge *m, struct r2h_row *out, size_t max, enum
                       char *err, size_t errlen);
 void r2h_merge_close(struct r2h_merge *m);
 
-/* Seconds since an arbitrary epoch (monotonic clock). */
-double r2h_now(void);
-/* Peak resident set size of this process image in bytes (VmHWM). */
-uint64_t r2h_peak_rss(void);
-
 #endif

@@ -1,8 +1,6 @@
-/* rows.c - value keys, row sorting, clocks and peak memory for the pipeline. */
+/* rows.c - row formats and row sorting. */
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include "r2h_sort.h"
 
@@ -301,32 +299,4 @@ void r2h_packed_sort_with(uint64_t *rows, size_t n, uint64_t *scratch, size_t ca
         msd_copy_sort(rows, n, copy, count);
     else
         msd_sort(rows, n, scratch, cap < 31 ? 31 : cap, count); /* lsd_sort: no scratch < 32 */
-}
-
-double r2h_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-uint64_t r2h_peak_rss(void)
-{
-    /* VmHWM belongs to this process image; getrusage's maxrss also counts what the parent had
-     * mapped when it forked us (it survives exec), which misleads under Python's subprocess. */
-    FILE *f = fopen("/proc/self/status", "r");
-    if (f) {
-        char line[256];
-        unsigned long long kb = 0;
-        while (fgets(line, sizeof line, f))
-            if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
-                break;
-        fclose(f);
-        if (kb)
-            return (uint64_t)kb * 1024u;
-    }
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0;
-    return (uint64_t)ru.ru_maxrss * 1024u; /* Linux reports KiB */
 }
