@@ -5,11 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "raster2h3_version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define R2H_VERSION_STRING "0.1.0"
 
 /* Status codes. Values are stable: they may be logged and compared across versions. */
 enum r2h_status {

@@ -37,7 +37,7 @@ owner_of() { # header name -> module whose directory holds it ("" if none)
     for f in src/*/"$h"; do
         [ -e "$f" ] && { basename "$(dirname "$f")"; return; }
     done
-    [ -e "include/$h" ] && echo "include"
+    [ -e "include/$h" ] || [ -e "include/$h.in" ] && echo "include"
 }
 
 for dir in src/*/; do
