@@ -1,9 +1,9 @@
 /* common.c - status names, allocation hook, byte buffers. */
 #include <stdio.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "r2h_common.h"
@@ -28,7 +28,10 @@ const char *r2h_status_str(enum r2h_status s)
 
 static long alloc_fail_countdown;
 
-void r2h_alloc_fail_after(long n) { alloc_fail_countdown = n; }
+void r2h_alloc_fail_after(long n)
+{
+    alloc_fail_countdown = n;
+}
 
 static int alloc_should_fail(void)
 {
@@ -37,7 +40,10 @@ static int alloc_should_fail(void)
     return --alloc_fail_countdown == 0;
 }
 
-void *r2h_malloc(size_t n) { return alloc_should_fail() ? NULL : malloc(n ? n : 1); }
+void *r2h_malloc(size_t n)
+{
+    return alloc_should_fail() ? NULL : malloc(n ? n : 1);
+}
 
 void r2h_prefault(void *p, size_t n)
 {
@@ -57,9 +63,15 @@ void *r2h_calloc(size_t n, size_t size)
     return alloc_should_fail() ? NULL : calloc(n ? n : 1, size ? size : 1);
 }
 
-void *r2h_realloc(void *p, size_t n) { return alloc_should_fail() ? NULL : realloc(p, n ? n : 1); }
+void *r2h_realloc(void *p, size_t n)
+{
+    return alloc_should_fail() ? NULL : realloc(p, n ? n : 1);
+}
 
-void r2h_free(void *p) { free(p); }
+void r2h_free(void *p)
+{
+    free(p);
+}
 
 char *r2h_strdup(const char *s)
 {
@@ -99,9 +111,15 @@ enum r2h_status r2h_buf_append(struct r2h_buf *b, const void *p, size_t n)
     return R2H_OK;
 }
 
-enum r2h_status r2h_buf_push_byte(struct r2h_buf *b, uint8_t v) { return r2h_buf_append(b, &v, 1); }
+enum r2h_status r2h_buf_push_byte(struct r2h_buf *b, uint8_t v)
+{
+    return r2h_buf_append(b, &v, 1);
+}
 
-void r2h_buf_clear(struct r2h_buf *b) { b->len = 0; }
+void r2h_buf_clear(struct r2h_buf *b)
+{
+    b->len = 0;
+}
 
 void r2h_buf_free(struct r2h_buf *b)
 {

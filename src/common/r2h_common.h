@@ -47,8 +47,7 @@ static inline double r2h_normalise_lng(double lng)
 }
 
 /* Format a message into dst (always NUL-terminated, truncated if needed). */
-void r2h_fmt(char *dst, size_t dst_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void r2h_fmt(char *dst, size_t dst_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* What a failed I/O call's messages (GDAL's and curl's text, possibly several joined) say about
  * the failure, for inputs and outputs alike: TRANSIENT (no response, timeouts, connection

@@ -3,8 +3,8 @@
  * files: partition.c; resume and manifest: resume.c; progress and --profile: progress.c. */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,9 +14,9 @@
 #include <cpl_error.h>
 
 #include "convert_internal.h"
+#include "r2h_convert.h"
 #include "r2h_index.h"
 #include "r2h_index_fast.h"
-#include "r2h_convert.h"
 #include "r2h_raster.h"
 
 /* Rows of sort scratch for packed rows: buckets up to this size are sorted in cache. */
@@ -27,30 +27,39 @@ enum { SORT_SCRATCH = 1 << 16 };
 struct worker {
     struct run *run;
     struct r2h_raster *raster;
-    void *rows, *tmp;           /* row buffer (cap rows of run->fmt) and sort scratch (cap_tmp) */
+    void *rows, *tmp; /* row buffer (cap rows of run->fmt) and sort scratch (cap_tmp) */
     size_t nrows, cap, cap_tmp;
-    size_t limit;               /* make_room runs when nrows reaches it (<= mapped) */
-    size_t mapped;              /* rows of the buffer mapped so far (<= cap) */
-    int decided, halved;        /* half-way decision taken; spill at cap / 2 (make_room) */
-    uint64_t pixels_seen;       /* pixels of the raster rows this worker has routed */
-    size_t *count;              /* radix histogram */
+    size_t limit;                   /* make_room runs when nrows reaches it (<= mapped) */
+    size_t mapped;                  /* rows of the buffer mapped so far (<= cap) */
+    int decided, halved;            /* half-way decision taken; spill at cap / 2 (make_room) */
+    uint64_t pixels_seen;           /* pixels of the raster rows this worker has routed */
+    size_t *count;                  /* radix histogram */
     struct r2h_valid_pixels counts; /* valid pixels per base cell (count-only runs) */
-    uint64_t fallbacks;         /* pixels the fast index path sent to the reference */
+    uint64_t fallbacks;             /* pixels the fast index path sent to the reference */
     uint64_t beyond_pole, repeated; /* valid pixels off the globe (r2h_raster_drop_off_globe) */
     uint64_t located, not_located;  /* valid pixels through PROJ; those it could not transform */
     double phase[NPHASES];
     void *vals;
     uint8_t *valid, *ok;
     double *lat, *lng;
-    uint64_t *cells, *keys;     /* per column of the current row */
+    uint64_t *cells, *keys; /* per column of the current row */
     size_t cap_pix, cap_w;
-    const struct chunk *cur;    /* chunk being read (pixel references of aggregation) */
+    const struct chunk *cur; /* chunk being read (pixel references of aggregation) */
     pthread_t tid;
 };
 
-const char *r2h_version(void) { return R2H_VERSION_STRING; }
-const char *r2h_h3_version(void) { return r2h_index_h3_version(); }
-const char *r2h_gdal_version(void) { return r2h_raster_gdal_version(); }
+const char *r2h_version(void)
+{
+    return R2H_VERSION_STRING;
+}
+const char *r2h_h3_version(void)
+{
+    return r2h_index_h3_version();
+}
+const char *r2h_gdal_version(void)
+{
+    return r2h_raster_gdal_version();
+}
 
 void r2h_convert_options_init(struct r2h_convert_options *opt)
 {
@@ -86,15 +95,17 @@ static void warn_scale(const struct run *run)
         const struct r2h_band_info *b = &run->info->sel[i];
         if (!b->has_scale || b->unscaled)
             continue;
-        int k = snprintf(line + n, sizeof line - n,
-                         "%sband %d has scale %.15g and offset %.15g%s%s%s", n ? ", " : "",
-                         b->band, b->scale, b->add_offset, b->unit[0] ? " (unit " : "", b->unit,
-                         b->unit[0] ? ")" : "");
+        int k =
+            snprintf(line + n, sizeof line - n, "%sband %d has scale %.15g and offset %.15g%s%s%s",
+                     n ? ", " : "", b->band, b->scale, b->add_offset, b->unit[0] ? " (unit " : "",
+                     b->unit, b->unit[0] ? ")" : "");
         n += k > 0 ? (size_t)k : 0;
     }
     if (n)
-        r2h_conv_warn(run, "%s: raw values are written; pass --unscale to write value * scale + "
-                      "offset as float64", line);
+        r2h_conv_warn(run,
+                      "%s: raw values are written; pass --unscale to write value * scale + "
+                      "offset as float64",
+                      line);
 }
 
 /* Record the first error (message already formatted in msg) and make every worker stop. */
@@ -195,8 +206,8 @@ static enum r2h_status make_room(struct worker *wk, char *msg, size_t msglen)
     if (run->fmt.packed && !wk->decided && wk->nrows == half) {
         wk->decided = 1;
         const double share = (double)run->pixels_total / (run->nworkers > 0 ? run->nworkers : 1);
-        wk->halved = wk->pixels_seen > 0 && (double)half / (double)wk->pixels_seen * share >
-                                                1.25 * (double)half;
+        wk->halved = wk->pixels_seen > 0 &&
+                     (double)half / (double)wk->pixels_seen * share > 1.25 * (double)half;
     }
     if ((wk->halved && wk->nrows >= half) || wk->nrows == wk->cap)
         st = spill_rows(wk, msg, msglen);
@@ -219,8 +230,8 @@ static enum r2h_status route_row_packed(struct worker *wk, const unsigned char *
 {
     const size_t vsz = wk->run->info->pixel_size;
     const int wu = wk->run->opt->work_unit;
-    const int y = wk->cur->y + (int)((size_t)(prow - (const unsigned char *)wk->vals) /
-                                     ((size_t)w * vsz));
+    const int y =
+        wk->cur->y + (int)((size_t)(prow - (const unsigned char *)wk->vals) / ((size_t)w * vsz));
     for (int c = 0; c < w; c++) {
         if (!wk->ok[c] || !wk->cells[c])
             continue;
@@ -232,8 +243,8 @@ static enum r2h_status route_row_packed(struct worker *wk, const unsigned char *
             if (st != R2H_OK)
                 return st;
         }
-        put_row(wk, wk->cells[c], r2h_agg_key(wk->run->agg, prow + (size_t)c * vsz, y,
-                                              wk->cur->x0 + c));
+        put_row(wk, wk->cells[c],
+                r2h_agg_key(wk->run->agg, prow + (size_t)c * vsz, y, wk->cur->x0 + c));
     }
     return R2H_OK;
 }
@@ -317,8 +328,8 @@ static enum r2h_status locate_and_index(struct worker *wk, int row, int col0, in
     if (run->opt->reference_index)
         r2h_index_cells(wk->lat, wk->lng, wk->ok, (size_t)w, run->opt->resolution, wk->cells);
     else
-        r2h_index_cells_fast(wk->lat, wk->lng, wk->ok, (size_t)w, run->opt->resolution,
-                             wk->cells, &wk->fallbacks);
+        r2h_index_cells_fast(wk->lat, wk->lng, wk->ok, (size_t)w, run->opt->resolution, wk->cells,
+                             &wk->fallbacks);
     return R2H_OK;
 }
 
@@ -448,10 +459,10 @@ static void *write_worker(void *arg)
         bc = run->write_order[i];
         uint64_t n = run->skip[bc] ? 0 : r2h_runs_rows(run->runs, (int)bc);
         enum r2h_status st =
-            !n         ? R2H_OK
-            : run->agg ? r2h_conv_write_partition_agg(run, (int)bc, wk->raster, wk->phase, msg,
-                                                      sizeof msg)
-                       : r2h_conv_write_partition(run, (int)bc, wk->phase, msg, sizeof msg);
+            !n ? R2H_OK
+            : run->agg
+                ? r2h_conv_write_partition_agg(run, (int)bc, wk->raster, wk->phase, msg, sizeof msg)
+                : r2h_conv_write_partition(run, (int)bc, wk->phase, msg, sizeof msg);
         if (n && run->agg)
             n = run->manifest.parts[bc].rows; /* cells written */
         if (n)
@@ -479,7 +490,8 @@ static enum r2h_status plan_windows(struct run *run, int (*win)[4], int *nwin)
     *nwin = 0;
     if (run->opt->work_unit >= 0) {
         struct r2h_box box;
-        enum r2h_status st = r2h_index_base_cell_box(run->opt->work_unit, run->opt->resolution, &box);
+        enum r2h_status st =
+            r2h_index_base_cell_box(run->opt->work_unit, run->opt->resolution, &box);
         if (st != R2H_OK) {
             r2h_fmt(run->err, run->errlen, "cannot compute bounds of base cell %d",
                     run->opt->work_unit);
@@ -541,8 +553,9 @@ static enum r2h_status plan_chunks(struct run *run, const int (*win)[4], int nwi
             const int ynext = (y / bh + 1) * bh < y0 + h ? (y / bh + 1) * bh : y0 + h;
             for (int x = x0; x < x0 + w;) {
                 /* piece boundaries at multiples of cw from the raster's origin: block edges */
-                const int xnext = cw >= w ? x0 + w
-                                  : (x / cw + 1) * cw < x0 + w ? (x / cw + 1) * cw : x0 + w;
+                const int xnext = cw >= w                      ? x0 + w
+                                  : (x / cw + 1) * cw < x0 + w ? (x / cw + 1) * cw
+                                                               : x0 + w;
                 enum r2h_status st = add_chunk(run, &cap, x, y, xnext - x, ynext - y);
                 if (st != R2H_OK)
                     return st;
@@ -595,9 +608,9 @@ static void run_workers(struct run *run, void *(*fn)(void *))
 }
 
 /* Split the memory budget (docs/design/0003-memory-budget.md): 55% for row buffers and their
- * sort scratch (8 bytes per packed row plus 512 KiB, else 32 bytes per row), 10% for read chunks, 10% for merge buffers, 15%
- * for Parquet row groups being encoded (about 3 copies of a row group per writer), and GDAL's
- * block cache (1/16, capped). */
+ * sort scratch (8 bytes per packed row plus 512 KiB, else 32 bytes per row), 10% for read chunks,
+ * 10% for merge buffers, 15% for Parquet row groups being encoded (about 3 copies of a row group
+ * per writer), and GDAL's block cache (1/16, capped). */
 static void plan_memory(struct run *run, int nworkers)
 {
     const struct r2h_raster_info *in = run->info;
@@ -751,8 +764,8 @@ static enum r2h_status finish_read(struct run *run)
         run->write_order[j] = (uint8_t)i;
     }
     size_t nruns = r2h_runs_count(run->runs);
-    uint64_t per = run->budget / 10 / ((uint64_t)run->nworkers * (nruns ? nruns : 1) *
-                                       r2h_rowfmt_size(&run->fmt));
+    uint64_t per = run->budget / 10 /
+                   ((uint64_t)run->nworkers * (nruns ? nruns : 1) * r2h_rowfmt_size(&run->fmt));
     run->merge_rows = per < 1024 ? 1024 : per > 65536 ? 65536 : (size_t)per;
     run->res.spilled_bytes = r2h_runs_spilled_bytes(run->runs);
     return R2H_OK;
@@ -802,8 +815,10 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
                                     struct r2h_valid_pixels *counts)
 {
     char scratch[16];
-    struct run run = {.opt = opt, .err = errbuf ? errbuf : scratch,
-                      .errlen = errbuf ? errbuf_len : sizeof scratch, .counts = counts};
+    struct run run = {.opt = opt,
+                      .err = errbuf ? errbuf : scratch,
+                      .errlen = errbuf ? errbuf_len : sizeof scratch,
+                      .counts = counts};
     struct r2h_lock *lock = NULL;
     pthread_mutex_init(&run.mu, NULL);
     run.t_start = run.t_last_progress = r2h_now();
@@ -874,8 +889,8 @@ pass:;
                       opt->threads, nthreads, (unsigned long long)(BUDGET_PER_THREAD >> 20));
     plan_memory(&run, nthreads);
     if (run.info->geographic && !run.info->rotated && !opt->reference_index &&
-        (st = r2h_fast_grid_create(run.info->gt, run.info->width, run.info->height,
-                                   opt->resolution, &run.grid)) != R2H_OK) {
+        (st = r2h_fast_grid_create(run.info->gt, run.info->width, run.info->height, opt->resolution,
+                                   &run.grid)) != R2H_OK) {
         r2h_fmt(run.err, run.errlen, "cannot set up fast indexing: %s", r2h_status_str(st));
         goto out;
     }

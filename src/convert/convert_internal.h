@@ -12,19 +12,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "r2h_index.h"
 #include "r2h_convert.h"
+#include "r2h_index.h"
 
 /* Phases of a run, timed per worker thread (--profile). */
-enum { PHASE_READ, PHASE_LOCATE, PHASE_INDEX, PHASE_ROUTE, PHASE_SORT, PHASE_SPILL, PHASE_WRITE,
-       NPHASES };
+enum {
+    PHASE_READ,
+    PHASE_LOCATE,
+    PHASE_INDEX,
+    PHASE_ROUTE,
+    PHASE_SORT,
+    PHASE_SPILL,
+    PHASE_WRITE,
+    NPHASES
+};
 
 /* A piece of work: rows [y, y+h) of window columns [x0, x0+w). */
 struct chunk {
     int x0, y, w, h;
 };
 
-struct worker;          /* one thread's state (convert.c) */
+struct worker; /* one thread's state (convert.c) */
 struct r2h_fast_grid;
 
 struct run {
@@ -35,25 +43,25 @@ struct run {
     int nworkers;
     struct chunk *chunks;
     size_t nchunks;
-    struct r2h_runs *runs;   /* sorted runs of all workers */
-    struct r2h_rowfmt fmt;   /* their row layout */
-    size_t rows_per_worker;  /* row buffer capacity from the memory budget */
-    size_t chunk_pixels;     /* pixels per read chunk from the memory budget */
-    size_t merge_rows;       /* buffer rows per spilled run in a merge */
-    size_t row_group_rows;   /* Parquet row group size from the memory budget */
+    struct r2h_runs *runs;  /* sorted runs of all workers */
+    struct r2h_rowfmt fmt;  /* their row layout */
+    size_t rows_per_worker; /* row buffer capacity from the memory budget */
+    size_t chunk_pixels;    /* pixels per read chunk from the memory budget */
+    size_t merge_rows;      /* buffer rows per spilled run in a merge */
+    size_t row_group_rows;  /* Parquet row group size from the memory budget */
     uint64_t budget;
     const char *value_name;  /* the first value column */
     struct r2h_bands *bands; /* the selected bands, their columns and key layout */
     int key_bits;            /* rows' keys are < 2^key_bits (compact row formats may use it) */
     struct r2h_agg *agg;     /* aggregation / extra columns; NULL: pixel rows */
     char fingerprint[24];
-    char root[4096];                        /* output root (s3:// mapped to /vsis3/) */
+    char root[4096]; /* output root (s3:// mapped to /vsis3/) */
     int remote;
-    struct r2h_valid_pixels *counts;        /* non-NULL: count valid pixels only, write nothing */
-    struct r2h_fast_grid *grid;             /* fast exact indexing of geographic grids */
-    uint8_t skip[R2H_NUM_BASE_CELLS];       /* complete partitions left alone */
-    int nskip;                              /* how many */
-    uint8_t stale[R2H_NUM_BASE_CELLS];      /* partitions present but not complete */
+    struct r2h_valid_pixels *counts;         /* non-NULL: count valid pixels only, write nothing */
+    struct r2h_fast_grid *grid;              /* fast exact indexing of geographic grids */
+    uint8_t skip[R2H_NUM_BASE_CELLS];        /* complete partitions left alone */
+    int nskip;                               /* how many */
+    uint8_t stale[R2H_NUM_BASE_CELLS];       /* partitions present but not complete */
     uint8_t write_order[R2H_NUM_BASE_CELLS]; /* partitions by decreasing rows (balance) */
     struct r2h_manifest manifest;
     double phase[NPHASES];
@@ -62,16 +70,17 @@ struct run {
     struct r2h_convert_result res;
     /* Shared between workers, guarded by mu. */
     pthread_mutex_t mu;
-    size_t next;             /* next chunk or partition to take */
+    size_t next; /* next chunk or partition to take */
     uint64_t pixels_done;
-    enum r2h_status status;  /* first error; workers stop when set */
+    enum r2h_status status; /* first error; workers stop when set */
     char *err;
     size_t errlen;
 };
 
 /* convert.c */
 /* Pass one warning line to the options' warn callback (if any); printf-style. */
-void r2h_conv_warn(const struct run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void r2h_conv_warn(const struct run *run, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* progress.c */
 /* Progress line/bar/JSON on stderr (throttled unless final); call with run->mu held. */

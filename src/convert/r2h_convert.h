@@ -6,15 +6,23 @@
 
 #include <stdint.h>
 
-#include "raster2h3.h"
 #include "r2h_dataset.h"
 #include "r2h_raster.h"
 #include "r2h_sort.h"
+#include "raster2h3.h"
 
 /* Storage for one value of any pixel type. */
 union r2h_value {
-    uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32;
-    uint64_t u64; int64_t i64; float f; double d;
+    uint8_t u8;
+    int8_t i8;
+    uint16_t u16;
+    int16_t i16;
+    uint32_t u32;
+    int32_t i32;
+    uint64_t u64;
+    int64_t i64;
+    float f;
+    double d;
 };
 
 /* The value of type t held in v, as a double. */
@@ -26,18 +34,18 @@ double r2h_value_double(enum r2h_dtype t, const union r2h_value *v);
  * values lexicographically. One band is the n = 1 case. */
 struct r2h_bands {
     int n;
-    int band[R2H_RASTER_MAX_BANDS];      /* 1-based band numbers, in column order */
+    int band[R2H_RASTER_MAX_BANDS]; /* 1-based band numbers, in column order */
     enum r2h_dtype dt[R2H_RASTER_MAX_BANDS];
-    int bits[R2H_RASTER_MAX_BANDS];      /* key width of each band */
-    int shift[R2H_RASTER_MAX_BANDS];     /* its lowest bit in the key */
-    size_t off[R2H_RASTER_MAX_BANDS];    /* its value's offset in a pixel record */
-    size_t pixel_size;                   /* bytes per pixel record (r2h_raster_read) */
-    int key_bits;                        /* total key width, <= 64 */
-    int given[R2H_RASTER_MAX_BANDS];     /* name from --value-name */
+    int bits[R2H_RASTER_MAX_BANDS];   /* key width of each band */
+    int shift[R2H_RASTER_MAX_BANDS];  /* its lowest bit in the key */
+    size_t off[R2H_RASTER_MAX_BANDS]; /* its value's offset in a pixel record */
+    size_t pixel_size;                /* bytes per pixel record (r2h_raster_read) */
+    int key_bits;                     /* total key width, <= 64 */
+    int given[R2H_RASTER_MAX_BANDS];  /* name from --value-name */
     char name[R2H_RASTER_MAX_BANDS][256];
-    int alpha_mask;                      /* --bands all: the alpha band left out, which masks
-                                            the bands without a mask (r2h_raster_mask_with);
-                                            0: none */
+    int alpha_mask; /* --bands all: the alpha band left out, which masks
+                       the bands without a mask (r2h_raster_mask_with);
+                       0: none */
 };
 
 /* Narrow order-preserving key of a value of type t (width r2h_key_width(t) = 8 x its size:
@@ -72,8 +80,14 @@ void r2h_bands_decode(const struct r2h_bands *b, const struct r2h_row *rows, siz
 /* Comma-separated lists of the selection for footers and fingerprints (names and units: a
  * JSON array; scale and offset: GDAL's, 1 and 0 for bands without). */
 enum r2h_bands_what {
-    R2H_LIST_BANDS, R2H_LIST_DTYPES, R2H_LIST_NODATA, R2H_LIST_NODATA_FP, R2H_LIST_NAMES_JSON,
-    R2H_LIST_SCALE, R2H_LIST_OFFSET, R2H_LIST_UNITS_JSON
+    R2H_LIST_BANDS,
+    R2H_LIST_DTYPES,
+    R2H_LIST_NODATA,
+    R2H_LIST_NODATA_FP,
+    R2H_LIST_NAMES_JSON,
+    R2H_LIST_SCALE,
+    R2H_LIST_OFFSET,
+    R2H_LIST_UNITS_JSON
 };
 /* 1 if a selected band has a scale, offset or unit (the footer then records them). */
 int r2h_bands_has_scale(const struct r2h_raster_info *in);

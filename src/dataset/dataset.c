@@ -1,13 +1,13 @@
 /* dataset.c - dataset-level state: run fingerprints, partition completeness, the manifest. */
 #include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "r2h_index.h"
 #include "r2h_dataset.h"
+#include "r2h_index.h"
 #include "r2h_pq_reader.h"
 #include "r2h_sink.h"
 
@@ -70,8 +70,7 @@ static int partition_key_matches(const char *path, const char *key)
            strncmp(dir + 3, key, 15) == 0 && strlen(key) == 15;
 }
 
-enum r2h_part_state r2h_partition_state(const char *path, const char *fingerprint,
-                                        uint64_t *rows)
+enum r2h_part_state r2h_partition_state(const char *path, const char *fingerprint, uint64_t *rows)
 {
     if (!r2h_out_exists(path, NULL))
         return R2H_PART_MISSING;
@@ -123,7 +122,8 @@ static void json_string(struct r2h_buf *b, const char *s)
     r2h_buf_push_byte(b, '"');
 }
 
-static void json_printf(struct r2h_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void json_printf(struct r2h_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void json_printf(struct r2h_buf *b, const char *fmt, ...)
 {
     char tmp[512];
@@ -167,8 +167,9 @@ enum r2h_status r2h_manifest_write(const char *output, const struct r2h_manifest
             first = 0;
             continue;
         }
-        json_printf(&b, "%s\n    {\"h0\": \"%015llx\", \"path\": \"h0=%015llx/data_0.parquet\", "
-                        "\"rows\": %llu, \"bytes\": %llu, \"min\": %.17g, \"max\": %.17g}",
+        json_printf(&b,
+                    "%s\n    {\"h0\": \"%015llx\", \"path\": \"h0=%015llx/data_0.parquet\", "
+                    "\"rows\": %llu, \"bytes\": %llu, \"min\": %.17g, \"max\": %.17g}",
                     first ? "" : ",", (unsigned long long)r2h_index_res0_cell(bc),
                     (unsigned long long)r2h_index_res0_cell(bc), (unsigned long long)p->rows,
                     (unsigned long long)p->bytes, p->min, p->max);

@@ -35,8 +35,7 @@ void r2h_out_root(const char *output, char *dst, size_t len)
         *--w = 0;
 }
 
-enum r2h_status r2h_out_open_sink(const char *path, struct r2h_sink **out, char *err,
-                                  size_t errlen)
+enum r2h_status r2h_out_open_sink(const char *path, struct r2h_sink **out, char *err, size_t errlen)
 {
     if (r2h_out_is_remote(path))
         return r2h_sink_vsi_open(path, out, err, errlen);

@@ -91,8 +91,7 @@ enum r2h_status r2h_partition_fetch(const char *path, struct r2h_pq_reader **out
  * run or another partition) or foreign (unreadable, or no raster2h3:fingerprint: raster2h3 did
  * not write it). rows (may be NULL) gets its row count when readable. */
 enum r2h_part_state { R2H_PART_MISSING, R2H_PART_COMPLETE, R2H_PART_STALE, R2H_PART_FOREIGN };
-enum r2h_part_state r2h_partition_state(const char *path, const char *fingerprint,
-                                        uint64_t *rows);
+enum r2h_part_state r2h_partition_state(const char *path, const char *fingerprint, uint64_t *rows);
 /* 1 when path is a Parquet file whose footer has raster2h3:fingerprint (raster2h3 wrote it). */
 int r2h_partition_is_ours(const char *path);
 

@@ -33,7 +33,10 @@ struct r2h_rowfmt {
 void r2h_rowfmt_init(struct r2h_rowfmt *f, int res, int key_bits);
 
 /* Bytes per row of layout f. */
-static inline size_t r2h_rowfmt_size(const struct r2h_rowfmt *f) { return f->packed ? 8 : 16; }
+static inline size_t r2h_rowfmt_size(const struct r2h_rowfmt *f)
+{
+    return f->packed ? 8 : 16;
+}
 
 static inline uint64_t r2h_row_pack(const struct r2h_rowfmt *f, uint64_t cell, uint64_t key)
 {
@@ -91,7 +94,8 @@ uint64_t r2h_runs_spilled_bytes(const struct r2h_runs *rs);
 void r2h_runs_destroy(struct r2h_runs *rs);
 
 /* K-way merge of base cell bc's rows over all runs, ascending by (cell, key), as unpacked rows;
- * each file run is read through a buffer of bufrows rows. Several merges may run at once on distinct threads. */
+ * each file run is read through a buffer of bufrows rows. Several merges may run at once on
+ * distinct threads. */
 struct r2h_merge;
 struct r2h_pq_column_spec;
 enum r2h_status r2h_merge_open(const struct r2h_runs *rs, int bc, size_t bufrows,

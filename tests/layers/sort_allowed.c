@@ -2,4 +2,7 @@
 #include "r2h_sort.h"
 
 int r2h_layers_probe(void);
-int r2h_layers_probe(void) { return (int)sizeof(struct r2h_row); }
+int r2h_layers_probe(void)
+{
+    return (int)sizeof(struct r2h_row);
+}
