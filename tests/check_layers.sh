@@ -6,7 +6,7 @@
 # The build enforces the same table (each module's OBJECT library sees only those directories);
 # this check also catches an include that happens to resolve another way. Exit 1 on a violation.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 # module: the modules it may use (besides itself and include/).
 declare -A ALLOWED=(
