@@ -1,6 +1,9 @@
 /* convert_internal.h - state of one convert run, shared by the files that implement it:
- *   convert.c    orchestration: options, planning, memory budget, workers (read pass: read,
- *                locate, index, route, sort, spill), write pass dispatch, r2h_convert
+ *   convert.c    orchestration: options, planning, memory budget, workers, write pass
+ *                dispatch, r2h_convert
+ *   read_pass.c  the read pass of each worker: read, locate, index, route, sort, spill
+ *   fingerprint.c  the run fingerprint
+ *   bands.c, aggregate.c  band plans and aggregation (declared in r2h_convert.h)
  *   partition.c  writing one partition file (Parquet schema, footer metadata, merge -> writer)
  *   resume.c     resume and dataset bookkeeping: complete/stale partitions, manifest, --dry-run
  *   progress.c   progress output on stderr and the --profile report
@@ -32,7 +35,6 @@ struct chunk {
     int x0, y, w, h;
 };
 
-struct worker; /* one thread's state (convert.c) */
 struct r2h_fast_grid;
 
 struct run {
@@ -114,5 +116,43 @@ void r2h_conv_finish_work_unit(struct run *run);
 int r2h_conv_manifest_done(const struct run *run);
 /* --dry-run: print the plan on stdout. */
 void r2h_conv_print_plan(const struct run *run);
+
+/* Shared by convert.c and read_pass.c. */
+/* Rows of sort scratch for packed rows: buckets up to this size are sorted in cache. */
+enum { SORT_SCRATCH = 1 << 16 };
+
+/* One thread's state: its own GDAL handle (handles are not thread-safe), scratch buffers and
+ * per-partition rows; partitions of all workers are merged after the pass. */
+struct worker {
+    struct run *run;
+    struct r2h_raster *raster;
+    void *rows, *tmp; /* row buffer (cap rows of run->fmt) and sort scratch (cap_tmp) */
+    size_t nrows, cap, cap_tmp;
+    size_t limit;                   /* make_room runs when nrows reaches it (<= mapped) */
+    size_t mapped;                  /* rows of the buffer mapped so far (<= cap) */
+    int decided, halved;            /* half-way decision taken; spill at cap / 2 (make_room) */
+    uint64_t pixels_seen;           /* pixels of the raster rows this worker has routed */
+    size_t *count;                  /* radix histogram */
+    struct r2h_valid_pixels counts; /* valid pixels per base cell (count-only runs) */
+    uint64_t fallbacks;             /* pixels the fast index path sent to the reference */
+    uint64_t beyond_pole, repeated; /* valid pixels off the globe (r2h_raster_drop_off_globe) */
+    uint64_t located, not_located;  /* valid pixels through PROJ; those it could not transform */
+    double phase[NPHASES];
+    void *vals;
+    uint8_t *valid, *ok;
+    double *lat, *lng;
+    uint64_t *cells, *keys; /* per column of the current row */
+    size_t cap_pix, cap_w;
+    const struct chunk *cur; /* chunk being read (pixel references of aggregation) */
+    pthread_t tid;
+};
+
+/* Record the first error (message already formatted in msg) and make every worker stop. */
+void r2h_conv_fail(struct run *run, enum r2h_status st, const char *msg);
+/* The next piece of work (chunk or base cell) below limit, or -1 (read_pass.c). */
+long r2h_conv_take_next(struct run *run, size_t limit, uint64_t done_pixels);
+/* Read pass (read_pass.c): one worker thread's loop over chunks; warnings about pixels dropped. */
+void *r2h_conv_read_worker(void *arg);
+void r2h_conv_warn_dropped(const struct run *run);
 
 #endif
