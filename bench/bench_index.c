@@ -1,4 +1,5 @@
-/* bench_index.c - ns per pixel of reference latLngToCell vs the fast paths on a carbon-shaped grid. */
+/* bench_index.c - ns per pixel of reference latLngToCell vs the fast paths on a carbon-shaped grid.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,8 @@ int main(int argc, char **argv)
     uint64_t *ref = malloc(sizeof *ref * width), *fast = malloc(sizeof *fast * width);
     printf("carbon grid %dx%d px %.15g, %d rows x %d px per resolution, one thread\n", width,
            height, px, nrows, width);
-    printf("res  ref ns/px  grid ns/px  speedup  points ns/px  speedup  grid fallbacks  mismatches\n");
+    printf(
+        "res  ref ns/px  grid ns/px  speedup  points ns/px  speedup  grid fallbacks  mismatches\n");
     for (int q = 0; q < nres; q++) {
         const int res = resv[q];
         struct r2h_fast_grid *g;

@@ -5,23 +5,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "raster2h3_version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define R2H_VERSION_STRING "0.1.0"
-
 /* Status codes. Values are stable: they may be logged and compared across versions. */
 enum r2h_status {
     R2H_OK = 0,
-    R2H_ERR_NOMEM = 1,      /* allocation failed */
-    R2H_ERR_INVALID = 2,    /* bad argument or option */
-    R2H_ERR_IO = 3,         /* read/write/fsync/rename failed (disk full, permissions) */
-    R2H_ERR_INPUT = 4,      /* input raster missing, unreadable or unusable */
-    R2H_ERR_CRS = 5,        /* CRS missing or cannot be transformed to WGS84 */
-    R2H_ERR_H3 = 6,         /* H3 library returned an error */
-    R2H_ERR_FORMAT = 7,     /* Parquet encoding error (e.g. value out of range) */
-    R2H_ERR_INTERNAL = 8,   /* invariant broken: a bug */
+    R2H_ERR_NOMEM = 1,       /* allocation failed */
+    R2H_ERR_INVALID = 2,     /* bad argument or option */
+    R2H_ERR_IO = 3,          /* read/write/fsync/rename failed (disk full, permissions) */
+    R2H_ERR_INPUT = 4,       /* input raster missing, unreadable or unusable */
+    R2H_ERR_CRS = 5,         /* CRS missing or cannot be transformed to WGS84 */
+    R2H_ERR_H3 = 6,          /* H3 library returned an error */
+    R2H_ERR_FORMAT = 7,      /* Parquet encoding error (e.g. value out of range) */
+    R2H_ERR_INTERNAL = 8,    /* invariant broken: a bug */
     R2H_ERR_INTERRUPTED = 9, /* stopped by a signal */
     R2H_ERR_TRANSIENT = 10   /* retryable I/O failure (HTTP 5xx/429, timeout, connection) */
 };
@@ -51,35 +51,41 @@ struct r2h_convert_options {
                                        NULL: each band's name as above, else band_<n> ("value"
                                        if only one band is selected); clashes get _<n> */
     int nvalue_names;
-    int has_nodata;         /* 1: nodata below overrides every selected band's */
+    int has_nodata; /* 1: nodata below overrides every selected band's */
     double nodata;
-    int unscale;            /* 1: bands with a scale/offset are written as float64
-                               value * scale + offset (NoData tested on the raw value) */
-    const char *srs;        /* NULL: the input's CRS; else the CRS to assign to the input
-                               (anything OSRSetFromUserInput accepts, e.g. "EPSG:4326") */
-    int profile;            /* 1: per-phase timings and peak RSS on stderr */
-    int compression_level;  /* zstd level (default 3) */
-    int threads;            /* worker threads; 0 = all online cores */
-    uint64_t memory;        /* memory budget in bytes for buffered rows (default 1 GiB) */
-    const char *tmpdir;     /* spill directory (NULL: $TMPDIR, else /tmp) */
+    int unscale;           /* 1: bands with a scale/offset are written as float64
+                              value * scale + offset (NoData tested on the raw value) */
+    const char *srs;       /* NULL: the input's CRS; else the CRS to assign to the input
+                              (anything OSRSetFromUserInput accepts, e.g. "EPSG:4326") */
+    int profile;           /* 1: per-phase timings and peak RSS on stderr */
+    int compression_level; /* zstd level (default 3) */
+    int threads;           /* worker threads; 0 = all online cores */
+    uint64_t memory;       /* memory budget in bytes for buffered rows (default 1 GiB) */
+    const char *tmpdir;    /* spill directory (NULL: $TMPDIR, else /tmp) */
     enum r2h_progress {
-        R2H_PROGRESS_NONE, R2H_PROGRESS_LINES, R2H_PROGRESS_BAR, R2H_PROGRESS_JSON
-    } progress;             /* progress report on stderr (default: lines) */
-    int overwrite;          /* 1: redo every partition, even complete ones */
-    int dry_run;            /* 1: print the plan on stdout, write nothing */
-    int reference_index;    /* 1: index every pixel with H3's latLngToCell (slow; for
-                               benchmarks and cross-checks); 0: the fast exact path */
+        R2H_PROGRESS_NONE,
+        R2H_PROGRESS_LINES,
+        R2H_PROGRESS_BAR,
+        R2H_PROGRESS_JSON
+    } progress;          /* progress report on stderr (default: lines) */
+    int overwrite;       /* 1: redo every partition, even complete ones */
+    int dry_run;         /* 1: print the plan on stdout, write nothing */
+    int reference_index; /* 1: index every pixel with H3's latLngToCell (slow; for
+                            benchmarks and cross-checks); 0: the fast exact path */
     /* Beyond pixel rows (docs/design/0005-aggregation.md). All zero: pixel mode, unchanged. */
-    int aggregate;          /* 1: one row per cell with the statistics in stats */
-    unsigned stats;         /* R2H_STAT_* bits; 0 = defaults (see r2h_convert_options_init) */
-    const double *classes;  /* R2H_STAT_FRACTIONS: the class values, one frac_<v> column each */
+    int aggregate;         /* 1: one row per cell with the statistics in stats */
+    unsigned stats;        /* R2H_STAT_* bits; 0 = defaults (see r2h_convert_options_init) */
+    const double *classes; /* R2H_STAT_FRACTIONS: the class values, one frac_<v> column each */
     int nclasses;
     enum r2h_density_unit {
-        R2H_DENSITY_NONE, R2H_DENSITY_PER_M2, R2H_DENSITY_PER_HA, R2H_DENSITY_PER_KM2
-    } density_unit;         /* values are densities: total = sum of value x pixel area; mean
-                             * and fractions are area-weighted */
-    unsigned parents;       /* bit r set: a parent column at resolution r (< resolution) */
-    int cell_string;        /* 1: cells and parents as 15-digit lowercase hex strings */
+        R2H_DENSITY_NONE,
+        R2H_DENSITY_PER_M2,
+        R2H_DENSITY_PER_HA,
+        R2H_DENSITY_PER_KM2
+    } density_unit;   /* values are densities: total = sum of value x pixel area; mean
+                       * and fractions are area-weighted */
+    unsigned parents; /* bit r set: a parent column at resolution r (< resolution) */
+    int cell_string;  /* 1: cells and parents as 15-digit lowercase hex strings */
     /* Warnings (pixels dropped by a rule, metadata not applied, ...): each is passed to
      * warn(warn_ctx, line) as one line without a trailing newline, at most once per kind and
      * run, from the calling thread. NULL: warnings are dropped (the library never prints). */
@@ -99,8 +105,8 @@ enum {
     R2H_STAT_MAX = 1u << 4,   /* <value>_max (value type) */
     R2H_STAT_MODE = 1u << 5,  /* <value>_mode: most frequent value, ties to the smallest */
     R2H_STAT_FRACTIONS = 1u << 6, /* frac_<class>: share of the cell's pixels (area with a unit) */
-    R2H_STAT_AREA = 1u << 7,  /* area: sum of the pixels' ellipsoidal areas in m2 (DOUBLE) */
-    R2H_STAT_TOTAL = 1u << 8  /* <value>_total: sum of value x area in the density unit */
+    R2H_STAT_AREA = 1u << 7,      /* area: sum of the pixels' ellipsoidal areas in m2 (DOUBLE) */
+    R2H_STAT_TOTAL = 1u << 8      /* <value>_total: sum of value x area in the density unit */
 };
 
 /* Parse a comma-separated list of statistic names (count,sum,mean,min,max,mode,fractions,area,
@@ -113,26 +119,25 @@ enum r2h_status r2h_auto_resolution(const char *input, int *res, double *pixel_a
                                     double *cell_area_m2, char *errbuf, size_t errbuf_len);
 /* The same with the CRS srs assigned to the input (as r2h_convert_options.srs; NULL: its own). */
 enum r2h_status r2h_auto_resolution_srs(const char *input, const char *srs, int *res,
-                                        double *pixel_area_m2, double *cell_area_m2,
-                                        char *errbuf, size_t errbuf_len);
+                                        double *pixel_area_m2, double *cell_area_m2, char *errbuf,
+                                        size_t errbuf_len);
 
 /* A summary of a dataset (partitions, rows, bytes, resolution, mode, columns with min/max,
  * source, versions) as text, or as one JSON object with json = 1. *out is a NUL-terminated
  * string the caller frees with r2h_info_free. */
-enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
-                         size_t errbuf_len);
+enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf, size_t errbuf_len);
 void r2h_info_free(char *text);
 
 /* A PNG map (equirectangular lng/lat) of a dataset: each cell filled with a viridis colour of
  * its value column (column NULL: the value column, or <value>_mean/_mode/count in aggregate
  * datasets), a legend with min/max, transparent where there is no data. */
 struct r2h_preview_options {
-    const char *output;     /* dataset root */
-    const char *png;        /* PNG path to write */
-    int width;              /* image width in pixels (default 1024); height = width / 2 (world)
-                             * or from the data's aspect ratio (data) */
-    int extent_data;        /* 0: the whole world, 1: the bounding box of the data */
-    const char *column;     /* value column to colour by; NULL: automatic */
+    const char *output; /* dataset root */
+    const char *png;    /* PNG path to write */
+    int width;          /* image width in pixels (default 1024); height = width / 2 (world)
+                         * or from the data's aspect ratio (data) */
+    int extent_data;    /* 0: the whole world, 1: the bounding box of the data */
+    const char *column; /* value column to colour by; NULL: automatic */
 };
 void r2h_preview_options_init(struct r2h_preview_options *o);
 enum r2h_status r2h_preview(const struct r2h_preview_options *o, char *errbuf, size_t errbuf_len);
@@ -142,13 +147,13 @@ void r2h_convert_options_init(struct r2h_convert_options *opt);
 
 /* Result summary of r2h_convert(). */
 struct r2h_convert_result {
-    uint64_t pixels_read;   /* pixels examined */
-    uint64_t pixels_valid;  /* valid pixels written (pixel mode) */
+    uint64_t pixels_read;  /* pixels examined */
+    uint64_t pixels_valid; /* valid pixels written (pixel mode) */
     uint64_t rows_written;
     int partitions_written;
-    uint64_t spilled_bytes; /* bytes written to temporary run files */
-    int partitions_skipped; /* complete partitions left as they were (resume) */
-    int partitions_removed; /* stale partitions of an earlier run removed */
+    uint64_t spilled_bytes;   /* bytes written to temporary run files */
+    int partitions_skipped;   /* complete partitions left as they were (resume) */
+    int partitions_removed;   /* stale partitions of an earlier run removed */
     uint64_t index_fallbacks; /* pixels the fast path handed to latLngToCell */
 };
 
@@ -161,18 +166,18 @@ enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_co
 
 /* Options of r2h_verify(). Initialise with r2h_verify_options_init(). */
 struct r2h_verify_options {
-    const char *output;     /* dataset root: directory, s3://bucket/prefix or /vsi... */
-    const char *input;      /* NULL, or the raster to count valid pixels per partition from */
-    int band;               /* band of input; 0 (default): the bands the dataset records */
-    const int *bands;       /* nbands > 0: these bands (valid in all of them, as convert) */
+    const char *output; /* dataset root: directory, s3://bucket/prefix or /vsi... */
+    const char *input;  /* NULL, or the raster to count valid pixels per partition from */
+    int band;           /* band of input; 0 (default): the bands the dataset records */
+    const int *bands;   /* nbands > 0: these bands (valid in all of them, as convert) */
     int nbands;
-    int has_nodata;         /* NoData override for input, as in convert */
+    int has_nodata; /* NoData override for input, as in convert */
     double nodata;
-    const char *srs;        /* CRS to assign to input, as in convert (NULL: its own) */
-    int work_unit;          /* -1: whole raster; else only this base cell is checked */
-    int threads;            /* for counting input pixels; 0 = all cores */
-    int write_manifest;     /* 1: (re)write OUTPUT/_manifest.json when everything checks out;
-                               needs input and work_unit -1 (else R2H_ERR_INVALID) */
+    const char *srs;    /* CRS to assign to input, as in convert (NULL: its own) */
+    int work_unit;      /* -1: whole raster; else only this base cell is checked */
+    int threads;        /* for counting input pixels; 0 = all cores */
+    int write_manifest; /* 1: (re)write OUTPUT/_manifest.json when everything checks out;
+                           needs input and work_unit -1 (else R2H_ERR_INVALID) */
 };
 
 void r2h_verify_options_init(struct r2h_verify_options *opt);

@@ -13,7 +13,7 @@ mkdir -p "$deps"
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 apt_packages=(build-essential cmake pkg-config libgdal-dev gdal-bin python3-gdal python3-venv
-    python3-dev libzstd-dev libsnappy-dev zlib1g-dev libpng-dev shellcheck)
+    python3-dev libzstd-dev libsnappy-dev zlib1g-dev libpng-dev shellcheck clang-format)
 
 install_debian_packages() {
     local missing=()

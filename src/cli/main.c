@@ -34,66 +34,110 @@ struct opt_doc {
     const char *help;
 };
 
-enum { OPT_RES = 'r', OPT_I = 1000, OPT_BAND, OPT_VALUE_NAME, OPT_NODATA, OPT_PROFILE, OPT_QUIET,
-       OPT_INPUT_URL, OPT_HELP, OPT_VERSION, OPT_LEVEL, OPT_THREADS, OPT_MEMORY,
-       OPT_TMPDIR, OPT_PROGRESS, OPT_OVERWRITE, OPT_DRY_RUN, OPT_INDEX, OPT_AGGREGATE, OPT_STAT,
-       OPT_CLASSES, OPT_DENSITY, OPT_PARENTS, OPT_CELL_FORMAT, OPT_BANDS, OPT_UNSCALE, OPT_SRS };
+enum {
+    OPT_RES = 'r',
+    OPT_I = 1000,
+    OPT_BAND,
+    OPT_VALUE_NAME,
+    OPT_NODATA,
+    OPT_PROFILE,
+    OPT_QUIET,
+    OPT_INPUT_URL,
+    OPT_HELP,
+    OPT_VERSION,
+    OPT_LEVEL,
+    OPT_THREADS,
+    OPT_MEMORY,
+    OPT_TMPDIR,
+    OPT_PROGRESS,
+    OPT_OVERWRITE,
+    OPT_DRY_RUN,
+    OPT_INDEX,
+    OPT_AGGREGATE,
+    OPT_STAT,
+    OPT_CLASSES,
+    OPT_DENSITY,
+    OPT_PARENTS,
+    OPT_CELL_FORMAT,
+    OPT_BANDS,
+    OPT_UNSCALE,
+    OPT_SRS
+};
 
 static const struct opt_doc options[] = {
-    {{"resolution", required_argument, NULL, OPT_RES}, "N",
+    {{"resolution", required_argument, NULL, OPT_RES},
+     "N",
      "H3 resolution 0..15 (default 8), or auto: the one nearest the pixel area"},
     {{"zoom", required_argument, NULL, OPT_RES}, "N", "same as --resolution (seed compatibility)"},
-    {{"i", required_argument, NULL, OPT_I}, "N",
+    {{"i", required_argument, NULL, OPT_I},
+     "N",
      "work unit: base cell N (0..121); default $JOB_COMPLETION_INDEX, else the whole raster"},
     {{"band", required_argument, NULL, OPT_BAND}, "B", "band number, 1-based (default 1)"},
-    {{"bands", required_argument, NULL, OPT_BANDS}, "LIST",
+    {{"bands", required_argument, NULL, OPT_BANDS},
+     "LIST",
      "several bands (1,3,5, or all: every band but alpha bands, which still\n"
      "                             mask): one value column each, in order; a pixel\n"
      "                             is written when valid in every band. At most 64 bits per\n"
      "                             pixel: 8 Byte, 4 Int16/UInt16, 2 Float32/Int32/UInt32 bands\n"
      "                             or 1 64-bit band"},
-    {{"value-name", required_argument, NULL, OPT_VALUE_NAME}, "NAME",
+    {{"value-name", required_argument, NULL, OPT_VALUE_NAME},
+     "NAME",
      "value column name (default: the band's GRIB element and level, description\n"
      "                             or NetCDF variable as an identifier, else 'value');\n"
      "                             with --bands a list a,b,c (default: those names, else\n"
      "                             band_<n>)"},
-    {{"nodata", required_argument, NULL, OPT_NODATA}, "V",
+    {{"nodata", required_argument, NULL, OPT_NODATA},
+     "V",
      "NoData value (overrides the band's; with --bands every band's)"},
-    {{"unscale", no_argument, NULL, OPT_UNSCALE}, NULL,
+    {{"unscale", no_argument, NULL, OPT_UNSCALE},
+     NULL,
      "write bands that have a scale/offset as float64 value * scale + offset\n"
      "                             (default: raw values, with a warning; NoData is tested on\n"
      "                             the raw value)"},
-    {{"srs", required_argument, NULL, OPT_SRS}, "SRS",
+    {{"srs", required_argument, NULL, OPT_SRS},
+     "SRS",
      "assign this CRS to the input (EPSG:4326, WKT, PROJ string; replaces the input's)"},
     {{"input-url", required_argument, NULL, OPT_INPUT_URL}, "URL", "input (instead of INPUT)"},
-    {{"aggregate", no_argument, NULL, OPT_AGGREGATE}, NULL,
+    {{"aggregate", no_argument, NULL, OPT_AGGREGATE},
+     NULL,
      "one row per cell with statistics (--stat) instead of one row per pixel"},
-    {{"stat", required_argument, NULL, OPT_STAT}, "LIST",
+    {{"stat", required_argument, NULL, OPT_STAT},
+     "LIST",
      "statistics of --aggregate: count,sum,mean,min,max,mode,fractions,area,total\n"
      "                             (default count,mean,min,max; with --density-unit\n"
      "                             count,area,total,mean)"},
-    {{"classes", required_argument, NULL, OPT_CLASSES}, "V1,V2,..",
+    {{"classes", required_argument, NULL, OPT_CLASSES},
+     "V1,V2,..",
      "class values of --stat fractions: one frac_<V> column each"},
-    {{"density-unit", required_argument, NULL, OPT_DENSITY}, "UNIT",
+    {{"density-unit", required_argument, NULL, OPT_DENSITY},
+     "UNIT",
      "per-m2 | per-ha | per-km2: values are densities; <value>_total = sum of value x\n"
      "                             pixel area, mean and fractions area-weighted (WGS84 areas)"},
-    {{"parents", required_argument, NULL, OPT_PARENTS}, "R1,R2,..",
+    {{"parents", required_argument, NULL, OPT_PARENTS},
+     "R1,R2,..",
      "extra parent cell columns h<R> (parent_h0 for 0), resolutions below --resolution"},
-    {{"cell-format", required_argument, NULL, OPT_CELL_FORMAT}, "FMT",
+    {{"cell-format", required_argument, NULL, OPT_CELL_FORMAT},
+     "FMT",
      "uint64 (default) | string: 15-digit lowercase hex like h3-py"},
-    {{"threads", required_argument, NULL, OPT_THREADS}, "N",
+    {{"threads", required_argument, NULL, OPT_THREADS},
+     "N",
      "worker threads (default: all cores); output is identical for any N"},
-    {{"memory", required_argument, NULL, OPT_MEMORY}, "SIZE",
+    {{"memory", required_argument, NULL, OPT_MEMORY},
+     "SIZE",
      "memory budget for buffered rows, e.g. 512M, 4G (default 1G); rows beyond it are\n"
      "                             spilled as sorted runs to --tmpdir"},
-    {{"tmpdir", required_argument, NULL, OPT_TMPDIR}, "DIR",
+    {{"tmpdir", required_argument, NULL, OPT_TMPDIR},
+     "DIR",
      "directory for spilled runs (default $TMPDIR, else /tmp); removed at exit"},
-    {{"progress", required_argument, NULL, OPT_PROGRESS}, "MODE",
+    {{"progress", required_argument, NULL, OPT_PROGRESS},
+     "MODE",
      "bar | lines | json | none (default: bar on a TTY, else lines every 5 s)"},
     {{"compression-level", required_argument, NULL, OPT_LEVEL}, "N", "zstd level (default 3)"},
-    {{"index", required_argument, NULL, OPT_INDEX}, "PATH",
+    {{"index", required_argument, NULL, OPT_INDEX},
+     "PATH",
      "fast (default: exact, many times faster) | reference (H3 latLngToCell per pixel)"},
-    {{"overwrite", no_argument, NULL, OPT_OVERWRITE}, NULL,
+    {{"overwrite", no_argument, NULL, OPT_OVERWRITE},
+     NULL,
      "redo every partition (default: keep partitions complete for this input and options)"},
     {{"dry-run", no_argument, NULL, OPT_DRY_RUN}, NULL, "print what would be done, write nothing"},
     {{"profile", no_argument, NULL, OPT_PROFILE}, NULL, "print phase times and peak RSS to stderr"},
@@ -120,8 +164,9 @@ static void usage(FILE *f)
                  options[i].arg ? options[i].arg : "");
         fprintf(f, "  %-26s %s\n", left, options[i].help);
     }
-    fprintf(f, "\nexit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 output error,\n"
-               "            5 interrupted, 6 verify found problems, 75 retryable (transient I/O)\n");
+    fprintf(f,
+            "\nexit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 output error,\n"
+            "            5 interrupted, 6 verify found problems, 75 retryable (transient I/O)\n");
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -243,8 +288,10 @@ static int exit_code_of(enum r2h_status st)
     switch (st) {
     case R2H_OK: return EXIT_OK;
     case R2H_ERR_INVALID: return EXIT_USAGE;
-    case R2H_ERR_INPUT: case R2H_ERR_CRS: return EXIT_INPUT;
-    case R2H_ERR_IO: case R2H_ERR_FORMAT: return EXIT_OUTPUT;
+    case R2H_ERR_INPUT:
+    case R2H_ERR_CRS: return EXIT_INPUT;
+    case R2H_ERR_IO:
+    case R2H_ERR_FORMAT: return EXIT_OUTPUT;
     case R2H_ERR_INTERRUPTED: return EXIT_INTERRUPTED;
     case R2H_ERR_TRANSIENT: return EXIT_RETRYABLE;
     default: return EXIT_INTERNAL;
@@ -366,7 +413,8 @@ static int cmd_convert(int argc, char **argv)
         case OPT_STAT:
             if (!(o.stats = r2h_stats_parse(optarg)))
                 return usage_error("--stat must list count,sum,mean,min,max,mode,fractions,area,"
-                                   "total; got '%s'", optarg);
+                                   "total; got '%s'",
+                                   optarg);
             break;
         case OPT_CLASSES: {
             o.nclasses = 0;
@@ -477,7 +525,8 @@ static int cmd_convert(int argc, char **argv)
         o.resolution = r;
         fprintf(stderr,
                 "raster2h3: --resolution auto picked %d (centre pixel %.6g m2, average cell "
-                "%.6g m2)\n", r, pa, ca);
+                "%.6g m2)\n",
+                r, pa, ca);
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -517,12 +566,11 @@ static int cmd_verify(int argc, char **argv)
     struct r2h_verify_options o;
     r2h_verify_options_init(&o);
     static const struct option longopts[] = {
-        {"input", required_argument, NULL, 'I'}, {"band", required_argument, NULL, 'b'},
-        {"bands", required_argument, NULL, 'B'},
-        {"nodata", required_argument, NULL, 'n'}, {"i", required_argument, NULL, 'i'},
-        {"srs", required_argument, NULL, 's'},
+        {"input", required_argument, NULL, 'I'},   {"band", required_argument, NULL, 'b'},
+        {"bands", required_argument, NULL, 'B'},   {"nodata", required_argument, NULL, 'n'},
+        {"i", required_argument, NULL, 'i'},       {"srs", required_argument, NULL, 's'},
         {"threads", required_argument, NULL, 't'}, {"write-manifest", no_argument, NULL, 'w'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     long v;
     int c, bands[64];
     opterr = 0;
@@ -626,7 +674,8 @@ static int cmd_preview(int argc, char **argv)
                    " by value (viridis),\nwith a min/max legend; transparent where no data.\n");
             return EXIT_OK;
         } else if ((strcmp(a, "--width") == 0 || strcmp(a, "--extent") == 0 ||
-                    strcmp(a, "--column") == 0) && i + 1 >= argc) {
+                    strcmp(a, "--column") == 0) &&
+                   i + 1 >= argc) {
             return usage_error("option %s needs a value", a);
         } else if (strcmp(a, "--width") == 0) {
             if (!parse_int(argv[++i], 64, 16384, &v))

@@ -1,4 +1,5 @@
-/* cleanup.c - registry of temporary paths removed from a signal handler (lock-free, async-signal-safe). */
+/* cleanup.c - registry of temporary paths removed from a signal handler (lock-free,
+ * async-signal-safe). */
 #include <stdatomic.h>
 #include <unistd.h>
 

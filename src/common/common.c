@@ -1,8 +1,10 @@
 /* common.c - status names, allocation hook, byte buffers. */
 #include <stdio.h>
-#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include "r2h_common.h"
 
@@ -26,7 +28,10 @@ const char *r2h_status_str(enum r2h_status s)
 
 static long alloc_fail_countdown;
 
-void r2h_alloc_fail_after(long n) { alloc_fail_countdown = n; }
+void r2h_alloc_fail_after(long n)
+{
+    alloc_fail_countdown = n;
+}
 
 static int alloc_should_fail(void)
 {
@@ -35,7 +40,10 @@ static int alloc_should_fail(void)
     return --alloc_fail_countdown == 0;
 }
 
-void *r2h_malloc(size_t n) { return alloc_should_fail() ? NULL : malloc(n ? n : 1); }
+void *r2h_malloc(size_t n)
+{
+    return alloc_should_fail() ? NULL : malloc(n ? n : 1);
+}
 
 void r2h_prefault(void *p, size_t n)
 {
@@ -55,9 +63,15 @@ void *r2h_calloc(size_t n, size_t size)
     return alloc_should_fail() ? NULL : calloc(n ? n : 1, size ? size : 1);
 }
 
-void *r2h_realloc(void *p, size_t n) { return alloc_should_fail() ? NULL : realloc(p, n ? n : 1); }
+void *r2h_realloc(void *p, size_t n)
+{
+    return alloc_should_fail() ? NULL : realloc(p, n ? n : 1);
+}
 
-void r2h_free(void *p) { free(p); }
+void r2h_free(void *p)
+{
+    free(p);
+}
 
 char *r2h_strdup(const char *s)
 {
@@ -97,9 +111,15 @@ enum r2h_status r2h_buf_append(struct r2h_buf *b, const void *p, size_t n)
     return R2H_OK;
 }
 
-enum r2h_status r2h_buf_push_byte(struct r2h_buf *b, uint8_t v) { return r2h_buf_append(b, &v, 1); }
+enum r2h_status r2h_buf_push_byte(struct r2h_buf *b, uint8_t v)
+{
+    return r2h_buf_append(b, &v, 1);
+}
 
-void r2h_buf_clear(struct r2h_buf *b) { b->len = 0; }
+void r2h_buf_clear(struct r2h_buf *b)
+{
+    b->len = 0;
+}
 
 void r2h_buf_free(struct r2h_buf *b)
 {
@@ -159,4 +179,32 @@ enum r2h_io_kind r2h_io_classify(const char *msg, int *http_status)
     if (code == 404 || strstr(msg, "NoSuchKey") || strstr(msg, "NoSuchBucket"))
         return R2H_IO_NOT_FOUND;
     return R2H_IO_OTHER;
+}
+
+double r2h_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+uint64_t r2h_peak_rss(void)
+{
+    /* VmHWM belongs to this process image; getrusage's maxrss also counts what the parent had
+     * mapped when it forked us (it survives exec), which misleads under Python's subprocess. */
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f) {
+        char line[256];
+        unsigned long long kb = 0;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+                break;
+        fclose(f);
+        if (kb)
+            return (uint64_t)kb * 1024u;
+    }
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (uint64_t)ru.ru_maxrss * 1024u; /* Linux reports KiB */
 }

@@ -47,8 +47,7 @@ static inline double r2h_normalise_lng(double lng)
 }
 
 /* Format a message into dst (always NUL-terminated, truncated if needed). */
-void r2h_fmt(char *dst, size_t dst_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void r2h_fmt(char *dst, size_t dst_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* What a failed I/O call's messages (GDAL's and curl's text, possibly several joined) say about
  * the failure, for inputs and outputs alike: TRANSIENT (no response, timeouts, connection
@@ -66,5 +65,10 @@ enum r2h_io_kind r2h_io_classify(const char *msg, int *http_status);
 int r2h_cleanup_register(const char *path, int is_dir);
 void r2h_cleanup_unregister(int slot);
 void r2h_cleanup_run(void);
+
+/* Seconds since an arbitrary epoch (monotonic clock). */
+double r2h_now(void);
+/* Peak resident set size of this process image in bytes (VmHWM). */
+uint64_t r2h_peak_rss(void);
 
 #endif

@@ -1,4 +1,5 @@
-/* fast_block.c - the certified locate of r2h_fast_locate on blocks of points, four lanes at a time. */
+/* fast_block.c - the certified locate of r2h_fast_locate on blocks of points, four lanes at a time.
+ */
 #include <stdint.h>
 #include <string.h>
 
@@ -16,16 +17,16 @@ typedef int v4i __attribute__((vector_size(16)));
 #define VABS(a) ((v4d)((v4l)(a) & (v4l){INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX}))
 /* Floor of lanes within +-1e9: truncate through int32, then step down where truncation went
  * up. */
-#define VFLOOR(a, t)                                                                          \
-    ((t) = __builtin_convertvector(__builtin_convertvector((a), v4i), v4d),                  \
+#define VFLOOR(a, t)                                                                               \
+    ((t) = __builtin_convertvector(__builtin_convertvector((a), v4i), v4d),                        \
      (t) - (v4d)(((a) < (t)) & (v4l)VSET(1.0)))
 
 /* Same decisions as r2h_fast_locate with face f fixed, for n points (n a multiple of 4):
  * ok[k] = 1 and (ci[k], cj[k]) the hex where certified, ok[k] = 0 where the scalar path must
  * decide (outside f's inscribed circle, or too close to a decision boundary). */
 __attribute__((target_clones("avx2", "default"))) void
-r2h_fast_locate_block(const struct r2h_fast_frame *fr, int f, const double *vx,
-                      const double *vy, const double *vz, int n, int *ci, int *cj, uint8_t *ok)
+r2h_fast_locate_block(const struct r2h_fast_frame *fr, int f, const double *vx, const double *vy,
+                      const double *vz, int n, int *ci, int *cj, uint8_t *ok)
 {
     const struct r2h_fast_model *m = &r2h_fast_model_g;
     const v4d cx = VSET(m->c[f][0]), cy = VSET(m->c[f][1]), cz = VSET(m->c[f][2]);

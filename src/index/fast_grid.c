@@ -181,8 +181,8 @@ static int any_set(const uint8_t *f, int n)
     return 0;
 }
 
-void r2h_fast_grid_cells(const struct r2h_fast_grid *g, int row, int col0, int n,
-                         const uint8_t *ok, uint64_t *cells, uint64_t *fallbacks)
+void r2h_fast_grid_cells(const struct r2h_fast_grid *g, int row, int col0, int n, const uint8_t *ok,
+                         uint64_t *cells, uint64_t *fallbacks)
 {
     if (n <= 0)
         return;
@@ -238,8 +238,8 @@ void r2h_fast_grid_cells(const struct r2h_fast_grid *g, int row, int col0, int n
         *fallbacks += fell;
 }
 
-void r2h_index_cells_fast(const double *lat_deg, const double *lng_deg, const uint8_t *ok,
-                          size_t n, int res, uint64_t *cells, uint64_t *fallbacks)
+void r2h_index_cells_fast(const double *lat_deg, const double *lng_deg, const uint8_t *ok, size_t n,
+                          int res, uint64_t *cells, uint64_t *fallbacks)
 {
     if (res < 0 || res > 15) {
         for (size_t i = 0; i < n; i++)

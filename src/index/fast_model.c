@@ -1,4 +1,5 @@
-/* fast_model.c - certified fast latLngToCell: face and hex from dot products, learned base-cell table. */
+/* fast_model.c - certified fast latLngToCell: face and hex from dot products, learned base-cell
+ * table. */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -12,13 +13,13 @@
 /* Error model (docs/design/0004-fast-index.md): a bound E on the distance, in hex units, between
  * the hex2d point the reference computes and the one computed here, for points at least
  * NEAR_TAN (tangent of the angle) from their face centre. */
-#define REL_ERR 1e-13      /* relative error of the hex2d position (both paths and constants) */
-#define ABS_ERR_SIN 1e-14  /* tan-plane error that grows like 1/sin(r) near a face centre */
-#define ABS_ERR_HEX 1e-9   /* absolute error in hex units (rounding of the hex arithmetic) */
-#define NEAR_TAN 1e-2      /* closer to a face centre than this (tan r): fall back */
-#define MAX_TAN 0.8        /* tan of the largest centre-to-point angle on a face (37.4 deg) */
+#define REL_ERR 1e-13     /* relative error of the hex2d position (both paths and constants) */
+#define ABS_ERR_SIN 1e-14 /* tan-plane error that grows like 1/sin(r) near a face centre */
+#define ABS_ERR_HEX 1e-9  /* absolute error in hex units (rounding of the hex arithmetic) */
+#define NEAR_TAN 1e-2     /* closer to a face centre than this (tan r): fall back */
+#define MAX_TAN 0.8       /* tan of the largest centre-to-point angle on a face (37.4 deg) */
 #define FACE_GAP R2H_FAST_FACE_GAP
-#define INCIRCLE_GAP 1e-9  /* cos margin inside a face's inscribed circle */
+#define INCIRCLE_GAP 1e-9 /* cos margin inside a face's inscribed circle */
 
 /* H3's grid constants: res-0 hex spacing on the gnomonic plane is 1/INV_RES0_U, Class III
  * grids are turned by AP7_ROT relative to Class II. */
@@ -48,7 +49,10 @@ static void lvec(double lat, double lng, ld out[3])
     out[2] = sinl(lat);
 }
 
-static ld ldot(const ld a[3], const ld b[3]) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
+static ld ldot(const ld a[3], const ld b[3])
+{
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+}
 
 static void lnormalise(ld a[3])
 {
@@ -142,8 +146,7 @@ static ld build_face(ld pv[12][3], const int t[3], ld c[3], ld e1[3], ld e2[3])
  * positive side of the 3 edge neighbours' planes is inside f's spherical triangle, a positive
  * combination of its vertices V; for a face h sharing no vertex, v . (c_f - c_h) is then at
  * least min over V of V . (c_f - c_h), checked here to be large. */
-static int build_neighbours(ld pv[12][3], int tri[R2H_FAST_NFACE][3],
-                            ld fc[R2H_FAST_NFACE][3])
+static int build_neighbours(ld pv[12][3], int tri[R2H_FAST_NFACE][3], ld fc[R2H_FAST_NFACE][3])
 {
     struct r2h_fast_model *m = &r2h_fast_model_g;
     for (int f = 0; f < R2H_FAST_NFACE; f++) {
@@ -193,8 +196,8 @@ static void build_frames(ld fc[R2H_FAST_NFACE][3], ld fe1[R2H_FAST_NFACE][3],
                 fr->ey[f][k] = (double)(s * (ca * fe2[f][k] - sa * fe1[f][k]));
                 m->c[f][k] = (double)fc[f][k];
             }
-        const double e = (double)(s * (MAX_TAN * REL_ERR + ABS_ERR_SIN * (1.0 / NEAR_TAN + 1.0))) +
-                         ABS_ERR_HEX;
+        const double e =
+            (double)(s * (MAX_TAN * REL_ERR + ABS_ERR_SIN * (1.0 / NEAR_TAN + 1.0))) + ABS_ERR_HEX;
         fr->err = e;
         fr->gap = 7.0 * e; /* >= 2 * sqrt(3) * (2e): every bisector at least 2e away */
         fr->sign_min = 2.0 * e;
@@ -273,8 +276,7 @@ uint64_t r2h_fast_make_cell(int res, int bc, int t, uint64_t digits)
  * ijk unit vectors: K (0,0,1) = ij (-1,-1), J (0,1), JK (-1,0), I (1,0), IK (0,-1), IJ (1,1). */
 static const uint8_t step_digit[9] = {1, 3, 7, 5, 0, 2, 7, 4, 6};
 
-int r2h_fast_cell_of(int res, struct r2h_fast_key *key, struct r2h_fast_chain *ch,
-                     uint64_t *cell)
+int r2h_fast_cell_of(int res, struct r2h_fast_key *key, struct r2h_fast_chain *ch, uint64_t *cell)
 {
     /* Work in ij coordinates (k = 0), where the aperture-7 maps are linear:
      * Class III (ccw) parent p of child c: p = round((3a - b)/7, (a + 2b)/7), centre child of
@@ -328,8 +330,8 @@ int r2h_fast_cell_of(int res, struct r2h_fast_key *key, struct r2h_fast_chain *c
     const uint64_t groups = (digits | digits >> 1 | digits >> 2) & 0x1249249249249ULL &
                             ~((1ULL << (3 * (15 - res))) - 1);
     key->lead = groups ? (int)((digits >> (63 - __builtin_clzll(groups))) & 7) : 0;
-    const unsigned e = atomic_load_explicit(&table[key->face][key->k0][key->lead],
-                                            memory_order_relaxed);
+    const unsigned e =
+        atomic_load_explicit(&table[key->face][key->k0][key->lead], memory_order_relaxed);
     if (e & ENTRY_POISON)
         return R2H_FAST_FALLBACK;
     if (!(e & ENTRY_KNOWN))
@@ -420,7 +422,10 @@ static void model_init(void)
     probe_faces(fc, fe1, fe2);
 }
 
-void r2h_fast_model_init(void) { pthread_once(&once, model_init); }
+void r2h_fast_model_init(void)
+{
+    pthread_once(&once, model_init);
+}
 
 void r2h_index_fast_table_stats(int *known, int *poisoned)
 {

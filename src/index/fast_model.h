@@ -20,9 +20,9 @@ struct r2h_fast_frame {
 };
 
 struct r2h_fast_model {
-    int ok;         /* 0: initialisation failed, every point takes the reference path */
-    double k_deg;   /* degsToRads(1.0): lat * k_deg is bit-identical to degsToRads(lat) */
-    double in_cos;  /* v . c[f] >= in_cos: inside f's inscribed circle, f is the closest face */
+    int ok;        /* 0: initialisation failed, every point takes the reference path */
+    double k_deg;  /* degsToRads(1.0): lat * k_deg is bit-identical to degsToRads(lat) */
+    double in_cos; /* v . c[f] >= in_cos: inside f's inscribed circle, f is the closest face */
     double c[R2H_FAST_NFACE][3];
     /* c[f] - c[g] for the 9 faces g sharing a vertex with f: v in f's face (and f the closest
      * face with margin) when v . nb[f][q] >= R2H_FAST_FACE_GAP for all q. */
@@ -32,14 +32,14 @@ struct r2h_fast_model {
 
 /* The certified position of a point: face and lattice coordinates, then its digits. */
 struct r2h_fast_key {
-    int face, i, j; /* ij (k = 0) coordinates on face's grid at the resolution */
-    int k0, lead;   /* res-0 ijk as i*9+j*3+k, leading non-zero digit */
+    int face, i, j;  /* ij (k = 0) coordinates on face's grid at the resolution */
+    int k0, lead;    /* res-0 ijk as i*9+j*3+k, leading non-zero digit */
     uint64_t digits; /* our digit r at bits 3*(15-r), 7 for r > res */
 };
 
 /* Ancestors of the last key indexed (per caller, not shared between threads). */
 struct r2h_fast_chain {
-    int face; /* -1: empty */
+    int face;           /* -1: empty */
     int ai[16], aj[16]; /* ij of the ancestor at each resolution */
     uint64_t digits;
 };
@@ -56,8 +56,7 @@ int r2h_fast_closest_face(const double v[3], int *face, double *dot);
 
 /* Digits, base cell and rotation of a certified key: R2H_FAST_OK with *cell set, LEARN when
  * the table lacks the entry (call the reference, then r2h_fast_learn), or FALLBACK. */
-int r2h_fast_cell_of(int res, struct r2h_fast_key *key, struct r2h_fast_chain *ch,
-                     uint64_t *cell);
+int r2h_fast_cell_of(int res, struct r2h_fast_key *key, struct r2h_fast_chain *ch, uint64_t *cell);
 
 /* Records the reference cell of a key that r2h_fast_cell_of answered LEARN for. */
 void r2h_fast_learn(int res, const struct r2h_fast_key *key, uint64_t ref);

@@ -1,4 +1,5 @@
-/* r2h_index.h - the index module: pixel centres to H3 cells, base cells and resolution-0 cell bounds. */
+/* r2h_index.h - the index module: pixel centres to H3 cells, base cells and resolution-0 cell
+ * bounds. */
 #ifndef R2H_INDEX_H
 #define R2H_INDEX_H
 
@@ -19,7 +20,10 @@ void r2h_index_cells(const double *lat_deg, const double *lng_deg, const uint8_t
                      int res, uint64_t *cells);
 
 /* Base cell number (0..121) of a valid cell. */
-static inline int r2h_index_base_cell(uint64_t cell) { return (int)((cell >> 45) & 0x7f); }
+static inline int r2h_index_base_cell(uint64_t cell)
+{
+    return (int)((cell >> 45) & 0x7f);
+}
 
 /* The resolution-0 cell of base cell bc. */
 static inline uint64_t r2h_index_res0_cell(int bc)

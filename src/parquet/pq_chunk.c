@@ -108,8 +108,8 @@ static enum r2h_status delta_page(struct r2h_pq_writer *w, const struct pq_colum
 {
     size_t at = w->page.len;
     int width;
-    enum r2h_status st = r2h_pq_delta_encode(&w->page, c->vals.data + v0 * c->width, n,
-                                             c->width == 4, &width);
+    enum r2h_status st =
+        r2h_pq_delta_encode(&w->page, c->vals.data + v0 * c->width, n, c->width == 4, &width);
     if (st == R2H_OK && width > PQ_DELTA_MAX_WIDTH) {
         w->page.len = at;
         return R2H_ERR_FORMAT;

@@ -64,23 +64,22 @@ static enum r2h_status append_strings(struct r2h_pq_writer *w, struct pq_column 
 }
 
 /* Copy/convert the valid values of rows [0, n) into dst; returns how many were stored. */
-#define CONVERT(SRC_T, DST_T)                                                                  \
-    do {                                                                                       \
-        const SRC_T *src = values;                                                             \
-        DST_T *dst = (DST_T *)(void *)(c->vals.data + c->vals.len);                            \
-        if (!valid) {                                                                          \
-            for (size_t i = 0; i < n; i++)                                                     \
-                dst[i] = (DST_T)src[i];                                                        \
-            k = n;                                                                             \
-        } else {                                                                               \
-            for (size_t i = 0; i < n; i++)                                                     \
-                if (valid[i])                                                                  \
-                    dst[k++] = (DST_T)src[i];                                                  \
-        }                                                                                      \
+#define CONVERT(SRC_T, DST_T)                                                                      \
+    do {                                                                                           \
+        const SRC_T *src = values;                                                                 \
+        DST_T *dst = (DST_T *)(void *)(c->vals.data + c->vals.len);                                \
+        if (!valid) {                                                                              \
+            for (size_t i = 0; i < n; i++)                                                         \
+                dst[i] = (DST_T)src[i];                                                            \
+            k = n;                                                                                 \
+        } else {                                                                                   \
+            for (size_t i = 0; i < n; i++)                                                         \
+                if (valid[i])                                                                      \
+                    dst[k++] = (DST_T)src[i];                                                      \
+        }                                                                                          \
     } while (0)
 
-static size_t append_fixed(struct pq_column *c, const void *values, const uint8_t *valid,
-                           size_t n)
+static size_t append_fixed(struct pq_column *c, const void *values, const uint8_t *valid, size_t n)
 {
     size_t k = 0;
     switch (c->type) {
@@ -106,8 +105,7 @@ static size_t elem_size(enum r2h_pq_type t)
 }
 
 enum r2h_status r2h_pq_column_append(struct r2h_pq_writer *w, struct pq_column *c,
-                                     const struct r2h_pq_column_data *d, size_t from,
-                                     size_t nrows)
+                                     const struct r2h_pq_column_data *d, size_t from, size_t nrows)
 {
     const uint8_t *valid = d->valid ? d->valid + from : NULL;
     const void *values = (const uint8_t *)d->values + from * elem_size(c->type);
@@ -142,69 +140,69 @@ out_nomem:
 
 /* Integer min/max and ascending check in type T's order: branch-free loops that the compiler
  * vectorises (cloned for AVX2; the cost model is opened up for this loop only). */
-#define DEFINE_INT_STATS(NAME, T)                                                              \
-    __attribute__((target_clones("avx2", "default"),                                           \
-                   optimize("tree-vectorize", "vect-cost-model=dynamic"))) static void         \
-    NAME(const T *v, size_t n, T *omn, T *omx, int *asc)                                       \
-    {                                                                                          \
-        T mn = v[0], mx = v[0];                                                                \
-        unsigned desc = 0;                                                                     \
-        for (size_t i = 1; i < n; i++) {                                                       \
-            const T x = v[i];                                                                  \
-            mn = x < mn ? x : mn;                                                              \
-            mx = x > mx ? x : mx;                                                              \
-            desc |= v[i - 1] > x;                                                              \
-        }                                                                                      \
-        *omn = mn;                                                                             \
-        *omx = mx;                                                                             \
-        *asc = !desc;                                                                          \
+#define DEFINE_INT_STATS(NAME, T)                                                                  \
+    __attribute__((target_clones("avx2", "default"),                                               \
+                   optimize("tree-vectorize", "vect-cost-model=dynamic"))) static void             \
+    NAME(const T *v, size_t n, T *omn, T *omx, int *asc)                                           \
+    {                                                                                              \
+        T mn = v[0], mx = v[0];                                                                    \
+        unsigned desc = 0;                                                                         \
+        for (size_t i = 1; i < n; i++) {                                                           \
+            const T x = v[i];                                                                      \
+            mn = x < mn ? x : mn;                                                                  \
+            mx = x > mx ? x : mx;                                                                  \
+            desc |= v[i - 1] > x;                                                                  \
+        }                                                                                          \
+        *omn = mn;                                                                                 \
+        *omx = mx;                                                                                 \
+        *asc = !desc;                                                                              \
     }
 DEFINE_INT_STATS(stats_i32, int32_t)
 DEFINE_INT_STATS(stats_u32, uint32_t)
 DEFINE_INT_STATS(stats_i64, int64_t)
 DEFINE_INT_STATS(stats_u64, uint64_t)
 
-#define INT_STATS(T, FN)                                                                       \
-    do {                                                                                       \
-        T mn, mx;                                                                              \
-        FN((const T *)(const void *)c->vals.data, n, &mn, &mx, &m->sorted);                    \
-        memcpy(m->min, &mn, sizeof mn);                                                        \
-        memcpy(m->max, &mx, sizeof mx);                                                        \
-        m->min_len = m->max_len = sizeof mn;                                                   \
-        m->has_minmax = 1;                                                                     \
+#define INT_STATS(T, FN)                                                                           \
+    do {                                                                                           \
+        T mn, mx;                                                                                  \
+        FN((const T *)(const void *)c->vals.data, n, &mn, &mx, &m->sorted);                        \
+        memcpy(m->min, &mn, sizeof mn);                                                            \
+        memcpy(m->max, &mx, sizeof mx);                                                            \
+        m->min_len = m->max_len = sizeof mn;                                                       \
+        m->has_minmax = 1;                                                                         \
     } while (0)
 
 /* Float min/max ignoring NaN; a zero min is written as -0.0 and a zero max as +0.0 so that
  * readers comparing either zero get a correct bound. All-NaN: no min/max. */
-#define FLOAT_STATS(T)                                                                         \
-    do {                                                                                       \
-        const T *v = (const T *)(const void *)c->vals.data;                                    \
-        T mn = 0, mx = 0;                                                                      \
-        int any = 0, asc = 1;                                                                  \
-        for (size_t i = 0; i < n; i++) {                                                       \
-            T x = v[i];                                                                        \
-            if (i > 0)                                                                         \
-                asc &= v[i - 1] <= x;                                                          \
-            if (x != x)                                                                        \
-                continue;                                                                      \
-            if (!any) {                                                                        \
-                mn = mx = x;                                                                   \
-                any = 1;                                                                       \
-            }                                                                                  \
-            mn = x < mn ? x : mn;                                                              \
-            mx = x > mx ? x : mx;                                                              \
-        }                                                                                      \
-        if (any) {                                                                             \
-            if (mn == 0)                                                                       \
-                mn = -(T)0.0;                                                                  \
-            if (mx == 0)                                                                       \
-                mx = (T)0.0;                                                                   \
-            memcpy(m->min, &mn, sizeof mn);                                                    \
-            memcpy(m->max, &mx, sizeof mx);                                                    \
-            m->min_len = m->max_len = sizeof mn;                                               \
-            m->has_minmax = 1;                                                                 \
-        }                                                                                      \
-        m->sorted = asc;                                                                       \
+#define FLOAT_STATS(T)                                                                             \
+    do {                                                                                           \
+        const T *v = (const T *)(const void *)c->vals.data;                                        \
+        T mn = 0, mx = 0;                                                                          \
+        int any = 0, asc = 1;                                                                      \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            T x = v[i];                                                                            \
+            if (i > 0)                                                                             \
+                asc &= v[i - 1] <= x;                                                              \
+            if (x != x)                                                                            \
+                continue;                                                                          \
+            if (!any) {                                                                            \
+                mn = mx = x;                                                                       \
+                any = 1;                                                                           \
+            }                                                                                      \
+            mn = x < mn ? x : mn;                                                                  \
+            mx = x > mx ? x : mx;                                                                  \
+        }                                                                                          \
+        if (any) {                                                                                 \
+            if (mn == 0)                                                                           \
+                mn = -(T)0.0;                                                                      \
+            if (mx == 0)                                                                           \
+                mx = (T)0.0;                                                                       \
+            memcpy(m->min, &mn, sizeof mn);                                                        \
+            memcpy(m->max, &mx, sizeof mx);                                                        \
+            m->min_len = m->max_len = sizeof mn;                                                   \
+            m->has_minmax = 1;                                                                     \
+        }                                                                                          \
+        m->sorted = asc;                                                                           \
     } while (0)
 
 static int str_cmp(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
@@ -293,23 +291,23 @@ static size_t dict_limit(const struct pq_column *c, int automatic)
 }
 
 /* Numeric dictionary with open addressing on the value bits; slot = index + 1, 0 empty. */
-#define NUM_DICT(T)                                                                            \
-    do {                                                                                       \
-        const T *v = (const T *)(const void *)c->vals.data;                                    \
-        T *dv = (T *)(void *)w->dict.data;                                                     \
-        for (size_t i = 0; i < n; i++) {                                                       \
-            T x = v[i];                                                                        \
-            size_t h = (size_t)mix64((uint64_t)x) & mask;                                      \
-            while (slots[h] && dv[slots[h] - 1] != x)                                          \
-                h = (h + 1) & mask;                                                            \
-            if (!slots[h]) {                                                                   \
-                if (nd == lim)                                                                 \
-                    return 0;                                                                  \
-                dv[nd++] = x;                                                                  \
-                slots[h] = (uint32_t)nd;                                                       \
-            }                                                                                  \
-            idx[i] = slots[h] - 1;                                                             \
-        }                                                                                      \
+#define NUM_DICT(T)                                                                                \
+    do {                                                                                           \
+        const T *v = (const T *)(const void *)c->vals.data;                                        \
+        T *dv = (T *)(void *)w->dict.data;                                                         \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            T x = v[i];                                                                            \
+            size_t h = (size_t)mix64((uint64_t)x) & mask;                                          \
+            while (slots[h] && dv[slots[h] - 1] != x)                                              \
+                h = (h + 1) & mask;                                                                \
+            if (!slots[h]) {                                                                       \
+                if (nd == lim)                                                                     \
+                    return 0;                                                                      \
+                dv[nd++] = x;                                                                      \
+                slots[h] = (uint32_t)nd;                                                           \
+            }                                                                                      \
+            idx[i] = slots[h] - 1;                                                                 \
+        }                                                                                          \
     } while (0)
 
 static size_t string_dict(const struct pq_column *c, uint32_t *slots, size_t mask, size_t lim,

@@ -1,4 +1,5 @@
-/* pq_encode.c - Parquet value encodings: bit packing, RLE/bit-packed hybrid, DELTA_BINARY_PACKED. */
+/* pq_encode.c - Parquet value encodings: bit packing, RLE/bit-packed hybrid, DELTA_BINARY_PACKED.
+ */
 #include <string.h>
 
 #include "pq_internal.h"
@@ -8,7 +9,10 @@
 #define DELTA_MINIBLOCKS 4
 #define DELTA_MINI (DELTA_BLOCK / DELTA_MINIBLOCKS)
 
-int r2h_pq_bit_width(uint64_t v) { return v ? 64 - __builtin_clzll(v) : 0; }
+int r2h_pq_bit_width(uint64_t v)
+{
+    return v ? 64 - __builtin_clzll(v) : 0;
+}
 
 static void store64le(uint8_t *dst, uint64_t v)
 {
@@ -31,7 +35,10 @@ static size_t put_uvarint(uint8_t *dst, uint64_t v)
     return n;
 }
 
-static uint64_t zigzag64(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static uint64_t zigzag64(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
 
 /* Pack n values (n*w a multiple of 8) LSB-first into dst, a 64-bit accumulator at a time. */
 static uint8_t *pack_into(uint8_t *dst, const uint64_t *v, size_t n, int w)
@@ -73,43 +80,43 @@ enum r2h_status r2h_pq_bitpack(struct r2h_buf *out, const uint64_t *v, size_t n,
 /* Hybrid encoder over any unsigned element type; instantiated for levels (uint8_t) and
  * dictionary indices (uint32_t). Runs of >= 8 equal values become RLE runs, everything else
  * bit-packed groups of 8 (last group zero-padded; readers stop at the page's value count). */
-#define DEFINE_HYBRID(fname, T)                                                                \
-    static enum r2h_status fname(struct r2h_buf *out, const T *v, size_t n, int w)             \
-    {                                                                                          \
-        uint64_t tmp[HYBRID_MAX_GROUPS * 8];                                                   \
-        size_t vbytes = (size_t)(w + 7) / 8;                                                   \
-        size_t i = 0;                                                                          \
-        while (i < n) {                                                                        \
-            size_t run = 1;                                                                    \
-            while (i + run < n && v[i + run] == v[i])                                          \
-                run++;                                                                         \
-            if (run >= 8 || i + run == n) { /* a run to the end is never worse as RLE */       \
-                if (r2h_buf_reserve(out, 10 + vbytes) != R2H_OK)                               \
-                    return R2H_ERR_NOMEM;                                                      \
-                uint8_t *d = out->data + out->len;                                             \
-                d += put_uvarint(d, (uint64_t)run << 1);                                       \
-                for (size_t k = 0; k < vbytes; k++)                                            \
-                    *d++ = (uint8_t)((uint64_t)v[i] >> (8 * k));                               \
-                out->len = (size_t)(d - out->data);                                            \
-                i += run;                                                                      \
-                continue;                                                                      \
-            }                                                                                  \
-            size_t g = 0, m = 0;                                                               \
-            do {                                                                               \
-                for (size_t k = 0; k < 8; k++, m++)                                            \
-                    tmp[m] = i + m < n ? (uint64_t)v[i + m] : 0;                               \
-                g++;                                                                           \
-            } while (i + m < n && g < HYBRID_MAX_GROUPS &&                                     \
-                     !(i + m + 8 <= n && v[i + m] == v[i + m + 7] && run_at(v + i + m)));      \
-            if (r2h_buf_reserve(out, 10 + g * (size_t)w) != R2H_OK)                            \
-                return R2H_ERR_NOMEM;                                                          \
-            uint8_t *d = out->data + out->len;                                                 \
-            d += put_uvarint(d, (uint64_t)(g << 1) | 1);                                       \
-            d = pack_into(d, tmp, m, w);                                                       \
-            out->len = (size_t)(d - out->data);                                                \
-            i += m;                                                                            \
-        }                                                                                      \
-        return R2H_OK;                                                                         \
+#define DEFINE_HYBRID(fname, T)                                                                    \
+    static enum r2h_status fname(struct r2h_buf *out, const T *v, size_t n, int w)                 \
+    {                                                                                              \
+        uint64_t tmp[HYBRID_MAX_GROUPS * 8];                                                       \
+        size_t vbytes = (size_t)(w + 7) / 8;                                                       \
+        size_t i = 0;                                                                              \
+        while (i < n) {                                                                            \
+            size_t run = 1;                                                                        \
+            while (i + run < n && v[i + run] == v[i])                                              \
+                run++;                                                                             \
+            if (run >= 8 || i + run == n) { /* a run to the end is never worse as RLE */           \
+                if (r2h_buf_reserve(out, 10 + vbytes) != R2H_OK)                                   \
+                    return R2H_ERR_NOMEM;                                                          \
+                uint8_t *d = out->data + out->len;                                                 \
+                d += put_uvarint(d, (uint64_t)run << 1);                                           \
+                for (size_t k = 0; k < vbytes; k++)                                                \
+                    *d++ = (uint8_t)((uint64_t)v[i] >> (8 * k));                                   \
+                out->len = (size_t)(d - out->data);                                                \
+                i += run;                                                                          \
+                continue;                                                                          \
+            }                                                                                      \
+            size_t g = 0, m = 0;                                                                   \
+            do {                                                                                   \
+                for (size_t k = 0; k < 8; k++, m++)                                                \
+                    tmp[m] = i + m < n ? (uint64_t)v[i + m] : 0;                                   \
+                g++;                                                                               \
+            } while (i + m < n && g < HYBRID_MAX_GROUPS &&                                         \
+                     !(i + m + 8 <= n && v[i + m] == v[i + m + 7] && run_at(v + i + m)));          \
+            if (r2h_buf_reserve(out, 10 + g * (size_t)w) != R2H_OK)                                \
+                return R2H_ERR_NOMEM;                                                              \
+            uint8_t *d = out->data + out->len;                                                     \
+            d += put_uvarint(d, (uint64_t)(g << 1) | 1);                                           \
+            d = pack_into(d, tmp, m, w);                                                           \
+            out->len = (size_t)(d - out->data);                                                    \
+            i += m;                                                                                \
+        }                                                                                          \
+        return R2H_OK;                                                                             \
     }
 
 /* True if the 8 values at p are equal (an RLE run starts here). */
@@ -214,8 +221,8 @@ enum r2h_status r2h_pq_delta_encode(struct r2h_buf *out, const void *v, size_t n
     return R2H_OK;
 }
 
-enum r2h_status r2h_pq_plain_strings(struct r2h_buf *out, const uint8_t *data,
-                                     const uint64_t *offs, size_t n)
+enum r2h_status r2h_pq_plain_strings(struct r2h_buf *out, const uint8_t *data, const uint64_t *offs,
+                                     size_t n)
 {
     if (r2h_buf_reserve(out, (size_t)(offs[n] - offs[0]) + 4 * n) != R2H_OK)
         return R2H_ERR_NOMEM;

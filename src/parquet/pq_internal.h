@@ -77,8 +77,8 @@ enum r2h_status r2h_pq_delta_encode(struct r2h_buf *out, const void *v, size_t n
 
 /* PLAIN for BYTE_ARRAY: 4-byte LE length then bytes for each of n strings given as offsets
  * into data (n + 1 offsets). */
-enum r2h_status r2h_pq_plain_strings(struct r2h_buf *out, const uint8_t *data,
-                                     const uint64_t *offs, size_t n);
+enum r2h_status r2h_pq_plain_strings(struct r2h_buf *out, const uint8_t *data, const uint64_t *offs,
+                                     size_t n);
 
 /* ---- writer internals shared by pq_writer.c, pq_column.c and pq_chunk.c ---- */
 
@@ -100,11 +100,11 @@ struct pq_column {
     int optional;
     enum r2h_pq_encoding encoding;
     enum pq_phys phys;
-    size_t width;         /* bytes per buffered value; 0 for strings */
-    struct r2h_buf vals;  /* non-null values, physical representation (strings: bytes) */
-    struct r2h_buf offs;  /* strings: uint64_t offsets into vals, nvals + 1 entries */
-    struct r2h_buf def;   /* OPTIONAL: one 0/1 byte per buffered row */
-    size_t nvals;         /* non-null values buffered */
+    size_t width;        /* bytes per buffered value; 0 for strings */
+    struct r2h_buf vals; /* non-null values, physical representation (strings: bytes) */
+    struct r2h_buf offs; /* strings: uint64_t offsets into vals, nvals + 1 entries */
+    struct r2h_buf def;  /* OPTIONAL: one 0/1 byte per buffered row */
+    size_t nvals;        /* non-null values buffered */
 };
 
 /* What the footer needs to know about one written column chunk. */
@@ -126,17 +126,17 @@ struct r2h_pq_writer {
     size_t ncols;
     struct r2h_pq_options opt;
     char *created_by;
-    int sort_col;         /* first column declared sorted, -1 none */
-    size_t nrows;         /* rows buffered in the current row group */
+    int sort_col; /* first column declared sorted, -1 none */
+    size_t nrows; /* rows buffered in the current row group */
     int64_t total_rows;
     size_t num_row_groups;
     struct r2h_buf rg_meta; /* serialized RowGroup structs, back to back */
     struct r2h_buf kv;      /* serialized KeyValue structs */
     size_t nkv;
     struct r2h_buf page, comp, hdr; /* page scratch */
-    struct r2h_buf idx;     /* uint32_t dictionary indices of the chunk */
-    struct r2h_buf dict;    /* dictionary values (numeric) or value numbers (strings) */
-    struct r2h_buf hash;    /* dictionary hash table */
+    struct r2h_buf idx;             /* uint32_t dictionary indices of the chunk */
+    struct r2h_buf dict;            /* dictionary values (numeric) or value numbers (strings) */
+    struct r2h_buf hash;            /* dictionary hash table */
     ZSTD_CCtx *zctx;
     enum r2h_status err;
     char errmsg[512];
@@ -148,8 +148,7 @@ enum r2h_status r2h_pq_fail(struct r2h_pq_writer *w, enum r2h_status st, const c
 
 /* Append nrows rows of user data to column c (converting to the physical representation). */
 enum r2h_status r2h_pq_column_append(struct r2h_pq_writer *w, struct pq_column *c,
-                                     const struct r2h_pq_column_data *d, size_t from,
-                                     size_t nrows);
+                                     const struct r2h_pq_column_data *d, size_t from, size_t nrows);
 
 /* Chunk statistics: null count, min/max in the column's sort order, sortedness. */
 void r2h_pq_column_stats(const struct pq_column *c, size_t nrows, struct pq_chunk_meta *m);

@@ -33,7 +33,10 @@ void r2h_pq_thrift_uvarint(struct r2h_pq_thrift *t, uint64_t v)
     put_bytes(t, tmp, n);
 }
 
-static uint64_t zigzag64(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static uint64_t zigzag64(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
 
 /* Short form (delta 1..15) when possible; long form = type byte + zigzag i16 id. */
 void r2h_pq_thrift_field(struct r2h_pq_thrift *t, int16_t id, enum pq_ctype type)

@@ -31,7 +31,10 @@ enum r2h_status r2h_pq_fail(struct r2h_pq_writer *w, enum r2h_status st, const c
     return st;
 }
 
-const char *r2h_pq_writer_errmsg(const struct r2h_pq_writer *w) { return w ? w->errmsg : ""; }
+const char *r2h_pq_writer_errmsg(const struct r2h_pq_writer *w)
+{
+    return w ? w->errmsg : "";
+}
 
 static void column_free(struct pq_column *c)
 {
@@ -92,9 +95,9 @@ static enum r2h_status check_options(const struct r2h_pq_options *o)
 static enum r2h_status column_init(struct r2h_pq_writer *w, struct pq_column *c,
                                    const struct r2h_pq_column_spec *s, size_t i)
 {
-    static const enum pq_phys phys[] = {PQ_INT32, PQ_INT32, PQ_INT32, PQ_INT32, PQ_INT32,
-                                        PQ_INT32, PQ_INT64, PQ_INT64, PQ_FLOAT, PQ_DOUBLE,
-                                        PQ_BYTE_ARRAY};
+    static const enum pq_phys phys[] = {PQ_INT32, PQ_INT32,  PQ_INT32,     PQ_INT32,
+                                        PQ_INT32, PQ_INT32,  PQ_INT64,     PQ_INT64,
+                                        PQ_FLOAT, PQ_DOUBLE, PQ_BYTE_ARRAY};
     if (!s->name || !*s->name || (unsigned)s->type > R2H_PQ_STRING ||
         (unsigned)s->encoding > R2H_PQ_ENC_DELTA)
         return r2h_pq_fail(w, R2H_ERR_INVALID, "column %zu: bad name, type or encoding", i);
@@ -102,8 +105,7 @@ static enum r2h_status column_init(struct r2h_pq_writer *w, struct pq_column *c,
     c->phys = phys[s->type];
     c->width = c->phys == PQ_BYTE_ARRAY ? 0 : (c->phys == PQ_INT64 || c->phys == PQ_DOUBLE ? 8 : 4);
     if (s->encoding == R2H_PQ_ENC_DELTA && c->phys != PQ_INT32 && c->phys != PQ_INT64)
-        return r2h_pq_fail(w, R2H_ERR_INVALID, "column '%s': DELTA needs an integer type",
-                           s->name);
+        return r2h_pq_fail(w, R2H_ERR_INVALID, "column '%s': DELTA needs an integer type", s->name);
     c->optional = s->optional != 0;
     c->encoding = s->encoding;
     c->name = r2h_strdup(s->name);
@@ -367,8 +369,14 @@ static enum r2h_status write_footer(struct r2h_pq_writer *w)
     if (t.err != R2H_OK || b->len > UINT32_MAX)
         return r2h_pq_fail(w, t.err ? t.err : R2H_ERR_FORMAT, "cannot build the file footer");
     uint32_t len = (uint32_t)b->len;
-    uint8_t tail[8] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
-                       (uint8_t)(len >> 24), 'P', 'A', 'R', '1'};
+    uint8_t tail[8] = {(uint8_t)len,
+                       (uint8_t)(len >> 8),
+                       (uint8_t)(len >> 16),
+                       (uint8_t)(len >> 24),
+                       'P',
+                       'A',
+                       'R',
+                       '1'};
     if (r2h_sink_write(w->sink, b->data, b->len) != R2H_OK ||
         r2h_sink_write(w->sink, tail, sizeof tail) != R2H_OK)
         return r2h_pq_fail(w, w->sink->error, "%s", w->sink->errmsg);

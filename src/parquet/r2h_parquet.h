@@ -1,4 +1,5 @@
-/* r2h_parquet.h - streaming Parquet writer for flat schemas (module API, internal to the library). */
+/* r2h_parquet.h - streaming Parquet writer for flat schemas (module API, internal to the library).
+ */
 #ifndef R2H_PARQUET_H
 #define R2H_PARQUET_H
 
@@ -38,7 +39,7 @@ enum r2h_pq_encoding { R2H_PQ_ENC_AUTO = 0, R2H_PQ_ENC_PLAIN, R2H_PQ_ENC_DICT, R
 struct r2h_pq_column_spec {
     const char *name;
     enum r2h_pq_type type;
-    int optional;                  /* 1: OPTIONAL (nullable), 0: REQUIRED */
+    int optional; /* 1: OPTIONAL (nullable), 0: REQUIRED */
     enum r2h_pq_encoding encoding;
     int sorted_ascending; /* caller promises ascending order; the first such column is recorded
                            * as RowGroup.sorting_columns for each row group where the writer

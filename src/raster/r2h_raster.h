@@ -1,4 +1,5 @@
-/* r2h_raster.h - the raster module: open a GDAL dataset, read windows with validity, locate pixel centres. */
+/* r2h_raster.h - the raster module: open a GDAL dataset, read windows with validity, locate pixel
+ * centres. */
 #ifndef R2H_RASTER_H
 #define R2H_RASTER_H
 
@@ -9,8 +10,16 @@
 
 /* Pixel data types the product reads; values are delivered in these native C types. */
 enum r2h_dtype {
-    R2H_DT_UINT8, R2H_DT_INT8, R2H_DT_UINT16, R2H_DT_INT16, R2H_DT_UINT32, R2H_DT_INT32,
-    R2H_DT_UINT64, R2H_DT_INT64, R2H_DT_FLOAT32, R2H_DT_FLOAT64
+    R2H_DT_UINT8,
+    R2H_DT_INT8,
+    R2H_DT_UINT16,
+    R2H_DT_INT16,
+    R2H_DT_UINT32,
+    R2H_DT_INT32,
+    R2H_DT_UINT64,
+    R2H_DT_INT64,
+    R2H_DT_FLOAT32,
+    R2H_DT_FLOAT64
 };
 
 /* GDAL's release name, e.g. "3.6.2". */
@@ -25,14 +34,14 @@ const char *r2h_dtype_name(enum r2h_dtype t);
 
 /* One selected band: its number, type and what makes a pixel of it invalid. */
 struct r2h_band_info {
-    int band;               /* 1-based */
-    enum r2h_dtype dtype;   /* of the values delivered: raw_dtype, or float64 when unscaled */
+    int band;                 /* 1-based */
+    enum r2h_dtype dtype;     /* of the values delivered: raw_dtype, or float64 when unscaled */
     enum r2h_dtype raw_dtype; /* as stored; NoData is compared in this type */
     int has_nodata;
     double nodata;
-    int has_mask;           /* 1 if a mask band (per-dataset mask, alpha) decides validity */
-    size_t offset;          /* byte offset of its value in a pixel record (r2h_raster_read) */
-    char description[256];  /* may be empty */
+    int has_mask;          /* 1 if a mask band (per-dataset mask, alpha) decides validity */
+    size_t offset;         /* byte offset of its value in a pixel record (r2h_raster_read) */
+    char description[256]; /* may be empty */
     /* A name for its column when the user gives none (may be empty, may need sanitising):
      * GRIB's <GRIB_ELEMENT>_<GRIB_SHORT_NAME>, else the description, else NETCDF_VARNAME. */
     char name[256];
@@ -41,24 +50,24 @@ struct r2h_band_info {
     double scale, add_offset;
     int has_scale;
     int unscaled;
-    char unit[64];          /* GDAL's unit type, may be empty */
+    char unit[64]; /* GDAL's unit type, may be empty */
 };
 
 struct r2h_raster_info {
     int width, height;
-    int block_w, block_h;   /* natural block size of the (first selected) band */
+    int block_w, block_h; /* natural block size of the (first selected) band */
     /* band .. description describe the first selected band (the only one unless
      * r2h_raster_select chose several). */
-    int band;               /* 1-based */
+    int band; /* 1-based */
     int band_count;
     enum r2h_dtype dtype;
     int has_nodata;
     double nodata;
-    int has_mask;           /* 1 if a mask band (per-dataset mask, alpha) decides validity */
-    int geographic;         /* 1 if pixel coordinates are WGS84 lng/lat degrees (no PROJ needed) */
-    int rotated;            /* 1 if gt[2] or gt[4] != 0 */
+    int has_mask;   /* 1 if a mask band (per-dataset mask, alpha) decides validity */
+    int geographic; /* 1 if pixel coordinates are WGS84 lng/lat degrees (no PROJ needed) */
+    int rotated;    /* 1 if gt[2] or gt[4] != 0 */
     double gt[6];
-    char description[256];  /* band description, may be empty */
+    char description[256]; /* band description, may be empty */
     char crs_name[256];
     /* Identity of the source for resumable runs (docs/design/0006-resume-and-s3.md):
      * source_path is the canonical name (realpath of a local file, else the GDAL name, s3://

@@ -1,4 +1,5 @@
-/* raster.c - GDAL access: open and validate a band, read windows with validity, pixel centres to WGS84. */
+/* raster.c - GDAL access: open and validate a band, read windows with validity, pixel centres to
+ * WGS84. */
 #define _GNU_SOURCE /* struct stat64 behind VSIStatBufL */
 #include <math.h>
 #include <stdlib.h>
@@ -6,9 +7,9 @@
 #include <sys/stat.h>
 
 #include <cpl_conv.h>
+#include <cpl_error.h>
 #include <cpl_string.h>
 #include <cpl_vsi.h>
-#include <cpl_error.h>
 #include <gdal.h>
 #include <ogr_srs_api.h>
 
@@ -18,43 +19,53 @@ struct r2h_raster {
     GDALDatasetH ds;
     GDALRasterBandH band[R2H_RASTER_MAX_BANDS]; /* the selected bands */
     GDALRasterBandH mask[R2H_RASTER_MAX_BANDS]; /* NULL unless that band's has_mask */
-    uint8_t *mscratch;      /* mask of a further band (multi-band reads) */
+    uint8_t *mscratch;                          /* mask of a further band (multi-band reads) */
     size_t mcap;
     OGRSpatialReferenceH src_srs;
     OGRSpatialReferenceH wgs84;
     OGRCoordinateTransformationH ct; /* NULL for geographic rasters */
-    char *crs_wkt;          /* WKT2 of src_srs (CPLMalloc'd), NULL if not exportable */
-    int unscale;            /* r2h_raster_set_unscale was called */
+    char *crs_wkt;                   /* WKT2 of src_srs (CPLMalloc'd), NULL if not exportable */
+    int unscale;                     /* r2h_raster_set_unscale was called */
     struct r2h_raster_info info;
-    int *okbuf;             /* scratch for projected locate_row */
+    int *okbuf; /* scratch for projected locate_row */
     int bufcap;
-    int may_leave_globe;    /* some centre may be off the globe (drop_off_globe) */
+    int may_leave_globe; /* some centre may be off the globe (drop_off_globe) */
 };
 
-const char *r2h_raster_gdal_version(void) { return GDALVersionInfo("RELEASE_NAME"); }
+const char *r2h_raster_gdal_version(void)
+{
+    return GDALVersionInfo("RELEASE_NAME");
+}
 
 size_t r2h_dtype_size(enum r2h_dtype t)
 {
     switch (t) {
-    case R2H_DT_UINT8: case R2H_DT_INT8: return 1;
-    case R2H_DT_UINT16: case R2H_DT_INT16: return 2;
-    case R2H_DT_UINT32: case R2H_DT_INT32: case R2H_DT_FLOAT32: return 4;
-    case R2H_DT_UINT64: case R2H_DT_INT64: case R2H_DT_FLOAT64: return 8;
+    case R2H_DT_UINT8:
+    case R2H_DT_INT8: return 1;
+    case R2H_DT_UINT16:
+    case R2H_DT_INT16: return 2;
+    case R2H_DT_UINT32:
+    case R2H_DT_INT32:
+    case R2H_DT_FLOAT32: return 4;
+    case R2H_DT_UINT64:
+    case R2H_DT_INT64:
+    case R2H_DT_FLOAT64: return 8;
     }
     return 0;
 }
 
 const char *r2h_dtype_name(enum r2h_dtype t)
 {
-    static const char *const names[] = {"uint8", "int8", "uint16", "int16", "uint32",
-                                        "int32", "uint64", "int64", "float32", "float64"};
+    static const char *const names[] = {"uint8", "int8",   "uint16", "int16",   "uint32",
+                                        "int32", "uint64", "int64",  "float32", "float64"};
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
 static GDALDataType gdal_type(enum r2h_dtype t)
 {
     switch (t) {
-    case R2H_DT_UINT8: case R2H_DT_INT8: return GDT_Byte;
+    case R2H_DT_UINT8:
+    case R2H_DT_INT8: return GDT_Byte;
     case R2H_DT_UINT16: return GDT_UInt16;
     case R2H_DT_INT16: return GDT_Int16;
     case R2H_DT_UINT32: return GDT_UInt32;
@@ -289,7 +300,8 @@ static enum r2h_status setup_crs(struct r2h_raster *r, const char *name, const c
         if (!srs) {
             r2h_fmt(errbuf, errbuf_len,
                     "%s: raster has no CRS; assign one with --srs (e.g. --srs EPSG:4326 for "
-                    "longitude/latitude degrees)", name);
+                    "longitude/latitude degrees)",
+                    name);
             return R2H_ERR_CRS;
         }
         r->src_srs = OSRClone(srs);
@@ -437,8 +449,10 @@ static enum r2h_status no_bands(struct r2h_raster *r, const char *name, char *er
         r2h_fmt(errbuf, errbuf_len, "%s: raster has no bands", name);
         return R2H_ERR_INPUT;
     }
-    r2h_fmt(errbuf, errbuf_len, "%s has no bands but %d subdataset%s: %s; pass one of them as "
-            "the input", name, count, count == 1 ? "" : "s", list);
+    r2h_fmt(errbuf, errbuf_len,
+            "%s has no bands but %d subdataset%s: %s; pass one of them as "
+            "the input",
+            name, count, count == 1 ? "" : "s", list);
     return R2H_ERR_INPUT;
 }
 
@@ -451,8 +465,8 @@ static enum r2h_status setup_band(struct r2h_raster *r, const char *name, int ba
         return no_bands(r, name, errbuf, errbuf_len);
     in->width = GDALGetRasterXSize(r->ds);
     in->height = GDALGetRasterYSize(r->ds);
-    enum r2h_status st = describe_band(r, name, band, &in->sel[0], &r->band[0], &r->mask[0],
-                                       errbuf, errbuf_len);
+    enum r2h_status st =
+        describe_band(r, name, band, &in->sel[0], &r->band[0], &r->mask[0], errbuf, errbuf_len);
     if (st != R2H_OK)
         return st;
     in->nsel = 1;
@@ -473,8 +487,8 @@ enum r2h_status r2h_raster_select(struct r2h_raster *r, const int *bands, int n,
     CPLPushErrorHandler(CPLQuietErrorHandler);
     enum r2h_status st = R2H_OK;
     for (int i = 0; i < n && st == R2H_OK; i++)
-        st = describe_band(r, GDALGetDescription(r->ds), bands[i], &bi[i], &hb[i], &hm[i],
-                           errbuf, errbuf_len);
+        st = describe_band(r, GDALGetDescription(r->ds), bands[i], &bi[i], &hb[i], &hm[i], errbuf,
+                           errbuf_len);
     CPLPopErrorHandler();
     if (st != R2H_OK)
         return st;
@@ -580,9 +594,15 @@ void r2h_raster_close(struct r2h_raster *r)
     r2h_free(r);
 }
 
-const struct r2h_raster_info *r2h_raster_get_info(const struct r2h_raster *r) { return &r->info; }
+const struct r2h_raster_info *r2h_raster_get_info(const struct r2h_raster *r)
+{
+    return &r->info;
+}
 
-const char *r2h_raster_crs_wkt(const struct r2h_raster *r) { return r->crs_wkt ? r->crs_wkt : ""; }
+const char *r2h_raster_crs_wkt(const struct r2h_raster *r)
+{
+    return r->crs_wkt ? r->crs_wkt : "";
+}
 
 int r2h_raster_band_is_alpha(const struct r2h_raster *r, int band)
 {
@@ -626,16 +646,17 @@ void r2h_raster_set_nodata(struct r2h_raster *r, double nodata)
 }
 
 /* Mark NoData (as the band's type sees it) and NaN invalid. A NoData value that the type cannot
- * represent matches no pixel. Values are `stride` bytes apart (pixel records), naturally aligned. */
-#define VAL(T, i) (*(const T *)(const void *)(base + (i) * stride))
-#define MARK_INT(T, lo, hi)                                                                    \
-    do {                                                                                       \
-        if (!b->has_nodata || isnan(b->nodata) || b->nodata < (lo) || b->nodata > (hi) ||      \
-            b->nodata != floor(b->nodata))                                                     \
-            break;                                                                             \
-        T nd = (T)b->nodata;                                                                   \
-        for (size_t i = 0; i < n; i++)                                                         \
-            valid[i] &= VAL(T, i) != nd;                                                       \
+ * represent matches no pixel. Values are `stride` bytes apart (pixel records), naturally aligned.
+ */
+#define VAL(T, i) (*(const T *)(const void *)(base + (i)*stride))
+#define MARK_INT(T, lo, hi)                                                                        \
+    do {                                                                                           \
+        if (!b->has_nodata || isnan(b->nodata) || b->nodata < (lo) || b->nodata > (hi) ||          \
+            b->nodata != floor(b->nodata))                                                         \
+            break;                                                                                 \
+        T nd = (T)b->nodata;                                                                       \
+        for (size_t i = 0; i < n; i++)                                                             \
+            valid[i] &= VAL(T, i) != nd;                                                           \
     } while (0)
 
 static void mark_invalid(const struct r2h_band_info *b, const void *values, size_t stride,
@@ -679,13 +700,48 @@ static void unscale_values(const struct r2h_band_info *b, void *values, size_t s
         switch (b->raw_dtype) {
         case R2H_DT_UINT8: v = *(const uint8_t *)p; break;
         case R2H_DT_INT8: v = *(const int8_t *)p; break;
-        case R2H_DT_UINT16: { uint16_t x; memcpy(&x, p, 2); v = x; break; }
-        case R2H_DT_INT16: { int16_t x; memcpy(&x, p, 2); v = x; break; }
-        case R2H_DT_UINT32: { uint32_t x; memcpy(&x, p, 4); v = x; break; }
-        case R2H_DT_INT32: { int32_t x; memcpy(&x, p, 4); v = x; break; }
-        case R2H_DT_UINT64: { uint64_t x; memcpy(&x, p, 8); v = (double)x; break; }
-        case R2H_DT_INT64: { int64_t x; memcpy(&x, p, 8); v = (double)x; break; }
-        case R2H_DT_FLOAT32: { float x; memcpy(&x, p, 4); v = x; break; }
+        case R2H_DT_UINT16: {
+            uint16_t x;
+            memcpy(&x, p, 2);
+            v = x;
+            break;
+        }
+        case R2H_DT_INT16: {
+            int16_t x;
+            memcpy(&x, p, 2);
+            v = x;
+            break;
+        }
+        case R2H_DT_UINT32: {
+            uint32_t x;
+            memcpy(&x, p, 4);
+            v = x;
+            break;
+        }
+        case R2H_DT_INT32: {
+            int32_t x;
+            memcpy(&x, p, 4);
+            v = x;
+            break;
+        }
+        case R2H_DT_UINT64: {
+            uint64_t x;
+            memcpy(&x, p, 8);
+            v = (double)x;
+            break;
+        }
+        case R2H_DT_INT64: {
+            int64_t x;
+            memcpy(&x, p, 8);
+            v = (double)x;
+            break;
+        }
+        case R2H_DT_FLOAT32: {
+            float x;
+            memcpy(&x, p, 4);
+            v = x;
+            break;
+        }
         case R2H_DT_FLOAT64: memcpy(&v, p, 8); break;
         }
         v = v * b->scale + b->add_offset;
@@ -704,7 +760,8 @@ static enum r2h_status and_mask(struct r2h_raster *r, int i, int x0, int y0, int
     if (n > r->mcap) {
         uint8_t *m = r2h_realloc(r->mscratch, n);
         if (!m) {
-            r2h_fmt(errbuf, errbuf_len, "%s: out of memory reading a mask", GDALGetDescription(r->ds));
+            r2h_fmt(errbuf, errbuf_len, "%s: out of memory reading a mask",
+                    GDALGetDescription(r->ds));
             return R2H_ERR_NOMEM;
         }
         r->mscratch = m;

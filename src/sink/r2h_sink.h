@@ -1,4 +1,5 @@
-/* r2h_sink.h - byte sinks in the shape of redis' rio: write/close/abort, byte counter, sticky error. */
+/* r2h_sink.h - byte sinks in the shape of redis' rio: write/close/abort, byte counter, sticky
+ * error. */
 #ifndef R2H_SINK_H
 #define R2H_SINK_H
 

@@ -19,12 +19,12 @@ static atomic_uint temp_counter;
 
 struct file_sink {
     int fd;
-    int slot;          /* index in temp_registry, -1 if not registered */
-    int created;       /* the temporary file exists and is ours */
-    char *path;        /* final path */
-    char *tmp;         /* temporary path (registered) */
-    char *dir;         /* directory to fsync after rename */
-    uint8_t *buf;      /* write-behind buffer of FILE_SINK_BUF bytes */
+    int slot;     /* index in temp_registry, -1 if not registered */
+    int created;  /* the temporary file exists and is ours */
+    char *path;   /* final path */
+    char *tmp;    /* temporary path (registered) */
+    char *dir;    /* directory to fsync after rename */
+    uint8_t *buf; /* write-behind buffer of FILE_SINK_BUF bytes */
     size_t len;
 };
 
@@ -109,7 +109,10 @@ static void file_release(struct r2h_sink *s, int unlink_tmp)
     s->impl = NULL;
 }
 
-static void file_abort(struct r2h_sink *s) { file_release(s, 1); }
+static void file_abort(struct r2h_sink *s)
+{
+    file_release(s, 1);
+}
 
 static enum r2h_status fsync_dir(struct r2h_sink *s, const char *dir)
 {

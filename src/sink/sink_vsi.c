@@ -1,4 +1,5 @@
-/* sink_vsi.c - remote sink through GDAL VSI (S3 and friends): hidden temporary key, rename on commit. */
+/* sink_vsi.c - remote sink through GDAL VSI (S3 and friends): hidden temporary key, rename on
+ * commit. */
 #define _GNU_SOURCE /* gethostname, clock_gettime */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -38,11 +39,14 @@ static void xml_field(const char *xml, const char *tag, char *dst, size_t len)
 /* HTTP status of well-known S3 error codes (GDAL does not report the status itself). */
 static int s3_status(const char *code)
 {
-    static const struct { const char *code; int status; } map[] = {
-        {"AccessDenied", 403}, {"InvalidAccessKeyId", 403}, {"SignatureDoesNotMatch", 403},
-        {"AllAccessDisabled", 403}, {"NoSuchBucket", 404}, {"NoSuchKey", 404},
-        {"InvalidBucketName", 400}, {"EntityTooLarge", 400}, {"SlowDown", 503},
-        {"ServiceUnavailable", 503}, {"InternalError", 500}, {"RequestTimeout", 400},
+    static const struct {
+        const char *code;
+        int status;
+    } map[] = {
+        {"AccessDenied", 403},       {"InvalidAccessKeyId", 403}, {"SignatureDoesNotMatch", 403},
+        {"AllAccessDisabled", 403},  {"NoSuchBucket", 404},       {"NoSuchKey", 404},
+        {"InvalidBucketName", 400},  {"EntityTooLarge", 400},     {"SlowDown", 503},
+        {"ServiceUnavailable", 503}, {"InternalError", 500},      {"RequestTimeout", 400},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(code, map[i].code) == 0)

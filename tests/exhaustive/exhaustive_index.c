@@ -1,4 +1,5 @@
-/* exhaustive_index.c - compares the fast index path with H3's latLngToCell on every pixel of many grids. */
+/* exhaustive_index.c - compares the fast index path with H3's latLngToCell on every pixel of many
+ * grids. */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -9,10 +10,10 @@
 
 #include <h3/h3api.h>
 
+#include "../unit/xorshift.h"
 #include "r2h_common.h"
 #include "r2h_index.h"
 #include "r2h_index_fast.h"
-#include "../unit/xorshift.h"
 
 /* Usage: exhaustive_index [-j threads] [-s scale] [-o only-case-prefix]
  * scale multiplies the pixel budget of every case (1.0 gives about 1.1e9 compared pixels). */
@@ -42,13 +43,16 @@ static void *grid_worker(void *arg)
 {
     struct grid_job *job = arg;
     const struct grid_case *c = job->c;
-    double *lat = malloc(sizeof *lat * (size_t)c->width), *lng = malloc(sizeof *lng * (size_t)c->width);
-    uint64_t *ref = malloc(sizeof *ref * (size_t)c->width), *fast = malloc(sizeof *fast * (size_t)c->width);
+    double *lat = malloc(sizeof *lat * (size_t)c->width),
+           *lng = malloc(sizeof *lng * (size_t)c->width);
+    uint64_t *ref = malloc(sizeof *ref * (size_t)c->width),
+             *fast = malloc(sizeof *fast * (size_t)c->width);
     uint64_t n = 0, bad = 0, fb = 0;
     for (;;) {
         const int k = atomic_fetch_add(&job->next_row, 1);
         /* Rows spread over the grid: offset by half a step so sampled grids avoid the edges. */
-        const long row = (long)k * c->row_step + (c->row_step > 1 ? c->row_step / 2 % c->height : 0);
+        const long row =
+            (long)k * c->row_step + (c->row_step > 1 ? c->row_step / 2 % c->height : 0);
         if (row >= c->height)
             break;
         const double rc = row + 0.5;
@@ -62,7 +66,8 @@ static void *grid_worker(void *arg)
         for (int i = 0; i < c->width; i++) {
             if (ref[i] != fast[i]) {
                 if (bad < 5)
-                    fprintf(stderr, "MISMATCH %s row %ld col %d lat %.17g lng %.17g ref %llx fast %llx\n",
+                    fprintf(stderr,
+                            "MISMATCH %s row %ld col %d lat %.17g lng %.17g ref %llx fast %llx\n",
                             c->name, row, i, lat[i], lng[i], (unsigned long long)ref[i],
                             (unsigned long long)fast[i]);
                 bad++;
@@ -123,7 +128,10 @@ static void window(const char *name, double lat, double lng, double px, int w, i
 }
 
 /* Approximate cell edge length in degrees at a resolution. */
-static double edge_deg(int res) { return 10.0 / pow(sqrt(7.0), res); }
+static double edge_deg(int res)
+{
+    return 10.0 / pow(sqrt(7.0), res);
+}
 
 static void grid_cases(void)
 {
@@ -205,8 +213,14 @@ static void grid_cases(void)
 /* ---- point cases: r2h_index_cells_fast on arbitrary points ---- */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-static uint64_t rng(void) { return xorshift64(&rng_state); }
-static double urand(void) { return xorshift64_unit(&rng_state); }
+static uint64_t rng(void)
+{
+    return xorshift64(&rng_state);
+}
+static double urand(void)
+{
+    return xorshift64_unit(&rng_state);
+}
 
 static void check_points(const char *name, const double *lat, const double *lng, size_t n, int res)
 {
@@ -248,8 +262,10 @@ static void vertex_points(int res, size_t ncell)
             const LatLng *a = &b.verts[v], *e = &b.verts[(v + 1) % b.numVerts];
             const double la = radsToDegs(a->lat), lo = radsToDegs(a->lng);
             double dl = radsToDegs(e->lng) - lo;
-            if (dl > 180) dl -= 360;
-            if (dl < -180) dl += 360;
+            if (dl > 180)
+                dl -= 360;
+            if (dl < -180)
+                dl += 360;
             const double t = urand();
             const double pts[7][2] = {{la, lo},
                                       {la + (radsToDegs(e->lat) - la) * 0.5, lo + dl * 0.5},
@@ -285,8 +301,10 @@ static void point_cases(void)
         check_points("uniform sphere", lat, lng, n, res);
         /* Rotated geotransform (30 deg) over a region, pixel ~ cell/10. */
         {
-            const double px = edge_deg(res) * 0.1, th = 0.5236, lat0 = 40 * urand(), lng0 = 100 * urand();
-            const double gt[6] = {lng0, px * cos(th), -px * sin(th), lat0, px * sin(th), px * cos(th)};
+            const double px = edge_deg(res) * 0.1, th = 0.5236, lat0 = 40 * urand(),
+                         lng0 = 100 * urand();
+            const double gt[6] = {lng0, px * cos(th), -px * sin(th),
+                                  lat0, px * sin(th), px * cos(th)};
             const int w = 2000;
             size_t k = 0;
             for (int row = 0; k + w <= n / 2; row++)
@@ -326,8 +344,10 @@ static void point_cases(void)
                     continue;
                 /* point on the edge arc, then jitter at scales down to 1e-15 rad */
                 const double t = urand(), s = pow(10, -15 + 14 * urand());
-                double va[3] = {cos(pg[a].lat) * cos(pg[a].lng), cos(pg[a].lat) * sin(pg[a].lng), sin(pg[a].lat)};
-                double vb[3] = {cos(pg[b].lat) * cos(pg[b].lng), cos(pg[b].lat) * sin(pg[b].lng), sin(pg[b].lat)};
+                double va[3] = {cos(pg[a].lat) * cos(pg[a].lng), cos(pg[a].lat) * sin(pg[a].lng),
+                                sin(pg[a].lat)};
+                double vb[3] = {cos(pg[b].lat) * cos(pg[b].lng), cos(pg[b].lat) * sin(pg[b].lng),
+                                sin(pg[b].lat)};
                 double v[3];
                 for (int q = 0; q < 3; q++)
                     v[q] = va[q] * (1 - t) + vb[q] * t + s * (urand() - 0.5);
@@ -351,7 +371,8 @@ static void point_cases(void)
     }
     /* Odd inputs: poles exactly, +-180, out-of-range and non-finite values. */
     {
-        const double odd_lat[] = {90, -90, 0, 89.999999999, -89.9999999, 45, NAN, 0, INFINITY, 1e300, 91, -95};
+        const double odd_lat[] = {90,  -90, 0,        89.999999999, -89.9999999, 45,
+                                  NAN, 0,   INFINITY, 1e300,        91,          -95};
         const double odd_lng[] = {0, 180, -180, 180, -180, 360, 0, NAN, 0, 10, 0, 720};
         for (int res = 0; res <= 15; res++)
             check_points("odd inputs", odd_lat, odd_lng, sizeof odd_lat / sizeof odd_lat[0], res);
@@ -381,9 +402,10 @@ int main(int argc, char **argv)
     point_cases();
     int known, poisoned;
     r2h_index_fast_table_stats(&known, &poisoned);
-    printf("TOTAL compared %llu  mismatches %llu  fallbacks %llu (%.3e)  table known %d poisoned %d  %lds\n",
-           (unsigned long long)total_n, (unsigned long long)total_bad,
-           (unsigned long long)total_fb, total_n ? (double)total_fb / (double)total_n : 0.0, known,
-           poisoned, (long)(time(NULL) - t0));
+    printf("TOTAL compared %llu  mismatches %llu  fallbacks %llu (%.3e)  table known %d poisoned "
+           "%d  %lds\n",
+           (unsigned long long)total_n, (unsigned long long)total_bad, (unsigned long long)total_fb,
+           total_n ? (double)total_fb / (double)total_n : 0.0, known, poisoned,
+           (long)(time(NULL) - t0));
     return total_bad || poisoned ? 1 : 0;
 }

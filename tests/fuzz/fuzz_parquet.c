@@ -53,8 +53,8 @@ static void check_file(const struct r2h_buf *b)
     if (b->len < 12 || memcmp(b->data, "PAR1", 4) || memcmp(b->data + b->len - 4, "PAR1", 4))
         abort();
     const uint8_t *t = b->data + b->len - 8;
-    uint32_t flen = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 |
-                    (uint32_t)t[3] << 24;
+    uint32_t flen =
+        (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24;
     if (flen == 0 || flen > b->len - 12)
         abort();
 }
@@ -99,8 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             valid[i * (nrows + 1) + k] = (vb[k] & 3) != 0 || !spec[i].optional;
             sv[i * (nrows + 1) + k] = strs[vb[k] & 3];
         }
-        cols[i].values = spec[i].type == R2H_PQ_STRING ? (const void *)(sv + i * (nrows + 1))
-                                                       : (const void *)vb;
+        cols[i].values =
+            spec[i].type == R2H_PQ_STRING ? (const void *)(sv + i * (nrows + 1)) : (const void *)vb;
         cols[i].valid = spec[i].optional ? valid + i * (nrows + 1) : NULL;
     }
     struct r2h_sink *s = r2h_calloc(1, sizeof *s);

@@ -36,8 +36,11 @@ static int check_vectors(const char *path, int res)
 
 TEST(known_answers)
 {
-    static const struct { const char *file; int res; } files[] = {
-        {"rand05centers.txt", 5}, {"rand08centers.txt", 8}, {"rand10centers.txt", 10},
+    static const struct {
+        const char *file;
+        int res;
+    } files[] = {
+        {"rand05centers.txt", 5},  {"rand08centers.txt", 8},  {"rand10centers.txt", 10},
         {"rand12centers.txt", 12}, {"rand15centers.txt", 15}, {"bc05r08centers.txt", 8},
         {"bc14r08centers.txt", 8}, {"bc19r08centers.txt", 8}, {"res00ic.txt", 0},
     };

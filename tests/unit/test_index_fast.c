@@ -1,4 +1,5 @@
-/* test_index_fast.c - the fast index path against H3's latLngToCell on a substantial subset of grids and points. */
+/* test_index_fast.c - the fast index path against H3's latLngToCell on a substantial subset of
+ * grids and points. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,14 +7,17 @@
 
 #include <h3/h3api.h>
 
+#include "r2h_common.h"
 #include "r2h_index.h"
 #include "r2h_index_fast.h"
-#include "r2h_common.h"
 #include "test.h"
 #include "xorshift.h"
 
 static uint64_t rng_state = 0x2545f4914f6cdd1dULL;
-static double urand(void) { return xorshift64_unit(&rng_state); }
+static double urand(void)
+{
+    return xorshift64_unit(&rng_state);
+}
 
 /* Compares every sampled row of a grid with the reference; returns mismatches. */
 static long check_grid(const double gt[6], int w, int h, int res, int row_step, long *count,
@@ -75,7 +79,8 @@ TEST(pentagons_poles_antimeridian)
         for (int p = 0; p < 12; p += 1) {
             LatLng c;
             cellToLatLng(pent[p], &c);
-            const double gt[6] = {radsToDegs(c.lng) - 40 * px, px, 0, radsToDegs(c.lat) + 40 * px, 0, -px};
+            const double gt[6] = {radsToDegs(c.lng) - 40 * px, px, 0,
+                                  radsToDegs(c.lat) + 40 * px, 0,  -px};
             bad += check_grid(gt, 80, 80, res, 2, &n, &fb);
         }
         const double np[6] = {-180.0, 0.05, 0, 90.0, 0, -fmin(px, 0.01)};
@@ -107,7 +112,8 @@ TEST(general_points_and_boundaries)
             lat[n] = radsToDegs(g.lat);
             lng[n] = radsToDegs(g.lng);
             n++;
-            if (n % 4 || latLngToCell(&g, res, &h) != E_SUCCESS || cellToBoundary(h, &b) != E_SUCCESS)
+            if (n % 4 || latLngToCell(&g, res, &h) != E_SUCCESS ||
+                cellToBoundary(h, &b) != E_SUCCESS)
                 continue;
             for (int v = 0; v < b.numVerts && n + 2 <= N; v++) {
                 const LatLng *a = &b.verts[v], *e = &b.verts[(v + 1) % b.numVerts];

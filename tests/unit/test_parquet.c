@@ -1,4 +1,5 @@
-/* test_parquet.c - Parquet writer unit tests (known-answer encodings) and a --write-file tool mode. */
+/* test_parquet.c - Parquet writer unit tests (known-answer encodings) and a --write-file tool mode.
+ */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,10 +71,10 @@ static int bytes_eq(const struct r2h_buf *b, const uint8_t *want, size_t n)
     return ok;
 }
 
-#define EXPECT_BYTES(buf, ...)                                                                 \
-    do {                                                                                       \
-        static const uint8_t want_[] = {__VA_ARGS__};                                          \
-        t_assert(bytes_eq(&(buf), want_, sizeof want_), #__VA_ARGS__);                         \
+#define EXPECT_BYTES(buf, ...)                                                                     \
+    do {                                                                                           \
+        static const uint8_t want_[] = {__VA_ARGS__};                                              \
+        t_assert(bytes_eq(&(buf), want_, sizeof want_), #__VA_ARGS__);                             \
     } while (0)
 
 /* ---- thrift compact ---- */
@@ -229,14 +230,14 @@ TEST(delta_binary_packed)
     int32_t c[8] = {7, 5, 3, 1, 2, 3, 4, 5};
     r2h_pq_delta_encode(&b, c, 8, 1, &width);
     t_assert(width == 2, "width 2");
-    EXPECT_BYTES(b, 0x80, 0x01, 0x04, 0x08, 0x0E, 0x03, 0x02, 0x00, 0x00, 0x00, 0xC0, 0x3F,
-                 0x00, 0x00, 0x00, 0x00, 0x00, 0x00);
+    EXPECT_BYTES(b, 0x80, 0x01, 0x04, 0x08, 0x0E, 0x03, 0x02, 0x00, 0x00, 0x00, 0xC0, 0x3F, 0x00,
+                 0x00, 0x00, 0x00, 0x00, 0x00);
     /* Wrapping: INT64_MIN after INT64_MAX has delta +1 in 64-bit two's complement */
     b.len = 0;
     int64_t w2[2] = {INT64_MAX, INT64_MIN};
     r2h_pq_delta_encode(&b, w2, 2, 0, &width);
-    EXPECT_BYTES(b, 0x80, 0x01, 0x04, 0x02, 0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-                 0xFF, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00);
+    EXPECT_BYTES(b, 0x80, 0x01, 0x04, 0x02, 0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                 0x01, 0x02, 0x00, 0x00, 0x00, 0x00);
     r2h_buf_free(&b);
 }
 
@@ -287,8 +288,8 @@ static enum r2h_status write_sample(size_t n, enum r2h_pq_codec codec, char *err
     st = r2h_pq_writer_write(w, d, n / 2);
     if (st == R2H_OK)
         st = r2h_pq_writer_write(w, d + 0, 0);
-    struct r2h_pq_column_data d2[3] = {{cell + n / 2, NULL}, {val + n / 2, valid + n / 2},
-                                       {names + n / 2, valid + n / 2}};
+    struct r2h_pq_column_data d2[3] = {
+        {cell + n / 2, NULL}, {val + n / 2, valid + n / 2}, {names + n / 2, valid + n / 2}};
     if (st == R2H_OK)
         r2h_pq_writer_write(w, d2, n - n / 2);
     st = r2h_pq_writer_close(w, err, errlen);
@@ -305,8 +306,8 @@ static int looks_complete(const struct r2h_buf *b)
     if (b->len < 12 || memcmp(b->data, "PAR1", 4) || memcmp(b->data + b->len - 4, "PAR1", 4))
         return 0;
     const uint8_t *t = b->data + b->len - 8;
-    uint32_t flen = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 |
-                    (uint32_t)t[3] << 24;
+    uint32_t flen =
+        (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24;
     return flen > 0 && flen <= b->len - 12;
 }
 
@@ -479,8 +480,9 @@ static int tool_write(const char *spec_path, const char *out)
     while (fgets(line, sizeof line, f)) {
         size_t x;
         if (sscanf(line, "codec %1023s", a) == 1)
-            o.codec = !strcmp(a, "zstd") ? R2H_PQ_CODEC_ZSTD
-                      : !strcmp(a, "snappy") ? R2H_PQ_CODEC_SNAPPY : R2H_PQ_CODEC_NONE;
+            o.codec = !strcmp(a, "zstd")     ? R2H_PQ_CODEC_ZSTD
+                      : !strcmp(a, "snappy") ? R2H_PQ_CODEC_SNAPPY
+                                             : R2H_PQ_CODEC_NONE;
         else if (sscanf(line, "level %d", &opt) == 1)
             o.level = opt;
         else if (sscanf(line, "rg_rows %zu", &x) == 1)
@@ -493,14 +495,14 @@ static int tool_write(const char *spec_path, const char *out)
             rows = x;
         else if (sscanf(line, "kv %511s %511s", kvk[nkv], kvv[nkv]) == 2 && nkv < 63)
             nkv++;
-        else if (sscanf(line, "col %255s %1023s %d %1023s %d %1023s %1023s", a, b, &opt, e,
-                        &sorted, vp, vl) == 7 && ncols < TOOL_MAX_COLS) {
+        else if (sscanf(line, "col %255s %1023s %d %1023s %d %1023s %1023s", a, b, &opt, e, &sorted,
+                        vp, vl) == 7 &&
+                 ncols < TOOL_MAX_COLS) {
             struct tool_col *t = &tc[ncols];
             size_t len;
             memcpy(t->name, a, sizeof t->name);
-            spec[ncols] = (struct r2h_pq_column_spec){t->name, (enum r2h_pq_type)parse_type(b),
-                                                      opt, (enum r2h_pq_encoding)parse_enc(e),
-                                                      sorted};
+            spec[ncols] = (struct r2h_pq_column_spec){t->name, (enum r2h_pq_type)parse_type(b), opt,
+                                                      (enum r2h_pq_encoding)parse_enc(e), sorted};
             t->values = read_all(vp, &len);
             t->valid = strcmp(vl, "-") ? read_all(vl, &len) : NULL;
             if (!t->values)
@@ -533,8 +535,9 @@ static int tool_write(const char *spec_path, const char *out)
     for (size_t r = 0; st == R2H_OK && r < rows; r += batch) {
         size_t n = rows - r < batch ? rows - r : batch;
         for (size_t i = 0; i < ncols; i++) {
-            size_t es = spec[i].type == R2H_PQ_STRING ? sizeof(char *)
-                        : (size_t[]){1, 1, 2, 2, 4, 4, 8, 8, 4, 8}[spec[i].type];
+            size_t es = spec[i].type == R2H_PQ_STRING
+                            ? sizeof(char *)
+                            : (size_t[]){1, 1, 2, 2, 4, 4, 8, 8, 4, 8}[spec[i].type];
             d[i].values = spec[i].type == R2H_PQ_STRING ? (const void *)(tc[i].strs + r)
                                                         : (const void *)(tc[i].values + r * es);
             d[i].valid = tc[i].valid ? tc[i].valid + r : NULL;

@@ -5,19 +5,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "r2h_convert.h"
 #include "r2h_index.h"
-#include "r2h_pipeline.h"
 #include "test.h"
 #include "xorshift.h"
 
 static uint64_t rng = 88172645463325252ULL;
-static uint64_t next_rand(void) { return xorshift64(&rng); }
+static uint64_t next_rand(void)
+{
+    return xorshift64(&rng);
+}
 
 TEST(keys_order_and_round_trip)
 {
     const double d[] = {-INFINITY, -1e300, -2.5, -0.0, 0.0, 1e-310, 3.0, 1e300, INFINITY};
     for (size_t i = 0; i + 1 < sizeof d / sizeof d[0]; i++) {
-        uint64_t a = r2h_narrow_key(R2H_DT_FLOAT64, &d[i]), b = r2h_narrow_key(R2H_DT_FLOAT64, &d[i + 1]);
+        uint64_t a = r2h_narrow_key(R2H_DT_FLOAT64, &d[i]),
+                 b = r2h_narrow_key(R2H_DT_FLOAT64, &d[i + 1]);
         t_assert(a < b, "float64 keys ordered");
         double back;
         r2h_narrow_value(R2H_DT_FLOAT64, a, &back);
@@ -85,9 +89,9 @@ TEST(sort_allocation_failure)
 
 /* ---- narrow and packed multi-band keys (bands.c) ------------------------------------------ */
 
-static const enum r2h_dtype ALL_TYPES[] = {R2H_DT_UINT8, R2H_DT_INT8, R2H_DT_UINT16, R2H_DT_INT16,
-                                           R2H_DT_UINT32, R2H_DT_INT32, R2H_DT_UINT64, R2H_DT_INT64,
-                                           R2H_DT_FLOAT32, R2H_DT_FLOAT64};
+static const enum r2h_dtype ALL_TYPES[] = {
+    R2H_DT_UINT8, R2H_DT_INT8,   R2H_DT_UINT16, R2H_DT_INT16,   R2H_DT_UINT32,
+    R2H_DT_INT32, R2H_DT_UINT64, R2H_DT_INT64,  R2H_DT_FLOAT32, R2H_DT_FLOAT64};
 
 /* The order of two values of type t, computed from the values themselves (not from keys):
  * -1, 0, 1; for floats -0.0 < +0.0 and equal only if the bits are. */
@@ -119,8 +123,8 @@ static void random_value(enum r2h_dtype t, void *p)
     const size_t sz = r2h_dtype_size(t);
     uint64_t r = next_rand();
     switch (next_rand() % 8) {
-    case 0: r = 0; break;                                     /* 0, +0.0 */
-    case 1: r = ~0ULL; break;                                 /* max unsigned, -1, NaN: below */
+    case 0: r = 0; break;     /* 0, +0.0 */
+    case 1: r = ~0ULL; break; /* max unsigned, -1, NaN: below */
     case 2: r = sz == 8 ? 1ULL << 63 : 1ULL << (8 * sz - 1); break; /* min signed, -0.0 */
     default: break;
     }
@@ -167,8 +171,8 @@ TEST(narrow_keys_every_type)
             }
         }
     }
-    const float f[] = {-INFINITY, -3.4028235e38f, -1.0f, -1e-45f, -0.0f, 0.0f, 1e-45f, 1.17549435e-38f,
-                       2.5f, 3.4028235e38f, INFINITY};
+    const float f[] = {-INFINITY, -3.4028235e38f,  -1.0f, -1e-45f,       -0.0f,   0.0f,
+                       1e-45f,    1.17549435e-38f, 2.5f,  3.4028235e38f, INFINITY};
     for (size_t i = 0; i + 1 < sizeof f / sizeof f[0]; i++)
         t_assert(r2h_narrow_key(R2H_DT_FLOAT32, &f[i]) < r2h_narrow_key(R2H_DT_FLOAT32, &f[i + 1]),
                  "float32 narrow keys ascend through -inf, -0.0, +0.0, denormals, +inf");

@@ -55,7 +55,10 @@ static const char *const type_name[] = {"int8",  "uint8",  "int16", "uint16", "i
                                         "int64", "uint64", "float", "double", "string"};
 
 static uint64_t rng_state = 88172645463325252ULL;
-static uint64_t rnd(void) { return xorshift64(&rng_state); }
+static uint64_t rnd(void)
+{
+    return xorshift64(&rng_state);
+}
 
 enum mode { M_FEW, M_RANDOM, M_SORTED };
 

@@ -1,4 +1,5 @@
-/* test_raster.c - unit tests of the raster module on small rasters made with GDAL's MEM/GTiff drivers. */
+/* test_raster.c - unit tests of the raster module on small rasters made with GDAL's MEM/GTiff
+ * drivers. */
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>

@@ -9,8 +9,8 @@
 #include <cpl_string.h>
 #include <cpl_vsi.h>
 
+#include "r2h_convert.h"
 #include "r2h_index.h"
-#include "r2h_pipeline.h"
 #include "r2h_pq_reader.h"
 
 /* What a partition holds, for comparing with the input (verify --input): pixel datasets, the
@@ -31,24 +31,24 @@ struct verify {
     void *ctx;
     struct r2h_verify_result *res;
     char root[4096];
-    int resolution;          /* -1 until the first file tells */
+    int resolution; /* -1 until the first file tells */
     char value_name[256];
     struct r2h_manifest manifest;
     uint8_t present[R2H_NUM_BASE_CELLS];
-    int aggregate;           /* a partition says raster2h3:mode=aggregate */
-    int no_counts;           /* an aggregate partition has no count column */
-    uint64_t pixels[R2H_NUM_BASE_CELLS]; /* pixels per partition: rows, or sum of count */
-    int bands[R2H_RASTER_MAX_BANDS];     /* the bands the first partition records */
-    int nbands;                          /* 0 until then */
+    int aggregate;                              /* a partition says raster2h3:mode=aggregate */
+    int no_counts;                              /* an aggregate partition has no count column */
+    uint64_t pixels[R2H_NUM_BASE_CELLS];        /* pixels per partition: rows, or sum of count */
+    int bands[R2H_RASTER_MAX_BANDS];            /* the bands the first partition records */
+    int nbands;                                 /* 0 until then */
     struct content content[R2H_NUM_BASE_CELLS]; /* with --input: what each partition holds */
     struct r2h_valid_pixels input;              /* with --input: what the input gives */
     struct r2h_bands layout;                    /* key layout of a partition's value columns */
-    char srs[1024];                      /* the --srs the dataset was made with, if any */
-    int unscaled;                        /* the dataset was made with --unscale */
-    char nodata[2048];                   /* the first partition's raster2h3:nodata, or "" */
-    char fp[R2H_NUM_BASE_CELLS][24];     /* each partition's raster2h3:fingerprint, or "none" */
-    char *source[R2H_NUM_BASE_CELLS];    /* and raster2h3:source (owned) */
-    char manifest_fp[64];                /* the manifest's fingerprint, "" without one */
+    char srs[1024];                             /* the --srs the dataset was made with, if any */
+    int unscaled;                               /* the dataset was made with --unscale */
+    char nodata[2048];                          /* the first partition's raster2h3:nodata, or "" */
+    char fp[R2H_NUM_BASE_CELLS][24];  /* each partition's raster2h3:fingerprint, or "none" */
+    char *source[R2H_NUM_BASE_CELLS]; /* and raster2h3:source (owned) */
+    char manifest_fp[64];             /* the manifest's fingerprint, "" without one */
     /* The dataset could not be read for a reason that is not a finding about it (transient
      * network failure, permission): verify stops with this status and message. */
     enum r2h_status fatal;
@@ -197,8 +197,8 @@ static int partition_of(const char *name)
 }
 
 /* Check the cells of one row group: valid, resolution, base cell, ascending after *last. */
-static uint64_t check_cells(struct verify *v, const char *name, int bc, const uint64_t *c,
-                            size_t n, uint64_t *last, int unique)
+static uint64_t check_cells(struct verify *v, const char *name, int bc, const uint64_t *c, size_t n,
+                            uint64_t *last, int unique)
 {
     uint64_t bad = 0, unsorted = 0, dups = 0;
     for (size_t i = 0; i < n; i++) {
@@ -381,8 +381,8 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
     record_identity(v, r, bc);
     if (res != v->resolution || ccol < 0 ||
         (!extended && r2h_pq_reader_num_columns(r) != (size_t)nvals + 1)) {
-        problem(v, "%s: resolution %d / columns differ from the dataset's (resolution %d)",
-                dirname, res, v->resolution);
+        problem(v, "%s: resolution %d / columns differ from the dataset's (resolution %d)", dirname,
+                res, v->resolution);
         r2h_pq_reader_close(r);
         return;
     }
@@ -439,12 +439,10 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
             double lo, hi;
             uint64_t nulls;
             if (mincol >= 0 &&
-                r2h_pq_reader_stats(r, rg, (size_t)mincol, &has, &lo, &hi, &nulls) == R2H_OK &&
-                has)
+                r2h_pq_reader_stats(r, rg, (size_t)mincol, &has, &lo, &hi, &nulls) == R2H_OK && has)
                 mp->min = fmin(mp->min, lo);
             if (maxcol >= 0 &&
-                r2h_pq_reader_stats(r, rg, (size_t)maxcol, &has, &lo, &hi, &nulls) == R2H_OK &&
-                has)
+                r2h_pq_reader_stats(r, rg, (size_t)maxcol, &has, &lo, &hi, &nulls) == R2H_OK && has)
                 mp->max = fmax(mp->max, hi);
         }
         r2h_free(cells);

@@ -42,8 +42,8 @@ fail:
 static enum r2h_status add_input_metadata(struct run *run, struct r2h_pq_writer *w)
 {
     const struct r2h_raster_info *in = run->info;
-    enum r2h_status st = r2h_pq_writer_add_kv(w, "raster2h3:crs_wkt",
-                                              r2h_raster_crs_wkt(run->raster));
+    enum r2h_status st =
+        r2h_pq_writer_add_kv(w, "raster2h3:crs_wkt", r2h_raster_crs_wkt(run->raster));
     if (st == R2H_OK && run->opt->srs && *run->opt->srs)
         st = r2h_pq_writer_add_kv(w, "raster2h3:srs", run->opt->srs);
     if (st != R2H_OK || !r2h_bands_has_scale(in))
@@ -69,7 +69,9 @@ static enum r2h_status add_metadata(struct run *run, struct r2h_pq_writer *w, ui
     r2h_bands_list(run->bands, in, R2H_LIST_NODATA, nd, sizeof nd);
     r2h_bands_list(run->bands, in, R2H_LIST_DTYPES, dtypes, sizeof dtypes);
     r2h_bands_list(run->bands, in, R2H_LIST_NAMES_JSON, names, sizeof names);
-    struct { const char *k, *v; } kv[] = {
+    struct {
+        const char *k, *v;
+    } kv[] = {
         {"raster2h3:version", r2h_version()},
         {"raster2h3:h3_version", r2h_h3_version()},
         {"raster2h3:gdal_version", r2h_gdal_version()},
@@ -84,10 +86,10 @@ static enum r2h_status add_metadata(struct run *run, struct r2h_pq_writer *w, ui
         {"raster2h3:value_column", run->value_name},
         {"raster2h3:value_columns", names},
         {"raster2h3:source_etag", in->source_etag},
-        {"raster2h3:source_size", (r2h_fmt(size, sizeof size, "%llu",
-                                            (unsigned long long)in->source_size), size)},
-        {"raster2h3:source_mtime", (r2h_fmt(mtime, sizeof mtime, "%lld",
-                                             (long long)in->source_mtime), mtime)},
+        {"raster2h3:source_size",
+         (r2h_fmt(size, sizeof size, "%llu", (unsigned long long)in->source_size), size)},
+        {"raster2h3:source_mtime",
+         (r2h_fmt(mtime, sizeof mtime, "%lld", (long long)in->source_mtime), mtime)},
     };
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
         enum r2h_status st = r2h_pq_writer_add_kv(w, kv[i].k, kv[i].v);
@@ -106,8 +108,8 @@ static enum r2h_status add_metadata(struct run *run, struct r2h_pq_writer *w, ui
 }
 
 /* Discard a partition file after error st; msg gets the writer's message with the path. */
-static enum r2h_status abort_writer(struct r2h_pq_writer *w, enum r2h_status st,
-                                    const char *path, char *msg, size_t msglen)
+static enum r2h_status abort_writer(struct r2h_pq_writer *w, enum r2h_status st, const char *path,
+                                    char *msg, size_t msglen)
 {
     r2h_fmt(msg, msglen, "%s: %s", path,
             r2h_pq_writer_errmsg(w)[0] ? r2h_pq_writer_errmsg(w) : r2h_status_str(st));
@@ -188,8 +190,8 @@ enum r2h_status r2h_conv_write_partition_agg(struct run *run, int bc, struct r2h
     uint64_t nout = 0;
     char amsg[768] = "";
     if ((st = r2h_merge_open(run->runs, bc, run->merge_rows, &merge)) == R2H_OK)
-        st = r2h_agg_write(run->agg, raster, merge, w, &nout, &mp->min, &mp->max, amsg,
-                           sizeof amsg);
+        st =
+            r2h_agg_write(run->agg, raster, merge, w, &nout, &mp->min, &mp->max, amsg, sizeof amsg);
     r2h_merge_close(merge);
     if (st != R2H_OK) {
         if (amsg[0])
@@ -217,8 +219,10 @@ enum r2h_status r2h_conv_write_partition(struct run *run, int bc, double *phase,
     const struct r2h_bands *b = run->bands;
     struct r2h_pq_column_spec cols[R2H_RASTER_MAX_BANDS + 1];
     r2h_bands_columns(b, cols);
-    cols[b->n] = (struct r2h_pq_column_spec){.name = cellname, .type = R2H_PQ_UINT64,
-                                             .sorted_ascending = 1, .encoding = R2H_PQ_ENC_PLAIN};
+    cols[b->n] = (struct r2h_pq_column_spec){.name = cellname,
+                                             .type = R2H_PQ_UINT64,
+                                             .sorted_ascending = 1,
+                                             .encoding = R2H_PQ_ENC_PLAIN};
     struct r2h_pq_writer *w = NULL;
     if ((st = open_partition(run, bc, cols, (size_t)b->n + 1, path, sizeof path, &w, msg,
                              msglen)) != R2H_OK)

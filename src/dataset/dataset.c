@@ -1,54 +1,19 @@
 /* dataset.c - dataset-level state: run fingerprints, partition completeness, the manifest. */
 #include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "r2h_dataset.h"
 #include "r2h_index.h"
-#include "r2h_pipeline.h"
 #include "r2h_pq_reader.h"
 #include "r2h_sink.h"
 
-/* FNV-1a, 64-bit: stable across platforms and versions, enough to tell runs apart. */
-static uint64_t fnv1a(const char *s)
+void r2h_cell_column_name(int res, char *dst, size_t len)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
-void r2h_fingerprint(const struct r2h_convert_options *o, const struct r2h_raster_info *in,
-                     const struct r2h_bands *b, char *out, size_t outlen)
-{
-    /* The source by its canonical identity (r2h_raster_info: realpath, mtime in nanoseconds,
-     * the files a VRT lists), not the name as typed. One band gives the band fields as before
-     * multi-band runs existed; several: the lists, with the names as a JSON array. */
-    char bands[512], nodata[2048], dtypes[512], names[4096], buf[8192];
-    r2h_bands_list(b, in, R2H_LIST_BANDS, bands, sizeof bands);
-    r2h_bands_list(b, in, R2H_LIST_NODATA_FP, nodata, sizeof nodata);
-    r2h_bands_list(b, in, R2H_LIST_DTYPES, dtypes, sizeof dtypes);
-    if (b->n == 1)
-        r2h_fmt(names, sizeof names, "%s", b->name[0]);
-    else
-        r2h_bands_list(b, in, R2H_LIST_NAMES_JSON, names, sizeof names);
-    r2h_fmt(buf, sizeof buf,
-            "v2|src=%s|size=%llu|mtime_ns=%lld|etag=%s|files=%016llx|band=%s|res=%d|nodata=%s|"
-            "value=%s|dtype=%s|tool=%s",
-            in->source_path, (unsigned long long)in->source_size, (long long)in->source_mtime_ns,
-            in->source_etag, (unsigned long long)in->source_files, bands, o->resolution, nodata,
-            names, dtypes, R2H_VERSION_STRING);
-    /* Options added later enter only when used. */
-    size_t len = strlen(buf);
-    if (o->unscale)
-        len += (size_t)snprintf(buf + len, sizeof buf - len, "|unscale=1");
-    if (o->srs && *o->srs && len < sizeof buf)
-        snprintf(buf + len, sizeof buf - len, "|srs=%s", o->srs);
-    r2h_fmt(out, outlen, "%016llx", (unsigned long long)fnv1a(buf));
+    r2h_fmt(dst, len, res == 0 ? "cell_h0" : "h%d", res);
 }
 
 struct r2h_pq_reader *r2h_partition_open(const char *path, char *err, size_t errlen)
@@ -105,8 +70,7 @@ static int partition_key_matches(const char *path, const char *key)
            strncmp(dir + 3, key, 15) == 0 && strlen(key) == 15;
 }
 
-enum r2h_part_state r2h_partition_state(const char *path, const char *fingerprint,
-                                        uint64_t *rows)
+enum r2h_part_state r2h_partition_state(const char *path, const char *fingerprint, uint64_t *rows)
 {
     if (!r2h_out_exists(path, NULL))
         return R2H_PART_MISSING;
@@ -158,7 +122,8 @@ static void json_string(struct r2h_buf *b, const char *s)
     r2h_buf_push_byte(b, '"');
 }
 
-static void json_printf(struct r2h_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void json_printf(struct r2h_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void json_printf(struct r2h_buf *b, const char *fmt, ...)
 {
     char tmp[512];
@@ -202,8 +167,9 @@ enum r2h_status r2h_manifest_write(const char *output, const struct r2h_manifest
             first = 0;
             continue;
         }
-        json_printf(&b, "%s\n    {\"h0\": \"%015llx\", \"path\": \"h0=%015llx/data_0.parquet\", "
-                        "\"rows\": %llu, \"bytes\": %llu, \"min\": %.17g, \"max\": %.17g}",
+        json_printf(&b,
+                    "%s\n    {\"h0\": \"%015llx\", \"path\": \"h0=%015llx/data_0.parquet\", "
+                    "\"rows\": %llu, \"bytes\": %llu, \"min\": %.17g, \"max\": %.17g}",
                     first ? "" : ",", (unsigned long long)r2h_index_res0_cell(bc),
                     (unsigned long long)r2h_index_res0_cell(bc), (unsigned long long)p->rows,
                     (unsigned long long)p->bytes, p->min, p->max);

@@ -1,15 +1,8 @@
-/* rows.c - value keys, row sorting, clocks and peak memory for the pipeline. */
+/* rows.c - row formats and row sorting. */
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
-#include "r2h_pipeline.h"
-
-void r2h_cell_column_name(int res, char *dst, size_t len)
-{
-    r2h_fmt(dst, len, res == 0 ? "cell_h0" : "h%d", res);
-}
+#include "r2h_sort.h"
 
 void r2h_rowfmt_init(struct r2h_rowfmt *f, int res, int key_bits)
 {
@@ -21,23 +14,6 @@ void r2h_rowfmt_init(struct r2h_rowfmt *f, int res, int key_bits)
     f->cell_shift = 45 - 3 * res;
     f->cell_low = (1ULL << f->cell_shift) - 1;
     f->cell_high = (1ULL << 59) | ((uint64_t)res << 52);
-}
-
-double r2h_value_double(enum r2h_dtype t, const union r2h_value *v)
-{
-    switch (t) {
-    case R2H_DT_UINT8: return v->u8;
-    case R2H_DT_INT8: return v->i8;
-    case R2H_DT_UINT16: return v->u16;
-    case R2H_DT_INT16: return v->i16;
-    case R2H_DT_UINT32: return v->u32;
-    case R2H_DT_INT32: return v->i32;
-    case R2H_DT_UINT64: return (double)v->u64;
-    case R2H_DT_INT64: return (double)v->i64;
-    case R2H_DT_FLOAT32: return v->f;
-    case R2H_DT_FLOAT64: return v->d;
-    }
-    return 0;
 }
 
 /* LSD radix sort on 16-bit digits of (key, cell); digits that are equal in every row are
@@ -323,32 +299,4 @@ void r2h_packed_sort_with(uint64_t *rows, size_t n, uint64_t *scratch, size_t ca
         msd_copy_sort(rows, n, copy, count);
     else
         msd_sort(rows, n, scratch, cap < 31 ? 31 : cap, count); /* lsd_sort: no scratch < 32 */
-}
-
-double r2h_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-uint64_t r2h_peak_rss(void)
-{
-    /* VmHWM belongs to this process image; getrusage's maxrss also counts what the parent had
-     * mapped when it forked us (it survives exec), which misleads under Python's subprocess. */
-    FILE *f = fopen("/proc/self/status", "r");
-    if (f) {
-        char line[256];
-        unsigned long long kb = 0;
-        while (fgets(line, sizeof line, f))
-            if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
-                break;
-        fclose(f);
-        if (kb)
-            return (uint64_t)kb * 1024u;
-    }
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0;
-    return (uint64_t)ru.ru_maxrss * 1024u; /* Linux reports KiB */
 }

@@ -9,8 +9,8 @@
 #include <cpl_string.h>
 #include <cpl_vsi.h>
 
+#include "r2h_convert.h"
 #include "r2h_index.h"
-#include "r2h_pipeline.h"
 #include "r2h_pq_reader.h"
 
 #define MAX_INFO_COLS 96
@@ -67,7 +67,7 @@ static void sb_json_str(struct sbuf *b, const char *s)
 
 static const char *type_name(enum r2h_pq_type t)
 {
-    static const char *const n[] = {"int8",  "uint8", "int16", "uint16", "int32", "uint32",
+    static const char *const n[] = {"int8",  "uint8",  "int16", "uint16", "int32", "uint32",
                                     "int64", "uint64", "float", "double", "string"};
     return (unsigned)t < sizeof n / sizeof n[0] ? n[t] : "?";
 }
@@ -80,7 +80,10 @@ struct col_info {
 };
 
 /* Column statistics print -0 as 0 (a float column's min may be -0.0). */
-static double no_neg_zero(double v) { return v == 0.0 ? 0.0 : v; }
+static double no_neg_zero(double v)
+{
+    return v == 0.0 ? 0.0 : v;
+}
 
 /* The distinct runs (fingerprint, source) that wrote the partitions: more than one means the
  * dataset mixes runs (a work unit rerun with another input, a partition copied in). */
@@ -114,8 +117,7 @@ static void json_num(struct sbuf *b, double v)
         sb_printf(b, "null");
 }
 
-enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
-                         size_t errbuf_len)
+enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf, size_t errbuf_len)
 {
     char root[4096];
     *out = NULL;
@@ -128,9 +130,9 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
     size_t ncols = 0;
     int parts = 0, unreadable = 0;
     uint64_t rows = 0, bytes = 0;
-    char resolution[16] = "?", mode[32] = "?", source[1024] = "", version[64] = "",
-         h3v[32] = "", spec[1024] = "", value[256] = "", scale[2048] = "", offset[2048] = "",
-         unit[4096] = "", unscaled[16] = "";
+    char resolution[16] = "?", mode[32] = "?", source[1024] = "", version[64] = "", h3v[32] = "",
+         spec[1024] = "", value[256] = "", scale[2048] = "", offset[2048] = "", unit[4096] = "",
+         unscaled[16] = "";
     enum r2h_status st = R2H_OK;
     if (!cols || !seen) {
         st = R2H_ERR_NOMEM;
@@ -151,18 +153,21 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
                  r2h_pq_reader_kv(r, "raster2h3:source"));
         rows += r2h_pq_reader_num_rows(r);
         bytes += r2h_pq_reader_file_size(r);
-        struct { const char *k; char *dst; size_t len; } kv[] = {
-            {"raster2h3:resolution", resolution, sizeof resolution},
-            {"raster2h3:mode", mode, sizeof mode},
-            {"raster2h3:source", source, sizeof source},
-            {"raster2h3:version", version, sizeof version},
-            {"raster2h3:h3_version", h3v, sizeof h3v},
-            {"raster2h3:aggregate", spec, sizeof spec},
-            {"raster2h3:value_column", value, sizeof value},
-            {"raster2h3:scale", scale, sizeof scale},
-            {"raster2h3:offset", offset, sizeof offset},
-            {"raster2h3:unit", unit, sizeof unit},
-            {"raster2h3:unscaled", unscaled, sizeof unscaled}};
+        struct {
+            const char *k;
+            char *dst;
+            size_t len;
+        } kv[] = {{"raster2h3:resolution", resolution, sizeof resolution},
+                  {"raster2h3:mode", mode, sizeof mode},
+                  {"raster2h3:source", source, sizeof source},
+                  {"raster2h3:version", version, sizeof version},
+                  {"raster2h3:h3_version", h3v, sizeof h3v},
+                  {"raster2h3:aggregate", spec, sizeof spec},
+                  {"raster2h3:value_column", value, sizeof value},
+                  {"raster2h3:scale", scale, sizeof scale},
+                  {"raster2h3:offset", offset, sizeof offset},
+                  {"raster2h3:unit", unit, sizeof unit},
+                  {"raster2h3:unscaled", unscaled, sizeof unscaled}};
         for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
             const char *v = r2h_pq_reader_kv(r, kv[i].k);
             if (v)
@@ -203,8 +208,9 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
     if (json) {
         sb_printf(&b, "{\"dataset\": ");
         sb_json_str(&b, output);
-        sb_printf(&b, ", \"partitions\": %d, \"unreadable_partitions\": %d, \"rows\": %llu, "
-                      "\"bytes\": %llu, \"resolution\": %s, \"mode\": ",
+        sb_printf(&b,
+                  ", \"partitions\": %d, \"unreadable_partitions\": %d, \"rows\": %llu, "
+                  "\"bytes\": %llu, \"resolution\": %s, \"mode\": ",
                   parts, unreadable, (unsigned long long)rows, (unsigned long long)bytes,
                   strcmp(resolution, "?") ? resolution : "null");
         sb_json_str(&b, mode);
@@ -244,10 +250,11 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
         }
         sb_printf(&b, "]}\n");
     } else {
-        sb_printf(&b, "dataset:     %s\npartitions:  %d%s\nrows:        %llu\nbytes:       %llu\n"
-                      "resolution:  %s\nmode:        %s\n",
-                  output, parts, unreadable ? " (some unreadable)" : "",
-                  (unsigned long long)rows, (unsigned long long)bytes, resolution, mode);
+        sb_printf(&b,
+                  "dataset:     %s\npartitions:  %d%s\nrows:        %llu\nbytes:       %llu\n"
+                  "resolution:  %s\nmode:        %s\n",
+                  output, parts, unreadable ? " (some unreadable)" : "", (unsigned long long)rows,
+                  (unsigned long long)bytes, resolution, mode);
         if (spec[0])
             sb_printf(&b, "options:     %s\n", spec);
         sb_printf(&b, "source:      %s\n", source);
@@ -294,4 +301,7 @@ out:
     return st;
 }
 
-void r2h_info_free(char *text) { r2h_free(text); }
+void r2h_info_free(char *text)
+{
+    r2h_free(text);
+}

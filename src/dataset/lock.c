@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "r2h_pipeline.h"
+#include "r2h_dataset.h"
 
 /* A whole-raster run holds OUTPUT/.raster2h3.lock exclusively; a work unit holds it shared and
  * OUTPUT/.raster2h3.lock-<base cell> exclusively. So work units of different base cells run

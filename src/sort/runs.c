@@ -11,13 +11,13 @@
 #include <unistd.h>
 
 #include "r2h_index.h"
-#include "r2h_pipeline.h"
+#include "r2h_sort.h"
 
 struct run {
-    char *path;               /* NULL for an in-memory run */
-    int slot;                 /* cleanup registry slot of path */
+    char *path; /* NULL for an in-memory run */
+    int slot;   /* cleanup registry slot of path */
     const void *mem;
-    uint64_t off[R2H_NUM_BASE_CELLS + 1]; /* first row of each base cell; off[122] = n */
+    uint64_t off[R2H_NUM_BASE_CELLS + 1];  /* first row of each base cell; off[122] = n */
     uint64_t boff[R2H_NUM_BASE_CELLS + 1]; /* packed spill files: first byte of each base cell */
 };
 
@@ -26,7 +26,7 @@ struct r2h_runs {
     size_t rowsize;
     char *dir;
     int dir_slot;
-    char *lock;               /* dir/lock, flock-ed while this run lives */
+    char *lock; /* dir/lock, flock-ed while this run lives */
     int lock_fd, lock_slot;
     pthread_mutex_t mu;
     struct run *runs;
@@ -254,8 +254,8 @@ enum r2h_status r2h_runs_spill(struct r2h_runs *rs, const void *rows, size_t n, 
     r2h_fmt(r.path, len, "%s/run-%06u", rs->dir, id);
     r.slot = r2h_cleanup_register(r.path, 0);
     int fd = open(r.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 || (rs->fmt.packed ? write_packed(fd, &r, rows)
-                                   : write_all(fd, rows, n * rs->rowsize)) != 0) {
+    if (fd < 0 ||
+        (rs->fmt.packed ? write_packed(fd, &r, rows) : write_all(fd, rows, n * rs->rowsize)) != 0) {
         r2h_fmt(err, errlen, "%s: cannot write spill file: %s", r.path, strerror(errno));
         goto fail;
     }
@@ -297,9 +297,15 @@ uint64_t r2h_runs_rows(const struct r2h_runs *rs, int bc)
     return n;
 }
 
-size_t r2h_runs_count(const struct r2h_runs *rs) { return rs->n; }
+size_t r2h_runs_count(const struct r2h_runs *rs)
+{
+    return rs->n;
+}
 
-uint64_t r2h_runs_spilled_bytes(const struct r2h_runs *rs) { return rs->spilled; }
+uint64_t r2h_runs_spilled_bytes(const struct r2h_runs *rs)
+{
+    return rs->spilled;
+}
 
 void r2h_runs_destroy(struct r2h_runs *rs)
 {
@@ -430,8 +436,7 @@ static int refill(const struct r2h_merge *m, struct cursor *c)
     size_t want = c->end - c->next < m->bufrows ? (size_t)(c->end - c->next) : m->bufrows;
     size_t bytes = want * m->rowsize, got = 0;
     while (got < bytes) {
-        ssize_t k = pread(c->fd, c->own + got, bytes - got,
-                          (off_t)(c->next * m->rowsize + got));
+        ssize_t k = pread(c->fd, c->own + got, bytes - got, (off_t)(c->next * m->rowsize + got));
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0)

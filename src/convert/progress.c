@@ -3,8 +3,8 @@
 
 #include "convert_internal.h"
 
-static const char *const phase_names[NPHASES] = {"read", "locate", "index", "route",
-                                                 "sort", "spill", "merge+encode+write"};
+static const char *const phase_names[NPHASES] = {
+    "read", "locate", "index", "route", "sort", "spill", "merge+encode+write"};
 
 static void fmt_duration(char *dst, size_t len, double s)
 {
@@ -74,5 +74,6 @@ void r2h_conv_print_profile(const struct run *run)
             (unsigned long long)run->res.pixels_read, (unsigned long long)run->res.pixels_valid,
             total > 0 ? (double)run->res.pixels_read / total / 1e6 : 0.0,
             total > 0 ? (double)run->res.pixels_valid / total / 1e6 : 0.0,
-            (double)run->res.spilled_bytes / (1024.0 * 1024.0), (double)r2h_peak_rss() / (1024.0 * 1024.0));
+            (double)run->res.spilled_bytes / (1024.0 * 1024.0),
+            (double)r2h_peak_rss() / (1024.0 * 1024.0));
 }

@@ -4,24 +4,51 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "r2h_convert.h"
 #include "r2h_parquet.h"
-#include "r2h_pipeline.h"
 
 /* ---- narrow order-preserving keys ---------------------------------------------------------- */
 
-int r2h_key_width(enum r2h_dtype t) { return 8 * (int)r2h_dtype_size(t); }
+int r2h_key_width(enum r2h_dtype t)
+{
+    return 8 * (int)r2h_dtype_size(t);
+}
 
 uint64_t r2h_narrow_key(enum r2h_dtype t, const void *p)
 {
     switch (t) {
     case R2H_DT_UINT8: return *(const uint8_t *)p;
-    case R2H_DT_INT8: return (uint8_t)*(const int8_t *)p ^ 0x80u;
-    case R2H_DT_UINT16: { uint16_t v; memcpy(&v, p, 2); return v; }
-    case R2H_DT_INT16: { uint16_t v; memcpy(&v, p, 2); return v ^ 0x8000u; }
-    case R2H_DT_UINT32: { uint32_t v; memcpy(&v, p, 4); return v; }
-    case R2H_DT_INT32: { uint32_t v; memcpy(&v, p, 4); return v ^ 0x80000000u; }
-    case R2H_DT_UINT64: { uint64_t v; memcpy(&v, p, 8); return v; }
-    case R2H_DT_INT64: { uint64_t v; memcpy(&v, p, 8); return v ^ 0x8000000000000000ULL; }
+    case R2H_DT_INT8: return (uint8_t) * (const int8_t *)p ^ 0x80u;
+    case R2H_DT_UINT16: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    case R2H_DT_INT16: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        return v ^ 0x8000u;
+    }
+    case R2H_DT_UINT32: {
+        uint32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    case R2H_DT_INT32: {
+        uint32_t v;
+        memcpy(&v, p, 4);
+        return v ^ 0x80000000u;
+    }
+    case R2H_DT_UINT64: {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        return v;
+    }
+    case R2H_DT_INT64: {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        return v ^ 0x8000000000000000ULL;
+    }
     case R2H_DT_FLOAT32: { /* sign-magnitude to two's-complement order: -0.0 sorts below +0.0 */
         uint32_t b;
         memcpy(&b, p, 4);
@@ -41,12 +68,32 @@ void r2h_narrow_value(enum r2h_dtype t, uint64_t k, void *p)
     switch (t) {
     case R2H_DT_UINT8: *(uint8_t *)p = (uint8_t)k; break;
     case R2H_DT_INT8: *(uint8_t *)p = (uint8_t)(k ^ 0x80u); break;
-    case R2H_DT_UINT16: { uint16_t v = (uint16_t)k; memcpy(p, &v, 2); break; }
-    case R2H_DT_INT16: { uint16_t v = (uint16_t)(k ^ 0x8000u); memcpy(p, &v, 2); break; }
-    case R2H_DT_UINT32: { uint32_t v = (uint32_t)k; memcpy(p, &v, 4); break; }
-    case R2H_DT_INT32: { uint32_t v = (uint32_t)k ^ 0x80000000u; memcpy(p, &v, 4); break; }
+    case R2H_DT_UINT16: {
+        uint16_t v = (uint16_t)k;
+        memcpy(p, &v, 2);
+        break;
+    }
+    case R2H_DT_INT16: {
+        uint16_t v = (uint16_t)(k ^ 0x8000u);
+        memcpy(p, &v, 2);
+        break;
+    }
+    case R2H_DT_UINT32: {
+        uint32_t v = (uint32_t)k;
+        memcpy(p, &v, 4);
+        break;
+    }
+    case R2H_DT_INT32: {
+        uint32_t v = (uint32_t)k ^ 0x80000000u;
+        memcpy(p, &v, 4);
+        break;
+    }
     case R2H_DT_UINT64: memcpy(p, &k, 8); break;
-    case R2H_DT_INT64: { uint64_t v = k ^ 0x8000000000000000ULL; memcpy(p, &v, 8); break; }
+    case R2H_DT_INT64: {
+        uint64_t v = k ^ 0x8000000000000000ULL;
+        memcpy(p, &v, 8);
+        break;
+    }
     case R2H_DT_FLOAT32: {
         uint32_t b = (uint32_t)k;
         b = (b & 0x80000000u) ? (b & ~0x80000000u) : ~b;
@@ -74,11 +121,11 @@ uint64_t r2h_bands_key(const struct r2h_bands *b, const void *pixel)
 
 void r2h_bands_keys(const struct r2h_bands *b, const void *pixels, size_t n, uint64_t *keys)
 {
-#define KEYS(T)                                                                                \
-    do {                                                                                       \
-        const T *v = pixels;                                                                   \
-        for (size_t j = 0; j < n; j++)                                                         \
-            keys[j] = v[j];                                                                    \
+#define KEYS(T)                                                                                    \
+    do {                                                                                           \
+        const T *v = pixels;                                                                       \
+        for (size_t j = 0; j < n; j++)                                                             \
+            keys[j] = v[j];                                                                        \
     } while (0)
     /* One unsigned band: the key is the value (no per-pixel type dispatch). */
     const int one = b->n == 1 && b->pixel_size == r2h_dtype_size(b->dt[0]);
@@ -112,7 +159,10 @@ double r2h_bands_double(const struct r2h_bands *b, uint64_t key, int i)
     return r2h_value_double(b->dt[i], &v);
 }
 
-int r2h_bands_key_bits(const struct r2h_bands *b) { return b->key_bits; }
+int r2h_bands_key_bits(const struct r2h_bands *b)
+{
+    return b->key_bits;
+}
 
 size_t r2h_bands_value_bytes(const struct r2h_bands *b)
 {
@@ -127,11 +177,11 @@ void r2h_bands_decode(const struct r2h_bands *b, const struct r2h_row *rows, siz
 {
     const size_t sz = r2h_dtype_size(b->dt[i]);
     unsigned char *o = out;
-#define VALUES(T)                                                                              \
-    do {                                                                                       \
-        T *v = out;                                                                            \
-        for (size_t j = 0; j < n; j++)                                                         \
-            v[j] = (T)rows[j].key;                                                             \
+#define VALUES(T)                                                                                  \
+    do {                                                                                           \
+        T *v = out;                                                                                \
+        for (size_t j = 0; j < n; j++)                                                             \
+            v[j] = (T)rows[j].key;                                                                 \
     } while (0)
     /* One unsigned band: the key is the value. */
     if (b->n == 1 && b->dt[0] == R2H_DT_UINT8)
@@ -166,7 +216,8 @@ enum r2h_status r2h_bands_layout(struct r2h_bands *b, char *err, size_t errlen)
             r2h_fmt(what, sizeof what, "%d bands", b->n);
         r2h_fmt(err, errlen,
                 "--bands: %s need %d bits per pixel; at most 64 bits (8 Byte, 4 UInt16/Int16, "
-                "2 Float32/Int32/UInt32 bands, or 1 64-bit band)", what, total);
+                "2 Float32/Int32/UInt32 bands, or 1 64-bit band)",
+                what, total);
         return R2H_ERR_INVALID;
     }
     b->key_bits = total;
@@ -180,8 +231,8 @@ enum r2h_status r2h_bands_layout(struct r2h_bands *b, char *err, size_t errlen)
 /* The selection asked for: --bands, "all" (every band but alpha bands, which stay the other
  * bands' mask) or the single --band. */
 static enum r2h_status resolve_selection(const struct r2h_convert_options *o,
-                                         const struct r2h_raster *r, int *sel, int *n,
-                                         int *alpha, char *err, size_t errlen)
+                                         const struct r2h_raster *r, int *sel, int *n, int *alpha,
+                                         char *err, size_t errlen)
 {
     const struct r2h_raster_info *in = r2h_raster_get_info(r);
     if (o->nbands == R2H_BANDS_ALL) {
@@ -212,9 +263,10 @@ static enum r2h_status resolve_selection(const struct r2h_convert_options *o,
         return R2H_ERR_INVALID;
     }
     if (*n > R2H_RASTER_MAX_BANDS) {
-        r2h_fmt(err, errlen, "--bands: %d bands need at least %d bits per pixel; at most 64 bits "
-                "(8 Byte, 4 UInt16/Int16, 2 Float32/Int32/UInt32 bands, or 1 64-bit band)", *n,
-                8 * *n);
+        r2h_fmt(err, errlen,
+                "--bands: %d bands need at least %d bits per pixel; at most 64 bits "
+                "(8 Byte, 4 UInt16/Int16, 2 Float32/Int32/UInt32 bands, or 1 64-bit band)",
+                *n, 8 * *n);
         return R2H_ERR_INVALID;
     }
     for (int i = 0; i < *n; i++) {
@@ -269,7 +321,7 @@ static enum r2h_status name_columns(struct r2h_bands *b, const struct r2h_conver
         return R2H_ERR_INVALID;
     }
     for (int i = 0; i < b->n; i++) {
-        const char *given = multi && o->value_names ? o->value_names[i]
+        const char *given = multi && o->value_names                     ? o->value_names[i]
                             : !multi && o->value_name && *o->value_name ? o->value_name
                                                                         : NULL;
         if (given && !*given) {
@@ -352,7 +404,8 @@ enum r2h_status r2h_bands_plan(const struct r2h_convert_options *o, struct r2h_r
         (st = name_columns(b, o, in, err, errlen)) != R2H_OK)
         goto fail;
     if (b->n > 1 && o->aggregate) {
-        r2h_fmt(err, errlen, "--aggregate with several bands is not supported yet; aggregate one "
+        r2h_fmt(err, errlen,
+                "--aggregate with several bands is not supported yet; aggregate one "
                 "band at a time (--band B)");
         st = R2H_ERR_INVALID;
         goto fail;
@@ -364,7 +417,10 @@ fail:
     return st;
 }
 
-void r2h_bands_free(struct r2h_bands *b) { r2h_free(b); }
+void r2h_bands_free(struct r2h_bands *b)
+{
+    r2h_free(b);
+}
 
 /* ---- lists for footers, fingerprints and the manifest -------------------------------------- */
 
@@ -442,9 +498,9 @@ void r2h_bands_list(const struct r2h_bands *b, const struct r2h_raster_info *in,
 
 static enum r2h_pq_type pq_type(enum r2h_dtype t)
 {
-    static const enum r2h_pq_type m[] = {R2H_PQ_UINT8, R2H_PQ_INT8, R2H_PQ_UINT16, R2H_PQ_INT16,
+    static const enum r2h_pq_type m[] = {R2H_PQ_UINT8,  R2H_PQ_INT8,  R2H_PQ_UINT16, R2H_PQ_INT16,
                                          R2H_PQ_UINT32, R2H_PQ_INT32, R2H_PQ_UINT64, R2H_PQ_INT64,
-                                         R2H_PQ_FLOAT, R2H_PQ_DOUBLE};
+                                         R2H_PQ_FLOAT,  R2H_PQ_DOUBLE};
     return m[t];
 }
 
@@ -454,3 +510,19 @@ void r2h_bands_columns(const struct r2h_bands *b, struct r2h_pq_column_spec *col
         cols[i] = (struct r2h_pq_column_spec){.name = b->name[i], .type = pq_type(b->dt[i])};
 }
 
+double r2h_value_double(enum r2h_dtype t, const union r2h_value *v)
+{
+    switch (t) {
+    case R2H_DT_UINT8: return v->u8;
+    case R2H_DT_INT8: return v->i8;
+    case R2H_DT_UINT16: return v->u16;
+    case R2H_DT_INT16: return v->i16;
+    case R2H_DT_UINT32: return v->u32;
+    case R2H_DT_INT32: return v->i32;
+    case R2H_DT_UINT64: return (double)v->u64;
+    case R2H_DT_INT64: return (double)v->i64;
+    case R2H_DT_FLOAT32: return v->f;
+    case R2H_DT_FLOAT64: return v->d;
+    }
+    return 0;
+}

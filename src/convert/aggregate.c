@@ -5,36 +5,46 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "r2h_convert.h"
 #include "r2h_index.h"
 #include "r2h_parquet.h"
-#include "r2h_pipeline.h"
 
 #define MAX_CLASSES 64
 #define MAX_COLS (16 + MAX_CLASSES)
 
 /* Output column kinds. */
 enum col_kind {
-    C_CELL, C_PARENT, C_VALUE, C_COUNT, C_AREA, C_SUM, C_MEAN, C_MIN, C_MAX, C_MODE, C_TOTAL,
+    C_CELL,
+    C_PARENT,
+    C_VALUE,
+    C_COUNT,
+    C_AREA,
+    C_SUM,
+    C_MEAN,
+    C_MIN,
+    C_MAX,
+    C_MODE,
+    C_TOTAL,
     C_FRAC
 };
 
 struct r2h_agg {
     const struct r2h_bands *bands; /* borrowed from the run */
     enum r2h_dtype dt;             /* of the (first) band */
-    int grouped;             /* --aggregate */
+    int grouped;                   /* --aggregate */
     unsigned stats;
-    int packed;              /* key = 32-bit value key << 32 | pixel reference */
-    int ref_is_row;          /* geographic, unrotated: the reference is the raster row */
+    int packed;     /* key = 32-bit value key << 32 | pixel reference */
+    int ref_is_row; /* geographic, unrotated: the reference is the raster row */
     int width, height;
-    double *row_area;        /* m2 of a pixel of each raster row (ref_is_row) */
-    double unit_m2;          /* m2 per density-unit denominator; 0: no density unit */
+    double *row_area; /* m2 of a pixel of each raster row (ref_is_row) */
+    double unit_m2;   /* m2 per density-unit denominator; 0: no density unit */
     double classes[MAX_CLASSES];
     int nclasses;
     int res, cell_string;
     unsigned parents;
     struct r2h_pq_column_spec cols[MAX_COLS];
     enum col_kind kind[MAX_COLS];
-    int arg[MAX_COLS];       /* parent resolution or class index */
+    int arg[MAX_COLS]; /* parent resolution or class index */
     char names[MAX_COLS][96];
     size_t ncols;
     char spec[1024];
@@ -81,9 +91,9 @@ static uint32_t key32(enum r2h_dtype t, const void *p)
     case R2H_DT_UINT8: return *(const uint8_t *)p;
     case R2H_DT_UINT16: return *(const uint16_t *)p;
     case R2H_DT_UINT32: return *(const uint32_t *)p;
-    case R2H_DT_INT8: return (uint32_t)(int32_t)*(const int8_t *)p ^ 0x80000000u;
-    case R2H_DT_INT16: return (uint32_t)(int32_t)*(const int16_t *)p ^ 0x80000000u;
-    case R2H_DT_INT32: return (uint32_t)*(const int32_t *)p ^ 0x80000000u;
+    case R2H_DT_INT8: return (uint32_t)(int32_t) * (const int8_t *)p ^ 0x80000000u;
+    case R2H_DT_INT16: return (uint32_t)(int32_t) * (const int16_t *)p ^ 0x80000000u;
+    case R2H_DT_INT32: return (uint32_t) * (const int32_t *)p ^ 0x80000000u;
     case R2H_DT_FLOAT32: {
         uint32_t b;
         memcpy(&b, p, 4);
@@ -129,13 +139,23 @@ static double value_double(const struct r2h_agg *a, uint64_t vkey)
 
 uint64_t r2h_agg_key(const struct r2h_agg *a, const void *value, int row, int col)
 {
-    uint64_t ref = a->ref_is_row ? (uint64_t)row : (uint64_t)row * (uint64_t)a->width + (uint64_t)col;
+    uint64_t ref =
+        a->ref_is_row ? (uint64_t)row : (uint64_t)row * (uint64_t)a->width + (uint64_t)col;
     return ((uint64_t)key32(a->dt, value) << 32) | ref;
 }
 
-int r2h_agg_packed(const struct r2h_agg *a) { return a->packed; }
-int r2h_agg_grouped(const struct r2h_agg *a) { return a->grouped; }
-const char *r2h_agg_spec(const struct r2h_agg *a) { return a->spec; }
+int r2h_agg_packed(const struct r2h_agg *a)
+{
+    return a->packed;
+}
+int r2h_agg_grouped(const struct r2h_agg *a)
+{
+    return a->grouped;
+}
+const char *r2h_agg_spec(const struct r2h_agg *a)
+{
+    return a->spec;
+}
 
 void r2h_agg_fingerprint(const struct r2h_agg *a, char *fp, size_t len)
 {
@@ -151,9 +171,9 @@ void r2h_agg_fingerprint(const struct r2h_agg *a, char *fp, size_t len)
 
 static enum r2h_pq_type pq_type(enum r2h_dtype t)
 {
-    static const enum r2h_pq_type m[] = {R2H_PQ_UINT8, R2H_PQ_INT8, R2H_PQ_UINT16, R2H_PQ_INT16,
+    static const enum r2h_pq_type m[] = {R2H_PQ_UINT8,  R2H_PQ_INT8,  R2H_PQ_UINT16, R2H_PQ_INT16,
                                          R2H_PQ_UINT32, R2H_PQ_INT32, R2H_PQ_UINT64, R2H_PQ_INT64,
-                                         R2H_PQ_FLOAT, R2H_PQ_DOUBLE};
+                                         R2H_PQ_FLOAT,  R2H_PQ_DOUBLE};
     return m[t];
 }
 
@@ -193,10 +213,18 @@ static void add_cell_cols(struct r2h_agg *a)
 
 unsigned r2h_stats_parse(const char *list)
 {
-    static const struct { const char *name; unsigned bit; } names[] = {
-        {"count", R2H_STAT_COUNT}, {"sum", R2H_STAT_SUM},   {"mean", R2H_STAT_MEAN},
-        {"min", R2H_STAT_MIN},     {"max", R2H_STAT_MAX},   {"mode", R2H_STAT_MODE},
-        {"fractions", R2H_STAT_FRACTIONS}, {"area", R2H_STAT_AREA}, {"total", R2H_STAT_TOTAL}};
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"count", R2H_STAT_COUNT},
+                 {"sum", R2H_STAT_SUM},
+                 {"mean", R2H_STAT_MEAN},
+                 {"min", R2H_STAT_MIN},
+                 {"max", R2H_STAT_MAX},
+                 {"mode", R2H_STAT_MODE},
+                 {"fractions", R2H_STAT_FRACTIONS},
+                 {"area", R2H_STAT_AREA},
+                 {"total", R2H_STAT_TOTAL}};
     unsigned bits = 0;
     if (!list)
         return 0;
@@ -252,8 +280,7 @@ enum r2h_status r2h_agg_create(const struct r2h_convert_options *o,
     a->stats = a->grouped ? s : 0;
     enum r2h_status st = R2H_ERR_INVALID;
     if (o->parents >> o->resolution) {
-        r2h_fmt(err, errlen, "--parents must be resolutions below --resolution %d",
-                o->resolution);
+        r2h_fmt(err, errlen, "--parents must be resolutions below --resolution %d", o->resolution);
         goto fail;
     }
     if (!a->grouped && (o->stats || o->density_unit || o->nclasses)) {
@@ -279,7 +306,8 @@ enum r2h_status r2h_agg_create(const struct r2h_convert_options *o,
     a->packed = a->grouped && (o->density_unit || (a->stats & (R2H_STAT_AREA | R2H_STAT_TOTAL)));
     if (a->packed) {
         if (in->sel[0].unscaled) {
-            r2h_fmt(err, errlen, "--unscale cannot be combined with pixel areas (--density-unit, "
+            r2h_fmt(err, errlen,
+                    "--unscale cannot be combined with pixel areas (--density-unit, "
                     "--stat area/total): unscaled values are float64; aggregate the raw values "
                     "and apply scale %.17g and offset %.17g to the results",
                     in->sel[0].scale, in->sel[0].add_offset);
@@ -351,9 +379,10 @@ enum r2h_status r2h_agg_create(const struct r2h_convert_options *o,
                 goto fail;
             }
     static const char *const units[] = {"none", "per-m2", "per-ha", "per-km2"};
-    size_t n = (size_t)snprintf(a->spec, sizeof a->spec, "mode=%s;density=%s;cells=%s;columns=",
-                                a->grouped ? "aggregate" : "pixel", units[o->density_unit],
-                                a->cell_string ? "string" : "uint64");
+    size_t n =
+        (size_t)snprintf(a->spec, sizeof a->spec,
+                         "mode=%s;density=%s;cells=%s;columns=", a->grouped ? "aggregate" : "pixel",
+                         units[o->density_unit], a->cell_string ? "string" : "uint64");
     for (size_t i = 0; i < a->ncols && n < sizeof a->spec; i++)
         n += (size_t)snprintf(a->spec + n, sizeof a->spec - n, "%s%s", i ? "," : "", a->names[i]);
     *out = a;
@@ -386,7 +415,7 @@ enum { OUT_ROWS = 8192 };
 /* One cell's accumulators. */
 struct group {
     uint64_t cell, n;
-    uint64_t vmin, vmax;          /* value keys */
+    uint64_t vmin, vmax; /* value keys */
     uint64_t mode, mode_len, run_key, run_len;
     long double sum, wsum, asum;
     long double cls[MAX_CLASSES]; /* count or area per class */
@@ -397,7 +426,7 @@ struct out {
     struct r2h_raster *raster;
     struct r2h_pq_writer *w;
     void *buf[MAX_COLS];
-    char *strbuf;                 /* 16 bytes per row per string column */
+    char *strbuf; /* 16 bytes per row per string column */
     const char **strs[MAX_COLS];
     size_t n;
     uint64_t total;
@@ -467,7 +496,9 @@ static enum r2h_status emit_group(struct out *o, struct group *g)
     for (size_t i = 0; i < a->ncols; i++) {
         double *d = o->buf[i];
         switch (a->kind[i]) {
-        case C_CELL: case C_PARENT: case C_VALUE: break;
+        case C_CELL:
+        case C_PARENT:
+        case C_VALUE: break;
         case C_COUNT: ((int64_t *)o->buf[i])[r] = (int64_t)g->n; break;
         case C_AREA: d[r] = (double)g->asum; break;
         case C_SUM: d[r] = (double)g->sum; break;
@@ -582,8 +613,9 @@ enum r2h_status r2h_agg_write(const struct r2h_agg *a, struct r2h_raster *raster
         *vmax = value_double(a, kmax);
     }
     if (st != R2H_OK && !msg[0])
-        r2h_fmt(msg, msglen, "%s", st == R2H_ERR_CRS ? "a pixel corner does not transform to WGS84"
-                                                      : r2h_status_str(st));
+        r2h_fmt(msg, msglen, "%s",
+                st == R2H_ERR_CRS ? "a pixel corner does not transform to WGS84"
+                                  : r2h_status_str(st));
     for (size_t i = 0; i < a->ncols; i++) {
         r2h_free(o.buf[i]);
         r2h_free(o.strs[i]);
@@ -604,8 +636,8 @@ enum r2h_status r2h_auto_resolution(const char *input, int *res, double *pixel_a
 }
 
 enum r2h_status r2h_auto_resolution_srs(const char *input, const char *srs, int *res,
-                                        double *pixel_area_m2, double *cell_area_m2,
-                                        char *errbuf, size_t errbuf_len)
+                                        double *pixel_area_m2, double *cell_area_m2, char *errbuf,
+                                        size_t errbuf_len)
 {
     struct r2h_raster *r = NULL;
     r2h_out_configure_network(); /* the input may be remote: retry transient failures */

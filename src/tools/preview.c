@@ -9,9 +9,9 @@
 #include <cpl_vsi.h>
 #include <png.h>
 
+#include "r2h_convert.h"
 #include "r2h_index.h"
 #include "r2h_parquet.h"
-#include "r2h_pipeline.h"
 #include "r2h_pq_reader.h"
 
 #define LEGEND_H 28
@@ -186,8 +186,18 @@ static enum r2h_status load(const char *output, const char *want, struct cellval
         for (size_t rg = 0; rg < r2h_pq_reader_num_row_groups(r) && st == R2H_OK; rg++) {
             size_t m = (size_t)r2h_pq_reader_row_group_rows(r, rg);
             uint64_t *cells = r2h_malloc(m * 8 + 8);
-            union { uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32;
-                    uint64_t u64; int64_t i64; float f; double d; } *vals = r2h_malloc(m * 8 + 8);
+            union {
+                uint8_t u8;
+                int8_t i8;
+                uint16_t u16;
+                int16_t i16;
+                uint32_t u32;
+                int32_t i32;
+                uint64_t u64;
+                int64_t i64;
+                float f;
+                double d;
+            } *vals = r2h_malloc(m * 8 + 8);
             uint8_t *valid = r2h_malloc(m + 1);
             if (n + m > cap) {
                 size_t nc = (n + m) * 2;
@@ -253,8 +263,7 @@ static enum r2h_status load(const char *output, const char *want, struct cellval
     return R2H_OK;
 }
 
-static enum r2h_status write_png(const char *path, const struct image *im, char *err,
-                                 size_t errlen)
+static enum r2h_status write_png(const char *path, const struct image *im, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "wb");
     if (!f) {
@@ -295,8 +304,8 @@ enum r2h_status r2h_preview(const struct r2h_preview_options *o, char *errbuf, s
     struct cellval *cv = NULL;
     size_t n = 0;
     char colname[256] = "";
-    enum r2h_status st = load(o->output, o->column, &cv, &n, colname, sizeof colname, errbuf,
-                              errbuf_len);
+    enum r2h_status st =
+        load(o->output, o->column, &cv, &n, colname, sizeof colname, errbuf, errbuf_len);
     if (st != R2H_OK)
         return st;
     double vmin = INFINITY, vmax = -INFINITY;
@@ -365,8 +374,8 @@ enum r2h_status r2h_preview(const struct r2h_preview_options *o, char *errbuf, s
                 x[k] = (g + 360.0 * shift - lng0) * sx;
                 y[k] = (lat1 - blat[k]) * sy;
             }
-            fill_poly(&im, mh, x, y, nv, (clng + 360.0 * shift - lng0) * sx,
-                      (lat1 - clat) * sy, rgb);
+            fill_poly(&im, mh, x, y, nv, (clng + 360.0 * shift - lng0) * sx, (lat1 - clat) * sy,
+                      rgb);
         }
     }
     /* Legend: dark band, min label, gradient, max label. */

@@ -10,7 +10,8 @@
 #include <cpl_error.h>
 #include <cpl_vsi.h>
 
-#include "r2h_pipeline.h"
+#include "r2h_dataset.h"
+#include "r2h_raster.h"
 #include "r2h_sink.h"
 
 int r2h_out_is_remote(const char *path)
@@ -34,8 +35,7 @@ void r2h_out_root(const char *output, char *dst, size_t len)
         *--w = 0;
 }
 
-enum r2h_status r2h_out_open_sink(const char *path, struct r2h_sink **out, char *err,
-                                  size_t errlen)
+enum r2h_status r2h_out_open_sink(const char *path, struct r2h_sink **out, char *err, size_t errlen)
 {
     if (r2h_out_is_remote(path))
         return r2h_sink_vsi_open(path, out, err, errlen);

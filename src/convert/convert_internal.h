@@ -1,0 +1,158 @@
+/* convert_internal.h - state of one convert run, shared by the files that implement it:
+ *   convert.c    orchestration: options, planning, memory budget, workers, write pass
+ *                dispatch, r2h_convert
+ *   read_pass.c  the read pass of each worker: read, locate, index, route, sort, spill
+ *   fingerprint.c  the run fingerprint
+ *   bands.c, aggregate.c  band plans and aggregation (declared in r2h_convert.h)
+ *   partition.c  writing one partition file (Parquet schema, footer metadata, merge -> writer)
+ *   resume.c     resume and dataset bookkeeping: complete/stale partitions, manifest, --dry-run
+ *   progress.c   progress output on stderr and the --profile report
+ * Not part of the convert module's interface to tools or tests (that is r2h_convert.h). */
+#ifndef R2H_CONVERT_INTERNAL_H
+#define R2H_CONVERT_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "r2h_convert.h"
+#include "r2h_index.h"
+
+/* Phases of a run, timed per worker thread (--profile). */
+enum {
+    PHASE_READ,
+    PHASE_LOCATE,
+    PHASE_INDEX,
+    PHASE_ROUTE,
+    PHASE_SORT,
+    PHASE_SPILL,
+    PHASE_WRITE,
+    NPHASES
+};
+
+/* A piece of work: rows [y, y+h) of window columns [x0, x0+w). */
+struct chunk {
+    int x0, y, w, h;
+};
+
+struct r2h_fast_grid;
+
+struct run {
+    const struct r2h_convert_options *opt;
+    struct r2h_raster *raster;
+    const struct r2h_raster_info *info;
+    struct worker *workers;
+    int nworkers;
+    struct chunk *chunks;
+    size_t nchunks;
+    struct r2h_runs *runs;  /* sorted runs of all workers */
+    struct r2h_rowfmt fmt;  /* their row layout */
+    size_t rows_per_worker; /* row buffer capacity from the memory budget */
+    size_t chunk_pixels;    /* pixels per read chunk from the memory budget */
+    size_t merge_rows;      /* buffer rows per spilled run in a merge */
+    size_t row_group_rows;  /* Parquet row group size from the memory budget */
+    uint64_t budget;
+    const char *value_name;  /* the first value column */
+    struct r2h_bands *bands; /* the selected bands, their columns and key layout */
+    int key_bits;            /* rows' keys are < 2^key_bits (compact row formats may use it) */
+    struct r2h_agg *agg;     /* aggregation / extra columns; NULL: pixel rows */
+    char fingerprint[24];
+    char root[4096]; /* output root (s3:// mapped to /vsis3/) */
+    int remote;
+    struct r2h_valid_pixels *counts;         /* non-NULL: count valid pixels only, write nothing */
+    struct r2h_fast_grid *grid;              /* fast exact indexing of geographic grids */
+    uint8_t skip[R2H_NUM_BASE_CELLS];        /* complete partitions left alone */
+    int nskip;                               /* how many */
+    uint8_t stale[R2H_NUM_BASE_CELLS];       /* partitions present but not complete */
+    uint8_t write_order[R2H_NUM_BASE_CELLS]; /* partitions by decreasing rows (balance) */
+    struct r2h_manifest manifest;
+    double phase[NPHASES];
+    double t_start, t_last_progress;
+    uint64_t pixels_total;
+    struct r2h_convert_result res;
+    /* Shared between workers, guarded by mu. */
+    pthread_mutex_t mu;
+    size_t next; /* next chunk or partition to take */
+    uint64_t pixels_done;
+    enum r2h_status status; /* first error; workers stop when set */
+    char *err;
+    size_t errlen;
+};
+
+/* convert.c */
+/* Pass one warning line to the options' warn callback (if any); printf-style. */
+void r2h_conv_warn(const struct run *run, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* progress.c */
+/* Progress line/bar/JSON on stderr (throttled unless final); call with run->mu held. */
+void r2h_conv_progress_locked(struct run *run, int final);
+/* The --profile report on stderr: phase thread-seconds, index path, rates, spill, peak RSS. */
+void r2h_conv_print_profile(const struct run *run);
+
+/* partition.c */
+/* Create directory path and its parents (local outputs); message in err on failure. */
+enum r2h_status r2h_conv_mkdir_p(const char *path, char *err, size_t errlen);
+/* OUTPUT/h0=<cell>/data_0.parquet of base cell bc into path. */
+void r2h_conv_partition_path(const struct run *run, int bc, char *path, size_t len);
+/* Write partition bc (pixel rows) from the merge of all runs; thread-safe for distinct bc. */
+enum r2h_status r2h_conv_write_partition(struct run *run, int bc, double *phase, char *msg,
+                                         size_t msglen);
+/* The same with aggregation or extra columns (aggregate.c writes the rows). */
+enum r2h_status r2h_conv_write_partition_agg(struct run *run, int bc, struct r2h_raster *raster,
+                                             double *phase, char *msg, size_t msglen);
+
+/* resume.c */
+/* Mark partitions complete (skip) or stale, removing leftover temporary files and strays;
+ * R2H_ERR_IO when a file raster2h3 did not write is in the way (without --overwrite). */
+enum r2h_status r2h_conv_plan_resume(struct run *run);
+/* Whole-raster run, before the write pass: the manifest with "complete": false. */
+enum r2h_status r2h_conv_begin_dataset(struct run *run);
+/* Whole-raster run: remove stale partitions without rows, then write the manifest. */
+enum r2h_status r2h_conv_finish_dataset(struct run *run);
+/* Work unit: remove its stale partition if this run gave it no rows. */
+void r2h_conv_finish_work_unit(struct run *run);
+/* 1 when the manifest says this whole run is complete already. */
+int r2h_conv_manifest_done(const struct run *run);
+/* --dry-run: print the plan on stdout. */
+void r2h_conv_print_plan(const struct run *run);
+
+/* Shared by convert.c and read_pass.c. */
+/* Rows of sort scratch for packed rows: buckets up to this size are sorted in cache. */
+enum { SORT_SCRATCH = 1 << 16 };
+
+/* One thread's state: its own GDAL handle (handles are not thread-safe), scratch buffers and
+ * per-partition rows; partitions of all workers are merged after the pass. */
+struct worker {
+    struct run *run;
+    struct r2h_raster *raster;
+    void *rows, *tmp; /* row buffer (cap rows of run->fmt) and sort scratch (cap_tmp) */
+    size_t nrows, cap, cap_tmp;
+    size_t limit;                   /* make_room runs when nrows reaches it (<= mapped) */
+    size_t mapped;                  /* rows of the buffer mapped so far (<= cap) */
+    int decided, halved;            /* half-way decision taken; spill at cap / 2 (make_room) */
+    uint64_t pixels_seen;           /* pixels of the raster rows this worker has routed */
+    size_t *count;                  /* radix histogram */
+    struct r2h_valid_pixels counts; /* valid pixels per base cell (count-only runs) */
+    uint64_t fallbacks;             /* pixels the fast index path sent to the reference */
+    uint64_t beyond_pole, repeated; /* valid pixels off the globe (r2h_raster_drop_off_globe) */
+    uint64_t located, not_located;  /* valid pixels through PROJ; those it could not transform */
+    double phase[NPHASES];
+    void *vals;
+    uint8_t *valid, *ok;
+    double *lat, *lng;
+    uint64_t *cells, *keys; /* per column of the current row */
+    size_t cap_pix, cap_w;
+    const struct chunk *cur; /* chunk being read (pixel references of aggregation) */
+    pthread_t tid;
+};
+
+/* Record the first error (message already formatted in msg) and make every worker stop. */
+void r2h_conv_fail(struct run *run, enum r2h_status st, const char *msg);
+/* The next piece of work (chunk or base cell) below limit, or -1 (read_pass.c). */
+long r2h_conv_take_next(struct run *run, size_t limit, uint64_t done_pixels);
+/* Read pass (read_pass.c): one worker thread's loop over chunks; warnings about pixels dropped. */
+void *r2h_conv_read_worker(void *arg);
+void r2h_conv_warn_dropped(const struct run *run);
+
+#endif

@@ -1,0 +1,116 @@
+/* r2h_dataset.h - the dataset module: the on-disk (or object-store) dataset: output locations
+ * and sinks, listing (output.c), the output lock (lock.c), partition state and the manifest
+ * (dataset.c), the row digest partitions are checked with. */
+#ifndef R2H_DATASET_H
+#define R2H_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "r2h_common.h"
+
+/* Name of the cell column of resolution res: h<res>, except cell_h0 at resolution 0 (a column
+ * h0 would clash with the Hive partition key h0=, which every reader adds as a string). */
+void r2h_cell_column_name(int res, char *dst, size_t len);
+
+/* splitmix64's finaliser: a bijective 64-bit mix. */
+static inline uint64_t r2h_mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* Digest of one pixel row: its cell (0 when the cell is not compared) and its packed band key
+ * (r2h_bands_key: each band's narrow order-preserving key of its value's bits, first band
+ * highest; a reader rebuilds it from the value columns). A partition's digest is the sum mod
+ * 2^64 of its rows' digests, so it does not depend on row order
+ * (docs/design/0006-resume-and-s3.md). */
+static inline uint64_t r2h_row_digest(uint64_t cell, uint64_t key)
+{
+    return r2h_mix64(cell ^ r2h_mix64(key));
+}
+
+/* Outputs: a local directory, or s3://bucket/prefix (read as /vsis3/bucket/prefix) or any
+ * /vsi... prefix GDAL can write. */
+struct r2h_sink;
+int r2h_out_is_remote(const char *path);
+/* The output root with s3:// mapped to /vsis3/, repeated and trailing slashes removed. */
+void r2h_out_root(const char *output, char *dst, size_t len);
+/* A sink for a partition or manifest file: atomic local file or remote temporary key + rename. */
+enum r2h_status r2h_out_open_sink(const char *path, struct r2h_sink **out, char *err,
+                                  size_t errlen);
+int r2h_out_exists(const char *path, uint64_t *size);
+/* Whole file (at most maxlen bytes) into a new buffer (caller frees with r2h_free). */
+enum r2h_status r2h_out_read_all(const char *path, uint64_t maxlen, uint8_t **data, size_t *len);
+/* The same, classifying a failure (r2h_io_classify of GDAL's messages): R2H_ERR_TRANSIENT (no
+ * connection, timeout, 5xx/429 after GDAL's retries), R2H_ERR_IO (permission denied),
+ * R2H_ERR_INPUT (missing or anything else), with "<path>: cannot read: <detail>" in err. */
+enum r2h_status r2h_out_fetch(const char *path, uint64_t maxlen, uint8_t **data, size_t *len,
+                              char *err, size_t errlen);
+/* Directory entries of root (NULL for an empty or missing one: GDAL does not tell them apart
+ * for object stores) into *entries; a listing that failed for a transient reason or for lack
+ * of permission is R2H_ERR_TRANSIENT / R2H_ERR_IO with the reason in err. */
+enum r2h_status r2h_out_readdir(const char *root, char ***entries, char *err, size_t errlen);
+/* GDAL's HTTP retries for transient failures (5xx, 429, timeouts) of reads and writes:
+ * GDAL_HTTP_MAX_RETRY 5 and GDAL_HTTP_RETRY_DELAY 1 s unless configured. */
+void r2h_out_configure_network(void);
+/* Entries of the dataset root (root receives it, as r2h_out_root); free with CSLDestroy.
+ * R2H_ERR_IO with "<output>: cannot list the dataset" when it cannot be listed. */
+enum r2h_status r2h_out_list(const char *output, char *root, size_t rootlen, char ***entries,
+                             char *err, size_t errlen);
+
+/* One writer per local OUTPUT (lock.c, README "Crash safety"): a whole-raster run (work_unit
+ * -1) holds OUTPUT/.raster2h3.lock exclusively; a work unit holds it shared and
+ * OUTPUT/.raster2h3.lock-<work_unit> exclusively, so units of different base cells run side by
+ * side. Never waits: when another run holds a conflicting lock, R2H_ERR_TRANSIENT with a message
+ * naming the lock file and its holder (pid, host, since when). The lock files are registered
+ * for removal on SIGINT/SIGTERM; release removes the files this run held exclusively.
+ * On a filesystem without flock: R2H_OK, *out NULL and the reason in err (for a warning).
+ * release(NULL) is a no-op. */
+struct r2h_lock;
+enum r2h_status r2h_lock_acquire(const char *output, int work_unit, struct r2h_lock **out,
+                                 char *err, size_t errlen);
+void r2h_lock_release(struct r2h_lock *l);
+
+/* Delete a partition file (and its local directory if now empty). */
+void r2h_out_remove_partition(const char *path);
+
+/* Open a partition file for reading, local or remote; NULL with a message on failure. */
+struct r2h_pq_reader;
+struct r2h_pq_reader *r2h_partition_open(const char *path, char *err, size_t errlen);
+/* The same with a status: for a remote partition that could not be fetched, that of
+ * r2h_out_fetch (R2H_ERR_TRANSIENT, R2H_ERR_IO for permission); R2H_ERR_FORMAT for a file that
+ * is there but unreadable. */
+enum r2h_status r2h_partition_fetch(const char *path, struct r2h_pq_reader **out, char *err,
+                                    size_t errlen);
+
+/* State of a partition file: missing, complete (same fingerprint, and its footer's
+ * raster2h3:partition names the h0= directory it is in), stale (written by raster2h3 for another
+ * run or another partition) or foreign (unreadable, or no raster2h3:fingerprint: raster2h3 did
+ * not write it). rows (may be NULL) gets its row count when readable. */
+enum r2h_part_state { R2H_PART_MISSING, R2H_PART_COMPLETE, R2H_PART_STALE, R2H_PART_FOREIGN };
+enum r2h_part_state r2h_partition_state(const char *path, const char *fingerprint, uint64_t *rows);
+/* 1 when path is a Parquet file whose footer has raster2h3:fingerprint (raster2h3 wrote it). */
+int r2h_partition_is_ours(const char *path);
+
+/* The dataset manifest, OUTPUT/_manifest.json. A whole run writes it twice (atomically): with
+ * "complete": false and the partitions it expects before writing any, and with "complete": true
+ * last. */
+struct r2h_manifest_part {
+    uint64_t rows, bytes;
+    double min, max;
+};
+struct r2h_manifest {
+    const char *fingerprint, *source, *value_name;
+    const char *bands, *value_names_json; /* NULL, or "1,2,3" and ["a","b","c"] */
+    int band, resolution;
+    int incomplete; /* 1: "complete": false (written before the partitions) */
+    uint64_t total_rows;
+    struct r2h_manifest_part parts[122];
+};
+enum r2h_status r2h_manifest_write(const char *output, const struct r2h_manifest *m, char *err,
+                                   size_t errlen);
+
+#endif
