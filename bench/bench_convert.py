@@ -19,6 +19,8 @@ distinct res-8 cells for every tool.
 Tools (--tools, comma separated):
   raster2h3        build/raster2h3 convert IN OUT --resolution 8 --quiet  (default threads = all cores)
   raster2h3-t1     same with --threads 1
+  raster2h3-base   the binary given by --baseline, same flags as raster2h3 (before/after a
+                   change: both binaries alternate run by run in this one invocation)
   seed             bench/seed_method.py IN OUT  (faithful: string ids, AM bug)
   seed-skipam      seed method with --antimeridian skip
   seed-u64         seed method, --antimeridian skip, raster2h3's schema
@@ -53,13 +55,15 @@ R2D = os.path.join(ROOT, ".venv-bench", "bin", "raster2dggs")
 R2H3 = os.path.join(ROOT, "build", "raster2h3")
 NODATA = 65535
 R2H3_RUN = [R2H3]  # the binary actually run (a snapshot once main() has started)
-ALL_TOOLS = ["raster2h3", "raster2h3-t1", "raster2h3-ref", "seed", "seed-skipam", "seed-u64", "raster2dggs", "raster2dggs-list"]
+ALL_TOOLS = ["raster2h3", "raster2h3-base", "raster2h3-t1", "raster2h3-ref", "seed", "seed-skipam", "seed-u64", "raster2dggs", "raster2dggs-list"]
 
 
 def tool_cmd(tool, inp, out, args):
     res = str(args.resolution)
     if tool == "raster2h3":
         return [args.raster2h3, "convert", inp, out, "--resolution", res, "--quiet"] + args.r2h3_args
+    if tool == "raster2h3-base":
+        return [args.baseline, "convert", inp, out, "--resolution", res, "--quiet"] + args.r2h3_args
     if tool == "raster2h3-t1":
         return [args.raster2h3, "convert", inp, out, "--resolution", res, "--quiet",
                 "--threads", "1"] + args.r2h3_args
@@ -277,6 +281,8 @@ def main():
     ap.add_argument("--resolution", type=int, default=8)
     ap.add_argument("--name", default=None, help="results name (default: --size)")
     ap.add_argument("--raster2h3", default=R2H3)
+    ap.add_argument("--baseline", default=None, metavar="BIN",
+                    help="another raster2h3 binary, run as tool raster2h3-base")
     ap.add_argument("--r2h3-args", default="", help="extra raster2h3 convert args (quoted)")
     ap.add_argument("--workdir", default=OUT)
     ap.add_argument("--keep", action="store_true", help="keep tool outputs")
@@ -308,6 +314,12 @@ def main():
         print("generating:", " ".join(mk), file=sys.stderr)
         subprocess.run(mk, check=True)
     os.makedirs(args.workdir, exist_ok=True)
+    if "raster2h3-base" in tools:
+        if not args.baseline:
+            raise SystemExit("tool raster2h3-base needs --baseline BIN")
+        keep, args.raster2h3 = args.raster2h3, args.baseline
+        args.baseline = snapshot_binary(args)["snapshot"]
+        args.raster2h3 = keep
     binary = None
     if any(t.startswith("raster2h3") for t in tools):
         binary = snapshot_binary(args)
