@@ -15,9 +15,10 @@ declare -A ALLOWED=(
     [parquet]="common sink"
     [raster]="common"
     [index]="common"
+    [scan]="common raster index"
     [sort]="common index"
     [dataset]="common sink parquet raster index"
-    [convert]="common sink parquet raster index sort dataset"
+    [convert]="common sink parquet raster index scan sort dataset"
     [tools]="common sink parquet raster index sort dataset convert"
     [cli]=""
 )

@@ -1,6 +1,7 @@
 /* convert.c - the convert run: options, plan windows and chunks, the memory budget, worker
- * threads, the write pass and r2h_convert. Read pass (read, locate, index, route, sort, spill):
- * read_pass.c; partition files: partition.c; resume and manifest: resume.c; progress and
+ * threads, the write pass and r2h_convert. The read pass is the scan stage (src/scan) with the
+ * row-buffer consumer of read_pass.c (route, sort, spill); partition files: partition.c; resume and
+ * manifest: resume.c; progress and
  * --profile: progress.c. */
 #include <errno.h>
 #include <math.h>
@@ -19,6 +20,7 @@
 #include "r2h_index.h"
 #include "r2h_index_fast.h"
 #include "r2h_raster.h"
+#include "r2h_scan.h"
 
 const char *r2h_version(void)
 {
@@ -91,6 +93,29 @@ void r2h_conv_fail(struct run *run, enum r2h_status st, const char *msg)
     pthread_mutex_unlock(&run->mu);
 }
 
+/* Take the next index below limit, or -1 when done or after an error. */
+long r2h_conv_take_next(struct run *run, size_t limit, uint64_t done_pixels)
+{
+    long i = -1;
+    pthread_mutex_lock(&run->mu);
+    run->pixels_done += done_pixels;
+    if (done_pixels)
+        r2h_conv_progress_locked(run, 0);
+    if (run->status == R2H_OK && run->next < limit)
+        i = (long)run->next++;
+    pthread_mutex_unlock(&run->mu);
+    return i;
+}
+
+void r2h_conv_scan_progress(void *ctx, uint64_t pixels_done)
+{
+    struct run *run = ctx;
+    pthread_mutex_lock(&run->mu);
+    run->pixels_done += pixels_done;
+    r2h_conv_progress_locked(run, 0);
+    pthread_mutex_unlock(&run->mu);
+}
+
 static void *write_worker(void *arg)
 {
     struct worker *wk = arg;
@@ -152,62 +177,11 @@ static enum r2h_status plan_windows(struct run *run, int (*win)[4], int *nwin)
     return R2H_OK;
 }
 
-static enum r2h_status add_chunk(struct run *run, size_t *cap, int x, int y, int w, int h)
-{
-    if (run->nchunks == *cap) {
-        *cap = *cap ? *cap * 2 : 64;
-        struct chunk *c = r2h_realloc(run->chunks, *cap * sizeof *c);
-        if (!c) {
-            r2h_fmt(run->err, run->errlen, "out of memory planning chunks");
-            return R2H_ERR_NOMEM;
-        }
-        run->chunks = c;
-    }
-    run->chunks[run->nchunks++] = (struct chunk){x, y, w, h};
-    run->pixels_total += (uint64_t)w * h;
-    return R2H_OK;
-}
-
-/* Split windows into chunks of about chunk_pixels that cover whole blocks, so that every block
- * is decoded once, by one worker, whatever GDAL's block cache holds (workers have their own
- * handles and caches): bands of whole block rows, several when they are small; when one block
- * row is larger than that (wide rasters: the global carbon map is 133,584 pixels wide), pieces
- * of a block row made of whole blocks. Rasters stored in strips as wide as the window keep
- * bands of rows (a strip row is read whole either way). */
+/* Chunks of about chunk_pixels over the windows that cover whole blocks (r2h_scan_plan_chunks). */
 static enum r2h_status plan_chunks(struct run *run, const int (*win)[4], int nwin)
 {
-    const struct r2h_raster_info *in = run->info;
-    const size_t target = run->chunk_pixels;
-    size_t cap = 0;
-    for (int i = 0; i < nwin; i++) {
-        const int x0 = win[i][0], y0 = win[i][1], w = win[i][2], h = win[i][3];
-        const int bw = in->block_w > 0 ? in->block_w : in->width;
-        int bh = in->block_h > 0 ? in->block_h : 1, cw = w;
-        if ((size_t)bh * w > target && bw < w) {
-            const size_t nb = target / ((size_t)bh * (size_t)bw);
-            cw = (int)(nb > 1 ? nb : 1) * bw; /* a multiple of the block width */
-        } else {
-            while (bh > 1 && (size_t)bh * w > target)
-                bh /= 2;
-            while ((size_t)bh * 2 * w <= target && bh * 2 <= h)
-                bh *= 2;
-        }
-        for (int y = y0; y < y0 + h;) {
-            const int ynext = (y / bh + 1) * bh < y0 + h ? (y / bh + 1) * bh : y0 + h;
-            for (int x = x0; x < x0 + w;) {
-                /* piece boundaries at multiples of cw from the raster's origin: block edges */
-                const int xnext = cw >= w                      ? x0 + w
-                                  : (x / cw + 1) * cw < x0 + w ? (x / cw + 1) * cw
-                                                               : x0 + w;
-                enum r2h_status st = add_chunk(run, &cap, x, y, xnext - x, ynext - y);
-                if (st != R2H_OK)
-                    return st;
-                x = xnext;
-            }
-            y = ynext;
-        }
-    }
-    return R2H_OK;
+    return r2h_scan_plan_chunks(run->info, run->chunk_pixels, win, nwin, &run->chunks,
+                                &run->nchunks, &run->pixels_total, run->err, run->errlen);
 }
 
 static enum r2h_status check_options(const struct r2h_convert_options *o, char *err, size_t len)
@@ -293,7 +267,7 @@ static void configure_network(void)
  * one worker per 4 MiB of budget keeps peak RSS under budget + 64 MiB (docs/design/0003). */
 #define BUDGET_PER_THREAD ((uint64_t)4 << 20)
 
-static int thread_count(const struct r2h_convert_options *opt)
+int r2h_conv_thread_count(const struct r2h_convert_options *opt)
 {
     int n = opt->threads > 0 ? opt->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     const uint64_t budget = opt->memory ? opt->memory : (uint64_t)1 << 30;
@@ -303,7 +277,7 @@ static int thread_count(const struct r2h_convert_options *opt)
     return n < 1 ? 1 : n;
 }
 
-static enum r2h_status open_workers(struct run *run, int n)
+static enum r2h_status open_workers(struct run *run, int n, int with_rows)
 {
     const struct r2h_convert_options *opt = run->opt;
     if ((size_t)n > run->nchunks && run->nchunks > 0)
@@ -317,15 +291,18 @@ static enum r2h_status open_workers(struct run *run, int n)
     for (int i = 0; i < n; i++) {
         struct worker *wk = &run->workers[i];
         wk->run = run;
-        wk->cap = run->rows_per_worker;
-        wk->cap_tmp = run->fmt.packed && wk->cap > SORT_SCRATCH ? SORT_SCRATCH : wk->cap;
-        wk->rows = r2h_malloc(wk->cap * r2h_rowfmt_size(&run->fmt));
-        wk->tmp = r2h_malloc(wk->cap_tmp * r2h_rowfmt_size(&run->fmt));
-        wk->count = r2h_malloc(R2H_SORT_COUNT * sizeof *wk->count);
-        if (!wk->rows || !wk->tmp || !wk->count) {
-            r2h_fmt(run->err, run->errlen, "out of memory allocating row buffers (--memory %llu)",
-                    (unsigned long long)run->budget);
-            return R2H_ERR_NOMEM;
+        if (with_rows) {
+            wk->cap = run->rows_per_worker;
+            wk->cap_tmp = run->fmt.packed && wk->cap > SORT_SCRATCH ? SORT_SCRATCH : wk->cap;
+            wk->rows = r2h_malloc(wk->cap * r2h_rowfmt_size(&run->fmt));
+            wk->tmp = r2h_malloc(wk->cap_tmp * r2h_rowfmt_size(&run->fmt));
+            wk->count = r2h_malloc(R2H_SORT_COUNT * sizeof *wk->count);
+            if (!wk->rows || !wk->tmp || !wk->count) {
+                r2h_fmt(run->err, run->errlen,
+                        "out of memory allocating row buffers (--memory %llu)",
+                        (unsigned long long)run->budget);
+                return R2H_ERR_NOMEM;
+            }
         }
         if (i == 0) {
             wk->raster = run->raster;
@@ -352,21 +329,11 @@ static void free_read_buffers(struct worker *wk)
 {
     r2h_free(wk->tmp);
     r2h_free(wk->count);
-    r2h_free(wk->vals);
-    r2h_free(wk->valid);
-    r2h_free(wk->ok);
-    r2h_free(wk->lat);
-    r2h_free(wk->lng);
-    r2h_free(wk->cells);
     r2h_free(wk->keys);
     wk->keys = NULL;
     wk->tmp = NULL;
     wk->count = NULL;
-    wk->vals = NULL;
-    wk->valid = wk->ok = NULL;
-    wk->lat = wk->lng = NULL;
-    wk->cells = NULL;
-    wk->cap_pix = wk->cap_w = 0;
+    wk->cap_w = 0;
 }
 
 static void free_workers(struct run *run)
@@ -414,22 +381,6 @@ static enum r2h_status finish_read(struct run *run)
     return R2H_OK;
 }
 
-/* Add one worker's counts and digests to the run's. */
-static void merge_counts(struct r2h_valid_pixels *to, const struct r2h_valid_pixels *from)
-{
-    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
-        if (!from->pixels[bc])
-            continue;
-        to->min[bc] = to->pixels[bc] && to->min[bc] <= from->min[bc] ? to->min[bc] : from->min[bc];
-        to->max[bc] = to->pixels[bc] && to->max[bc] >= from->max[bc] ? to->max[bc] : from->max[bc];
-        to->pixels[bc] += from->pixels[bc];
-        to->digest[bc] += from->digest[bc];
-        to->value_digest[bc] += from->value_digest[bc];
-        to->sum[bc] += from->sum[bc];
-        to->abs_sum[bc] += from->abs_sum[bc];
-    }
-}
-
 /* Lock a local OUTPUT before anything in it is read or removed (resume planning deletes
  * temporaries of killed runs: a concurrent run's live ones are not). A dry run does not create
  * OUTPUT, so it locks only an existing, writable one. */
@@ -452,36 +403,106 @@ static enum r2h_status lock_output(struct run *run, struct r2h_lock **lock)
     return st;
 }
 
-/* A convert run, or with counts non-NULL a pass that only counts valid pixels per base cell. */
-static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
-                                    struct r2h_convert_result *res, char *errbuf, size_t errbuf_len,
-                                    struct r2h_valid_pixels *counts)
+enum r2h_status r2h_conv_open(struct run *run)
+{
+    const struct r2h_convert_options *opt = run->opt;
+    pthread_mutex_init(&run->mu, NULL);
+    run->t_start = run->t_last_progress = r2h_now();
+    run->budget = opt->memory ? opt->memory : (uint64_t)1 << 30;
+    configure_network();
+    enum r2h_status st = check_options(opt, run->err, run->errlen);
+    if (st != R2H_OK)
+        return st;
+    if ((st = r2h_raster_open_srs(opt->input, opt->band, opt->srs, &run->raster, run->err,
+                                  run->errlen)) != R2H_OK)
+        return st;
+    if ((st = r2h_bands_plan(opt, run->raster, &run->bands, run->err, run->errlen)) != R2H_OK)
+        return st;
+    if (opt->has_nodata)
+        r2h_raster_set_nodata(run->raster, opt->nodata);
+    run->info = r2h_raster_get_info(run->raster);
+    run->value_name = run->bands->name[0];
+    run->key_bits = r2h_bands_key_bits(run->bands);
+    return R2H_OK;
+}
+
+enum r2h_status r2h_conv_scan(struct run *run, int nthreads, int with_rows,
+                              const struct r2h_scan_consumer *consumer)
+{
+    const struct r2h_convert_options *opt = run->opt;
+    enum r2h_status st;
+    plan_memory(run, nthreads);
+    if (run->info->geographic && !run->info->rotated && !opt->reference_index &&
+        (st = r2h_fast_grid_create(run->info->gt, run->info->width, run->info->height,
+                                   opt->resolution, &run->grid)) != R2H_OK) {
+        r2h_fmt(run->err, run->errlen, "cannot set up fast indexing: %s", r2h_status_str(st));
+        return st;
+    }
+    int win[3][4], nwin = 0;
+    if ((st = plan_windows(run, win, &nwin)) != R2H_OK)
+        return st;
+    if ((st = plan_chunks(run, (const int(*)[4])win, nwin)) != R2H_OK)
+        return st;
+    if ((st = open_workers(run, nthreads, with_rows)) != R2H_OK)
+        return st;
+    struct r2h_raster **rasters = r2h_malloc((size_t)run->nworkers * sizeof *rasters);
+    run->scan = r2h_calloc((size_t)run->nworkers, sizeof *run->scan);
+    if (!rasters || !run->scan) {
+        r2h_free(rasters);
+        r2h_fmt(run->err, run->errlen, "out of memory");
+        return R2H_ERR_NOMEM;
+    }
+    for (int i = 0; i < run->nworkers; i++)
+        rasters[i] = run->workers[i].raster;
+    const struct r2h_scan_options so = {.rasters = rasters,
+                                        .nworkers = run->nworkers,
+                                        .chunks = run->chunks,
+                                        .nchunks = run->nchunks,
+                                        .resolution = opt->resolution,
+                                        .reference = opt->reference_index,
+                                        .grid = run->grid};
+    st = r2h_scan_run(&so, consumer, run->scan, run->err, run->errlen);
+    r2h_free(rasters);
+    if (st != R2H_OK)
+        return st;
+    run->res.pixels_read = run->pixels_done;
+    for (int i = 0; i < run->nworkers; i++) {
+        const struct r2h_scan_stats *ss = &run->scan[i];
+        struct worker *wk = &run->workers[i];
+        run->res.index_fallbacks += ss->fallbacks;
+        wk->phase[PHASE_READ] += ss->phase[R2H_SCAN_READ];
+        wk->phase[PHASE_LOCATE] += ss->phase[R2H_SCAN_LOCATE];
+        wk->phase[PHASE_INDEX] += ss->phase[R2H_SCAN_INDEX];
+        wk->phase[PHASE_ROUTE] += ss->phase[R2H_SCAN_CONSUME];
+    }
+    r2h_conv_warn_dropped(run);
+    return R2H_OK;
+}
+
+void r2h_conv_close(struct run *run)
+{
+    free_workers(run);
+    r2h_free(run->scan);
+    r2h_runs_destroy(run->runs);
+    r2h_free(run->chunks);
+    r2h_raster_close(run->raster);
+    r2h_fast_grid_free(run->grid);
+    r2h_agg_destroy(run->agg);
+    r2h_bands_free(run->bands);
+    pthread_mutex_destroy(&run->mu);
+}
+
+enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_convert_result *res,
+                            char *errbuf, size_t errbuf_len)
 {
     char scratch[16];
     struct run run = {.opt = opt,
                       .err = errbuf ? errbuf : scratch,
-                      .errlen = errbuf ? errbuf_len : sizeof scratch,
-                      .counts = counts};
+                      .errlen = errbuf ? errbuf_len : sizeof scratch};
     struct r2h_lock *lock = NULL;
-    pthread_mutex_init(&run.mu, NULL);
-    run.t_start = run.t_last_progress = r2h_now();
-    run.budget = opt->memory ? opt->memory : (uint64_t)1 << 30;
-    configure_network();
-    enum r2h_status st = check_options(opt, run.err, run.errlen);
+    enum r2h_status st = r2h_conv_open(&run);
     if (st != R2H_OK)
         goto out;
-    if ((st = r2h_raster_open_srs(opt->input, opt->band, opt->srs, &run.raster, run.err,
-                                  run.errlen)) != R2H_OK)
-        goto out;
-    if ((st = r2h_bands_plan(opt, run.raster, &run.bands, run.err, run.errlen)) != R2H_OK)
-        goto out;
-    if (opt->has_nodata)
-        r2h_raster_set_nodata(run.raster, opt->nodata);
-    run.info = r2h_raster_get_info(run.raster);
-    run.value_name = run.bands->name[0];
-    run.key_bits = r2h_bands_key_bits(run.bands);
-    if (counts)
-        goto pass;
     warn_scale(&run);
     if ((st = r2h_agg_create(opt, run.info, run.bands, &run.agg, run.err, run.errlen)) != R2H_OK)
         goto out;
@@ -500,7 +521,7 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
         opt->work_unit >= 0 ? run.skip[opt->work_unit] : r2h_conv_manifest_done(&run);
     if (opt->dry_run) {
         int win[3][4], nwin = 0;
-        plan_memory(&run, thread_count(opt)); /* chunk sizes as the real run plans them */
+        plan_memory(&run, r2h_conv_thread_count(opt)); /* chunk sizes as the real run plans them */
         if ((st = plan_windows(&run, win, &nwin)) == R2H_OK &&
             (st = plan_chunks(&run, (const int(*)[4])win, nwin)) == R2H_OK)
             r2h_conv_print_plan(&run);
@@ -525,37 +546,14 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
     r2h_rowfmt_init(&run.fmt, opt->resolution, run.key_bits);
     if ((st = r2h_runs_create(opt->tmpdir, &run.fmt, &run.runs, run.err, run.errlen)) != R2H_OK)
         goto out;
-pass:;
-    const int nthreads = thread_count(opt);
-    if (!counts && opt->threads > nthreads)
+    const int nthreads = r2h_conv_thread_count(opt);
+    if (opt->threads > nthreads)
         r2h_conv_warn(&run, "--threads %d reduced to %d: each thread needs %llu MiB of --memory",
                       opt->threads, nthreads, (unsigned long long)(BUDGET_PER_THREAD >> 20));
-    plan_memory(&run, nthreads);
-    if (run.info->geographic && !run.info->rotated && !opt->reference_index &&
-        (st = r2h_fast_grid_create(run.info->gt, run.info->width, run.info->height, opt->resolution,
-                                   &run.grid)) != R2H_OK) {
-        r2h_fmt(run.err, run.errlen, "cannot set up fast indexing: %s", r2h_status_str(st));
+    struct r2h_scan_consumer rows;
+    r2h_conv_rows_consumer(&run, &rows);
+    if ((st = r2h_conv_scan(&run, nthreads, 1, &rows)) != R2H_OK)
         goto out;
-    }
-    int win[3][4], nwin = 0;
-    if ((st = plan_windows(&run, win, &nwin)) != R2H_OK)
-        goto out;
-    if ((st = plan_chunks(&run, (const int(*)[4])win, nwin)) != R2H_OK)
-        goto out;
-    if ((st = open_workers(&run, nthreads)) != R2H_OK)
-        goto out;
-    run_workers(&run, r2h_conv_read_worker);
-    if ((st = run.status) != R2H_OK)
-        goto out;
-    run.res.pixels_read = run.pixels_done;
-    for (int i = 0; i < run.nworkers; i++)
-        run.res.index_fallbacks += run.workers[i].fallbacks;
-    r2h_conv_warn_dropped(&run);
-    if (counts) {
-        for (int i = 0; i < run.nworkers; i++)
-            merge_counts(counts, &run.workers[i].counts);
-        goto out;
-    }
     if ((st = finish_read(&run)) != R2H_OK)
         goto out;
     if (opt->work_unit < 0 && (st = r2h_conv_begin_dataset(&run)) != R2H_OK)
@@ -578,27 +576,7 @@ pass:;
     if (res)
         *res = run.res;
 out:
-    free_workers(&run);
-    r2h_runs_destroy(run.runs);
-    r2h_free(run.chunks);
-    r2h_raster_close(run.raster);
-    r2h_fast_grid_free(run.grid);
-    r2h_agg_destroy(run.agg);
-    r2h_bands_free(run.bands);
+    r2h_conv_close(&run);
     r2h_lock_release(lock);
-    pthread_mutex_destroy(&run.mu);
     return st;
-}
-
-enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_convert_result *res,
-                            char *errbuf, size_t errbuf_len)
-{
-    return convert_impl(opt, res, errbuf, errbuf_len, NULL);
-}
-
-enum r2h_status r2h_count_valid(const struct r2h_convert_options *opt, struct r2h_valid_pixels *out,
-                                char *errbuf, size_t errbuf_len)
-{
-    memset(out, 0, sizeof *out);
-    return convert_impl(opt, NULL, errbuf, errbuf_len, out);
 }

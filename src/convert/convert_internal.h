@@ -1,7 +1,8 @@
 /* convert_internal.h - state of one convert run, shared by the files that implement it:
  *   convert.c    orchestration: options, planning, memory budget, workers, write pass
  *                dispatch, r2h_convert
- *   read_pass.c  the read pass of each worker: read, locate, index, route, sort, spill
+ *   read_pass.c  the row-buffer consumer of the scan (src/scan): route, sort, spill
+ *   count.c      the base-cell counter consumer of the scan: r2h_count_valid (verify --input)
  *   fingerprint.c  the run fingerprint
  *   bands.c, aggregate.c  band plans and aggregation (declared in r2h_convert.h)
  *   partition.c  writing one partition file (Parquet schema, footer metadata, merge -> writer)
@@ -17,6 +18,7 @@
 
 #include "r2h_convert.h"
 #include "r2h_index.h"
+#include "r2h_scan.h"
 
 /* Phases of a run, timed per worker thread (--profile). */
 enum {
@@ -30,11 +32,6 @@ enum {
     NPHASES
 };
 
-/* A piece of work: rows [y, y+h) of window columns [x0, x0+w). */
-struct chunk {
-    int x0, y, w, h;
-};
-
 struct r2h_fast_grid;
 
 struct run {
@@ -43,7 +40,8 @@ struct run {
     const struct r2h_raster_info *info;
     struct worker *workers;
     int nworkers;
-    struct chunk *chunks;
+    struct r2h_scan_chunk *chunks;
+    struct r2h_scan_stats *scan; /* what each worker's scan saw */
     size_t nchunks;
     struct r2h_runs *runs;  /* sorted runs of all workers */
     struct r2h_rowfmt fmt;  /* their row layout */
@@ -59,7 +57,6 @@ struct run {
     char fingerprint[24];
     char root[4096]; /* output root (s3:// mapped to /vsis3/) */
     int remote;
-    struct r2h_valid_pixels *counts;         /* non-NULL: count valid pixels only, write nothing */
     struct r2h_fast_grid *grid;              /* fast exact indexing of geographic grids */
     uint8_t skip[R2H_NUM_BASE_CELLS];        /* complete partitions left alone */
     int nskip;                               /* how many */
@@ -121,38 +118,44 @@ void r2h_conv_print_plan(const struct run *run);
 /* Rows of sort scratch for packed rows: buckets up to this size are sorted in cache. */
 enum { SORT_SCRATCH = 1 << 16 };
 
-/* One thread's state: its own GDAL handle (handles are not thread-safe), scratch buffers and
- * per-partition rows; partitions of all workers are merged after the pass. */
+/* One thread's state: its own GDAL handle (handles are not thread-safe), and as the scan's
+ * row-buffer consumer its per-partition rows; partitions of all workers are merged after the
+ * pass. */
 struct worker {
     struct run *run;
     struct r2h_raster *raster;
     void *rows, *tmp; /* row buffer (cap rows of run->fmt) and sort scratch (cap_tmp) */
     size_t nrows, cap, cap_tmp;
-    size_t limit;                   /* make_room runs when nrows reaches it (<= mapped) */
-    size_t mapped;                  /* rows of the buffer mapped so far (<= cap) */
-    int decided, halved;            /* half-way decision taken; spill at cap / 2 (make_room) */
-    uint64_t pixels_seen;           /* pixels of the raster rows this worker has routed */
-    size_t *count;                  /* radix histogram */
-    struct r2h_valid_pixels counts; /* valid pixels per base cell (count-only runs) */
-    uint64_t fallbacks;             /* pixels the fast index path sent to the reference */
-    uint64_t beyond_pole, repeated; /* valid pixels off the globe (r2h_raster_drop_off_globe) */
-    uint64_t located, not_located;  /* valid pixels through PROJ; those it could not transform */
+    size_t limit;         /* make_room runs when nrows reaches it (<= mapped) */
+    size_t mapped;        /* rows of the buffer mapped so far (<= cap) */
+    int decided, halved;  /* half-way decision taken; spill at cap / 2 (make_room) */
+    uint64_t pixels_seen; /* pixels of the raster rows this worker has scanned (r2h_scan_row) */
+    size_t *count;        /* radix histogram */
     double phase[NPHASES];
-    void *vals;
-    uint8_t *valid, *ok;
-    double *lat, *lng;
-    uint64_t *cells, *keys; /* per column of the current row */
-    size_t cap_pix, cap_w;
-    const struct chunk *cur; /* chunk being read (pixel references of aggregation) */
+    uint64_t *keys; /* value keys per column of the current row */
+    size_t cap_w;
     pthread_t tid;
 };
 
 /* Record the first error (message already formatted in msg) and make every worker stop. */
 void r2h_conv_fail(struct run *run, enum r2h_status st, const char *msg);
-/* The next piece of work (chunk or base cell) below limit, or -1 (read_pass.c). */
+/* The next piece of work (base cell) below limit, or -1 (convert.c). */
 long r2h_conv_take_next(struct run *run, size_t limit, uint64_t done_pixels);
-/* Read pass (read_pass.c): one worker thread's loop over chunks; warnings about pixels dropped. */
-void *r2h_conv_read_worker(void *arg);
+/* Worker threads of a run: --threads (or the CPUs), at most one per 4 MiB of --memory. */
+int r2h_conv_thread_count(const struct r2h_convert_options *opt);
+/* Start a run (convert.c): check the options, open the input and plan its bands. */
+enum r2h_status r2h_conv_open(struct run *run);
+/* The read pass (convert.c): memory plan, fast grid, windows, chunks, nthreads workers and the
+ * scan with consumer; with_rows allocates the workers' row buffers (convert's consumer). */
+enum r2h_status r2h_conv_scan(struct run *run, int nthreads, int with_rows,
+                              const struct r2h_scan_consumer *consumer);
+/* Release everything a run holds (convert.c). */
+void r2h_conv_close(struct run *run);
+/* The progress callback of the scan's consumers: pixels done, progress under run->mu. */
+void r2h_conv_scan_progress(void *ctx, uint64_t pixels_done);
+/* The row-buffer consumer of the scan (read_pass.c): route, sort, spill into run->runs. */
+void r2h_conv_rows_consumer(struct run *run, struct r2h_scan_consumer *out);
+/* Warnings about the pixels the scan dropped (read_pass.c). */
 void r2h_conv_warn_dropped(const struct run *run);
 
 #endif

@@ -1,0 +1,94 @@
+/* r2h_scan.h - the scan stage: plan chunks over raster windows, then on worker threads read each
+ * chunk, locate the pixel centres, index them (fast grid, fast point or reference path) and hand
+ * every raster row's valid, indexed pixels to a consumer (docs/design/0001-architecture.md).
+ * What is done with the pixels (row buffers for convert, counts for verify, ...) is the
+ * consumer's; the scan knows nothing of sorting, partitions or datasets. */
+#ifndef R2H_SCAN_H
+#define R2H_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "r2h_common.h"
+#include "r2h_raster.h"
+
+struct r2h_fast_grid;
+
+/* A piece of work: rows [y, y+h) of raster columns [x0, x0+w). */
+struct r2h_scan_chunk {
+    int x0, y, w, h;
+};
+
+/* Split windows (x0, y0, w, h) into chunks of about target pixels that cover whole blocks of
+ * the raster described by in, so that every block is decoded once, by one worker. On success
+ * *chunks (free with r2h_free), *n and *pixels (their total) are set. R2H_ERR_NOMEM with a
+ * message in err. Pure; thread-safe. */
+enum r2h_status r2h_scan_plan_chunks(const struct r2h_raster_info *in, size_t target,
+                                     const int (*win)[4], int nwin, struct r2h_scan_chunk **chunks,
+                                     size_t *n, uint64_t *pixels, char *err, size_t errlen);
+
+/* One raster row of a chunk as the scan hands it to a consumer. Column c (0 <= c < w) is raster
+ * column col0 + c; it is a pixel to consume when ok[c] and cells[c] != 0 (valid, located, on the
+ * globe and indexed); its pixel record (the selected bands, r2h_raster_read's layout) is
+ * vals + c * pixel_size. pixels_seen counts the pixels of the raster rows this worker has
+ * scanned so far, this row included. The arrays are valid during the call only. */
+struct r2h_scan_row {
+    int row, col0, w;
+    const unsigned char *vals;
+    size_t pixel_size;
+    const uint8_t *ok;
+    const uint64_t *cells;
+    uint64_t pixels_seen;
+};
+
+/* What consumes the pixels. Every callback but progress runs on the worker's own thread with
+ * the worker's own state (no locking needed); progress is called under the scan's lock. A
+ * callback left NULL is skipped. begin_worker sets *state for worker i (0 <= i < nworkers);
+ * end_worker is called for every worker whose begin_worker succeeded, after its last row, also
+ * after an error. consume_row returns R2H_OK, or a status with a message in msg, which stops
+ * the scan. New methods plug in here (a consumer per use) or beside r2h_scan_run (a scan per
+ * cell instead of per pixel): docs/design/0001-architecture.md. */
+struct r2h_scan_consumer {
+    void *ctx;
+    enum r2h_status (*begin_worker)(void *ctx, int i, void **state, char *msg, size_t msglen);
+    enum r2h_status (*consume_row)(void *state, const struct r2h_scan_row *row, char *msg,
+                                   size_t msglen);
+    void (*end_worker)(void *state);
+    /* pixels_done more pixels have been scanned (for progress reports) */
+    void (*progress)(void *ctx, uint64_t pixels_done);
+};
+
+/* Phases of the scan, timed per worker (--profile); consume is the time in consume_row. */
+enum { R2H_SCAN_READ, R2H_SCAN_LOCATE, R2H_SCAN_INDEX, R2H_SCAN_CONSUME, R2H_SCAN_NPHASES };
+
+/* What one worker saw. */
+struct r2h_scan_stats {
+    uint64_t pixels;                /* pixels of the chunks it read */
+    uint64_t fallbacks;             /* pixels the fast index path sent to the reference */
+    uint64_t beyond_pole, repeated; /* valid pixels off the globe (r2h_raster_drop_off_globe) */
+    uint64_t located, not_located;  /* valid pixels through PROJ; those it could not transform */
+    double phase[R2H_SCAN_NPHASES];
+};
+
+/* The scan of chunks[0..nchunks) with nworkers threads (worker 0 on the calling thread), worker
+ * i reading through rasters[i] (GDAL handles are not thread-safe: one per worker, each with the
+ * same band selection, NoData and scaling). grid non-NULL: the fast grid path (geographic,
+ * unrotated rasters); else reference selects latLngToCell over the fast point path. */
+struct r2h_scan_options {
+    struct r2h_raster *const *rasters;
+    int nworkers;
+    const struct r2h_scan_chunk *chunks;
+    size_t nchunks;
+    int resolution;
+    int reference;
+    const struct r2h_fast_grid *grid;
+};
+
+/* Run the scan. stats (nworkers entries, may be NULL) get what each worker saw. Returns the
+ * first error (a read error, out of memory or a consumer's status) with its message in err;
+ * the other workers stop at their next chunk. Thread-safe for distinct rasters. */
+enum r2h_status r2h_scan_run(const struct r2h_scan_options *opt,
+                             const struct r2h_scan_consumer *consumer, struct r2h_scan_stats *stats,
+                             char *err, size_t errlen);
+
+#endif
