@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "r2h_cli.h"
 #include "raster2h3.h"
 
 /* Exit codes (documented in README): permanent failures are 2-5, retryable ones 75. */
@@ -313,17 +314,13 @@ static void on_signal(int sig)
     _exit(EXIT_INTERRUPTED);
 }
 
-static void print_warning(void *ctx, const char *line)
-{
-    (void)ctx;
-    fprintf(stderr, "raster2h3: warning: %s\n", line);
-}
-
 static int cmd_convert(int argc, char **argv)
 {
     struct r2h_convert_options o;
     r2h_convert_options_init(&o);
-    o.warn = print_warning;
+    struct r2h_cli_events draw = {R2H_PROGRESS_LINES};
+    o.event = r2h_cli_event;
+    o.event_ctx = &draw;
     struct option longopts[NOPTS + 1];
     for (size_t i = 0; i < NOPTS; i++)
         longopts[i] = options[i].opt;
@@ -501,6 +498,7 @@ static int cmd_convert(int argc, char **argv)
         o.progress = R2H_PROGRESS_NONE;
     else if (!progress_set)
         o.progress = isatty(2) ? R2H_PROGRESS_BAR : R2H_PROGRESS_LINES;
+    draw.progress = o.progress;
     const char *env = getenv("JOB_COMPLETION_INDEX");
     const char *src = i_flag ? "--i" : "JOB_COMPLETION_INDEX";
     char wubuf[64];

@@ -48,14 +48,14 @@ void r2h_convert_options_init(struct r2h_convert_options *opt)
 
 void r2h_conv_warn(const struct run *run, const char *fmt, ...)
 {
-    if (!run->opt->warn)
+    if (!run->opt->event)
         return;
     char line[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    run->opt->warn(run->opt->warn_ctx, line);
+    r2h_conv_event_line(run, R2H_EVENT_WARNING, "%s", line);
 }
 
 /* One warning for the selected bands whose scale/offset is not applied (no --unscale). */
@@ -503,13 +503,12 @@ static enum r2h_status convert_impl(const struct r2h_convert_options *opt,
         plan_memory(&run, thread_count(opt)); /* chunk sizes as the real run plans them */
         if ((st = plan_windows(&run, win, &nwin)) == R2H_OK &&
             (st = plan_chunks(&run, (const int(*)[4])win, nwin)) == R2H_OK)
-            r2h_conv_print_plan(&run);
+            r2h_conv_plan_events(&run);
         goto out;
     }
     if (wu_done) {
-        if (opt->progress != R2H_PROGRESS_NONE)
-            fprintf(stderr, "raster2h3: %s is complete; nothing to do\n",
-                    opt->work_unit >= 0 ? "the partition" : "the dataset");
+        r2h_conv_event_line(&run, R2H_EVENT_NOTHING_TO_DO, "%s",
+                            opt->work_unit >= 0 ? "the partition" : "the dataset");
         if (res)
             *res = run.res;
         goto out;
@@ -574,7 +573,7 @@ pass:;
     r2h_conv_progress_locked(&run, 1);
     pthread_mutex_unlock(&run.mu);
     if (opt->profile)
-        r2h_conv_print_profile(&run);
+        r2h_conv_profile_event(&run);
     if (res)
         *res = run.res;
 out:
