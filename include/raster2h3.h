@@ -11,6 +11,24 @@
 extern "C" {
 #endif
 
+/* Conventions of every function below.
+ * - Quiet: the library never prints, never exits and installs no signal handler. What a run
+ *   has to say goes to callbacks (convert's event, verify's report); errors are one line in
+ *   the caller's errbuf (errbuf may be NULL; errbuf_len bytes, always NUL-terminated).
+ * - Ownership: input pointers (options, strings, arrays) are borrowed for the call only and
+ *   never freed or kept; results go to caller-owned structs; the one allocation handed to the
+ *   caller (r2h_info's text) is freed with its own free function.
+ * - Threads: the functions may be called from several threads at once on different outputs
+ *   (two runs writing one OUTPUT are refused by a lock). GDAL is shared process state: a run
+ *   registers GDAL's drivers on first use and, when the user has not set them, sets the
+ *   process-wide GDAL configuration options GDAL_CACHEMAX (from the memory budget),
+ *   GDAL_HTTP_MAX_RETRY (5) and GDAL_HTTP_RETRY_DELAY (1 s); set them before the first call
+ *   (environment or CPLSetConfigOption) to keep your own values. GDAL error handlers are
+ *   pushed per thread around GDAL calls and popped before returning.
+ * - Options structs start with struct_size, set by their init function: fields added in later
+ *   versions lie beyond it and take their defaults for callers built against older headers;
+ *   a struct_size smaller than the first version's is R2H_ERR_INVALID. */
+
 /* Status codes. Values are stable: they may be logged and compared across versions. */
 enum r2h_status {
     R2H_OK = 0,
@@ -69,9 +87,12 @@ struct r2h_event {
     uint64_t peak_rss; /* bytes (0 if unknown) */
 };
 
-/* Options of one conversion. Initialise with r2h_convert_options_init(). Strings are borrowed
- * for the duration of r2h_convert(). */
+/* Options of one conversion. Initialise with r2h_convert_options_init(), which sets
+ * struct_size; a caller built against an older header passes a smaller struct_size and the
+ * library reads only the fields within it (the others take their defaults). Strings and arrays
+ * are borrowed for the duration of r2h_convert(). */
 struct r2h_convert_options {
+    size_t struct_size;     /* sizeof(struct r2h_convert_options), set by the init function */
     const char *input;      /* path or GDAL dataset name; s3://b/k is read as /vsis3/b/k */
     const char *output;     /* output directory */
     int resolution;         /* H3 resolution 0..15 (default 8) */
@@ -173,6 +194,7 @@ void r2h_info_free(char *text);
  * its value column (column NULL: the value column, or <value>_mean/_mode/count in aggregate
  * datasets), a legend with min/max, transparent where there is no data. */
 struct r2h_preview_options {
+    size_t struct_size; /* sizeof(struct r2h_preview_options), set by the init function */
     const char *output; /* dataset root */
     const char *png;    /* PNG path to write */
     int width;          /* image width in pixels (default 1024); height = width / 2 (world)
@@ -180,13 +202,13 @@ struct r2h_preview_options {
     int extent_data;    /* 0: the whole world, 1: the bounding box of the data */
     const char *column; /* value column to colour by; NULL: automatic */
 };
-/* Fill *o with defaults. NULL is a no-op. Thread-safe. */
+/* Fill *o with defaults and struct_size. NULL is a no-op. Thread-safe. */
 void r2h_preview_options_init(struct r2h_preview_options *o);
 /* Write the PNG (replacing a file at o->png). Reads the dataset only; thread-safe for
  * different PNG paths; o and its strings are borrowed for the call. */
 enum r2h_status r2h_preview(const struct r2h_preview_options *o, char *errbuf, size_t errbuf_len);
 
-/* Fill *opt with defaults. NULL is a no-op. Thread-safe. */
+/* Fill *opt with defaults and struct_size. NULL is a no-op. Thread-safe. */
 void r2h_convert_options_init(struct r2h_convert_options *opt);
 
 /* Result summary of r2h_convert(). */
@@ -211,9 +233,10 @@ struct r2h_convert_result {
 enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_convert_result *res,
                             char *errbuf, size_t errbuf_len);
 
-/* Options of r2h_verify(). Initialise with r2h_verify_options_init(). Strings and arrays are
- * borrowed for the call. */
+/* Options of r2h_verify(). Initialise with r2h_verify_options_init(), which sets struct_size
+ * (read as for r2h_convert_options). Strings and arrays are borrowed for the call. */
 struct r2h_verify_options {
+    size_t struct_size; /* sizeof(struct r2h_verify_options), set by the init function */
     const char *output; /* dataset root: directory, s3://bucket/prefix or /vsi... */
     const char *input;  /* NULL, or the raster to count valid pixels per partition from */
     int band;           /* band of input; 0 (default): the bands the dataset records */
@@ -228,7 +251,7 @@ struct r2h_verify_options {
                            needs input and work_unit -1 (else R2H_ERR_INVALID) */
 };
 
-/* Fill *opt with defaults. NULL is a no-op. Thread-safe. */
+/* Fill *opt with defaults and struct_size. NULL is a no-op. Thread-safe. */
 void r2h_verify_options_init(struct r2h_verify_options *opt);
 
 struct r2h_verify_result {

@@ -38,6 +38,7 @@ void r2h_convert_options_init(struct r2h_convert_options *opt)
     if (!opt)
         return;
     memset(opt, 0, sizeof *opt);
+    opt->struct_size = sizeof *opt;
     opt->resolution = 8;
     opt->band = 1;
     opt->work_unit = -1;
@@ -589,15 +590,33 @@ out:
     return st;
 }
 
+/* The caller's options over the defaults, reading only struct_size bytes of them. The first
+ * version with struct_size ends with event_ctx; fields added later lie beyond it. */
+static enum r2h_status sized_options(const struct r2h_convert_options *opt,
+                                     struct r2h_convert_options *o, char *errbuf, size_t errbuf_len)
+{
+    r2h_convert_options_init(o);
+    enum r2h_status st =
+        r2h_options_copy(o, sizeof *o, opt, opt ? opt->struct_size : 0,
+                         offsetof(struct r2h_convert_options, event_ctx) + sizeof(void *),
+                         "r2h_convert_options_init", errbuf, errbuf_len);
+    o->struct_size = sizeof *o;
+    return st;
+}
+
 enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_convert_result *res,
                             char *errbuf, size_t errbuf_len)
 {
-    return convert_impl(opt, res, errbuf, errbuf_len, NULL);
+    struct r2h_convert_options o;
+    enum r2h_status st = sized_options(opt, &o, errbuf, errbuf_len);
+    return st != R2H_OK ? st : convert_impl(&o, res, errbuf, errbuf_len, NULL);
 }
 
 enum r2h_status r2h_count_valid(const struct r2h_convert_options *opt, struct r2h_valid_pixels *out,
                                 char *errbuf, size_t errbuf_len)
 {
     memset(out, 0, sizeof *out);
-    return convert_impl(opt, NULL, errbuf, errbuf_len, out);
+    struct r2h_convert_options o;
+    enum r2h_status st = sized_options(opt, &o, errbuf, errbuf_len);
+    return st != R2H_OK ? st : convert_impl(&o, NULL, errbuf, errbuf_len, out);
 }
