@@ -11,6 +11,24 @@
 extern "C" {
 #endif
 
+/* Conventions of every function below.
+ * - Quiet: the library never prints, never exits and installs no signal handler. What a run
+ *   has to say goes to callbacks (convert's event, verify's report); errors are one line in
+ *   the caller's errbuf (errbuf may be NULL; errbuf_len bytes, always NUL-terminated).
+ * - Ownership: input pointers (options, strings, arrays) are borrowed for the call only and
+ *   never freed or kept; results go to caller-owned structs; the one allocation handed to the
+ *   caller (r2h_info's text) is freed with its own free function.
+ * - Threads: the functions may be called from several threads at once on different outputs
+ *   (two runs writing one OUTPUT are refused by a lock). GDAL is shared process state: a run
+ *   registers GDAL's drivers on first use and, when the user has not set them, sets the
+ *   process-wide GDAL configuration options GDAL_CACHEMAX (from the memory budget),
+ *   GDAL_HTTP_MAX_RETRY (5) and GDAL_HTTP_RETRY_DELAY (1 s); set them before the first call
+ *   (environment or CPLSetConfigOption) to keep your own values. GDAL error handlers are
+ *   pushed per thread around GDAL calls and popped before returning.
+ * - Options structs start with struct_size, set by their init function: fields added in later
+ *   versions lie beyond it and take their defaults for callers built against older headers;
+ *   a struct_size smaller than the first version's is R2H_ERR_INVALID. */
+
 /* Status codes. Values are stable: they may be logged and compared across versions. */
 enum r2h_status {
     R2H_OK = 0,
@@ -34,9 +52,47 @@ const char *r2h_version(void);
 const char *r2h_h3_version(void);
 const char *r2h_gdal_version(void);
 
-/* Options of one conversion. Initialise with r2h_convert_options_init(). Strings are borrowed
- * for the duration of r2h_convert(). */
+/* Events of a convert run, passed to r2h_convert_options.event. */
+enum r2h_event_kind {
+    R2H_EVENT_PROGRESS,      /* pixels_done/pixels_total, elapsed_s, final */
+    R2H_EVENT_PLAN_LINE,     /* --dry-run: one line of the plan in line (for stdout) */
+    R2H_EVENT_NOTHING_TO_DO, /* every partition (or the work unit's) is complete; line names
+                                what: "the dataset" or "the partition" */
+    R2H_EVENT_WARNING,       /* one warning line in line, at most once per kind and run */
+    R2H_EVENT_PROFILE        /* options.profile: the phase timings and counters of the run */
+};
+
+/* Phases timed for R2H_EVENT_PROFILE (thread-seconds summed over the workers). */
+#define R2H_EVENT_NPHASES 7
+
+/* One event. Borrowed: valid only during the callback. Only the fields of its kind are set
+ * (the others are zero). PROGRESS events come from the worker threads, one at a time (the
+ * library serialises them); every other event comes from the thread that called r2h_convert.
+ * Lines carry no trailing newline. */
+struct r2h_event {
+    enum r2h_event_kind kind;
+    const char *line; /* PLAN_LINE, NOTHING_TO_DO, WARNING */
+    /* PROGRESS. Rate-limited by options.progress: every 0.2 s for R2H_PROGRESS_BAR, 5 s for
+     * LINES and JSON, none for NONE; a last one with final = 1 when the read is done. */
+    uint64_t pixels_done, pixels_total;
+    double elapsed_s; /* PROGRESS, PROFILE: wall seconds since the run started */
+    int final;
+    /* PROFILE */
+    const char *const *phase_names; /* R2H_EVENT_NPHASES names: read, locate, index, ... */
+    const double *phase_s;          /* R2H_EVENT_NPHASES thread-seconds */
+    int threads;
+    const char *index_path; /* "fast grid", "fast points" or "reference latLngToCell" */
+    uint64_t pixels_read, pixels_valid, index_fallbacks, spilled_bytes, rows_written;
+    int partitions_written;
+    uint64_t peak_rss; /* bytes (0 if unknown) */
+};
+
+/* Options of one conversion. Initialise with r2h_convert_options_init(), which sets
+ * struct_size; a caller built against an older header passes a smaller struct_size and the
+ * library reads only the fields within it (the others take their defaults). Strings and arrays
+ * are borrowed for the duration of r2h_convert(). */
 struct r2h_convert_options {
+    size_t struct_size;     /* sizeof(struct r2h_convert_options), set by the init function */
     const char *input;      /* path or GDAL dataset name; s3://b/k is read as /vsis3/b/k */
     const char *output;     /* output directory */
     int resolution;         /* H3 resolution 0..15 (default 8) */
@@ -57,7 +113,7 @@ struct r2h_convert_options {
                               value * scale + offset (NoData tested on the raw value) */
     const char *srs;       /* NULL: the input's CRS; else the CRS to assign to the input
                               (anything OSRSetFromUserInput accepts, e.g. "EPSG:4326") */
-    int profile;           /* 1: per-phase timings and peak RSS on stderr */
+    int profile;           /* 1: an R2H_EVENT_PROFILE event at the end of the run */
     int compression_level; /* zstd level (default 3) */
     int threads;           /* worker threads; 0 = all online cores */
     uint64_t memory;       /* memory budget in bytes for buffered rows (default 1 GiB) */
@@ -67,9 +123,9 @@ struct r2h_convert_options {
         R2H_PROGRESS_LINES,
         R2H_PROGRESS_BAR,
         R2H_PROGRESS_JSON
-    } progress;          /* progress report on stderr (default: lines) */
+    } progress;          /* rate of R2H_EVENT_PROGRESS events (default: lines) */
     int overwrite;       /* 1: redo every partition, even complete ones */
-    int dry_run;         /* 1: print the plan on stdout, write nothing */
+    int dry_run;         /* 1: the plan as R2H_EVENT_PLAN_LINE events, write nothing */
     int reference_index; /* 1: index every pixel with H3's latLngToCell (slow; for
                             benchmarks and cross-checks); 0: the fast exact path */
     /* Beyond pixel rows (docs/design/0005-aggregation.md). All zero: pixel mode, unchanged. */
@@ -86,11 +142,11 @@ struct r2h_convert_options {
                        * and fractions are area-weighted */
     unsigned parents; /* bit r set: a parent column at resolution r (< resolution) */
     int cell_string;  /* 1: cells and parents as 15-digit lowercase hex strings */
-    /* Warnings (pixels dropped by a rule, metadata not applied, ...): each is passed to
-     * warn(warn_ctx, line) as one line without a trailing newline, at most once per kind and
-     * run, from the calling thread. NULL: warnings are dropped (the library never prints). */
-    void (*warn)(void *warn_ctx, const char *line);
-    void *warn_ctx;
+    /* Events of the run (progress, --dry-run plan, nothing to do, warnings, profile): each is
+     * passed to event(event_ctx, ev); NULL: events are dropped (the library never prints).
+     * See struct r2h_event for which thread calls and what the payload holds. */
+    void (*event)(void *event_ctx, const struct r2h_event *ev);
+    void *event_ctx;
 };
 
 /* nbands value selecting every band of the input. */
@@ -110,28 +166,35 @@ enum {
 };
 
 /* Parse a comma-separated list of statistic names (count,sum,mean,min,max,mode,fractions,area,
- * total) into R2H_STAT_* bits; 0 if a name is unknown or the list empty. */
+ * total) into R2H_STAT_* bits; 0 if a name is unknown or the list empty. Pure; thread-safe;
+ * list is borrowed. */
 unsigned r2h_stats_parse(const char *list);
 
 /* --resolution auto: the resolution whose average hexagon area (H3's getHexagonAreaAvgM2) is
- * closest in log scale to the WGS84 ellipsoidal area of the raster's centre pixel. */
+ * closest in log scale to the WGS84 ellipsoidal area of the raster's centre pixel. Opens and
+ * closes input (GDAL, see the conventions); thread-safe; writes *res and the two areas (the
+ * area pointers may be NULL). */
 enum r2h_status r2h_auto_resolution(const char *input, int *res, double *pixel_area_m2,
                                     double *cell_area_m2, char *errbuf, size_t errbuf_len);
-/* The same with the CRS srs assigned to the input (as r2h_convert_options.srs; NULL: its own). */
+/* The same with the CRS srs assigned to the input (as r2h_convert_options.srs; NULL: its own).
+ * Thread-safe as above. */
 enum r2h_status r2h_auto_resolution_srs(const char *input, const char *srs, int *res,
                                         double *pixel_area_m2, double *cell_area_m2, char *errbuf,
                                         size_t errbuf_len);
 
 /* A summary of a dataset (partitions, rows, bytes, resolution, mode, columns with min/max,
  * source, versions) as text, or as one JSON object with json = 1. *out is a NUL-terminated
- * string the caller frees with r2h_info_free. */
+ * string the caller owns and frees with r2h_info_free (NULL on error). Reads only; thread-safe,
+ * also with other calls on the same dataset. */
 enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf, size_t errbuf_len);
+/* Free the text of r2h_info; NULL is a no-op. Thread-safe. */
 void r2h_info_free(char *text);
 
 /* A PNG map (equirectangular lng/lat) of a dataset: each cell filled with a viridis colour of
  * its value column (column NULL: the value column, or <value>_mean/_mode/count in aggregate
  * datasets), a legend with min/max, transparent where there is no data. */
 struct r2h_preview_options {
+    size_t struct_size; /* sizeof(struct r2h_preview_options), set by the init function */
     const char *output; /* dataset root */
     const char *png;    /* PNG path to write */
     int width;          /* image width in pixels (default 1024); height = width / 2 (world)
@@ -139,10 +202,13 @@ struct r2h_preview_options {
     int extent_data;    /* 0: the whole world, 1: the bounding box of the data */
     const char *column; /* value column to colour by; NULL: automatic */
 };
+/* Fill *o with defaults and struct_size. NULL is a no-op. Thread-safe. */
 void r2h_preview_options_init(struct r2h_preview_options *o);
+/* Write the PNG (replacing a file at o->png). Reads the dataset only; thread-safe for
+ * different PNG paths; o and its strings are borrowed for the call. */
 enum r2h_status r2h_preview(const struct r2h_preview_options *o, char *errbuf, size_t errbuf_len);
 
-/* Fill *opt with defaults. NULL is a no-op. Thread-safe. */
+/* Fill *opt with defaults and struct_size. NULL is a no-op. Thread-safe. */
 void r2h_convert_options_init(struct r2h_convert_options *opt);
 
 /* Result summary of r2h_convert(). */
@@ -159,13 +225,18 @@ struct r2h_convert_result {
 
 /* Convert one raster (or one work unit of it) to OUTPUT/h0=<cell>/data_0.parquet.
  * Returns R2H_OK or an error; on error a one-line message is copied to errbuf (if non-NULL)
- * and no partition file is left that looks complete. Not thread-safe with respect to other
- * calls that change GDAL global configuration; otherwise reentrant. */
+ * and no partition file is left that looks complete. *res (may be NULL) is written on success.
+ * Reentrant: runs on different OUTPUTs may go on in parallel threads (GDAL's process-wide
+ * configuration: see the conventions); a second run on one local OUTPUT fails with
+ * R2H_ERR_IO while the first holds its lock. Starts up to opt->threads worker threads, all
+ * joined before it returns. Events go to opt->event (see struct r2h_event). */
 enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_convert_result *res,
                             char *errbuf, size_t errbuf_len);
 
-/* Options of r2h_verify(). Initialise with r2h_verify_options_init(). */
+/* Options of r2h_verify(). Initialise with r2h_verify_options_init(), which sets struct_size
+ * (read as for r2h_convert_options). Strings and arrays are borrowed for the call. */
 struct r2h_verify_options {
+    size_t struct_size; /* sizeof(struct r2h_verify_options), set by the init function */
     const char *output; /* dataset root: directory, s3://bucket/prefix or /vsi... */
     const char *input;  /* NULL, or the raster to count valid pixels per partition from */
     int band;           /* band of input; 0 (default): the bands the dataset records */
@@ -180,6 +251,7 @@ struct r2h_verify_options {
                            needs input and work_unit -1 (else R2H_ERR_INVALID) */
 };
 
+/* Fill *opt with defaults and struct_size. NULL is a no-op. Thread-safe. */
 void r2h_verify_options_init(struct r2h_verify_options *opt);
 
 struct r2h_verify_result {
@@ -196,7 +268,9 @@ struct r2h_verify_result {
  * raster's valid pixels of that base cell (NoData: opt's, else the one the footers record).
  * Each problem is passed to report(ctx, line) as one line. Returns R2H_OK when the check ran
  * (see res->problems), or an error if it could not run (unreadable root, bad input raster,
- * write_manifest without input or with a work unit). */
+ * write_manifest without input or with a work unit). report is called from the calling thread;
+ * line is borrowed for the call. Reads only, except the manifest with write_manifest;
+ * thread-safe as r2h_convert. *res (may be NULL) is written when the check ran. */
 enum r2h_status r2h_verify(const struct r2h_verify_options *opt, struct r2h_verify_result *res,
                            void (*report)(void *ctx, const char *line), void *ctx, char *errbuf,
                            size_t errbuf_len);

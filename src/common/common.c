@@ -138,6 +138,19 @@ void r2h_fmt(char *dst, size_t dst_len, const char *fmt, ...)
     va_end(ap);
 }
 
+enum r2h_status r2h_options_copy(void *dst, size_t dst_size, const void *caller, size_t caller_size,
+                                 size_t min_size, const char *init_name, char *err, size_t errlen)
+{
+    if (!caller || caller_size < min_size) {
+        r2h_fmt(err, errlen,
+                "options struct_size %zu is smaller than %zu: initialise the options with %s",
+                caller ? caller_size : (size_t)0, min_size, init_name);
+        return R2H_ERR_INVALID;
+    }
+    memcpy(dst, caller, caller_size < dst_size ? caller_size : dst_size);
+    return R2H_OK;
+}
+
 /* The number after "code" in one of GDAL's HTTP messages: "HTTP error code: 503",
  * "HTTP response code: 403", "response_code=404", "HTTP response code on URL: 0" (0: no
  * response at all). -1 if h does not start such a number. */

@@ -49,6 +49,14 @@ static inline double r2h_normalise_lng(double lng)
 /* Format a message into dst (always NUL-terminated, truncated if needed). */
 void r2h_fmt(char *dst, size_t dst_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Public option structs that grow (libdeflate's pattern): copy the caller's struct of
+ * caller_size bytes (its struct_size) over dst, which holds our defaults and is dst_size
+ * bytes; only min(caller_size, dst_size) bytes are read. R2H_ERR_INVALID with a message naming
+ * init_name when caller_size is below min_size (the size when struct_size was introduced, or
+ * an uninitialised struct). The caller then sets dst's struct_size to dst_size. */
+enum r2h_status r2h_options_copy(void *dst, size_t dst_size, const void *caller, size_t caller_size,
+                                 size_t min_size, const char *init_name, char *err, size_t errlen);
+
 /* What a failed I/O call's messages (GDAL's and curl's text, possibly several joined) say about
  * the failure, for inputs and outputs alike: TRANSIENT (no response, timeouts, connection
  * failures, HTTP 408/429/5xx, S3 SlowDown: retry later), DENIED (HTTP 401/403, S3 AccessDenied

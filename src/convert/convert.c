@@ -40,6 +40,7 @@ void r2h_convert_options_init(struct r2h_convert_options *opt)
     if (!opt)
         return;
     memset(opt, 0, sizeof *opt);
+    opt->struct_size = sizeof *opt;
     opt->resolution = 8;
     opt->band = 1;
     opt->work_unit = -1;
@@ -50,14 +51,14 @@ void r2h_convert_options_init(struct r2h_convert_options *opt)
 
 void r2h_conv_warn(const struct run *run, const char *fmt, ...)
 {
-    if (!run->opt->warn)
+    if (!run->opt->event)
         return;
     char line[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    run->opt->warn(run->opt->warn_ctx, line);
+    r2h_conv_event_line(run, R2H_EVENT_WARNING, "%s", line);
 }
 
 /* One warning for the selected bands whose scale/offset is not applied (no --unscale). */
@@ -492,8 +493,8 @@ void r2h_conv_close(struct run *run)
     pthread_mutex_destroy(&run->mu);
 }
 
-enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_convert_result *res,
-                            char *errbuf, size_t errbuf_len)
+static enum r2h_status convert_run(const struct r2h_convert_options *opt,
+                                   struct r2h_convert_result *res, char *errbuf, size_t errbuf_len)
 {
     char scratch[16];
     struct run run = {.opt = opt,
@@ -524,13 +525,12 @@ enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_co
         plan_memory(&run, r2h_conv_thread_count(opt)); /* chunk sizes as the real run plans them */
         if ((st = plan_windows(&run, win, &nwin)) == R2H_OK &&
             (st = plan_chunks(&run, (const int(*)[4])win, nwin)) == R2H_OK)
-            r2h_conv_print_plan(&run);
+            r2h_conv_plan_events(&run);
         goto out;
     }
     if (wu_done) {
-        if (opt->progress != R2H_PROGRESS_NONE)
-            fprintf(stderr, "raster2h3: %s is complete; nothing to do\n",
-                    opt->work_unit >= 0 ? "the partition" : "the dataset");
+        r2h_conv_event_line(&run, R2H_EVENT_NOTHING_TO_DO, "%s",
+                            opt->work_unit >= 0 ? "the partition" : "the dataset");
         if (res)
             *res = run.res;
         goto out;
@@ -572,11 +572,33 @@ enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_co
     r2h_conv_progress_locked(&run, 1);
     pthread_mutex_unlock(&run.mu);
     if (opt->profile)
-        r2h_conv_print_profile(&run);
+        r2h_conv_profile_event(&run);
     if (res)
         *res = run.res;
 out:
     r2h_conv_close(&run);
     r2h_lock_release(lock);
     return st;
+}
+
+/* The caller's options over the defaults, reading only struct_size bytes of them. The first
+ * version with struct_size ends with event_ctx; fields added later lie beyond it. */
+static enum r2h_status sized_options(const struct r2h_convert_options *opt,
+                                     struct r2h_convert_options *o, char *errbuf, size_t errbuf_len)
+{
+    r2h_convert_options_init(o);
+    enum r2h_status st =
+        r2h_options_copy(o, sizeof *o, opt, opt ? opt->struct_size : 0,
+                         offsetof(struct r2h_convert_options, event_ctx) + sizeof(void *),
+                         "r2h_convert_options_init", errbuf, errbuf_len);
+    o->struct_size = sizeof *o;
+    return st;
+}
+
+enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_convert_result *res,
+                            char *errbuf, size_t errbuf_len)
+{
+    struct r2h_convert_options o;
+    enum r2h_status st = sized_options(opt, &o, errbuf, errbuf_len);
+    return st != R2H_OK ? st : convert_run(&o, res, errbuf, errbuf_len);
 }

@@ -7,7 +7,7 @@
  *   bands.c, aggregate.c  band plans and aggregation (declared in r2h_convert.h)
  *   partition.c  writing one partition file (Parquet schema, footer metadata, merge -> writer)
  *   resume.c     resume and dataset bookkeeping: complete/stale partitions, manifest, --dry-run
- *   progress.c   progress output on stderr and the --profile report
+ *   progress.c   the run's events: progress and the --profile report
  * Not part of the convert module's interface to tools or tests (that is r2h_convert.h). */
 #ifndef R2H_CONVERT_INTERNAL_H
 #define R2H_CONVERT_INTERNAL_H
@@ -77,15 +77,20 @@ struct run {
 };
 
 /* convert.c */
-/* Pass one warning line to the options' warn callback (if any); printf-style. */
+/* One R2H_EVENT_WARNING line to the options' event callback (if any); printf-style. */
 void r2h_conv_warn(const struct run *run, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* progress.c */
-/* Progress line/bar/JSON on stderr (throttled unless final); call with run->mu held. */
+/* Pass ev to the options' event callback (if any). */
+void r2h_conv_event(const struct run *run, struct r2h_event *ev);
+/* An event whose payload is one line (plan line, nothing to do, warning); printf-style. */
+void r2h_conv_event_line(const struct run *run, enum r2h_event_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A progress event (throttled by the progress mode unless final); call with run->mu held. */
 void r2h_conv_progress_locked(struct run *run, int final);
-/* The --profile report on stderr: phase thread-seconds, index path, rates, spill, peak RSS. */
-void r2h_conv_print_profile(const struct run *run);
+/* The --profile event: phase thread-seconds, index path, counters, peak RSS. */
+void r2h_conv_profile_event(const struct run *run);
 
 /* partition.c */
 /* Create directory path and its parents (local outputs); message in err on failure. */
@@ -111,8 +116,8 @@ enum r2h_status r2h_conv_finish_dataset(struct run *run);
 void r2h_conv_finish_work_unit(struct run *run);
 /* 1 when the manifest says this whole run is complete already. */
 int r2h_conv_manifest_done(const struct run *run);
-/* --dry-run: print the plan on stdout. */
-void r2h_conv_print_plan(const struct run *run);
+/* --dry-run: the plan as PLAN_LINE events. */
+void r2h_conv_plan_events(const struct run *run);
 
 /* Shared by convert.c and read_pass.c. */
 /* Rows of sort scratch for packed rows: buckets up to this size are sorted in cache. */

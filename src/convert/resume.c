@@ -237,21 +237,22 @@ int r2h_conv_manifest_done(const struct run *run)
     return listed == run->res.partitions_skipped;
 }
 
-/* --dry-run: the plan on stdout, one line per partition decision plus the read. */
-void r2h_conv_print_plan(const struct run *run)
+/* --dry-run: the plan as PLAN_LINE events, one per partition decision plus the read. */
+void r2h_conv_plan_events(const struct run *run)
 {
     uint64_t px = 0;
     for (size_t i = 0; i < run->nchunks; i++)
         px += (uint64_t)run->chunks[i].w * run->chunks[i].h;
     for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
         if (run->skip[bc] || run->stale[bc])
-            printf("%s h0=%015llx (%s)\n", run->skip[bc] ? "skip" : "redo",
-                   (unsigned long long)r2h_index_res0_cell(bc),
-                   run->skip[bc] ? "complete" : "stale");
+            r2h_conv_event_line(
+                run, R2H_EVENT_PLAN_LINE, "%s h0=%015llx (%s)", run->skip[bc] ? "skip" : "redo",
+                (unsigned long long)r2h_index_res0_cell(bc), run->skip[bc] ? "complete" : "stale");
     }
     if (run->opt->work_unit >= 0 ? run->skip[run->opt->work_unit] : r2h_conv_manifest_done(run))
-        printf("nothing to do\n");
+        r2h_conv_event_line(run, R2H_EVENT_PLAN_LINE, "nothing to do");
     else
-        printf("read %llu pixels in %zu chunks of %s, write the other partitions\n",
-               (unsigned long long)px, run->nchunks, run->opt->input);
+        r2h_conv_event_line(run, R2H_EVENT_PLAN_LINE,
+                            "read %llu pixels in %zu chunks of %s, write the other partitions",
+                            (unsigned long long)px, run->nchunks, run->opt->input);
 }

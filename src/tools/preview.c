@@ -21,6 +21,7 @@ void r2h_preview_options_init(struct r2h_preview_options *o)
     if (!o)
         return;
     memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
     o->width = 1024;
 }
 
@@ -295,8 +296,18 @@ static enum r2h_status write_png(const char *path, const struct image *im, char 
     return R2H_OK;
 }
 
-enum r2h_status r2h_preview(const struct r2h_preview_options *o, char *errbuf, size_t errbuf_len)
+enum r2h_status r2h_preview(const struct r2h_preview_options *opt, char *errbuf, size_t errbuf_len)
 {
+    struct r2h_preview_options sized;
+    r2h_preview_options_init(&sized);
+    enum r2h_status st0 =
+        r2h_options_copy(&sized, sizeof sized, opt, opt ? opt->struct_size : 0,
+                         offsetof(struct r2h_preview_options, column) + sizeof(char *),
+                         "r2h_preview_options_init", errbuf, errbuf_len);
+    if (st0 != R2H_OK)
+        return st0;
+    sized.struct_size = sizeof sized;
+    const struct r2h_preview_options *o = &sized;
     if (!o || !o->output || !o->png || o->width < 64 || o->width > 16384) {
         r2h_fmt(errbuf, errbuf_len, "preview needs OUTPUT, a PNG path and a width 64..16384");
         return R2H_ERR_INVALID;

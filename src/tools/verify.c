@@ -73,6 +73,7 @@ void r2h_verify_options_init(struct r2h_verify_options *opt)
     if (!opt)
         return;
     memset(opt, 0, sizeof *opt);
+    opt->struct_size = sizeof *opt;
     opt->work_unit = -1;
 }
 
@@ -629,6 +630,16 @@ enum r2h_status r2h_verify(const struct r2h_verify_options *opt, struct r2h_veri
                            size_t errbuf_len)
 {
     struct r2h_verify_result scratch;
+    struct r2h_verify_options o;
+    r2h_verify_options_init(&o);
+    enum r2h_status st0 =
+        r2h_options_copy(&o, sizeof o, opt, opt ? opt->struct_size : 0,
+                         offsetof(struct r2h_verify_options, write_manifest) + sizeof(int),
+                         "r2h_verify_options_init", errbuf, errbuf_len);
+    if (st0 != R2H_OK)
+        return st0;
+    o.struct_size = sizeof o;
+    opt = &o;
     struct verify *v = r2h_calloc(1, sizeof *v);
     if (!v) {
         r2h_fmt(errbuf, errbuf_len, "out of memory");

@@ -1,0 +1,645 @@
+/* options.c - the command line's one option table and its parser: every flag of every
+ * subcommand (name, argument, help, which subcommands), parsed by one getopt_long loop into
+ * the library's option structs. No exits and no printing: the parser returns a status and a
+ * message, so it can be fuzzed (tests/fuzz/fuzz_cli_options.c). */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "r2h_cli.h"
+
+enum {
+    OPT_RES = 'r',
+    OPT_I = 1000,
+    OPT_BAND,
+    OPT_VALUE_NAME,
+    OPT_NODATA,
+    OPT_PROFILE,
+    OPT_QUIET,
+    OPT_INPUT_URL,
+    OPT_HELP,
+    OPT_VERSION,
+    OPT_LEVEL,
+    OPT_THREADS,
+    OPT_MEMORY,
+    OPT_TMPDIR,
+    OPT_PROGRESS,
+    OPT_OVERWRITE,
+    OPT_DRY_RUN,
+    OPT_INDEX,
+    OPT_AGGREGATE,
+    OPT_STAT,
+    OPT_CLASSES,
+    OPT_DENSITY,
+    OPT_PARENTS,
+    OPT_CELL_FORMAT,
+    OPT_BANDS,
+    OPT_UNSCALE,
+    OPT_SRS,
+    OPT_INPUT,
+    OPT_WRITE_MANIFEST,
+    OPT_JSON,
+    OPT_WIDTH,
+    OPT_EXTENT,
+    OPT_COLUMN
+};
+
+enum { C = R2H_CLI_CONVERT, V = R2H_CLI_VERIFY, I = R2H_CLI_INFO, P = R2H_CLI_PREVIEW };
+
+/* One flag: its long name, whether it takes a value, the subcommands that accept it, and the
+ * argument name and help line of convert's --help (in this order). */
+struct cli_opt {
+    const char *name;
+    int has_arg;
+    int id;
+    unsigned cmds;
+    const char *arg;
+    const char *help;
+};
+
+static const struct cli_opt options[] = {
+    {"resolution", required_argument, OPT_RES, C, "N",
+     "H3 resolution 0..15 (default 8), or auto: the one nearest the pixel area"},
+    {"zoom", required_argument, OPT_RES, C, "N", "same as --resolution (seed compatibility)"},
+    {"i", required_argument, OPT_I, C | V, "N",
+     "work unit: base cell N (0..121); default $JOB_COMPLETION_INDEX, else the whole raster"},
+    {"band", required_argument, OPT_BAND, C | V, "B", "band number, 1-based (default 1)"},
+    {"bands", required_argument, OPT_BANDS, C | V, "LIST",
+     "several bands (1,3,5, or all: every band but alpha bands, which still\n"
+     "                             mask): one value column each, in order; a pixel\n"
+     "                             is written when valid in every band. At most 64 bits per\n"
+     "                             pixel: 8 Byte, 4 Int16/UInt16, 2 Float32/Int32/UInt32 bands\n"
+     "                             or 1 64-bit band"},
+    {"value-name", required_argument, OPT_VALUE_NAME, C, "NAME",
+     "value column name (default: the band's GRIB element and level, description\n"
+     "                             or NetCDF variable as an identifier, else 'value');\n"
+     "                             with --bands a list a,b,c (default: those names, else\n"
+     "                             band_<n>)"},
+    {"nodata", required_argument, OPT_NODATA, C | V, "V",
+     "NoData value (overrides the band's; with --bands every band's)"},
+    {"unscale", no_argument, OPT_UNSCALE, C, NULL,
+     "write bands that have a scale/offset as float64 value * scale + offset\n"
+     "                             (default: raw values, with a warning; NoData is tested on\n"
+     "                             the raw value)"},
+    {"srs", required_argument, OPT_SRS, C | V, "SRS",
+     "assign this CRS to the input (EPSG:4326, WKT, PROJ string; replaces the input's)"},
+    {"input-url", required_argument, OPT_INPUT_URL, C, "URL", "input (instead of INPUT)"},
+    {"aggregate", no_argument, OPT_AGGREGATE, C, NULL,
+     "one row per cell with statistics (--stat) instead of one row per pixel"},
+    {"stat", required_argument, OPT_STAT, C, "LIST",
+     "statistics of --aggregate: count,sum,mean,min,max,mode,fractions,area,total\n"
+     "                             (default count,mean,min,max; with --density-unit\n"
+     "                             count,area,total,mean)"},
+    {"classes", required_argument, OPT_CLASSES, C, "V1,V2,..",
+     "class values of --stat fractions: one frac_<V> column each"},
+    {"density-unit", required_argument, OPT_DENSITY, C, "UNIT",
+     "per-m2 | per-ha | per-km2: values are densities; <value>_total = sum of value x\n"
+     "                             pixel area, mean and fractions area-weighted (WGS84 areas)"},
+    {"parents", required_argument, OPT_PARENTS, C, "R1,R2,..",
+     "extra parent cell columns h<R> (parent_h0 for 0), resolutions below --resolution"},
+    {"cell-format", required_argument, OPT_CELL_FORMAT, C, "FMT",
+     "uint64 (default) | string: 15-digit lowercase hex like h3-py"},
+    {"threads", required_argument, OPT_THREADS, C | V, "N",
+     "worker threads (default: all cores); output is identical for any N"},
+    {"memory", required_argument, OPT_MEMORY, C, "SIZE",
+     "memory budget for buffered rows, e.g. 512M, 4G (default 1G); rows beyond it are\n"
+     "                             spilled as sorted runs to --tmpdir"},
+    {"tmpdir", required_argument, OPT_TMPDIR, C, "DIR",
+     "directory for spilled runs (default $TMPDIR, else /tmp); removed at exit"},
+    {"progress", required_argument, OPT_PROGRESS, C, "MODE",
+     "bar | lines | json | none (default: bar on a TTY, else lines every 5 s)"},
+    {"compression-level", required_argument, OPT_LEVEL, C, "N", "zstd level (default 3)"},
+    {"index", required_argument, OPT_INDEX, C, "PATH",
+     "fast (default: exact, many times faster) | reference (H3 latLngToCell per pixel)"},
+    {"overwrite", no_argument, OPT_OVERWRITE, C, NULL,
+     "redo every partition (default: keep partitions complete for this input and options)"},
+    {"dry-run", no_argument, OPT_DRY_RUN, C, NULL, "print what would be done, write nothing"},
+    {"profile", no_argument, OPT_PROFILE, C, NULL, "print phase times and peak RSS to stderr"},
+    {"quiet", no_argument, OPT_QUIET, C, NULL, "no progress output (--progress none)"},
+    {"help", no_argument, OPT_HELP, C | V | I | P, NULL, "show this help"},
+    {"version", no_argument, OPT_VERSION, C, NULL, "show versions of raster2h3, H3 and GDAL"},
+    /* Not in convert's help: verify's, info's and preview's own help texts describe them. */
+    {"input", required_argument, OPT_INPUT, V, "INPUT", NULL},
+    {"write-manifest", no_argument, OPT_WRITE_MANIFEST, V, NULL, NULL},
+    {"json", no_argument, OPT_JSON, I, NULL, NULL},
+    {"width", required_argument, OPT_WIDTH, P, "N", NULL},
+    {"extent", required_argument, OPT_EXTENT, P, "world|data", NULL},
+    {"column", required_argument, OPT_COLUMN, P, "NAME", NULL},
+};
+#define NOPTS (sizeof options / sizeof options[0])
+
+void r2h_cli_usage(int cmd, FILE *f)
+{
+    if (cmd == R2H_CLI_VERIFY) {
+        fprintf(f,
+                "usage: raster2h3 verify OUTPUT [--input INPUT] [--band B | --bands LIST]\n"
+                "                        [--nodata V] [--srs SRS] [--i N] [--threads N]\n"
+                "                        [--write-manifest]\n\n"
+                "Check a dataset: every partition readable, under the h0= of its rows' cells,\n"
+                "cells sorted and of one resolution, manifest consistent; with --input, rows per\n"
+                "partition equal to the raster's valid pixels there (in every band of --bands;\n"
+                "default: the bands the dataset was made from; NoData as recorded unless\n"
+                "--nodata). Also: one fingerprint across partitions, no stray files, a complete\n"
+                "manifest (without one, only --input can tell completeness). --i N checks\n"
+                "partition N only. --write-manifest needs --input and no --i. Problems go to\n"
+                "stderr, one per line; exit 0 if none, 6 if any; 75 (transient) or 4\n"
+                "(permission) if the dataset cannot be read.\n");
+        return;
+    }
+    if (cmd == R2H_CLI_INFO) {
+        fprintf(f, "usage: raster2h3 info OUTPUT [--json]\n\nSummary of a dataset from its "
+                   "partition footers: partitions, rows, bytes,\nresolution, mode, columns "
+                   "with min/max, source and versions.\n");
+        return;
+    }
+    if (cmd == R2H_CLI_PREVIEW) {
+        fprintf(f, "usage: raster2h3 preview OUTPUT OUT.png [--width N] [--extent world|data]"
+                   " [--column NAME]\n\nAn equirectangular map of the dataset's cells coloured"
+                   " by value (viridis),\nwith a min/max legend; transparent where no data.\n");
+        return;
+    }
+    fprintf(f, "usage: raster2h3 convert INPUT OUTPUT [options]\n"
+               "       raster2h3 verify OUTPUT [--input INPUT] (see raster2h3 verify --help)\n"
+               "       raster2h3 info OUTPUT [--json]\n"
+               "       raster2h3 preview OUTPUT OUT.png [--width N] [--extent world|data]\n"
+               "                 [--column NAME]\n"
+               "       raster2h3 --version | --help\n\n"
+               "Convert a raster (any GDAL dataset; s3://bucket/key is read as /vsis3/bucket/key)\n"
+               "to H3-indexed Parquet partitioned as OUTPUT/h0=<cell>/data_0.parquet.\n"
+               "Settings resolve flag > environment > default.\n\noptions:\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (!(options[i].cmds & R2H_CLI_CONVERT))
+            continue;
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s%s", options[i].name, options[i].arg ? " " : "",
+                 options[i].arg ? options[i].arg : "");
+        fprintf(f, "  %-26s %s\n", left, options[i].help);
+    }
+    fprintf(f,
+            "\nexit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 output error,\n"
+            "            5 interrupted, 6 verify found problems, 75 retryable (transient I/O)\n");
+}
+
+/* A usage error: fmt (one %s: arg) and the pointer to --help, into msg. */
+static enum r2h_status bad(char *msg, size_t len, const char *fmt, const char *arg)
+{
+    char line[1024];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    snprintf(line, sizeof line, fmt, arg);
+#pragma GCC diagnostic pop
+    snprintf(msg, len, "%s (see raster2h3 --help)", line);
+    return R2H_ERR_INVALID;
+}
+
+/* Size with an optional K/M/G/T suffix (powers of 1024); 0 on error. */
+static uint64_t parse_size(const char *s)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || errno || v <= 0 || end == s)
+        return 0;
+    const char *units = "KMGT";
+    if (*end) {
+        const char *u = strchr(units, *end == 'k' ? 'K' : *end);
+        if (!u || !*u || (end[1] && !(end[1] == 'B' || end[1] == 'i')) ||
+            (end[1] == 'i' && end[2] != 'B') || (end[1] && end[2] && end[1] != 'i'))
+            return 0;
+        for (int i = 0; i <= u - units; i++)
+            v *= 1024;
+    }
+    return v >= 1 && v < 1.8e19 ? (uint64_t)v : 0;
+}
+
+/* Physical memory of this machine in bytes (0 if unknown). */
+static uint64_t machine_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
+}
+
+/* s without surrounding whitespace, copied into buf (job-array indexes come from YAML and
+ * shells; " 5" and "5 " mean the same). */
+static const char *trim(const char *s, char *buf, size_t len)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
+        n--;
+    snprintf(buf, len, "%.*s", (int)(n < len ? n : len - 1), s);
+    return buf;
+}
+
+/* Strict number parse (the whole string); 1 on success. */
+static int parse_double(const char *s, double *out)
+{
+    char *end;
+    *out = strtod(s, &end);
+    return *s && !*end;
+}
+
+/* Strict integer parse: the whole string, base 10, within [lo, hi]. */
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* A --bands list: "all" (*n = R2H_BANDS_ALL) or up to max distinct positive band numbers.
+ * NULL on success, else the problem (for a usage error). */
+static const char *parse_bands(const char *s, int *bands, int max, int *n)
+{
+    *n = 0;
+    if (strcmp(s, "all") == 0) {
+        *n = R2H_BANDS_ALL;
+        return NULL;
+    }
+    if (!*s)
+        return "--bands needs a list of band numbers (1,2,3) or all";
+    for (const char *p = s;;) {
+        char *end;
+        errno = 0;
+        long b = strtol(p, &end, 10);
+        if (end == p || (*end && *end != ',') || errno || b < 1 || b > INT_MAX || *p == '+' ||
+            *p == ' ')
+            return "--bands must be band numbers 1,2,3 (positive integers) or all, got '%s'";
+        if (*n == max)
+            return "--bands: too many bands in '%s' (at most 64 bits per pixel: 8 Byte bands)";
+        for (int i = 0; i < *n; i++)
+            if (bands[i] == b)
+                return "--bands lists a band twice: '%s'";
+        bands[(*n)++] = (int)b;
+        if (!*end)
+            return NULL;
+        p = end + 1;
+    }
+}
+
+/* Split a --value-name list at commas into names (pointers into buf, a copy). */
+static int split_names(const char *s, char *buf, size_t len, const char **names, int max)
+{
+    snprintf(buf, len, "%s", s);
+    int n = 0;
+    for (char *p = buf; n < max;) {
+        names[n++] = p;
+        char *c = strchr(p, ',');
+        if (!c)
+            break;
+        *c = 0;
+        p = c + 1;
+    }
+    return n;
+}
+
+/* State of one parse beyond the option structs. */
+struct parse {
+    const char *input_url, *i_flag;
+    int quiet, progress_set, band_set;
+};
+
+/* One flag of convert (o: a->convert). */
+static enum r2h_status convert_flag(struct r2h_cli_args *a, struct parse *ps, int id,
+                                    const char *arg, char *msg, size_t len)
+{
+    struct r2h_convert_options *o = &a->convert;
+    long v;
+    switch (id) {
+    case OPT_RES:
+        if (strcmp(arg, "auto") == 0) {
+            a->res_auto = 1;
+            break;
+        }
+        a->res_auto = 0;
+        if (!parse_int(arg, 0, 15, &v))
+            return bad(msg, len, "--resolution must be an integer 0..15, got '%s'", arg);
+        o->resolution = (int)v;
+        break;
+    case OPT_I: ps->i_flag = arg; break;
+    case OPT_BAND:
+        if (!parse_int(arg, 1, INT_MAX, &v))
+            return bad(msg, len, "--band must be a positive integer, got '%s'", arg);
+        o->band = (int)v;
+        ps->band_set = 1;
+        break;
+    case OPT_BANDS: {
+        const char *problem = parse_bands(arg, a->bands, 64, &o->nbands);
+        if (problem)
+            return bad(msg, len, problem, arg);
+        o->bands = o->nbands > 0 ? a->bands : NULL;
+        if (!o->nbands)
+            return bad(msg, len, "%s", "--bands needs a list of band numbers (1,2,3) or all");
+        break;
+    }
+    case OPT_VALUE_NAME: o->value_name = arg; break;
+    case OPT_UNSCALE: o->unscale = 1; break;
+    case OPT_SRS:
+        if (!*arg)
+            return bad(msg, len, "%s", "--srs needs a CRS, e.g. EPSG:4326");
+        o->srs = arg;
+        break;
+    case OPT_NODATA:
+        if (!(o->has_nodata = parse_double(arg, &o->nodata)))
+            return bad(msg, len, "--nodata must be a number, got '%s'", arg);
+        break;
+    case OPT_LEVEL:
+        if (!parse_int(arg, 1, 22, &v))
+            return bad(msg, len, "--compression-level must be 1..22, got '%s'", arg);
+        o->compression_level = (int)v;
+        break;
+    case OPT_THREADS:
+        if (!parse_int(arg, 1, 1024, &v))
+            return bad(msg, len, "--threads must be an integer 1..1024, got '%s'", arg);
+        o->threads = (int)v;
+        break;
+    case OPT_MEMORY:
+        if (!(o->memory = parse_size(arg)) || o->memory < ((uint64_t)16 << 20))
+            return bad(msg, len, "--memory must be a size of at least 16M, got '%s'", arg);
+        if (machine_memory() && o->memory > machine_memory()) {
+            snprintf(msg, len,
+                     "--memory %s exceeds this machine's memory (%.1f GiB)"
+                     " (see raster2h3 --help)",
+                     arg, (double)machine_memory() / (1 << 30));
+            return R2H_ERR_INVALID;
+        }
+        break;
+    case OPT_TMPDIR: o->tmpdir = arg; break;
+    case OPT_PROGRESS:
+        if (strcmp(arg, "bar") == 0)
+            o->progress = R2H_PROGRESS_BAR;
+        else if (strcmp(arg, "lines") == 0)
+            o->progress = R2H_PROGRESS_LINES;
+        else if (strcmp(arg, "json") == 0)
+            o->progress = R2H_PROGRESS_JSON;
+        else if (strcmp(arg, "none") == 0)
+            o->progress = R2H_PROGRESS_NONE;
+        else
+            return bad(msg, len, "--progress must be bar, lines, json or none, got '%s'", arg);
+        ps->progress_set = 1;
+        break;
+    case OPT_AGGREGATE: o->aggregate = 1; break;
+    case OPT_STAT:
+        if (!(o->stats = r2h_stats_parse(arg)))
+            return bad(msg, len,
+                       "--stat must list count,sum,mean,min,max,mode,fractions,area,"
+                       "total; got '%s'",
+                       arg);
+        break;
+    case OPT_CLASSES:
+        o->nclasses = 0;
+        for (const char *p = arg; *p;) {
+            char *end;
+            double d = strtod(p, &end);
+            if (end == p || (*end && *end != ',') || o->nclasses == 64)
+                return bad(msg, len, "--classes must be up to 64 numbers V1,V2,..., got '%s'", arg);
+            a->classes[o->nclasses++] = d;
+            p = *end ? end + 1 : end;
+        }
+        o->classes = a->classes;
+        break;
+    case OPT_DENSITY:
+        if (strcmp(arg, "per-m2") == 0)
+            o->density_unit = R2H_DENSITY_PER_M2;
+        else if (strcmp(arg, "per-ha") == 0)
+            o->density_unit = R2H_DENSITY_PER_HA;
+        else if (strcmp(arg, "per-km2") == 0)
+            o->density_unit = R2H_DENSITY_PER_KM2;
+        else
+            return bad(msg, len, "--density-unit must be per-m2, per-ha or per-km2, got '%s'", arg);
+        break;
+    case OPT_PARENTS:
+        o->parents = 0;
+        for (const char *p = arg; *p;) {
+            char *end;
+            errno = 0;
+            long r = strtol(p, &end, 10);
+            if (end == p || (*end && *end != ',') || r < 0 || r > 15)
+                return bad(msg, len, "--parents must be resolutions R1,R2,... in 0..15, got '%s'",
+                           arg);
+            o->parents |= 1u << r;
+            p = *end ? end + 1 : end;
+        }
+        break;
+    case OPT_CELL_FORMAT:
+        if (strcmp(arg, "uint64") == 0)
+            o->cell_string = 0;
+        else if (strcmp(arg, "string") == 0)
+            o->cell_string = 1;
+        else
+            return bad(msg, len, "--cell-format must be uint64 or string, got '%s'", arg);
+        break;
+    case OPT_INPUT_URL: ps->input_url = arg; break;
+    case OPT_PROFILE: o->profile = 1; break;
+    case OPT_OVERWRITE: o->overwrite = 1; break;
+    case OPT_INDEX:
+        if (strcmp(arg, "fast") != 0 && strcmp(arg, "reference") != 0)
+            return bad(msg, len, "--index must be fast or reference, got '%s'", arg);
+        o->reference_index = strcmp(arg, "reference") == 0;
+        break;
+    case OPT_DRY_RUN: o->dry_run = 1; break;
+    case OPT_QUIET: ps->quiet = 1; break;
+    default: return R2H_ERR_INTERNAL;
+    }
+    return R2H_OK;
+}
+
+/* One flag of verify (o: a->verify). */
+static enum r2h_status verify_flag(struct r2h_cli_args *a, int id, const char *arg, char *msg,
+                                   size_t len)
+{
+    struct r2h_verify_options *o = &a->verify;
+    long v;
+    switch (id) {
+    case OPT_INPUT: o->input = arg; break;
+    case OPT_BANDS: {
+        const char *problem = parse_bands(arg, a->bands, 64, &o->nbands);
+        if (problem)
+            return bad(msg, len, problem, arg);
+        if (o->nbands == R2H_BANDS_ALL)
+            return bad(msg, len, "%s", "verify --bands needs band numbers, not all");
+        o->bands = a->bands;
+        break;
+    }
+    case OPT_BAND:
+        if (!parse_int(arg, 1, INT_MAX, &v))
+            return bad(msg, len, "--band must be a positive integer, got '%s'", arg);
+        o->band = (int)v;
+        break;
+    case OPT_NODATA:
+        if (!(o->has_nodata = parse_double(arg, &o->nodata)))
+            return bad(msg, len, "--nodata must be a number, got '%s'", arg);
+        break;
+    case OPT_I:
+        if (!parse_int(arg, 0, 121, &v))
+            return bad(msg, len, "--i must be an integer 0..121, got '%s'", arg);
+        o->work_unit = (int)v;
+        break;
+    case OPT_THREADS:
+        if (!parse_int(arg, 1, 1024, &v))
+            return bad(msg, len, "--threads must be an integer 1..1024, got '%s'", arg);
+        o->threads = (int)v;
+        break;
+    case OPT_SRS: o->srs = arg; break;
+    case OPT_WRITE_MANIFEST: o->write_manifest = 1; break;
+    default: return R2H_ERR_INTERNAL;
+    }
+    return R2H_OK;
+}
+
+/* One flag of info or preview. */
+static enum r2h_status view_flag(struct r2h_cli_args *a, int id, const char *arg, char *msg,
+                                 size_t len)
+{
+    long v;
+    switch (id) {
+    case OPT_JSON: a->info_json = 1; break;
+    case OPT_WIDTH:
+        if (!parse_int(arg, 64, 16384, &v))
+            return bad(msg, len, "--width must be 64..16384, got '%s'", arg);
+        a->preview.width = (int)v;
+        break;
+    case OPT_EXTENT:
+        if (strcmp(arg, "world") == 0)
+            a->preview.extent_data = 0;
+        else if (strcmp(arg, "data") == 0)
+            a->preview.extent_data = 1;
+        else
+            return bad(msg, len, "--extent must be world or data, got '%s'", arg);
+        break;
+    case OPT_COLUMN: a->preview.column = arg; break;
+    default: return R2H_ERR_INTERNAL;
+    }
+    return R2H_OK;
+}
+
+/* After the flags: positional arguments and the checks across flags. */
+static enum r2h_status finish(struct r2h_cli_args *a, struct parse *ps, int argc, char **argv,
+                              const char *job_index, int stderr_tty, char *msg, size_t len)
+{
+    const int npos = argc - optind;
+    char **pos = argv + optind;
+    if (a->cmd == R2H_CLI_INFO) {
+        if (npos > 1)
+            return bad(msg, len, "info: unexpected argument '%s'", pos[1]);
+        if (npos < 1)
+            return bad(msg, len, "%s", "info needs OUTPUT");
+        a->info_output = pos[0];
+        return R2H_OK;
+    }
+    if (a->cmd == R2H_CLI_PREVIEW) {
+        if (npos > 2)
+            return bad(msg, len, "preview: unexpected argument '%s'", pos[2]);
+        if (npos < 2)
+            return bad(msg, len, "%s", "preview needs OUTPUT and OUT.png");
+        a->preview.output = pos[0];
+        a->preview.png = pos[1];
+        return R2H_OK;
+    }
+    if (a->cmd == R2H_CLI_VERIFY) {
+        if (npos != 1)
+            return bad(msg, len, "%s", "verify needs OUTPUT");
+        if (a->verify.band && a->verify.nbands)
+            return bad(msg, len, "%s", "--band and --bands cannot be combined");
+        a->verify.output = pos[0];
+        return R2H_OK;
+    }
+    struct r2h_convert_options *o = &a->convert;
+    if (ps->band_set && o->nbands)
+        return bad(msg, len, "%s", "--band and --bands cannot be combined (use --bands B1,B2,...)");
+    if (o->nbands && o->value_name) { /* a list, one name per band */
+        o->nvalue_names = split_names(o->value_name, a->namebuf, sizeof a->namebuf, a->names, 65);
+        o->value_names = a->names;
+        o->value_name = NULL;
+    }
+    if (ps->input_url) {
+        if (npos != 1)
+            return bad(msg, len, "%s", "with --input-url give exactly one positional OUTPUT");
+        o->input = ps->input_url;
+        o->output = pos[0];
+    } else {
+        if (npos != 2)
+            return bad(msg, len, "%s", "convert needs INPUT and OUTPUT");
+        o->input = pos[0];
+        o->output = pos[1];
+    }
+    if (ps->quiet)
+        o->progress = R2H_PROGRESS_NONE;
+    else if (!ps->progress_set)
+        o->progress = stderr_tty ? R2H_PROGRESS_BAR : R2H_PROGRESS_LINES;
+    const char *src = ps->i_flag ? "--i" : "JOB_COMPLETION_INDEX";
+    const char *wu = ps->i_flag ? ps->i_flag : (job_index && *job_index ? job_index : NULL);
+    if (wu) {
+        char wubuf[64];
+        long v;
+        if (strlen(wu) >= sizeof wubuf || !parse_int(trim(wu, wubuf, sizeof wubuf), 0, 121, &v)) {
+            snprintf(msg, len, "%s must be an integer 0..121, got '%s'", src, wu);
+            return R2H_ERR_INVALID;
+        }
+        o->work_unit = (int)v;
+    }
+    return R2H_OK;
+}
+
+enum r2h_status r2h_cli_parse(int cmd, int argc, char **argv, const char *job_index, int stderr_tty,
+                              struct r2h_cli_args *a, char *msg, size_t len)
+{
+    memset(a, 0, sizeof *a);
+    a->cmd = cmd;
+    r2h_convert_options_init(&a->convert);
+    r2h_verify_options_init(&a->verify);
+    r2h_preview_options_init(&a->preview);
+    if (len)
+        msg[0] = 0;
+    struct option longopts[NOPTS + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < NOPTS; i++)
+        if (options[i].cmds & (unsigned)cmd) {
+            longopts[n].name = options[i].name;
+            longopts[n].has_arg = options[i].has_arg;
+            longopts[n].flag = NULL;
+            longopts[n].val = options[i].id;
+            n++;
+        }
+    memset(&longopts[n], 0, sizeof longopts[n]);
+    struct parse ps = {0};
+    int c;
+    opterr = 0;
+    optind = 0; /* a fresh scan (GNU getopt), also for a second parse in one process */
+    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+        enum r2h_status st = R2H_OK;
+        if (c == OPT_HELP) {
+            a->help = 1;
+            return R2H_OK;
+        } else if (c == ':') {
+            return bad(msg, len, "option %s needs a value", argv[optind - 1]);
+        } else if (c == '?' || (c == OPT_VERSION && cmd == R2H_CLI_CONVERT)) {
+            /* convert --version: an unknown option, as it always was (only the command's
+             * first argument --version shows versions) */
+            if (cmd == R2H_CLI_INFO || cmd == R2H_CLI_PREVIEW)
+                snprintf(msg, len, "%s: unexpected argument '%s' (see raster2h3 --help)",
+                         cmd == R2H_CLI_INFO ? "info" : "preview", argv[optind - 1]);
+            else
+                bad(msg, len, "unknown option '%s'", argv[optind - 1]);
+            return R2H_ERR_INVALID;
+        } else if (cmd == R2H_CLI_CONVERT) {
+            st = convert_flag(a, &ps, c, optarg, msg, len);
+        } else if (cmd == R2H_CLI_VERIFY) {
+            st = verify_flag(a, c, optarg, msg, len);
+        } else {
+            st = view_flag(a, c, optarg, msg, len);
+        }
+        if (st != R2H_OK)
+            return st;
+    }
+    return finish(a, &ps, argc, argv, job_index, stderr_tty, msg, len);
+}

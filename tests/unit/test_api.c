@@ -1,0 +1,81 @@
+/* test_api.c - the public API's contracts that need no data: options structs carry their size
+ * (set by the init functions; too small is R2H_ERR_INVALID with a message), and a caller's
+ * struct is read only within its struct_size. */
+#include <string.h>
+
+#include "raster2h3.h"
+#include "test.h"
+
+TEST(init_sets_struct_size)
+{
+    struct r2h_convert_options c;
+    struct r2h_verify_options v;
+    struct r2h_preview_options p;
+    r2h_convert_options_init(&c);
+    r2h_verify_options_init(&v);
+    r2h_preview_options_init(&p);
+    t_assert(c.struct_size == sizeof c, "convert options size");
+    t_assert(v.struct_size == sizeof v, "verify options size");
+    t_assert(p.struct_size == sizeof p, "preview options size");
+    t_assert(c.event == NULL && c.progress == R2H_PROGRESS_LINES, "convert defaults");
+}
+
+TEST(too_small_is_invalid)
+{
+    char err[256];
+    struct r2h_convert_options c;
+    r2h_convert_options_init(&c);
+    c.struct_size = 0; /* not initialised */
+    c.input = "in.tif";
+    c.output = "out";
+    err[0] = 0;
+    t_assert(r2h_convert(&c, NULL, err, sizeof err) == R2H_ERR_INVALID, "convert size 0");
+    t_assert(strstr(err, "r2h_convert_options_init") != NULL, "convert message names init");
+    c.struct_size = sizeof c - 1;
+    t_assert(r2h_convert(&c, NULL, err, sizeof err) == R2H_ERR_INVALID, "convert size - 1");
+    t_assert(r2h_convert(NULL, NULL, err, sizeof err) == R2H_ERR_INVALID, "convert NULL");
+
+    struct r2h_verify_options v;
+    r2h_verify_options_init(&v);
+    v.struct_size = sizeof(size_t);
+    v.output = "out";
+    err[0] = 0;
+    t_assert(r2h_verify(&v, NULL, NULL, NULL, err, sizeof err) == R2H_ERR_INVALID, "verify");
+    t_assert(strstr(err, "r2h_verify_options_init") != NULL, "verify message names init");
+
+    struct r2h_preview_options p;
+    r2h_preview_options_init(&p);
+    p.struct_size = 1;
+    p.output = "out";
+    p.png = "out.png";
+    err[0] = 0;
+    t_assert(r2h_preview(&p, err, sizeof err) == R2H_ERR_INVALID, "preview");
+    t_assert(strstr(err, "r2h_preview_options_init") != NULL, "preview message names init");
+}
+
+/* A caller built against a newer header passes a larger struct: the fields this library knows
+ * are read, the rest ignored (the run then fails on its missing input, not on the size). */
+TEST(larger_is_read_within_our_size)
+{
+    struct {
+        struct r2h_preview_options o;
+        char newer_fields[64];
+    } big;
+    memset(&big, 0x5a, sizeof big);
+    r2h_preview_options_init(&big.o);
+    big.o.struct_size = sizeof big;
+    big.o.output = "/nonexistent/raster2h3-test-dataset";
+    big.o.png = "/nonexistent/raster2h3-test.png";
+    char err[256] = "";
+    enum r2h_status st = r2h_preview(&big.o, err, sizeof err);
+    t_assert(st != R2H_OK, "preview of a missing dataset fails");
+    t_assert(strstr(err, "struct_size") == NULL, "not on the size");
+}
+
+int main(void)
+{
+    RUN(init_sets_struct_size);
+    RUN(too_small_is_invalid);
+    RUN(larger_is_read_within_our_size);
+    TEST_MAIN_END();
+}
