@@ -49,15 +49,6 @@ static inline double r2h_normalise_lng(double lng)
 /* Format a message into dst (always NUL-terminated, truncated if needed). */
 void r2h_fmt(char *dst, size_t dst_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* What a failed I/O call's messages (GDAL's and curl's text, possibly several joined) say about
- * the failure, for inputs and outputs alike: TRANSIENT (no response, timeouts, connection
- * failures, HTTP 408/429/5xx, S3 SlowDown: retry later), DENIED (HTTP 401/403, S3 AccessDenied
- * and credential errors), NOT_FOUND (HTTP 404, NoSuchKey/NoSuchBucket) or OTHER. The last HTTP
- * status in msg wins (earlier ones may be attempts GDAL retried); it is stored in *http_status
- * (-1 if none, 0 for no response) when that is non-NULL. msg may be NULL. Thread-safe. */
-enum r2h_io_kind { R2H_IO_OTHER = 0, R2H_IO_TRANSIENT, R2H_IO_DENIED, R2H_IO_NOT_FOUND };
-enum r2h_io_kind r2h_io_classify(const char *msg, int *http_status);
-
 /* Paths to remove if the process is killed by SIGINT/SIGTERM (temporary files and directories).
  * register stores the pointer (the caller keeps the string alive until unregister) and returns
  * a slot, or -1 when the table is full; unregister(-1) is a no-op. run() is async-signal-safe:

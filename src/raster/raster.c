@@ -13,6 +13,7 @@
 #include <gdal.h>
 #include <ogr_srs_api.h>
 
+#include "r2h_io.h"
 #include "r2h_raster.h"
 
 struct r2h_raster {
@@ -98,95 +99,13 @@ static int map_type(GDALRasterBandH band, enum r2h_dtype *out)
     }
 }
 
-/* GDAL's last error message, or a fallback, with newlines folded so messages stay one line. */
-static void gdal_message(char *dst, size_t len, const char *what, const char *name)
-{
-    const char *m = CPLGetLastErrorMsg();
-    r2h_fmt(dst, len, "%s: %s", name, (m && *m) ? m : what);
-    for (char *p = dst; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-}
-
-static void CPL_STDCALL gather(CPLErr cls, CPLErrorNum no, const char *msg)
-{
-    (void)no;
-    struct r2h_raster_errors *e = CPLGetErrorHandlerUserData();
-    if (!e || !msg)
-        return;
-    if (cls == CE_Debug) {
-        /* Network reads: a dropped connection is only reported on the debug channel
-         * ("DownloadRegion(url): response_code=0, msg=Empty reply from server"). */
-        const char *rc = strstr(msg, "response_code=");
-        if (!rc || rc[14] == '2' || !strstr(msg, "msg="))
-            return;
-    } else if (cls < CE_Warning) {
-        return;
-    }
-    /* Warnings only when they carry an HTTP status or a transfer error: GDAL reports the status
-     * of a failed request as a warning before the failure (or instead of one). */
-    if (cls == CE_Warning && !strstr(msg, "HTTP") && !strstr(msg, "curl"))
-        return;
-    if (cls >= CE_Failure)
-        e->failed = 1;
-    size_t n = strlen(e->text);
-    if (strstr(e->text, msg) || n + 8 >= sizeof e->text)
-        return;
-    r2h_fmt(e->text + n, sizeof e->text - n, "%s%s", n ? "; " : "", msg);
-    for (char *p = e->text + n; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-}
-
-/* Whether name is read over the network through GDAL's curl-based file systems. */
-static int is_network(const char *name)
-{
-    return strncmp(name, "/vsi", 4) == 0 && strncmp(name, "/vsimem/", 8) != 0 &&
-           strncmp(name, "/vsizip/", 8) != 0 && strncmp(name, "/vsigzip/", 9) != 0 &&
-           strncmp(name, "/vsitar/", 8) != 0 && strncmp(name, "/vsisubfile/", 12) != 0;
-}
-
-void r2h_raster_errors_begin(struct r2h_raster_errors *e, const char *name)
-{
-    e->text[0] = 0;
-    e->failed = 0;
-    e->saved_debug = NULL;
-    e->debug = name && is_network(name);
-    if (e->debug) {
-        const char *d = CPLGetThreadLocalConfigOption("CPL_DEBUG", NULL);
-        e->saved_debug = d ? CPLStrdup(d) : NULL;
-        CPLSetThreadLocalConfigOption("CPL_DEBUG", "ON");
-    }
-    CPLErrorReset();
-    CPLPushErrorHandlerEx(gather, e);
-}
-
-void r2h_raster_errors_end(struct r2h_raster_errors *e)
-{
-    CPLPopErrorHandler();
-    if (e->debug) {
-        CPLSetThreadLocalConfigOption("CPL_DEBUG", e->saved_debug);
-        CPLFree(e->saved_debug);
-        e->saved_debug = NULL;
-    }
-}
-
 /* A failed open or read of name: "name: <GDAL's messages>", R2H_ERR_TRANSIENT when they say the
  * failure is transient (network, throttling, 5xx; after GDAL's retries), else R2H_ERR_INPUT. */
-static enum r2h_status read_failure(const struct r2h_raster_errors *e, const char *name,
+static enum r2h_status read_failure(const struct r2h_io_errors *e, const char *name,
                                     const char *what, char *errbuf, size_t errbuf_len)
 {
     r2h_fmt(errbuf, errbuf_len, "%s: %s", name, e->text[0] ? e->text : what);
     return r2h_io_classify(e->text, NULL) == R2H_IO_TRANSIENT ? R2H_ERR_TRANSIENT : R2H_ERR_INPUT;
-}
-
-static const char *s3_to_vsi(const char *name, char *tmp, size_t len)
-{
-    if (strncmp(name, "s3://", 5) == 0) {
-        r2h_fmt(tmp, len, "/vsis3/%s", name + 5);
-        return tmp;
-    }
-    return name;
 }
 
 /* FNV-1a, 64-bit, continued from h over n bytes (the identity digest of multi-file sources). */
@@ -272,7 +191,7 @@ static enum r2h_status assign_crs(struct r2h_raster *r, const char *srs, char *e
     if (!r->src_srs || OSRSetFromUserInput(r->src_srs, srs) != OGRERR_NONE) {
         char flag[512];
         r2h_fmt(flag, sizeof flag, "--srs '%s'", srs);
-        gdal_message(errbuf, errbuf_len, "not a CRS GDAL/PROJ understands", flag);
+        r2h_io_gdal_message(errbuf, errbuf_len, "not a CRS GDAL/PROJ understands", flag);
         return R2H_ERR_INVALID;
     }
     return R2H_OK;
@@ -323,7 +242,7 @@ static enum r2h_status setup_crs(struct r2h_raster *r, const char *name, const c
     }
     r->ct = OCTNewCoordinateTransformation(r->src_srs, r->wgs84);
     if (!r->ct) {
-        gdal_message(errbuf, errbuf_len, "CRS cannot be transformed to WGS84", name);
+        r2h_io_gdal_message(errbuf, errbuf_len, "CRS cannot be transformed to WGS84", name);
         return R2H_ERR_CRS;
     }
     return R2H_OK;
@@ -539,10 +458,10 @@ enum r2h_status r2h_raster_open_srs(const char *name, int band, const char *srs,
 {
     char tmp[4096];
     enum r2h_status st = R2H_ERR_INPUT;
-    struct r2h_raster_errors e;
+    struct r2h_io_errors e;
     GDALAllRegister();
-    const char *path = s3_to_vsi(name, tmp, sizeof tmp);
-    r2h_raster_errors_begin(&e, path);
+    const char *path = r2h_io_gdal_name(name, tmp, sizeof tmp);
+    r2h_io_errors_begin(&e, path);
     struct r2h_raster *r = r2h_calloc(1, sizeof *r);
     if (!r) {
         st = R2H_ERR_NOMEM;
@@ -572,7 +491,7 @@ enum r2h_status r2h_raster_open_srs(const char *name, int band, const char *srs,
 out_free:
     r2h_raster_close(r);
 out_pop:
-    r2h_raster_errors_end(&e);
+    r2h_io_errors_end(&e);
     return st;
 }
 
@@ -769,7 +688,7 @@ static enum r2h_status and_mask(struct r2h_raster *r, int i, int x0, int y0, int
     }
     if (GDALRasterIO(r->mask[i], GF_Read, x0, y0, w, h, r->mscratch, w, h, GDT_Byte, 0, 0) !=
         CE_None) {
-        gdal_message(errbuf, errbuf_len, "mask read failed", GDALGetDescription(r->ds));
+        r2h_io_gdal_message(errbuf, errbuf_len, "mask read failed", GDALGetDescription(r->ds));
         return R2H_ERR_INPUT;
     }
     for (size_t k = 0; k < n; k++)
@@ -785,7 +704,7 @@ static enum r2h_status read_band(struct r2h_raster *r, int i, int x0, int y0, in
     const int ps = (int)in->pixel_size;
     if (GDALRasterIO(r->band[i], GF_Read, x0, y0, w, h, (char *)values + in->sel[i].offset, w, h,
                      gdal_type(in->sel[i].raw_dtype), ps, ps * w) != CE_None) {
-        gdal_message(errbuf, errbuf_len, "read failed", GDALGetDescription(r->ds));
+        r2h_io_gdal_message(errbuf, errbuf_len, "read failed", GDALGetDescription(r->ds));
         return R2H_ERR_INPUT;
     }
     return R2H_OK;
@@ -797,8 +716,8 @@ enum r2h_status r2h_raster_read(struct r2h_raster *r, int x0, int y0, int w, int
     const struct r2h_raster_info *in = &r->info;
     size_t n = (size_t)w * (size_t)h;
     enum r2h_status st = R2H_OK;
-    struct r2h_raster_errors e;
-    r2h_raster_errors_begin(&e, GDALGetDescription(r->ds));
+    struct r2h_io_errors e;
+    r2h_io_errors_begin(&e, GDALGetDescription(r->ds));
     for (int i = 0; i < in->nsel && st == R2H_OK; i++)
         st = read_band(r, i, x0, y0, w, h, values, errbuf, errbuf_len);
     if (st != R2H_OK)
@@ -806,7 +725,7 @@ enum r2h_status r2h_raster_read(struct r2h_raster *r, int x0, int y0, int w, int
     if (in->sel[0].has_mask) {
         if (GDALRasterIO(r->mask[0], GF_Read, x0, y0, w, h, valid, w, h, GDT_Byte, 0, 0) !=
             CE_None) {
-            gdal_message(errbuf, errbuf_len, "mask read failed", GDALGetDescription(r->ds));
+            r2h_io_gdal_message(errbuf, errbuf_len, "mask read failed", GDALGetDescription(r->ds));
             st = R2H_ERR_INPUT;
             goto out;
         }
@@ -830,7 +749,7 @@ out:
      * fills a block whose offsets could not be fetched (an HTTP error mid-read) with NoData. */
     if (st == R2H_ERR_INPUT || (st == R2H_OK && e.failed))
         st = read_failure(&e, GDALGetDescription(r->ds), "read failed", errbuf, errbuf_len);
-    r2h_raster_errors_end(&e);
+    r2h_io_errors_end(&e);
     return st;
 }
 

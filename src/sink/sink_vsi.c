@@ -13,6 +13,7 @@
 #include <cpl_vsi.h>
 #include <cpl_vsi_error.h>
 
+#include "r2h_io.h"
 #include "r2h_sink.h"
 
 /* Collects every GDAL error message raised while a VSI call runs (GDAL reports the HTTP status
@@ -164,9 +165,7 @@ static enum r2h_status classify(const char *what, const char *path, const char *
         m = "unknown error";
     char one[400];
     r2h_fmt(one, sizeof one, "%s", m);
-    for (char *p = one; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
+    r2h_io_one_line(one);
     r2h_fmt(dst, len, "%s %s: %s", what, path, one);
     /* One classifier for inputs and outputs (common module). */
     return r2h_io_classify(m, NULL) == R2H_IO_TRANSIENT ? R2H_ERR_TRANSIENT : R2H_ERR_IO;

@@ -1,0 +1,60 @@
+/* r2h_io.h - the I/O layer below raster, sink and dataset: locations (local paths, s3:// and
+ * GDAL /vsi names), one classifier of failed I/O calls, the collector of the GDAL errors a call
+ * raised, and the one GDAL message formatter. Uses common and GDAL's CPL/VSI only. */
+#ifndef R2H_IO_H
+#define R2H_IO_H
+
+#include <stddef.h>
+
+#include "r2h_common.h"
+
+/* --- Locations ------------------------------------------------------------------------------ */
+
+/* 1 for a location read or written through GDAL's virtual file systems: s3://bucket/key or any
+ * /vsi... name; 0 for a local path. Thread-safe. */
+int r2h_io_is_remote(const char *loc);
+/* 1 when name is read over the network through GDAL's curl-based file systems (/vsis3/,
+ * /vsicurl/, ...; not /vsimem/, /vsizip/, /vsigzip/, /vsitar/, /vsisubfile/). Thread-safe. */
+int r2h_io_is_network(const char *name);
+/* The GDAL name of loc: s3://bucket/key becomes /vsis3/bucket/key (formatted into tmp, which is
+ * returned); any other name is returned as it is. Thread-safe. */
+const char *r2h_io_gdal_name(const char *loc, char *tmp, size_t len);
+/* A dataset root: loc's GDAL name with repeated '/' collapsed and trailing ones removed. */
+void r2h_io_root(const char *loc, char *dst, size_t len);
+
+/* --- Classifying failures ------------------------------------------------------------------- */
+
+/* What a failed I/O call's messages (GDAL's and curl's text, possibly several joined) say about
+ * the failure, for inputs and outputs alike: TRANSIENT (no response, timeouts, connection
+ * failures, HTTP 408/429/5xx, S3 SlowDown: retry later), DENIED (HTTP 401/403, S3 AccessDenied
+ * and credential errors), NOT_FOUND (HTTP 404, NoSuchKey/NoSuchBucket) or OTHER. The last HTTP
+ * status in msg wins (earlier ones may be attempts GDAL retried); it is stored in *http_status
+ * (-1 if none, 0 for no response) when that is non-NULL. msg may be NULL. Thread-safe. */
+enum r2h_io_kind { R2H_IO_OTHER = 0, R2H_IO_TRANSIENT, R2H_IO_DENIED, R2H_IO_NOT_FOUND };
+enum r2h_io_kind r2h_io_classify(const char *msg, int *http_status);
+
+/* GDAL errors raised on the calling thread between begin and end (which nest like GDAL's error
+ * handlers): the failures and the warnings that carry an HTTP status or a transfer error, joined
+ * into one line; failed is 1 once a failure was raised. For classifying failed opens, reads and
+ * listings (r2h_io_classify) where GDAL's return value alone hides the cause. The struct lives
+ * on the caller's stack; begin and end run on the same thread. */
+struct r2h_io_errors {
+    char text[1024];
+    int failed;
+    int debug;         /* network name: GDAL's debug channel is on for this thread meanwhile */
+    char *saved_debug; /* CPL_DEBUG before begin */
+};
+/* name (may be NULL): the file being read; for network names (/vsis3/, /vsicurl/, ...) GDAL's
+ * debug channel is turned on for the calling thread, where transfer errors are reported. */
+void r2h_io_errors_begin(struct r2h_io_errors *e, const char *name);
+void r2h_io_errors_end(struct r2h_io_errors *e);
+
+/* --- Messages ------------------------------------------------------------------------------- */
+
+/* Newlines and carriage returns in s become spaces (messages stay one line). */
+void r2h_io_one_line(char *s);
+/* "name: <GDAL's last error message>" into dst, or "name: what" when GDAL has none; one line.
+ * Thread-safe (GDAL's last error is per thread). */
+void r2h_io_gdal_message(char *dst, size_t len, const char *what, const char *name);
+
+#endif
