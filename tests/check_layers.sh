@@ -23,7 +23,7 @@ declare -A ALLOWED=(
     [cli]=""
 )
 # Private headers: only their own module includes them.
-PRIVATE_HEADERS="convert_internal.h pq_internal.h pq_reader_internal.h fast_model.h"
+PRIVATE_HEADERS="convert_internal.h pq_internal.h pq_reader_internal.h raster_internal.h fast_model.h"
 # External headers (regex) -> the only modules (or files) that may include them.
 declare -A EXTERNAL=(
     ['h3/h3api\.h|h3api\.h']="src/index/"

@@ -15,23 +15,7 @@
 
 #include "r2h_io.h"
 #include "r2h_raster.h"
-
-struct r2h_raster {
-    GDALDatasetH ds;
-    GDALRasterBandH band[R2H_RASTER_MAX_BANDS]; /* the selected bands */
-    GDALRasterBandH mask[R2H_RASTER_MAX_BANDS]; /* NULL unless that band's has_mask */
-    uint8_t *mscratch;                          /* mask of a further band (multi-band reads) */
-    size_t mcap;
-    OGRSpatialReferenceH src_srs;
-    OGRSpatialReferenceH wgs84;
-    OGRCoordinateTransformationH ct; /* NULL for geographic rasters */
-    char *crs_wkt;                   /* WKT2 of src_srs (CPLMalloc'd), NULL if not exportable */
-    int unscale;                     /* r2h_raster_set_unscale was called */
-    struct r2h_raster_info info;
-    int *okbuf; /* scratch for projected locate_row */
-    int bufcap;
-    int may_leave_globe; /* some centre may be off the globe (drop_off_globe) */
-};
+#include "raster_internal.h"
 
 const char *r2h_raster_gdal_version(void)
 {
@@ -62,7 +46,7 @@ const char *r2h_dtype_name(enum r2h_dtype t)
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
-static GDALDataType gdal_type(enum r2h_dtype t)
+GDALDataType r2h_raster_gdal_type(enum r2h_dtype t)
 {
     switch (t) {
     case R2H_DT_UINT8:
@@ -101,8 +85,8 @@ static int map_type(GDALRasterBandH band, enum r2h_dtype *out)
 
 /* A failed open or read of name: "name: <GDAL's messages>", R2H_ERR_TRANSIENT when they say the
  * failure is transient (network, throttling, 5xx; after GDAL's retries), else R2H_ERR_INPUT. */
-static enum r2h_status read_failure(const struct r2h_io_errors *e, const char *name,
-                                    const char *what, char *errbuf, size_t errbuf_len)
+enum r2h_status r2h_raster_read_failure(const struct r2h_io_errors *e, const char *name,
+                                        const char *what, char *errbuf, size_t errbuf_len)
 {
     r2h_fmt(errbuf, errbuf_len, "%s: %s", name, e->text[0] ? e->text : what);
     return r2h_io_classify(e->text, NULL) == R2H_IO_TRANSIENT ? R2H_ERR_TRANSIENT : R2H_ERR_INPUT;
@@ -470,7 +454,7 @@ enum r2h_status r2h_raster_open_srs(const char *name, int band, const char *srs,
     }
     r->ds = GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
     if (!r->ds) {
-        st = read_failure(&e, name, "cannot open raster", errbuf, errbuf_len);
+        st = r2h_raster_read_failure(&e, name, "cannot open raster", errbuf, errbuf_len);
         goto out_free;
     }
     if ((st = setup_band(r, name, band, errbuf, errbuf_len)) != R2H_OK)
@@ -703,7 +687,7 @@ static enum r2h_status read_band(struct r2h_raster *r, int i, int x0, int y0, in
     const struct r2h_raster_info *in = &r->info;
     const int ps = (int)in->pixel_size;
     if (GDALRasterIO(r->band[i], GF_Read, x0, y0, w, h, (char *)values + in->sel[i].offset, w, h,
-                     gdal_type(in->sel[i].raw_dtype), ps, ps * w) != CE_None) {
+                     r2h_raster_gdal_type(in->sel[i].raw_dtype), ps, ps * w) != CE_None) {
         r2h_io_gdal_message(errbuf, errbuf_len, "read failed", GDALGetDescription(r->ds));
         return R2H_ERR_INPUT;
     }
@@ -748,7 +732,8 @@ out:
     /* A failure raised during a read that GDAL reports as successful still fails it: GTiff
      * fills a block whose offsets could not be fetched (an HTTP error mid-read) with NoData. */
     if (st == R2H_ERR_INPUT || (st == R2H_OK && e.failed))
-        st = read_failure(&e, GDALGetDescription(r->ds), "read failed", errbuf, errbuf_len);
+        st = r2h_raster_read_failure(&e, GDALGetDescription(r->ds), "read failed", errbuf,
+                                     errbuf_len);
     r2h_io_errors_end(&e);
     return st;
 }
