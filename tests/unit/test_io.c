@@ -1,0 +1,115 @@
+/* test_io.c - the I/O layer: locations, the failure classifier, the GDAL error collector with
+ * synthetic CPL errors, the GDAL message formatter. */
+#include <stdio.h>
+#include <string.h>
+
+#include <cpl_conv.h>
+#include <cpl_error.h>
+
+#include "r2h_io.h"
+#include "test.h"
+
+TEST(locations)
+{
+    char tmp[256];
+    t_assert(r2h_io_is_remote("s3://b/k"), "s3 is remote");
+    t_assert(r2h_io_is_remote("/vsis3/b/k"), "vsis3 is remote");
+    t_assert(r2h_io_is_remote("/vsimem/x"), "vsimem goes through VSI");
+    t_assert(!r2h_io_is_remote("/tmp/out"), "local path");
+    t_assert(!r2h_io_is_remote("out"), "relative path");
+    t_assert(r2h_io_is_network("/vsis3/b/k"), "vsis3 is network");
+    t_assert(r2h_io_is_network("/vsicurl/http://h/x.tif"), "vsicurl is network");
+    t_assert(!r2h_io_is_network("/vsimem/x"), "vsimem is not network");
+    t_assert(!r2h_io_is_network("/vsizip/a.zip/x"), "vsizip is not network");
+    t_assert(!r2h_io_is_network("/tmp/x"), "local is not network");
+    t_assert(strcmp(r2h_io_gdal_name("s3://b/k.tif", tmp, sizeof tmp), "/vsis3/b/k.tif") == 0,
+             "s3 mapped");
+    const char *local = "/data/x.tif";
+    t_assert(r2h_io_gdal_name(local, tmp, sizeof tmp) == local, "others returned as they are");
+    r2h_io_root("s3://bucket//prefix///", tmp, sizeof tmp);
+    t_assert(strcmp(tmp, "/vsis3/bucket/prefix") == 0, "root: s3 mapped, slashes collapsed");
+    r2h_io_root("/", tmp, sizeof tmp);
+    t_assert(strcmp(tmp, "/") == 0, "root: / stays");
+    r2h_io_root("out/", tmp, sizeof tmp);
+    t_assert(strcmp(tmp, "out") == 0, "root: trailing slash dropped");
+}
+
+TEST(classify)
+{
+    int code = 7;
+    t_assert(r2h_io_classify(NULL, &code) == R2H_IO_OTHER && code == -1, "NULL");
+    t_assert(r2h_io_classify("HTTP error code: 503", &code) == R2H_IO_TRANSIENT && code == 503,
+             "503");
+    t_assert(r2h_io_classify("HTTP response code on URL: 0", &code) == R2H_IO_TRANSIENT &&
+                 code == 0,
+             "no response");
+    t_assert(r2h_io_classify("response_code=429, msg=x", NULL) == R2H_IO_TRANSIENT, "429");
+    t_assert(r2h_io_classify("Operation timed out", NULL) == R2H_IO_TRANSIENT, "timeout");
+    t_assert(r2h_io_classify("S3 SlowDown", NULL) == R2H_IO_TRANSIENT, "SlowDown");
+    t_assert(r2h_io_classify("HTTP response code: 403", &code) == R2H_IO_DENIED && code == 403,
+             "403");
+    t_assert(r2h_io_classify("AccessDenied: no", NULL) == R2H_IO_DENIED, "AccessDenied");
+    t_assert(r2h_io_classify("HTTP response code: 404", NULL) == R2H_IO_NOT_FOUND, "404");
+    t_assert(r2h_io_classify("NoSuchBucket", NULL) == R2H_IO_NOT_FOUND, "NoSuchBucket");
+    /* The last status wins: earlier ones may be attempts GDAL retried. */
+    t_assert(r2h_io_classify("HTTP error code: 503; HTTP response code: 404", &code) ==
+                     R2H_IO_NOT_FOUND &&
+                 code == 404,
+             "last status wins");
+    t_assert(r2h_io_classify("not a GeoTIFF", NULL) == R2H_IO_OTHER, "other");
+}
+
+TEST(collector)
+{
+    struct r2h_io_errors e;
+    r2h_io_errors_begin(&e, "/tmp/x.tif");
+    t_assert(!e.debug, "local name: no debug channel");
+    CPLError(CE_Warning, CPLE_AppDefined, "plain warning");
+    t_assert(!e.failed && e.text[0] == 0, "a plain warning is not kept");
+    CPLError(CE_Warning, CPLE_AppDefined, "HTTP response code: 503");
+    CPLError(CE_Failure, CPLE_OpenFailed, "cannot open");
+    CPLError(CE_Failure, CPLE_OpenFailed, "cannot open");
+    CPLError(CE_Failure, CPLE_OpenFailed, "two\nlines");
+    r2h_io_errors_end(&e);
+    t_assert(e.failed, "failure seen");
+    t_assert(strcmp(e.text, "HTTP response code: 503; cannot open; two lines") == 0,
+             "joined on one line, repeats dropped");
+    t_assert(r2h_io_classify(e.text, NULL) == R2H_IO_TRANSIENT, "classified transient");
+
+    r2h_io_errors_begin(&e, "/vsis3/b/k");
+    t_assert(e.debug, "network name: debug channel on");
+    t_assert(CPLGetThreadLocalConfigOption("CPL_DEBUG", NULL) != NULL, "CPL_DEBUG set");
+    CPLDebug("S3", "DownloadRegion(u): response_code=200, msg=ok");
+    CPLDebug("S3", "DownloadRegion(u): response_code=0, msg=Empty reply from server");
+    r2h_io_errors_end(&e);
+    t_assert(CPLGetThreadLocalConfigOption("CPL_DEBUG", NULL) == NULL, "CPL_DEBUG restored");
+    t_assert(!e.failed, "debug lines are no failure");
+    t_assert(strstr(e.text, "Empty reply") && !strstr(e.text, "=200"),
+             "only failed transfers kept");
+}
+
+TEST(messages)
+{
+    char buf[128];
+    CPLErrorReset();
+    r2h_io_gdal_message(buf, sizeof buf, "read failed", "a.tif");
+    t_assert(strcmp(buf, "a.tif: read failed") == 0, "fallback when GDAL has no message");
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    CPLError(CE_Failure, CPLE_AppDefined, "bad\r\nblock");
+    CPLPopErrorHandler();
+    r2h_io_gdal_message(buf, sizeof buf, "read failed", "a.tif");
+    t_assert(strcmp(buf, "a.tif: bad  block") == 0, "GDAL's message on one line");
+    char s[] = "a\nb\rc";
+    r2h_io_one_line(s);
+    t_assert(strcmp(s, "a b c") == 0, "one line");
+}
+
+int main(void)
+{
+    fprintf(stderr, "test_io\n");
+    RUN(locations);
+    RUN(classify);
+    RUN(collector);
+    RUN(messages);
+    TEST_MAIN_END();
+}
