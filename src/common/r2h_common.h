@@ -49,7 +49,8 @@ static inline double r2h_normalise_lng(double lng)
 /* Format a message into dst (always NUL-terminated, truncated if needed). */
 void r2h_fmt(char *dst, size_t dst_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Paths to remove if the process is killed by SIGINT/SIGTERM (temporary files and directories).
+/* The one registry of paths to remove if the process is killed by SIGINT/SIGTERM: temporary
+ * files of open file sinks, spilled runs and their directories, lock files.
  * register stores the pointer (the caller keeps the string alive until unregister) and returns
  * a slot, or -1 when the table is full; unregister(-1) is a no-op. run() is async-signal-safe:
  * it unlinks registered files, then removes registered (by then empty) directories. */
