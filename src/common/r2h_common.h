@@ -35,6 +35,20 @@ enum r2h_status r2h_buf_push_byte(struct r2h_buf *b, uint8_t v);
 void r2h_buf_clear(struct r2h_buf *b); /* len = 0, keeps memory */
 void r2h_buf_free(struct r2h_buf *b);  /* frees memory, leaves an empty buffer */
 
+/* Formatted append to b (any length); the bytes after len hold a NUL, so a buffer written only
+ * this way (and by the JSON functions below) is a C string at data. */
+enum r2h_status r2h_buf_printf(struct r2h_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+enum r2h_status r2h_buf_vprintf(struct r2h_buf *b, const char *fmt, va_list ap);
+
+/* The one JSON writer (json.c). escape_byte: the JSON form of one byte of a string ('"' and '\\'
+ * escaped, control bytes as \u00XX, others as they are) into out, NUL-terminated; returns its
+ * length. string: s (NULL reads as "") quoted and escaped, appended to b. number: %.17g (reads
+ * back exactly), null for NaN and infinities. Thread-safe on distinct buffers. */
+size_t r2h_json_escape_byte(unsigned char c, char out[8]);
+enum r2h_status r2h_json_string(struct r2h_buf *b, const char *s);
+enum r2h_status r2h_json_number(struct r2h_buf *b, double v);
+
 /* A longitude in degrees brought into [-180, 180] by one turn at most: the contract every pixel
  * centre follows (raster module) and the fast index path reproduces (index module). */
 static inline double r2h_normalise_lng(double lng)

@@ -102,80 +102,48 @@ int r2h_partition_is_ours(const char *path)
     return ours;
 }
 
-static void json_string(struct r2h_buf *b, const char *s)
-{
-    r2h_buf_push_byte(b, '"');
-    for (; *s; s++) {
-        char esc[8];
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            r2h_buf_append(b, esc, 2);
-        } else if (c < 0x20) {
-            r2h_fmt(esc, sizeof esc, "\\u%04x", c);
-            r2h_buf_append(b, esc, 6);
-        } else {
-            r2h_buf_push_byte(b, c);
-        }
-    }
-    r2h_buf_push_byte(b, '"');
-}
-
-static void json_printf(struct r2h_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void json_printf(struct r2h_buf *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        r2h_buf_append(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 enum r2h_status r2h_manifest_write(const char *output, const struct r2h_manifest *m, char *err,
                                    size_t errlen)
 {
     struct r2h_buf b = {0};
-    json_printf(&b, "{\n  \"tool\": \"raster2h3\",\n  \"version\": \"%s\",\n", R2H_VERSION_STRING);
-    json_printf(&b, "  \"complete\": %s,\n", m->incomplete ? "false" : "true");
-    json_printf(&b, "  \"fingerprint\": \"%s\",\n  \"source\": ", m->fingerprint);
-    json_string(&b, m->source);
-    json_printf(&b, ",\n  \"band\": %d,\n  \"resolution\": %d,\n  \"value_column\": ", m->band,
-                m->resolution);
-    json_string(&b, m->value_name);
+    r2h_buf_printf(&b, "{\n  \"tool\": \"raster2h3\",\n  \"version\": \"%s\",\n",
+                   R2H_VERSION_STRING);
+    r2h_buf_printf(&b, "  \"complete\": %s,\n", m->incomplete ? "false" : "true");
+    r2h_buf_printf(&b, "  \"fingerprint\": \"%s\",\n  \"source\": ", m->fingerprint);
+    r2h_json_string(&b, m->source);
+    r2h_buf_printf(&b, ",\n  \"band\": %d,\n  \"resolution\": %d,\n  \"value_column\": ", m->band,
+                   m->resolution);
+    r2h_json_string(&b, m->value_name);
     if (m->bands && m->value_names_json) {
-        json_printf(&b, ",\n  \"bands\": [%s],\n  \"value_columns\": ", m->bands);
+        r2h_buf_printf(&b, ",\n  \"bands\": [%s],\n  \"value_columns\": ", m->bands);
         r2h_buf_append(&b, m->value_names_json, strlen(m->value_names_json));
     }
     char cellname[8];
     r2h_cell_column_name(m->resolution, cellname, sizeof cellname);
-    json_printf(&b, ",\n  \"cell_column\": \"%s\",\n  \"rows\": %llu,\n  \"partitions\": [",
-                cellname, (unsigned long long)m->total_rows);
+    r2h_buf_printf(&b, ",\n  \"cell_column\": \"%s\",\n  \"rows\": %llu,\n  \"partitions\": [",
+                   cellname, (unsigned long long)m->total_rows);
     int first = 1;
     for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
         const struct r2h_manifest_part *p = &m->parts[bc];
         if (!p->rows)
             continue;
         if (m->incomplete) { /* expected partitions: rows and ranges are not known yet */
-            json_printf(&b,
-                        "%s\n    {\"h0\": \"%015llx\", \"path\": \"h0=%015llx/data_0.parquet\"}",
-                        first ? "" : ",", (unsigned long long)r2h_index_res0_cell(bc),
-                        (unsigned long long)r2h_index_res0_cell(bc));
+            r2h_buf_printf(&b,
+                           "%s\n    {\"h0\": \"%015llx\", \"path\": \"h0=%015llx/data_0.parquet\"}",
+                           first ? "" : ",", (unsigned long long)r2h_index_res0_cell(bc),
+                           (unsigned long long)r2h_index_res0_cell(bc));
             first = 0;
             continue;
         }
-        json_printf(&b,
-                    "%s\n    {\"h0\": \"%015llx\", \"path\": \"h0=%015llx/data_0.parquet\", "
-                    "\"rows\": %llu, \"bytes\": %llu, \"min\": %.17g, \"max\": %.17g}",
-                    first ? "" : ",", (unsigned long long)r2h_index_res0_cell(bc),
-                    (unsigned long long)r2h_index_res0_cell(bc), (unsigned long long)p->rows,
-                    (unsigned long long)p->bytes, p->min, p->max);
+        r2h_buf_printf(&b,
+                       "%s\n    {\"h0\": \"%015llx\", \"path\": \"h0=%015llx/data_0.parquet\", "
+                       "\"rows\": %llu, \"bytes\": %llu, \"min\": %.17g, \"max\": %.17g}",
+                       first ? "" : ",", (unsigned long long)r2h_index_res0_cell(bc),
+                       (unsigned long long)r2h_index_res0_cell(bc), (unsigned long long)p->rows,
+                       (unsigned long long)p->bytes, p->min, p->max);
         first = 0;
     }
-    json_printf(&b, "\n  ]\n}\n");
+    r2h_buf_printf(&b, "\n  ]\n}\n");
     char path[4200];
     r2h_fmt(path, sizeof path, "%s/_manifest.json", output);
     struct r2h_sink *s = NULL;

@@ -1,5 +1,5 @@
 /* test_io.c - the I/O layer: locations, the failure classifier, the GDAL error collector with
- * synthetic CPL errors, the GDAL message formatter. */
+ * synthetic CPL errors, the GDAL message formatter; the JSON writer (common). */
 #include <stdio.h>
 #include <string.h>
 
@@ -104,6 +104,36 @@ TEST(messages)
     t_assert(strcmp(s, "a b c") == 0, "one line");
 }
 
+TEST(json)
+{
+    struct r2h_buf b = {0};
+    t_assert(r2h_buf_printf(&b, "{\"n\": %d, ", 42) == R2H_OK, "printf");
+    t_assert(r2h_json_string(&b, "a\"b\\c\n\x01\xc3\xa9") == R2H_OK, "string");
+    r2h_buf_printf(&b, ", ");
+    r2h_json_string(&b, NULL);
+    r2h_buf_printf(&b, ", ");
+    r2h_json_number(&b, 0.1);
+    r2h_buf_printf(&b, ", ");
+    r2h_json_number(&b, 1.0 / 0.0);
+    r2h_buf_printf(&b, "}");
+    const char *want = "{\"n\": 42, \"a\\\"b\\\\c\\u000a\\u0001\xc3\xa9\", \"\", "
+                       "0.10000000000000001, null}";
+    t_assert(b.len == strlen(want) && strcmp((const char *)b.data, want) == 0,
+             "escapes, NUL-terminated, %.17g, null");
+    char e[8];
+    t_assert(r2h_json_escape_byte('"', e) == 2 && strcmp(e, "\\\"") == 0, "escape quote");
+    t_assert(r2h_json_escape_byte(0x1f, e) == 6 && strcmp(e, "\\u001f") == 0, "escape control");
+    t_assert(r2h_json_escape_byte('x', e) == 1 && strcmp(e, "x") == 0, "plain byte");
+    r2h_buf_clear(&b);
+    char big[1000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    t_assert(r2h_buf_printf(&b, "%s", big) == R2H_OK && b.len == 999 &&
+                 strcmp((const char *)b.data, big) == 0,
+             "long appends are not truncated");
+    r2h_buf_free(&b);
+}
+
 int main(void)
 {
     fprintf(stderr, "test_io\n");
@@ -111,5 +141,6 @@ int main(void)
     RUN(classify);
     RUN(collector);
     RUN(messages);
+    RUN(json);
     TEST_MAIN_END();
 }
