@@ -8,6 +8,7 @@
 
 #include "r2h_dataset.h"
 #include "r2h_index.h"
+#include "r2h_io.h"
 #include "r2h_pq_reader.h"
 #include "r2h_sink.h"
 
@@ -32,28 +33,18 @@ enum r2h_status r2h_partition_fetch(const char *path, struct r2h_pq_reader **out
         *out = r;
         return R2H_OK;
     }
-    /* Remote: fetch the object into an unlinked local temporary file and read that. */
-    uint8_t *data = NULL;
-    size_t len = 0;
-    enum r2h_status st = r2h_out_fetch(path, (uint64_t)4 << 30, &data, &len, err, errlen);
+    /* Remote: read through a source, range by range (the footer, then one column chunk at a
+     * time as columns are read), within the reader's bound and never staged whole. A failed
+     * open or read keeps its class (transient, denied, missing); anything else is a format
+     * problem. */
+    struct r2h_source *src = NULL;
+    enum r2h_status st = r2h_source_open(path, &src, err, errlen);
     if (st != R2H_OK)
         return st;
-    const char *tmpdir = getenv("TMPDIR");
-    char tmp[4096];
-    r2h_fmt(tmp, sizeof tmp, "%s/raster2h3-remote-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    int fd = mkstemp(tmp);
-    int ok = fd >= 0 && write(fd, data, len) == (ssize_t)len;
-    if (fd >= 0)
-        close(fd);
-    r2h_free(data);
-    if (ok && r2h_pq_reader_open(tmp, &r, err, errlen) != R2H_OK)
-        r = NULL;
-    else if (!ok)
-        r2h_fmt(err, errlen, "%s: cannot stage a local copy", path);
-    if (fd >= 0)
-        unlink(tmp);
-    if (!r)
-        return R2H_ERR_FORMAT;
+    st = r2h_pq_reader_open_source(src, path, &r, err, errlen);
+    if (st != R2H_OK)
+        return st == R2H_ERR_TRANSIENT || st == R2H_ERR_IO || st == R2H_ERR_INPUT ? st
+                                                                                  : R2H_ERR_FORMAT;
     r2h_fmt(err, errlen, "%s", "");
     *out = r;
     return R2H_OK;

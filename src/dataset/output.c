@@ -52,18 +52,6 @@ void r2h_out_configure_network(void)
         CPLSetConfigOption("GDAL_HTTP_RETRY_DELAY", "1");
 }
 
-/* The status of a failed remote call from the messages GDAL raised (err gets them). */
-static enum r2h_status io_failure(const struct r2h_io_errors *e, const char *path, const char *what,
-                                  char *err, size_t errlen)
-{
-    r2h_fmt(err, errlen, "%s: %s: %s", path, what, e->text[0] ? e->text : "failed");
-    switch (r2h_io_classify(e->text, NULL)) {
-    case R2H_IO_TRANSIENT: return R2H_ERR_TRANSIENT;
-    case R2H_IO_DENIED: return R2H_ERR_IO;
-    default: return R2H_ERR_INPUT;
-    }
-}
-
 enum r2h_status r2h_out_read_all(const char *path, uint64_t maxlen, uint8_t **data, size_t *len)
 {
     char err[16];
@@ -80,7 +68,7 @@ enum r2h_status r2h_out_fetch(const char *path, uint64_t maxlen, uint8_t **data,
     int ok = VSIIngestFile(NULL, path, &buf, &n, (GIntBig)maxlen);
     r2h_io_errors_end(&e);
     if (!ok)
-        return io_failure(&e, path, "cannot read", err, errlen);
+        return r2h_io_failure(&e, path, "cannot read", err, errlen);
     *data = r2h_malloc(n ? (size_t)n : 1);
     if (!*data) {
         VSIFree(buf);
@@ -115,7 +103,7 @@ enum r2h_status r2h_out_readdir(const char *root, char ***entries, char *err, si
     r2h_io_errors_end(&e);
     if (*entries || !e.text[0])
         return R2H_OK;
-    enum r2h_status st = io_failure(&e, root, "cannot list", err, errlen);
+    enum r2h_status st = r2h_io_failure(&e, root, "cannot list", err, errlen);
     return st == R2H_ERR_INPUT ? R2H_OK : st; /* not found: empty */
 }
 

@@ -49,6 +49,33 @@ struct r2h_io_errors {
 void r2h_io_errors_begin(struct r2h_io_errors *e, const char *name);
 void r2h_io_errors_end(struct r2h_io_errors *e);
 
+/* The status of a failed I/O call on path from the errors it raised, with
+ * "<path>: <what>: <GDAL's messages>" (or "failed") in err: R2H_ERR_TRANSIENT (retry later),
+ * R2H_ERR_IO (permission denied), R2H_ERR_INPUT (not found or anything else). */
+enum r2h_status r2h_io_failure(const struct r2h_io_errors *e, const char *path, const char *what,
+                               char *err, size_t errlen);
+
+/* --- Sources: reading a file at offsets ----------------------------------------------------- */
+
+/* A file opened for reading at offsets: a local file (pread) or any location GDAL's virtual file
+ * systems read (s3://, /vsis3/, /vsicurl/, /vsimem/, ...; VSIFReadL, so a remote object is
+ * fetched range by range as it is read, never whole). A source is used by one thread at a time;
+ * distinct sources are independent. */
+struct r2h_source;
+/* Open loc. Local: R2H_ERR_IO with "<loc>: cannot open: <strerror>" or "<loc>: not a regular
+ * file". Remote: the status of r2h_io_failure ("<loc>: cannot read: ..."). R2H_ERR_NOMEM.
+ * *out is written only on success; close with r2h_source_close. */
+enum r2h_status r2h_source_open(const char *loc, struct r2h_source **out, char *err, size_t errlen);
+uint64_t r2h_source_size(const struct r2h_source *s);
+/* Exactly n bytes at off into dst. Failures: R2H_ERR_FORMAT "unexpected end of file at <off>"
+ * when the file ends first; R2H_ERR_IO "read failed: <strerror>" for a local file; for a remote
+ * one the status of r2h_io_failure with "read failed: <GDAL's messages>". detail gets the text
+ * without the location. */
+enum r2h_status r2h_source_pread(struct r2h_source *s, void *dst, size_t n, uint64_t off,
+                                 char *detail, size_t detail_len);
+/* Close and free; NULL is a no-op. */
+void r2h_source_close(struct r2h_source *s);
+
 /* --- Messages ------------------------------------------------------------------------------- */
 
 /* Newlines and carriage returns in s become spaces (messages stay one line). */

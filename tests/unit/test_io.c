@@ -1,10 +1,14 @@
 /* test_io.c - the I/O layer: locations, the failure classifier, the GDAL error collector with
- * synthetic CPL errors, the GDAL message formatter; the JSON writer (common). */
+ * synthetic CPL errors, the GDAL message formatter, sources over a local file and /vsimem/; the
+ * JSON writer (common). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cpl_conv.h>
 #include <cpl_error.h>
+#include <cpl_vsi.h>
 
 #include "r2h_io.h"
 #include "test.h"
@@ -104,6 +108,47 @@ TEST(messages)
     t_assert(strcmp(s, "a b c") == 0, "one line");
 }
 
+TEST(source)
+{
+    char path[] = "/tmp/r2h_test_io.XXXXXX", err[600], detail[400], buf[16];
+    int fd = mkstemp(path);
+    t_assert(fd >= 0 && write(fd, "0123456789", 10) == 10, "temporary file");
+    close(fd);
+    struct r2h_source *s = NULL;
+    t_assert(r2h_source_open(path, &s, err, sizeof err) == R2H_OK, err);
+    t_assert(r2h_source_size(s) == 10, "size");
+    t_assert(r2h_source_pread(s, buf, 4, 3, detail, sizeof detail) == R2H_OK &&
+                 memcmp(buf, "3456", 4) == 0,
+             "pread at an offset");
+    t_assert(r2h_source_pread(s, buf, 4, 8, detail, sizeof detail) == R2H_ERR_FORMAT &&
+                 strcmp(detail, "unexpected end of file at 10") == 0,
+             "short read");
+    r2h_source_close(s);
+    unlink(path);
+    s = NULL;
+    t_assert(r2h_source_open(path, &s, err, sizeof err) == R2H_ERR_IO && !s &&
+                 strstr(err, "cannot open: No such file"),
+             "missing local file");
+    t_assert(r2h_source_open("/tmp", &s, err, sizeof err) == R2H_ERR_IO &&
+                 strstr(err, "not a regular file"),
+             "a directory");
+    /* Through GDAL's virtual file systems: /vsimem/. */
+    VSILFILE *f = VSIFileFromMemBuffer("/vsimem/r2h_test_io", (GByte *)"abcdefgh", 8, FALSE);
+    VSIFCloseL(f);
+    t_assert(r2h_source_open("/vsimem/r2h_test_io", &s, err, sizeof err) == R2H_OK, err);
+    t_assert(r2h_source_size(s) == 8, "vsi size");
+    t_assert(r2h_source_pread(s, buf, 3, 5, detail, sizeof detail) == R2H_OK &&
+                 memcmp(buf, "fgh", 3) == 0,
+             "vsi pread");
+    t_assert(r2h_source_pread(s, buf, 3, 6, detail, sizeof detail) == R2H_ERR_FORMAT,
+             "vsi short read");
+    r2h_source_close(s);
+    VSIUnlink("/vsimem/r2h_test_io");
+    t_assert(r2h_source_open("/vsimem/r2h_missing", &s, err, sizeof err) == R2H_ERR_INPUT,
+             "missing vsi file");
+    r2h_source_close(NULL);
+}
+
 TEST(json)
 {
     struct r2h_buf b = {0};
@@ -141,6 +186,7 @@ int main(void)
     RUN(classify);
     RUN(collector);
     RUN(messages);
+    RUN(source);
     RUN(json);
     TEST_MAIN_END();
 }
