@@ -4,6 +4,8 @@
 
 #include <cpl_conv.h>
 #include <cpl_error.h>
+#include <cpl_vsi.h>
+#include <cpl_vsi_error.h>
 
 #include "r2h_io.h"
 
@@ -152,4 +154,94 @@ void r2h_io_errors_end(struct r2h_io_errors *e)
         CPLFree(e->saved_debug);
         e->saved_debug = NULL;
     }
+}
+
+/* --- The collector of writes --- */
+
+/* Copy the text of <tag>...</tag> in xml to dst (empty if absent). */
+static void xml_field(const char *xml, const char *tag, char *dst, size_t len)
+{
+    char open[32], close[32];
+    r2h_fmt(open, sizeof open, "<%s>", tag);
+    r2h_fmt(close, sizeof close, "</%s>", tag);
+    const char *a = strstr(xml, open), *b = a ? strstr(a, close) : NULL;
+    dst[0] = 0;
+    if (a && b)
+        r2h_fmt(dst, len, "%.*s", (int)(b - a - strlen(open)), a + strlen(open));
+}
+
+/* HTTP status of well-known S3 error codes (GDAL does not report the status itself). */
+static int s3_status(const char *code)
+{
+    static const struct {
+        const char *code;
+        int status;
+    } map[] = {
+        {"AccessDenied", 403},       {"InvalidAccessKeyId", 403}, {"SignatureDoesNotMatch", 403},
+        {"AllAccessDisabled", 403},  {"NoSuchBucket", 404},       {"NoSuchKey", 404},
+        {"InvalidBucketName", 400},  {"EntityTooLarge", 400},     {"SlowDown", 503},
+        {"ServiceUnavailable", 503}, {"InternalError", 500},      {"RequestTimeout", 400},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(code, map[i].code) == 0)
+            return map[i].status;
+    return 0;
+}
+
+static void CPL_STDCALL collect_write(CPLErr cls, CPLErrorNum no, const char *msg)
+{
+    (void)no;
+    struct r2h_io_write_errors *c = CPLGetErrorHandlerUserData();
+    if (!c || !msg)
+        return;
+    if (cls == CE_Debug) {
+        /* Only the error code and message of S3 error bodies are kept: debug output may hold
+         * request details that have no place in logs. */
+        if (strstr(msg, "<Error>") && strstr(msg, "<Code>")) {
+            xml_field(msg, "Code", c->s3code, sizeof c->s3code);
+            xml_field(msg, "Message", c->s3msg, sizeof c->s3msg);
+        }
+        return;
+    }
+    if (cls < CE_Warning)
+        return;
+    size_t n = strlen(c->text);
+    if (n + 3 < sizeof c->text)
+        r2h_fmt(c->text + n, sizeof c->text - n, "%s%s", n ? "; " : "", msg);
+}
+
+void r2h_io_write_errors_begin(struct r2h_io_write_errors *c)
+{
+    const char *d = CPLGetThreadLocalConfigOption("CPL_DEBUG", NULL);
+    c->saved_debug = d ? CPLStrdup(d) : NULL;
+    CPLSetThreadLocalConfigOption("CPL_DEBUG", "ON");
+    VSIErrorReset();
+    CPLPushErrorHandlerEx(collect_write, c);
+}
+
+/* Stop collecting; returns the collected text with the S3 error (code, HTTP status) first. */
+const char *r2h_io_write_errors_end(struct r2h_io_write_errors *c, const char *fallback)
+{
+    CPLPopErrorHandler();
+    CPLSetThreadLocalConfigOption("CPL_DEBUG", c->saved_debug);
+    CPLFree(c->saved_debug);
+    c->saved_debug = NULL;
+    if (c->s3code[0]) {
+        char t[sizeof c->text];
+        int st = s3_status(c->s3code);
+        r2h_fmt(t, sizeof t, "HTTP %d %s: %s; %s", st, c->s3code, c->s3msg, c->text);
+        if (!st)
+            r2h_fmt(t, sizeof t, "S3 error %s: %s; %s", c->s3code, c->s3msg, c->text);
+        memcpy(c->text, t, sizeof t);
+    }
+    return c->text[0] ? c->text : fallback;
+}
+
+/* Append the VSI error (GDAL maps S3 XML errors such as AccessDenied to it) to c's text. */
+void r2h_io_write_errors_add_vsi(struct r2h_io_write_errors *c)
+{
+    const char *m = VSIGetLastErrorMsg();
+    size_t n = strlen(c->text);
+    if (m && *m && !strstr(c->text, m) && n + 3 < sizeof c->text)
+        r2h_fmt(c->text + n, sizeof c->text - n, "%s%s", n ? "; " : "", m);
 }

@@ -76,6 +76,22 @@ enum r2h_status r2h_source_pread(struct r2h_source *s, void *dst, size_t n, uint
 /* Close and free; NULL is a no-op. */
 void r2h_source_close(struct r2h_source *s);
 
+/* The collector of writes (the remote sink): every GDAL error message raised while a VSI call
+ * runs (GDAL reports the HTTP status of a failed request in an earlier message than the final
+ * "failed"), and the <Code>/<Message> of an S3 error body from GDAL's debug channel, which is on
+ * for the calling thread meanwhile (request details never reach the text). Zero-initialise;
+ * begin and end on the same thread. end returns the text with the S3 error (code, HTTP status)
+ * first, or fallback; add_vsi appends VSIGetLastErrorMsg (GDAL maps S3 XML errors to it). */
+struct r2h_io_write_errors {
+    char text[768];
+    char s3code[64];   /* <Code> of an S3 error body, seen in GDAL's debug output */
+    char s3msg[160];   /* its <Message> */
+    char *saved_debug; /* CPL_DEBUG before begin */
+};
+void r2h_io_write_errors_begin(struct r2h_io_write_errors *c);
+const char *r2h_io_write_errors_end(struct r2h_io_write_errors *c, const char *fallback);
+void r2h_io_write_errors_add_vsi(struct r2h_io_write_errors *c);
+
 /* --- Messages ------------------------------------------------------------------------------- */
 
 /* Newlines and carriage returns in s become spaces (messages stay one line). */
