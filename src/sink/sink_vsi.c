@@ -48,17 +48,8 @@ static unsigned process_token(void)
     return atomic_load(&vsi_token);
 }
 
-static enum r2h_status classify(const char *what, const char *path, const char *m, char *dst,
-                                size_t len);
-
-enum r2h_status r2h_sink_vsi_error(const char *what, const char *path, char *dst, size_t len)
-{
-    const char *m = VSIGetLastErrorMsg();
-    if (!m || !*m)
-        m = CPLGetLastErrorMsg();
-    return classify(what, path, m, dst, len);
-}
-
+/* A failed call's message as "<what> <path>: <detail>" (one line) in dst; R2H_ERR_TRANSIENT when
+ * the I/O layer's classifier says so, else R2H_ERR_IO. */
 static enum r2h_status classify(const char *what, const char *path, const char *m, char *dst,
                                 size_t len)
 {
@@ -68,7 +59,7 @@ static enum r2h_status classify(const char *what, const char *path, const char *
     r2h_fmt(one, sizeof one, "%s", m);
     r2h_io_one_line(one);
     r2h_fmt(dst, len, "%s %s: %s", what, path, one);
-    /* One classifier for inputs and outputs (common module). */
+    /* One classifier for inputs and outputs (io module). */
     return r2h_io_classify(m, NULL) == R2H_IO_TRANSIENT ? R2H_ERR_TRANSIENT : R2H_ERR_IO;
 }
 
