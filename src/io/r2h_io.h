@@ -1,6 +1,7 @@
-/* r2h_io.h - the I/O layer below raster, sink and dataset: locations (local paths, s3:// and
- * GDAL /vsi names), one classifier of failed I/O calls, the collector of the GDAL errors a call
- * raised, and the one GDAL message formatter. Uses common and GDAL's CPL/VSI only. */
+/* r2h_io.h - the I/O layer below raster, sink, parquet and dataset: locations (local paths,
+ * s3:// and GDAL /vsi names), one classifier of failed I/O calls, the collectors of the GDAL
+ * errors a read or a write raised, the one GDAL message formatter, and read sources (a file read
+ * at offsets, local or remote). Uses common and GDAL's CPL/VSI only. */
 #ifndef R2H_IO_H
 #define R2H_IO_H
 
