@@ -11,25 +11,26 @@ cd "$(dirname "$0")/.." || exit 1
 # module: the modules it may use (besides itself and include/).
 declare -A ALLOWED=(
     [common]=""
-    [sink]="common"
-    [parquet]="common sink"
-    [raster]="common"
+    [io]="common"
+    [sink]="common io"
+    [parquet]="common io sink"
+    [raster]="common io"
     [index]="common"
     [scan]="common raster index"
     [sort]="common index"
-    [dataset]="common sink parquet raster index"
-    [convert]="common sink parquet raster index scan sort dataset"
-    [tools]="common sink parquet raster index sort dataset convert"
+    [dataset]="common io sink parquet index"
+    [convert]="common io sink parquet raster index scan sort dataset"
+    [tools]="common io sink parquet raster index sort dataset convert"
     [cli]=""
 )
 # Private headers: only their own module includes them.
-PRIVATE_HEADERS="convert_internal.h pq_internal.h pq_reader_internal.h fast_model.h"
+PRIVATE_HEADERS="convert_internal.h pq_internal.h pq_reader_internal.h raster_internal.h fast_model.h"
 # External headers (regex) -> the only modules (or files) that may include them.
 declare -A EXTERNAL=(
     ['h3/h3api\.h|h3api\.h']="src/index/"
     ['zstd\.h|snappy-c\.h']="src/parquet/"
     ['png\.h']="src/tools/preview.c"
-    ['gdal\.h|gdal_[a-z_]*\.h|cpl_[a-z_]*\.h|ogr_[a-z_]*\.h']="src/sink/sink_vsi.c src/raster/ src/dataset/ src/convert/ src/tools/"
+    ['gdal\.h|gdal_[a-z_]*\.h|cpl_[a-z_]*\.h|ogr_[a-z_]*\.h']="src/io/ src/sink/sink_vsi.c src/raster/ src/dataset/ src/convert/ src/tools/"
 )
 
 fail=0

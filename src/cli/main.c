@@ -22,9 +22,8 @@ enum {
     EXIT_RETRYABLE = 75
 };
 
-/* Signal-safe removal of temporary files: unfinished partitions (sink module) and spilled
- * runs (common cleanup registry). */
-void r2h_sink_file_cleanup_on_signal(void);
+/* Signal-safe removal of temporary files (unfinished partitions, spilled runs, lock files): the
+ * one cleanup registry (common module). */
 void r2h_cleanup_run(void);
 
 static int exit_code_of(enum r2h_status st)
@@ -48,7 +47,6 @@ static void on_signal(int sig)
 {
     static const char term[] = "raster2h3: interrupted by SIGTERM; temporary files removed\n";
     static const char intr[] = "raster2h3: interrupted by SIGINT; temporary files removed\n";
-    r2h_sink_file_cleanup_on_signal();
     r2h_cleanup_run();
     if (sig == SIGTERM)
         (void)!write(2, term, sizeof term - 1);

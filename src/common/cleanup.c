@@ -5,7 +5,7 @@
 
 #include "r2h_common.h"
 
-#define CLEANUP_SLOTS 4096
+#define CLEANUP_SLOTS 8192 /* open file sinks, spilled runs, spill directories, lock files */
 
 static _Atomic(const char *) slots[CLEANUP_SLOTS];
 static atomic_char slot_is_dir[CLEANUP_SLOTS];

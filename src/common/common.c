@@ -151,49 +151,6 @@ enum r2h_status r2h_options_copy(void *dst, size_t dst_size, const void *caller,
     return R2H_OK;
 }
 
-/* The number after "code" in one of GDAL's HTTP messages: "HTTP error code: 503",
- * "HTTP response code: 403", "response_code=404", "HTTP response code on URL: 0" (0: no
- * response at all). -1 if h does not start such a number. */
-static int code_after(const char *h)
-{
-    const char *d = h + 4;
-    if (strncmp(d, " on ", 4) == 0) { /* the URL holds ':' but never ": " */
-        const char *c = strstr(d, ": ");
-        d = c ? c : d;
-    }
-    while (*d == ':' || *d == ' ' || *d == '=')
-        d++;
-    if (*d < '0' || *d > '9')
-        return -1;
-    int code = atoi(d);
-    return code == 0 || (code >= 100 && code < 600) ? code : -1;
-}
-
-enum r2h_io_kind r2h_io_classify(const char *msg, int *http_status)
-{
-    int code = -1;
-    if (!msg)
-        msg = "";
-    for (const char *h = msg; (h = strstr(h, "code")); h += 4) {
-        int c = code_after(h);
-        if (c >= 0)
-            code = c; /* the last one: earlier ones may be retried attempts */
-    }
-    if (http_status)
-        *http_status = code;
-    if (code == 0 || code == 408 || code == 429 || code >= 500 || strstr(msg, "imeout") ||
-        strstr(msg, "imed out") || strstr(msg, "onnect") || strstr(msg, "SlowDown") ||
-        strstr(msg, "Throttl") || strstr(msg, "Empty reply") || strstr(msg, "Recv failure") ||
-        strstr(msg, "reset by peer") || strstr(msg, "transfer closed"))
-        return R2H_IO_TRANSIENT;
-    if (code == 401 || code == 403 || strstr(msg, "AccessDenied") ||
-        strstr(msg, "InvalidAccessKeyId") || strstr(msg, "SignatureDoesNotMatch"))
-        return R2H_IO_DENIED;
-    if (code == 404 || strstr(msg, "NoSuchKey") || strstr(msg, "NoSuchBucket"))
-        return R2H_IO_NOT_FOUND;
-    return R2H_IO_OTHER;
-}
-
 double r2h_now(void)
 {
     struct timespec ts;

@@ -35,6 +35,20 @@ enum r2h_status r2h_buf_push_byte(struct r2h_buf *b, uint8_t v);
 void r2h_buf_clear(struct r2h_buf *b); /* len = 0, keeps memory */
 void r2h_buf_free(struct r2h_buf *b);  /* frees memory, leaves an empty buffer */
 
+/* Formatted append to b (any length); the bytes after len hold a NUL, so a buffer written only
+ * this way (and by the JSON functions below) is a C string at data. */
+enum r2h_status r2h_buf_printf(struct r2h_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+enum r2h_status r2h_buf_vprintf(struct r2h_buf *b, const char *fmt, va_list ap);
+
+/* The one JSON writer (json.c). escape_byte: the JSON form of one byte of a string ('"' and '\\'
+ * escaped, control bytes as \u00XX, others as they are) into out, NUL-terminated; returns its
+ * length. string: s (NULL reads as "") quoted and escaped, appended to b. number: %.17g (reads
+ * back exactly), null for NaN and infinities. Thread-safe on distinct buffers. */
+size_t r2h_json_escape_byte(unsigned char c, char out[8]);
+enum r2h_status r2h_json_string(struct r2h_buf *b, const char *s);
+enum r2h_status r2h_json_number(struct r2h_buf *b, double v);
+
 /* A longitude in degrees brought into [-180, 180] by one turn at most: the contract every pixel
  * centre follows (raster module) and the fast index path reproduces (index module). */
 static inline double r2h_normalise_lng(double lng)
@@ -57,16 +71,8 @@ void r2h_fmt(char *dst, size_t dst_len, const char *fmt, ...) __attribute__((for
 enum r2h_status r2h_options_copy(void *dst, size_t dst_size, const void *caller, size_t caller_size,
                                  size_t min_size, const char *init_name, char *err, size_t errlen);
 
-/* What a failed I/O call's messages (GDAL's and curl's text, possibly several joined) say about
- * the failure, for inputs and outputs alike: TRANSIENT (no response, timeouts, connection
- * failures, HTTP 408/429/5xx, S3 SlowDown: retry later), DENIED (HTTP 401/403, S3 AccessDenied
- * and credential errors), NOT_FOUND (HTTP 404, NoSuchKey/NoSuchBucket) or OTHER. The last HTTP
- * status in msg wins (earlier ones may be attempts GDAL retried); it is stored in *http_status
- * (-1 if none, 0 for no response) when that is non-NULL. msg may be NULL. Thread-safe. */
-enum r2h_io_kind { R2H_IO_OTHER = 0, R2H_IO_TRANSIENT, R2H_IO_DENIED, R2H_IO_NOT_FOUND };
-enum r2h_io_kind r2h_io_classify(const char *msg, int *http_status);
-
-/* Paths to remove if the process is killed by SIGINT/SIGTERM (temporary files and directories).
+/* The one registry of paths to remove if the process is killed by SIGINT/SIGTERM: temporary
+ * files of open file sinks, spilled runs and their directories, lock files.
  * register stores the pointer (the caller keeps the string alive until unregister) and returns
  * a slot, or -1 when the table is full; unregister(-1) is a no-op. run() is async-signal-safe:
  * it unlinks registered files, then removes registered (by then empty) directories. */

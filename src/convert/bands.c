@@ -478,13 +478,7 @@ void r2h_bands_list(const struct r2h_bands *b, const struct r2h_raster_info *in,
             append(dst, len, &n, i ? ",\"" : "[\"");
             for (const char *p = what == R2H_LIST_UNITS_JSON ? bi->unit : b->name[i]; *p; p++) {
                 char e[8];
-                unsigned char c = (unsigned char)*p;
-                if (c == '"' || c == '\\')
-                    r2h_fmt(e, sizeof e, "\\%c", c);
-                else if (c < 0x20)
-                    r2h_fmt(e, sizeof e, "\\u%04x", c);
-                else
-                    r2h_fmt(e, sizeof e, "%c", c);
+                r2h_json_escape_byte((unsigned char)*p, e);
                 append(dst, len, &n, e);
             }
             append(dst, len, &n, i + 1 == b->n ? "\"]" : "\"");

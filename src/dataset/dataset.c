@@ -8,6 +8,7 @@
 
 #include "r2h_dataset.h"
 #include "r2h_index.h"
+#include "r2h_io.h"
 #include "r2h_pq_reader.h"
 #include "r2h_sink.h"
 
@@ -32,28 +33,18 @@ enum r2h_status r2h_partition_fetch(const char *path, struct r2h_pq_reader **out
         *out = r;
         return R2H_OK;
     }
-    /* Remote: fetch the object into an unlinked local temporary file and read that. */
-    uint8_t *data = NULL;
-    size_t len = 0;
-    enum r2h_status st = r2h_out_fetch(path, (uint64_t)4 << 30, &data, &len, err, errlen);
+    /* Remote: read through a source, range by range (the footer, then one column chunk at a
+     * time as columns are read), within the reader's bound and never staged whole. A failed
+     * open or read keeps its class (transient, denied, missing); anything else is a format
+     * problem. */
+    struct r2h_source *src = NULL;
+    enum r2h_status st = r2h_source_open(path, &src, err, errlen);
     if (st != R2H_OK)
         return st;
-    const char *tmpdir = getenv("TMPDIR");
-    char tmp[4096];
-    r2h_fmt(tmp, sizeof tmp, "%s/raster2h3-remote-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    int fd = mkstemp(tmp);
-    int ok = fd >= 0 && write(fd, data, len) == (ssize_t)len;
-    if (fd >= 0)
-        close(fd);
-    r2h_free(data);
-    if (ok && r2h_pq_reader_open(tmp, &r, err, errlen) != R2H_OK)
-        r = NULL;
-    else if (!ok)
-        r2h_fmt(err, errlen, "%s: cannot stage a local copy", path);
-    if (fd >= 0)
-        unlink(tmp);
-    if (!r)
-        return R2H_ERR_FORMAT;
+    st = r2h_pq_reader_open_source(src, path, &r, err, errlen);
+    if (st != R2H_OK)
+        return st == R2H_ERR_TRANSIENT || st == R2H_ERR_IO || st == R2H_ERR_INPUT ? st
+                                                                                  : R2H_ERR_FORMAT;
     r2h_fmt(err, errlen, "%s", "");
     *out = r;
     return R2H_OK;
@@ -102,80 +93,48 @@ int r2h_partition_is_ours(const char *path)
     return ours;
 }
 
-static void json_string(struct r2h_buf *b, const char *s)
-{
-    r2h_buf_push_byte(b, '"');
-    for (; *s; s++) {
-        char esc[8];
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            r2h_buf_append(b, esc, 2);
-        } else if (c < 0x20) {
-            r2h_fmt(esc, sizeof esc, "\\u%04x", c);
-            r2h_buf_append(b, esc, 6);
-        } else {
-            r2h_buf_push_byte(b, c);
-        }
-    }
-    r2h_buf_push_byte(b, '"');
-}
-
-static void json_printf(struct r2h_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void json_printf(struct r2h_buf *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        r2h_buf_append(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 enum r2h_status r2h_manifest_write(const char *output, const struct r2h_manifest *m, char *err,
                                    size_t errlen)
 {
     struct r2h_buf b = {0};
-    json_printf(&b, "{\n  \"tool\": \"raster2h3\",\n  \"version\": \"%s\",\n", R2H_VERSION_STRING);
-    json_printf(&b, "  \"complete\": %s,\n", m->incomplete ? "false" : "true");
-    json_printf(&b, "  \"fingerprint\": \"%s\",\n  \"source\": ", m->fingerprint);
-    json_string(&b, m->source);
-    json_printf(&b, ",\n  \"band\": %d,\n  \"resolution\": %d,\n  \"value_column\": ", m->band,
-                m->resolution);
-    json_string(&b, m->value_name);
+    r2h_buf_printf(&b, "{\n  \"tool\": \"raster2h3\",\n  \"version\": \"%s\",\n",
+                   R2H_VERSION_STRING);
+    r2h_buf_printf(&b, "  \"complete\": %s,\n", m->incomplete ? "false" : "true");
+    r2h_buf_printf(&b, "  \"fingerprint\": \"%s\",\n  \"source\": ", m->fingerprint);
+    r2h_json_string(&b, m->source);
+    r2h_buf_printf(&b, ",\n  \"band\": %d,\n  \"resolution\": %d,\n  \"value_column\": ", m->band,
+                   m->resolution);
+    r2h_json_string(&b, m->value_name);
     if (m->bands && m->value_names_json) {
-        json_printf(&b, ",\n  \"bands\": [%s],\n  \"value_columns\": ", m->bands);
+        r2h_buf_printf(&b, ",\n  \"bands\": [%s],\n  \"value_columns\": ", m->bands);
         r2h_buf_append(&b, m->value_names_json, strlen(m->value_names_json));
     }
     char cellname[8];
     r2h_cell_column_name(m->resolution, cellname, sizeof cellname);
-    json_printf(&b, ",\n  \"cell_column\": \"%s\",\n  \"rows\": %llu,\n  \"partitions\": [",
-                cellname, (unsigned long long)m->total_rows);
+    r2h_buf_printf(&b, ",\n  \"cell_column\": \"%s\",\n  \"rows\": %llu,\n  \"partitions\": [",
+                   cellname, (unsigned long long)m->total_rows);
     int first = 1;
     for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
         const struct r2h_manifest_part *p = &m->parts[bc];
         if (!p->rows)
             continue;
         if (m->incomplete) { /* expected partitions: rows and ranges are not known yet */
-            json_printf(&b,
-                        "%s\n    {\"h0\": \"%015llx\", \"path\": \"h0=%015llx/data_0.parquet\"}",
-                        first ? "" : ",", (unsigned long long)r2h_index_res0_cell(bc),
-                        (unsigned long long)r2h_index_res0_cell(bc));
+            r2h_buf_printf(&b,
+                           "%s\n    {\"h0\": \"%015llx\", \"path\": \"h0=%015llx/data_0.parquet\"}",
+                           first ? "" : ",", (unsigned long long)r2h_index_res0_cell(bc),
+                           (unsigned long long)r2h_index_res0_cell(bc));
             first = 0;
             continue;
         }
-        json_printf(&b,
-                    "%s\n    {\"h0\": \"%015llx\", \"path\": \"h0=%015llx/data_0.parquet\", "
-                    "\"rows\": %llu, \"bytes\": %llu, \"min\": %.17g, \"max\": %.17g}",
-                    first ? "" : ",", (unsigned long long)r2h_index_res0_cell(bc),
-                    (unsigned long long)r2h_index_res0_cell(bc), (unsigned long long)p->rows,
-                    (unsigned long long)p->bytes, p->min, p->max);
+        r2h_buf_printf(&b,
+                       "%s\n    {\"h0\": \"%015llx\", \"path\": \"h0=%015llx/data_0.parquet\", "
+                       "\"rows\": %llu, \"bytes\": %llu, \"min\": %.17g, \"max\": %.17g}",
+                       first ? "" : ",", (unsigned long long)r2h_index_res0_cell(bc),
+                       (unsigned long long)r2h_index_res0_cell(bc), (unsigned long long)p->rows,
+                       (unsigned long long)p->bytes, p->min, p->max);
         first = 0;
     }
-    json_printf(&b, "\n  ]\n}\n");
+    r2h_buf_printf(&b, "\n  ]\n}\n");
     char path[4200];
     r2h_fmt(path, sizeof path, "%s/_manifest.json", output);
     struct r2h_sink *s = NULL;

@@ -11,28 +11,17 @@
 #include <cpl_vsi.h>
 
 #include "r2h_dataset.h"
-#include "r2h_raster.h"
+#include "r2h_io.h"
 #include "r2h_sink.h"
 
 int r2h_out_is_remote(const char *path)
 {
-    return strncmp(path, "s3://", 5) == 0 || strncmp(path, "/vsi", 4) == 0;
+    return r2h_io_is_remote(path);
 }
 
 void r2h_out_root(const char *output, char *dst, size_t len)
 {
-    if (strncmp(output, "s3://", 5) == 0)
-        r2h_fmt(dst, len, "/vsis3/%s", output + 5);
-    else
-        r2h_fmt(dst, len, "%s", output);
-    /* No double slashes in keys: collapse runs of '/' after the scheme, drop a trailing one. */
-    char *w = dst;
-    for (const char *r = dst; *r; r++)
-        if (!(*r == '/' && w > dst && w[-1] == '/'))
-            *w++ = *r;
-    *w = 0;
-    while (w - dst > 1 && w[-1] == '/')
-        *--w = 0;
+    r2h_io_root(output, dst, len);
 }
 
 enum r2h_status r2h_out_open_sink(const char *path, struct r2h_sink **out, char *err, size_t errlen)
@@ -63,18 +52,6 @@ void r2h_out_configure_network(void)
         CPLSetConfigOption("GDAL_HTTP_RETRY_DELAY", "1");
 }
 
-/* The status of a failed remote call from the messages GDAL raised (err gets them). */
-static enum r2h_status io_failure(const struct r2h_raster_errors *e, const char *path,
-                                  const char *what, char *err, size_t errlen)
-{
-    r2h_fmt(err, errlen, "%s: %s: %s", path, what, e->text[0] ? e->text : "failed");
-    switch (r2h_io_classify(e->text, NULL)) {
-    case R2H_IO_TRANSIENT: return R2H_ERR_TRANSIENT;
-    case R2H_IO_DENIED: return R2H_ERR_IO;
-    default: return R2H_ERR_INPUT;
-    }
-}
-
 enum r2h_status r2h_out_read_all(const char *path, uint64_t maxlen, uint8_t **data, size_t *len)
 {
     char err[16];
@@ -86,12 +63,12 @@ enum r2h_status r2h_out_fetch(const char *path, uint64_t maxlen, uint8_t **data,
 {
     GByte *buf = NULL;
     vsi_l_offset n = 0;
-    struct r2h_raster_errors e;
-    r2h_raster_errors_begin(&e, path);
+    struct r2h_io_errors e;
+    r2h_io_errors_begin(&e, path);
     int ok = VSIIngestFile(NULL, path, &buf, &n, (GIntBig)maxlen);
-    r2h_raster_errors_end(&e);
+    r2h_io_errors_end(&e);
     if (!ok)
-        return io_failure(&e, path, "cannot read", err, errlen);
+        return r2h_io_failure(&e, path, "cannot read", err, errlen);
     *data = r2h_malloc(n ? (size_t)n : 1);
     if (!*data) {
         VSIFree(buf);
@@ -120,13 +97,13 @@ void r2h_out_remove_partition(const char *path)
 
 enum r2h_status r2h_out_readdir(const char *root, char ***entries, char *err, size_t errlen)
 {
-    struct r2h_raster_errors e;
-    r2h_raster_errors_begin(&e, root);
+    struct r2h_io_errors e;
+    r2h_io_errors_begin(&e, root);
     *entries = VSIReadDir(root);
-    r2h_raster_errors_end(&e);
+    r2h_io_errors_end(&e);
     if (*entries || !e.text[0])
         return R2H_OK;
-    enum r2h_status st = io_failure(&e, root, "cannot list", err, errlen);
+    enum r2h_status st = r2h_io_failure(&e, root, "cannot list", err, errlen);
     return st == R2H_ERR_INPUT ? R2H_OK : st; /* not found: empty */
 }
 

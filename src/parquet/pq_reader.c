@@ -1,11 +1,7 @@
 /* pq_reader.c - Parquet reader: open, footer and schema validation, handle lifecycle. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "pq_reader_internal.h"
 
@@ -32,8 +28,7 @@ void r2h_pq_reader_close(struct r2h_pq_reader *r)
 {
     if (!r)
         return;
-    if (r->fd >= 0)
-        close(r->fd);
+    r2h_source_close(r->src);
     r2h_pq_meta_free(&r->meta);
     r2h_free(r->cols);
     r2h_free(r->path);
@@ -61,18 +56,10 @@ enum r2h_status r2h_pq_read_at(struct r2h_pq_reader *r, uint64_t off, size_t n, 
     buf->len = 0;
     if (r2h_buf_reserve(buf, n ? n : 1) != R2H_OK)
         return r2h_pq_rfail(r, R2H_ERR_NOMEM, "out of memory reading %zu bytes", n);
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = pread(r->fd, buf->data + got, n - got, (off_t)(off + got));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return r2h_pq_rfail(r, R2H_ERR_IO, "read failed: %s", strerror(errno));
-        if (k == 0)
-            return r2h_pq_rfail(r, R2H_ERR_FORMAT, "unexpected end of file at %llu",
-                                (unsigned long long)(off + got));
-        got += (size_t)k;
-    }
+    char detail[400];
+    enum r2h_status st = r2h_source_pread(r->src, buf->data, n, off, detail, sizeof detail);
+    if (st != R2H_OK)
+        return r2h_pq_rfail(r, st, "%s", detail);
     *out = buf->data;
     return R2H_OK;
 }
@@ -244,7 +231,6 @@ static struct r2h_pq_reader *reader_new(const char *path)
     struct r2h_pq_reader *r = r2h_calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    r->fd = -1;
     r->path = r2h_strdup(path);
     if (!r->path) {
         r2h_free(r);
@@ -272,28 +258,34 @@ static enum r2h_status open_finish(struct r2h_pq_reader *r, struct r2h_pq_reader
 enum r2h_status r2h_pq_reader_open(const char *path, struct r2h_pq_reader **out, char *errbuf,
                                    size_t errbuf_len)
 {
-    struct stat sb;
     if (!path || !out) {
         r2h_fmt(errbuf, errbuf_len, "no path");
         return R2H_ERR_INVALID;
     }
-    struct r2h_pq_reader *r = reader_new(path);
+    struct r2h_source *src = NULL;
+    enum r2h_status st = r2h_source_open(path, &src, errbuf, errbuf_len);
+    if (st != R2H_OK)
+        return st;
+    return r2h_pq_reader_open_source(src, path, out, errbuf, errbuf_len);
+}
+
+enum r2h_status r2h_pq_reader_open_source(struct r2h_source *src, const char *name,
+                                          struct r2h_pq_reader **out, char *errbuf,
+                                          size_t errbuf_len)
+{
+    if (!src || !name || !out) {
+        r2h_source_close(src);
+        r2h_fmt(errbuf, errbuf_len, "no source");
+        return R2H_ERR_INVALID;
+    }
+    struct r2h_pq_reader *r = reader_new(name);
     if (!r) {
-        r2h_fmt(errbuf, errbuf_len, "%s: out of memory", path);
+        r2h_source_close(src);
+        r2h_fmt(errbuf, errbuf_len, "%s: out of memory", name);
         return R2H_ERR_NOMEM;
     }
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0 || fstat(r->fd, &sb) != 0) {
-        r2h_fmt(errbuf, errbuf_len, "%s: cannot open: %s", path, strerror(errno));
-        r2h_pq_reader_close(r);
-        return R2H_ERR_IO;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        r2h_fmt(errbuf, errbuf_len, "%s: not a regular file", path);
-        r2h_pq_reader_close(r);
-        return R2H_ERR_IO;
-    }
-    r->size = (uint64_t)sb.st_size;
+    r->src = src;
+    r->size = r2h_source_size(src);
     return open_finish(r, out, errbuf, errbuf_len);
 }
 

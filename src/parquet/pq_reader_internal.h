@@ -7,6 +7,7 @@
 #include <zstd.h>
 
 #include "pq_internal.h"
+#include "r2h_io.h"
 #include "r2h_pq_reader.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -32,8 +33,8 @@ struct pq_rcol {
 };
 
 struct r2h_pq_reader {
-    char *path; /* for messages */
-    int fd;     /* -1 over memory */
+    char *path;             /* for messages */
+    struct r2h_source *src; /* NULL over memory */
     const uint8_t *mem;
     uint64_t size;
     uint64_t data_end; /* start of the footer: column chunks end before it */
@@ -50,7 +51,8 @@ struct r2h_pq_reader {
 enum r2h_status r2h_pq_rfail(struct r2h_pq_reader *r, enum r2h_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Bytes [off, off + n) of the file: a pointer into memory, or read into buf. */
+/* Bytes [off, off + n) of the file: a pointer into memory, or read from the source into buf
+ * (so a reader over a source holds the footer and one column chunk at a time, never the file). */
 enum r2h_status r2h_pq_read_at(struct r2h_pq_reader *r, uint64_t off, size_t n, struct r2h_buf *buf,
                                const uint8_t **out);
 

@@ -21,13 +21,25 @@
 
 struct r2h_pq_reader;
 
-/* Open a file and parse its footer (the file stays open; column data is read on demand).
+/* Open a file (any location r2h_source_open takes) and parse its footer (the file stays open;
+ * column data is read on demand).
  * Errors: R2H_ERR_INVALID (NULL argument), R2H_ERR_IO (cannot open/read), R2H_ERR_FORMAT (not
  * Parquet, corrupt footer, nested schema), R2H_ERR_NOMEM; the message "path: detail" is copied
  * to errbuf (may be NULL). *out is written only on success; free with r2h_pq_reader_close. A
  * reader is used by one thread at a time; distinct readers are independent. */
 enum r2h_status r2h_pq_reader_open(const char *path, struct r2h_pq_reader **out, char *errbuf,
                                    size_t errbuf_len);
+
+/* Same over a source (src/io: a local file or any GDAL virtual file, s3:// included), which
+ * the reader owns from this call on (also when it fails); name is for messages. The reader
+ * reads the footer, then one column chunk at a time as columns are read, so it holds the
+ * footer and the largest column chunk read (compressed and decoded) and never the whole file:
+ * a remote partition is read range by range within that bound. Errors as above, plus the
+ * source's R2H_ERR_TRANSIENT / R2H_ERR_INPUT for a remote read that failed. */
+struct r2h_source;
+enum r2h_status r2h_pq_reader_open_source(struct r2h_source *src, const char *name,
+                                          struct r2h_pq_reader **out, char *errbuf,
+                                          size_t errbuf_len);
 
 /* Same over a memory buffer, borrowed: it must outlive the reader. Messages name "<memory>". */
 enum r2h_status r2h_pq_reader_open_mem(const uint8_t *data, size_t len, struct r2h_pq_reader **out,

@@ -90,21 +90,6 @@ struct r2h_raster_info {
 
 struct r2h_raster;
 
-/* GDAL errors raised on the calling thread between begin and end (which nest like GDAL's error
- * handlers): the failures and the warnings that carry an HTTP status or a transfer error, joined
- * into one line; failed is 1 once a failure was raised. For classifying failed opens and reads
- * (r2h_io_classify) where GDAL's return value alone hides the cause. */
-struct r2h_raster_errors {
-    char text[1024];
-    int failed;
-    int debug;         /* network name: GDAL's debug channel is on for this thread meanwhile */
-    char *saved_debug; /* CPL_DEBUG before begin */
-};
-/* name (may be NULL): the file being read; for network names (/vsis3/, /vsicurl/, ...) GDAL's
- * debug channel is turned on for the calling thread, where transfer errors are reported. */
-void r2h_raster_errors_begin(struct r2h_raster_errors *e, const char *name);
-void r2h_raster_errors_end(struct r2h_raster_errors *e);
-
 /* Open dataset `name` (any GDAL name; s3://b/k is read as /vsis3/b/k), band `band` (1-based).
  * Checks that the band exists and has a supported type, that the dataset has a geotransform and a
  * CRS that reaches WGS84. On error returns R2H_ERR_INPUT/R2H_ERR_CRS with a message in errbuf and

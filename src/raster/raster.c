@@ -13,24 +13,9 @@
 #include <gdal.h>
 #include <ogr_srs_api.h>
 
+#include "r2h_io.h"
 #include "r2h_raster.h"
-
-struct r2h_raster {
-    GDALDatasetH ds;
-    GDALRasterBandH band[R2H_RASTER_MAX_BANDS]; /* the selected bands */
-    GDALRasterBandH mask[R2H_RASTER_MAX_BANDS]; /* NULL unless that band's has_mask */
-    uint8_t *mscratch;                          /* mask of a further band (multi-band reads) */
-    size_t mcap;
-    OGRSpatialReferenceH src_srs;
-    OGRSpatialReferenceH wgs84;
-    OGRCoordinateTransformationH ct; /* NULL for geographic rasters */
-    char *crs_wkt;                   /* WKT2 of src_srs (CPLMalloc'd), NULL if not exportable */
-    int unscale;                     /* r2h_raster_set_unscale was called */
-    struct r2h_raster_info info;
-    int *okbuf; /* scratch for projected locate_row */
-    int bufcap;
-    int may_leave_globe; /* some centre may be off the globe (drop_off_globe) */
-};
+#include "raster_internal.h"
 
 const char *r2h_raster_gdal_version(void)
 {
@@ -61,7 +46,7 @@ const char *r2h_dtype_name(enum r2h_dtype t)
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
-static GDALDataType gdal_type(enum r2h_dtype t)
+GDALDataType r2h_raster_gdal_type(enum r2h_dtype t)
 {
     switch (t) {
     case R2H_DT_UINT8:
@@ -98,95 +83,13 @@ static int map_type(GDALRasterBandH band, enum r2h_dtype *out)
     }
 }
 
-/* GDAL's last error message, or a fallback, with newlines folded so messages stay one line. */
-static void gdal_message(char *dst, size_t len, const char *what, const char *name)
-{
-    const char *m = CPLGetLastErrorMsg();
-    r2h_fmt(dst, len, "%s: %s", name, (m && *m) ? m : what);
-    for (char *p = dst; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-}
-
-static void CPL_STDCALL gather(CPLErr cls, CPLErrorNum no, const char *msg)
-{
-    (void)no;
-    struct r2h_raster_errors *e = CPLGetErrorHandlerUserData();
-    if (!e || !msg)
-        return;
-    if (cls == CE_Debug) {
-        /* Network reads: a dropped connection is only reported on the debug channel
-         * ("DownloadRegion(url): response_code=0, msg=Empty reply from server"). */
-        const char *rc = strstr(msg, "response_code=");
-        if (!rc || rc[14] == '2' || !strstr(msg, "msg="))
-            return;
-    } else if (cls < CE_Warning) {
-        return;
-    }
-    /* Warnings only when they carry an HTTP status or a transfer error: GDAL reports the status
-     * of a failed request as a warning before the failure (or instead of one). */
-    if (cls == CE_Warning && !strstr(msg, "HTTP") && !strstr(msg, "curl"))
-        return;
-    if (cls >= CE_Failure)
-        e->failed = 1;
-    size_t n = strlen(e->text);
-    if (strstr(e->text, msg) || n + 8 >= sizeof e->text)
-        return;
-    r2h_fmt(e->text + n, sizeof e->text - n, "%s%s", n ? "; " : "", msg);
-    for (char *p = e->text + n; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-}
-
-/* Whether name is read over the network through GDAL's curl-based file systems. */
-static int is_network(const char *name)
-{
-    return strncmp(name, "/vsi", 4) == 0 && strncmp(name, "/vsimem/", 8) != 0 &&
-           strncmp(name, "/vsizip/", 8) != 0 && strncmp(name, "/vsigzip/", 9) != 0 &&
-           strncmp(name, "/vsitar/", 8) != 0 && strncmp(name, "/vsisubfile/", 12) != 0;
-}
-
-void r2h_raster_errors_begin(struct r2h_raster_errors *e, const char *name)
-{
-    e->text[0] = 0;
-    e->failed = 0;
-    e->saved_debug = NULL;
-    e->debug = name && is_network(name);
-    if (e->debug) {
-        const char *d = CPLGetThreadLocalConfigOption("CPL_DEBUG", NULL);
-        e->saved_debug = d ? CPLStrdup(d) : NULL;
-        CPLSetThreadLocalConfigOption("CPL_DEBUG", "ON");
-    }
-    CPLErrorReset();
-    CPLPushErrorHandlerEx(gather, e);
-}
-
-void r2h_raster_errors_end(struct r2h_raster_errors *e)
-{
-    CPLPopErrorHandler();
-    if (e->debug) {
-        CPLSetThreadLocalConfigOption("CPL_DEBUG", e->saved_debug);
-        CPLFree(e->saved_debug);
-        e->saved_debug = NULL;
-    }
-}
-
 /* A failed open or read of name: "name: <GDAL's messages>", R2H_ERR_TRANSIENT when they say the
  * failure is transient (network, throttling, 5xx; after GDAL's retries), else R2H_ERR_INPUT. */
-static enum r2h_status read_failure(const struct r2h_raster_errors *e, const char *name,
-                                    const char *what, char *errbuf, size_t errbuf_len)
+enum r2h_status r2h_raster_read_failure(const struct r2h_io_errors *e, const char *name,
+                                        const char *what, char *errbuf, size_t errbuf_len)
 {
     r2h_fmt(errbuf, errbuf_len, "%s: %s", name, e->text[0] ? e->text : what);
     return r2h_io_classify(e->text, NULL) == R2H_IO_TRANSIENT ? R2H_ERR_TRANSIENT : R2H_ERR_INPUT;
-}
-
-static const char *s3_to_vsi(const char *name, char *tmp, size_t len)
-{
-    if (strncmp(name, "s3://", 5) == 0) {
-        r2h_fmt(tmp, len, "/vsis3/%s", name + 5);
-        return tmp;
-    }
-    return name;
 }
 
 /* FNV-1a, 64-bit, continued from h over n bytes (the identity digest of multi-file sources). */
@@ -272,7 +175,7 @@ static enum r2h_status assign_crs(struct r2h_raster *r, const char *srs, char *e
     if (!r->src_srs || OSRSetFromUserInput(r->src_srs, srs) != OGRERR_NONE) {
         char flag[512];
         r2h_fmt(flag, sizeof flag, "--srs '%s'", srs);
-        gdal_message(errbuf, errbuf_len, "not a CRS GDAL/PROJ understands", flag);
+        r2h_io_gdal_message(errbuf, errbuf_len, "not a CRS GDAL/PROJ understands", flag);
         return R2H_ERR_INVALID;
     }
     return R2H_OK;
@@ -323,7 +226,7 @@ static enum r2h_status setup_crs(struct r2h_raster *r, const char *name, const c
     }
     r->ct = OCTNewCoordinateTransformation(r->src_srs, r->wgs84);
     if (!r->ct) {
-        gdal_message(errbuf, errbuf_len, "CRS cannot be transformed to WGS84", name);
+        r2h_io_gdal_message(errbuf, errbuf_len, "CRS cannot be transformed to WGS84", name);
         return R2H_ERR_CRS;
     }
     return R2H_OK;
@@ -500,16 +403,6 @@ enum r2h_status r2h_raster_select(struct r2h_raster *r, const int *bands, int n,
     return R2H_OK;
 }
 
-/* Is a pixel whose centre lies `along` degrees from its row's first centre (measured in the
- * direction of increasing column) in a longitude the row has covered already? The row covers
- * from the outer edge of its first pixel, half a step before that pixel's centre; a centre 360
- * degrees or more beyond that edge is a repeat. The half step also absorbs rounding in
- * geotransforms such as ETOPO20's 0.3333333 degrees (column 1080 is 359.99996 from column 0). */
-static int repeats_longitude(double along, double step)
-{
-    return along >= 360.0 - 0.5 * fabs(step);
-}
-
 /* 1 if a pixel centre of a geographic raster may be off the globe: a corner centre beyond
  * (or within 1e-6 degrees of) +-90, or a row spanning nearly 360 degrees. Conservative: the
  * exact test is per pixel, in r2h_raster_drop_off_globe. */
@@ -539,10 +432,10 @@ enum r2h_status r2h_raster_open_srs(const char *name, int band, const char *srs,
 {
     char tmp[4096];
     enum r2h_status st = R2H_ERR_INPUT;
-    struct r2h_raster_errors e;
+    struct r2h_io_errors e;
     GDALAllRegister();
-    const char *path = s3_to_vsi(name, tmp, sizeof tmp);
-    r2h_raster_errors_begin(&e, path);
+    const char *path = r2h_io_gdal_name(name, tmp, sizeof tmp);
+    r2h_io_errors_begin(&e, path);
     struct r2h_raster *r = r2h_calloc(1, sizeof *r);
     if (!r) {
         st = R2H_ERR_NOMEM;
@@ -551,7 +444,7 @@ enum r2h_status r2h_raster_open_srs(const char *name, int band, const char *srs,
     }
     r->ds = GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
     if (!r->ds) {
-        st = read_failure(&e, name, "cannot open raster", errbuf, errbuf_len);
+        st = r2h_raster_read_failure(&e, name, "cannot open raster", errbuf, errbuf_len);
         goto out_free;
     }
     if ((st = setup_band(r, name, band, errbuf, errbuf_len)) != R2H_OK)
@@ -572,7 +465,7 @@ enum r2h_status r2h_raster_open_srs(const char *name, int band, const char *srs,
 out_free:
     r2h_raster_close(r);
 out_pop:
-    r2h_raster_errors_end(&e);
+    r2h_io_errors_end(&e);
     return st;
 }
 
@@ -643,343 +536,4 @@ void r2h_raster_set_nodata(struct r2h_raster *r, double nodata)
     }
     r->info.has_nodata = 1;
     r->info.nodata = nodata;
-}
-
-/* Mark NoData (as the band's type sees it) and NaN invalid. A NoData value that the type cannot
- * represent matches no pixel. Values are `stride` bytes apart (pixel records), naturally aligned.
- */
-#define VAL(T, i) (*(const T *)(const void *)(base + (i)*stride))
-#define MARK_INT(T, lo, hi)                                                                        \
-    do {                                                                                           \
-        if (!b->has_nodata || isnan(b->nodata) || b->nodata < (lo) || b->nodata > (hi) ||          \
-            b->nodata != floor(b->nodata))                                                         \
-            break;                                                                                 \
-        T nd = (T)b->nodata;                                                                       \
-        for (size_t i = 0; i < n; i++)                                                             \
-            valid[i] &= VAL(T, i) != nd;                                                           \
-    } while (0)
-
-static void mark_invalid(const struct r2h_band_info *b, const void *values, size_t stride,
-                         uint8_t *valid, size_t n)
-{
-    const unsigned char *base = (const unsigned char *)values + b->offset;
-    switch (b->dtype) {
-    case R2H_DT_UINT8: MARK_INT(uint8_t, 0, 255); break;
-    case R2H_DT_INT8: MARK_INT(int8_t, -128, 127); break;
-    case R2H_DT_UINT16: MARK_INT(uint16_t, 0, 65535); break;
-    case R2H_DT_INT16: MARK_INT(int16_t, -32768, 32767); break;
-    case R2H_DT_UINT32: MARK_INT(uint32_t, 0, 4294967295.0); break;
-    case R2H_DT_INT32: MARK_INT(int32_t, -2147483648.0, 2147483647.0); break;
-    case R2H_DT_UINT64: MARK_INT(uint64_t, 0, 18446744073709549568.0); break;
-    case R2H_DT_INT64: MARK_INT(int64_t, -9223372036854775808.0, 9223372036854774784.0); break;
-    case R2H_DT_FLOAT32: {
-        float nd = (float)b->nodata;
-        int use = b->has_nodata && !isnan(b->nodata);
-        for (size_t i = 0; i < n; i++)
-            valid[i] &= !isnan(VAL(float, i)) && !(use && VAL(float, i) == nd);
-        break;
-    }
-    case R2H_DT_FLOAT64: {
-        int use = b->has_nodata && !isnan(b->nodata);
-        for (size_t i = 0; i < n; i++)
-            valid[i] &= !isnan(VAL(double, i)) && !(use && VAL(double, i) == b->nodata);
-        break;
-    }
-    }
-}
-#undef VAL
-
-/* Raw values of band b (of type b->raw_dtype, in 8-byte slots of the pixel records) into
- * float64 raw * scale + offset, in place. */
-static void unscale_values(const struct r2h_band_info *b, void *values, size_t stride, size_t n)
-{
-    unsigned char *base = (unsigned char *)values + b->offset;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char *p = base + i * stride;
-        double v = 0;
-        switch (b->raw_dtype) {
-        case R2H_DT_UINT8: v = *(const uint8_t *)p; break;
-        case R2H_DT_INT8: v = *(const int8_t *)p; break;
-        case R2H_DT_UINT16: {
-            uint16_t x;
-            memcpy(&x, p, 2);
-            v = x;
-            break;
-        }
-        case R2H_DT_INT16: {
-            int16_t x;
-            memcpy(&x, p, 2);
-            v = x;
-            break;
-        }
-        case R2H_DT_UINT32: {
-            uint32_t x;
-            memcpy(&x, p, 4);
-            v = x;
-            break;
-        }
-        case R2H_DT_INT32: {
-            int32_t x;
-            memcpy(&x, p, 4);
-            v = x;
-            break;
-        }
-        case R2H_DT_UINT64: {
-            uint64_t x;
-            memcpy(&x, p, 8);
-            v = (double)x;
-            break;
-        }
-        case R2H_DT_INT64: {
-            int64_t x;
-            memcpy(&x, p, 8);
-            v = (double)x;
-            break;
-        }
-        case R2H_DT_FLOAT32: {
-            float x;
-            memcpy(&x, p, 4);
-            v = x;
-            break;
-        }
-        case R2H_DT_FLOAT64: memcpy(&v, p, 8); break;
-        }
-        v = v * b->scale + b->add_offset;
-        memcpy(p, &v, 8);
-    }
-}
-
-/* valid &= band i's mask over the window (a mask shared with an earlier band is not re-read). */
-static enum r2h_status and_mask(struct r2h_raster *r, int i, int x0, int y0, int w, int h,
-                                uint8_t *valid, char *errbuf, size_t errbuf_len)
-{
-    for (int j = 0; j < i; j++)
-        if (r->mask[j] == r->mask[i])
-            return R2H_OK;
-    const size_t n = (size_t)w * (size_t)h;
-    if (n > r->mcap) {
-        uint8_t *m = r2h_realloc(r->mscratch, n);
-        if (!m) {
-            r2h_fmt(errbuf, errbuf_len, "%s: out of memory reading a mask",
-                    GDALGetDescription(r->ds));
-            return R2H_ERR_NOMEM;
-        }
-        r->mscratch = m;
-        r->mcap = n;
-    }
-    if (GDALRasterIO(r->mask[i], GF_Read, x0, y0, w, h, r->mscratch, w, h, GDT_Byte, 0, 0) !=
-        CE_None) {
-        gdal_message(errbuf, errbuf_len, "mask read failed", GDALGetDescription(r->ds));
-        return R2H_ERR_INPUT;
-    }
-    for (size_t k = 0; k < n; k++)
-        valid[k] &= r->mscratch[k] != 0;
-    return R2H_OK;
-}
-
-/* Band i of the selection into its slot of the pixel records. */
-static enum r2h_status read_band(struct r2h_raster *r, int i, int x0, int y0, int w, int h,
-                                 void *values, char *errbuf, size_t errbuf_len)
-{
-    const struct r2h_raster_info *in = &r->info;
-    const int ps = (int)in->pixel_size;
-    if (GDALRasterIO(r->band[i], GF_Read, x0, y0, w, h, (char *)values + in->sel[i].offset, w, h,
-                     gdal_type(in->sel[i].raw_dtype), ps, ps * w) != CE_None) {
-        gdal_message(errbuf, errbuf_len, "read failed", GDALGetDescription(r->ds));
-        return R2H_ERR_INPUT;
-    }
-    return R2H_OK;
-}
-
-enum r2h_status r2h_raster_read(struct r2h_raster *r, int x0, int y0, int w, int h, void *values,
-                                uint8_t *valid, char *errbuf, size_t errbuf_len)
-{
-    const struct r2h_raster_info *in = &r->info;
-    size_t n = (size_t)w * (size_t)h;
-    enum r2h_status st = R2H_OK;
-    struct r2h_raster_errors e;
-    r2h_raster_errors_begin(&e, GDALGetDescription(r->ds));
-    for (int i = 0; i < in->nsel && st == R2H_OK; i++)
-        st = read_band(r, i, x0, y0, w, h, values, errbuf, errbuf_len);
-    if (st != R2H_OK)
-        goto out;
-    if (in->sel[0].has_mask) {
-        if (GDALRasterIO(r->mask[0], GF_Read, x0, y0, w, h, valid, w, h, GDT_Byte, 0, 0) !=
-            CE_None) {
-            gdal_message(errbuf, errbuf_len, "mask read failed", GDALGetDescription(r->ds));
-            st = R2H_ERR_INPUT;
-            goto out;
-        }
-        for (size_t i = 0; i < n; i++)
-            valid[i] = valid[i] != 0;
-    } else {
-        memset(valid, 1, n);
-    }
-    for (int i = 1; i < in->nsel && st == R2H_OK; i++)
-        if (in->sel[i].has_mask)
-            st = and_mask(r, i, x0, y0, w, h, valid, errbuf, errbuf_len);
-    for (int i = 0; i < in->nsel && st == R2H_OK; i++) {
-        struct r2h_band_info raw = in->sel[i];
-        raw.dtype = raw.raw_dtype; /* NoData is a raw value */
-        mark_invalid(&raw, values, in->pixel_size, valid, n);
-        if (raw.unscaled)
-            unscale_values(&raw, values, in->pixel_size, n);
-    }
-out:
-    /* A failure raised during a read that GDAL reports as successful still fails it: GTiff
-     * fills a block whose offsets could not be fetched (an HTTP error mid-read) with NoData. */
-    if (st == R2H_ERR_INPUT || (st == R2H_OK && e.failed))
-        st = read_failure(&e, GDALGetDescription(r->ds), "read failed", errbuf, errbuf_len);
-    r2h_raster_errors_end(&e);
-    return st;
-}
-
-enum r2h_status r2h_raster_locate_row(struct r2h_raster *r, int row, int col0, int n, double *lat,
-                                      double *lng, uint8_t *ok)
-{
-    const double *gt = r->info.gt;
-    const double rc = row + 0.5;
-    if (n <= 0)
-        return R2H_OK;
-    for (int i = 0; i < n; i++) {
-        const double cc = (col0 + i) + 0.5;
-        lng[i] = gt[0] + cc * gt[1] + rc * gt[2];
-        lat[i] = gt[3] + cc * gt[4] + rc * gt[5];
-    }
-    if (r->ct) {
-        if (n > r->bufcap) {
-            int *okb = r2h_realloc(r->okbuf, (size_t)n * sizeof *okb);
-            if (!okb)
-                return R2H_ERR_NOMEM;
-            r->okbuf = okb;
-            r->bufcap = n;
-        }
-        CPLPushErrorHandler(CPLQuietErrorHandler);
-        /* The return value is not used: per-point success flags are what matter. */
-        (void)OCTTransformEx(r->ct, n, lng, lat, NULL, r->okbuf);
-        CPLPopErrorHandler();
-        for (int i = 0; i < n; i++)
-            ok[i] = r->okbuf[i] && isfinite(lng[i]) && isfinite(lat[i]);
-    } else {
-        memset(ok, 1, (size_t)n);
-    }
-    for (int i = 0; i < n; i++)
-        lng[i] = r2h_normalise_lng(lng[i]);
-    return R2H_OK;
-}
-
-void r2h_raster_drop_off_globe(const struct r2h_raster *r, int row, int col0, int n, uint8_t *ok,
-                               uint64_t *beyond_pole, uint64_t *repeated)
-{
-    if (!r->may_leave_globe || n <= 0)
-        return;
-    const double *gt = r->info.gt;
-    const double rc = row + 0.5;
-    const double lng_first = gt[0] + 0.5 * gt[1] + rc * gt[2];
-    uint64_t pole = 0, rep = 0;
-    for (int i = 0; i < n; i++) {
-        if (!ok[i])
-            continue;
-        const double cc = (col0 + i) + 0.5;
-        /* Same expressions as r2h_raster_locate_row. */
-        const double lng = gt[0] + cc * gt[1] + rc * gt[2];
-        const double lat = gt[3] + cc * gt[4] + rc * gt[5];
-        if (!(lat >= -90.0 && lat <= 90.0)) {
-            ok[i] = 0;
-            pole++;
-        } else if (repeats_longitude(gt[1] >= 0 ? lng - lng_first : lng_first - lng, gt[1])) {
-            ok[i] = 0;
-            rep++;
-        }
-    }
-    *beyond_pole += pole;
-    *repeated += rep;
-}
-
-/* Column (or row) index range of centres within [a, b] along an axis with origin o and step s. */
-static void axis_range(double o, double s, double a, double b, long *lo, long *hi)
-{
-    double ca = (a - o) / s - 0.5, cb = (b - o) / s - 0.5;
-    if (ca > cb) {
-        double t = ca;
-        ca = cb;
-        cb = t;
-    }
-    *lo = (long)floor(ca) - 1;
-    *hi = (long)ceil(cb) + 1;
-}
-
-static int cmp_range(const void *a, const void *b)
-{
-    const long *x = a, *y = b;
-    return (x[0] > y[0]) - (x[0] < y[0]);
-}
-
-int r2h_raster_window_for_box(const struct r2h_raster *r, double lat0, double lat1, double lng0,
-                              double lng1, int win[][4], int *nwin)
-{
-    const struct r2h_raster_info *in = &r->info;
-    *nwin = 0;
-    if (!in->geographic || in->rotated || in->gt[1] == 0.0 || in->gt[5] == 0.0)
-        return 0;
-    long rlo, rhi;
-    axis_range(in->gt[3], in->gt[5], lat0, lat1, &rlo, &rhi);
-    if (rlo < 0)
-        rlo = 0;
-    if (rhi > in->height - 1)
-        rhi = in->height - 1;
-    if (rlo > rhi)
-        return 1;
-    long cols[3][2];
-    int nc = 0;
-    for (int k = -1; k <= 1; k++) {
-        long clo, chi;
-        axis_range(in->gt[0], in->gt[1], lng0 + 360.0 * k, lng1 + 360.0 * k, &clo, &chi);
-        if (clo < 0)
-            clo = 0;
-        if (chi > in->width - 1)
-            chi = in->width - 1;
-        if (clo <= chi) {
-            cols[nc][0] = clo;
-            cols[nc][1] = chi;
-            nc++;
-        }
-    }
-    qsort(cols, (size_t)nc, sizeof cols[0], cmp_range);
-    for (int i = 0; i < nc; i++) {
-        if (*nwin > 0 && cols[i][0] <= win[*nwin - 1][0] + win[*nwin - 1][2]) {
-            long end = cols[i][1] + 1;
-            if (end > win[*nwin - 1][0] + win[*nwin - 1][2])
-                win[*nwin - 1][2] = (int)(end - win[*nwin - 1][0]);
-            continue;
-        }
-        win[*nwin][0] = (int)cols[i][0];
-        win[*nwin][1] = (int)rlo;
-        win[*nwin][2] = (int)(cols[i][1] - cols[i][0] + 1);
-        win[*nwin][3] = (int)(rhi - rlo + 1);
-        (*nwin)++;
-    }
-    return 1;
-}
-
-enum r2h_status r2h_raster_pixel_corners(struct r2h_raster *r, int row, int col, double lat[4],
-                                         double lng[4])
-{
-    const double *gt = r->info.gt;
-    static const double dc[4] = {0, 1, 1, 0}, dr[4] = {0, 0, 1, 1};
-    for (int i = 0; i < 4; i++) {
-        const double cc = col + dc[i], rc = row + dr[i];
-        lng[i] = gt[0] + cc * gt[1] + rc * gt[2];
-        lat[i] = gt[3] + cc * gt[4] + rc * gt[5];
-    }
-    if (!r->ct)
-        return R2H_OK;
-    int ok[4] = {0, 0, 0, 0};
-    CPLPushErrorHandler(CPLQuietErrorHandler);
-    (void)OCTTransformEx(r->ct, 4, lng, lat, NULL, ok);
-    CPLPopErrorHandler();
-    for (int i = 0; i < 4; i++)
-        if (!ok[i] || !isfinite(lat[i]) || !isfinite(lng[i]))
-            return R2H_ERR_CRS;
-    return R2H_OK;
 }

@@ -60,12 +60,4 @@ enum r2h_status r2h_sink_file_open(const char *path, struct r2h_sink **out, char
 enum r2h_status r2h_sink_vsi_open(const char *path, struct r2h_sink **out, char *errbuf,
                                   size_t errbuf_len);
 
-/* Classify the last GDAL/VSI error: R2H_ERR_TRANSIENT or R2H_ERR_IO; copies a one-line message
- * "<what> <path>: <detail>" to dst. */
-enum r2h_status r2h_sink_vsi_error(const char *what, const char *path, char *dst, size_t len);
-
-/* Remove every temporary file created by file sinks still open in this process. Async-signal-safe
- * (unlink only); for SIGINT/SIGTERM handlers. */
-void r2h_sink_file_cleanup_on_signal(void);
-
 #endif

@@ -9,17 +9,13 @@
 
 #include "r2h_sink.h"
 
-/* Temp paths of open file sinks, readable from a signal handler. A slot is claimed with a
- * compare-and-swap and released with an exchange; the handler only loads and unlinks. */
-#define FILE_SINK_SLOTS 1024
 #define FILE_SINK_BUF (1u << 20)
 
-static _Atomic(char *) temp_registry[FILE_SINK_SLOTS];
 static atomic_uint temp_counter;
 
 struct file_sink {
     int fd;
-    int slot;     /* index in temp_registry, -1 if not registered */
+    int slot;     /* slot in the cleanup registry (common), -1 if not registered */
     int created;  /* the temporary file exists and is ours */
     char *path;   /* final path */
     char *tmp;    /* temporary path (registered) */
@@ -27,31 +23,6 @@ struct file_sink {
     uint8_t *buf; /* write-behind buffer of FILE_SINK_BUF bytes */
     size_t len;
 };
-
-static int registry_add(char *tmp)
-{
-    for (int i = 0; i < FILE_SINK_SLOTS; i++) {
-        char *expected = NULL;
-        if (atomic_compare_exchange_strong(&temp_registry[i], &expected, tmp))
-            return i;
-    }
-    return -1;
-}
-
-static void registry_remove(int slot)
-{
-    if (slot >= 0)
-        atomic_store(&temp_registry[slot], NULL);
-}
-
-void r2h_sink_file_cleanup_on_signal(void)
-{
-    for (int i = 0; i < FILE_SINK_SLOTS; i++) {
-        char *p = atomic_load(&temp_registry[i]);
-        if (p)
-            unlink(p);
-    }
-}
 
 static void set_errno_msg(struct r2h_sink *s, const char *what, const char *path, int err)
 {
@@ -100,7 +71,7 @@ static void file_release(struct r2h_sink *s, int unlink_tmp)
         close(f->fd);
     if (unlink_tmp && f->created)
         unlink(f->tmp);
-    registry_remove(f->slot);
+    r2h_cleanup_unregister(f->slot);
     r2h_free(f->buf);
     r2h_free(f->tmp);
     r2h_free(f->path);
@@ -199,10 +170,9 @@ static enum r2h_status make_temp(struct r2h_sink *s, struct file_sink *f, const 
         return R2H_ERR_IO;
     }
     f->created = 1;
-    f->slot = registry_add(f->tmp);
+    f->slot = r2h_cleanup_register(f->tmp, 0);
     if (f->slot < 0) {
-        r2h_fmt(s->errmsg, sizeof s->errmsg, "%s: more than %d file sinks open", f->path,
-                FILE_SINK_SLOTS);
+        r2h_fmt(s->errmsg, sizeof s->errmsg, "%s: too many temporary files open", f->path);
         return R2H_ERR_INVALID;
     }
     return R2H_OK;

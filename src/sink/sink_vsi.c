@@ -13,106 +13,8 @@
 #include <cpl_vsi.h>
 #include <cpl_vsi_error.h>
 
+#include "r2h_io.h"
 #include "r2h_sink.h"
-
-/* Collects every GDAL error message raised while a VSI call runs (GDAL reports the HTTP status
- * of a failed request in an earlier message than the final "failed"). Per thread. */
-struct collector {
-    char text[768];
-    char s3code[64];   /* <Code> of an S3 error body, seen in GDAL's debug output */
-    char s3msg[160];   /* its <Message> */
-    char *saved_debug; /* CPL_DEBUG before collect_begin */
-};
-
-/* Copy the text of <tag>...</tag> in xml to dst (empty if absent). */
-static void xml_field(const char *xml, const char *tag, char *dst, size_t len)
-{
-    char open[32], close[32];
-    r2h_fmt(open, sizeof open, "<%s>", tag);
-    r2h_fmt(close, sizeof close, "</%s>", tag);
-    const char *a = strstr(xml, open), *b = a ? strstr(a, close) : NULL;
-    dst[0] = 0;
-    if (a && b)
-        r2h_fmt(dst, len, "%.*s", (int)(b - a - strlen(open)), a + strlen(open));
-}
-
-/* HTTP status of well-known S3 error codes (GDAL does not report the status itself). */
-static int s3_status(const char *code)
-{
-    static const struct {
-        const char *code;
-        int status;
-    } map[] = {
-        {"AccessDenied", 403},       {"InvalidAccessKeyId", 403}, {"SignatureDoesNotMatch", 403},
-        {"AllAccessDisabled", 403},  {"NoSuchBucket", 404},       {"NoSuchKey", 404},
-        {"InvalidBucketName", 400},  {"EntityTooLarge", 400},     {"SlowDown", 503},
-        {"ServiceUnavailable", 503}, {"InternalError", 500},      {"RequestTimeout", 400},
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(code, map[i].code) == 0)
-            return map[i].status;
-    return 0;
-}
-
-static void CPL_STDCALL collect(CPLErr cls, CPLErrorNum no, const char *msg);
-
-static void collect_begin(struct collector *c)
-{
-    const char *d = CPLGetThreadLocalConfigOption("CPL_DEBUG", NULL);
-    c->saved_debug = d ? CPLStrdup(d) : NULL;
-    CPLSetThreadLocalConfigOption("CPL_DEBUG", "ON");
-    VSIErrorReset();
-    CPLPushErrorHandlerEx(collect, c);
-}
-
-/* Stop collecting; returns the collected text with the S3 error (code, HTTP status) first. */
-static const char *collect_end(struct collector *c, const char *fallback)
-{
-    CPLPopErrorHandler();
-    CPLSetThreadLocalConfigOption("CPL_DEBUG", c->saved_debug);
-    CPLFree(c->saved_debug);
-    c->saved_debug = NULL;
-    if (c->s3code[0]) {
-        char t[sizeof c->text];
-        int st = s3_status(c->s3code);
-        r2h_fmt(t, sizeof t, "HTTP %d %s: %s; %s", st, c->s3code, c->s3msg, c->text);
-        if (!st)
-            r2h_fmt(t, sizeof t, "S3 error %s: %s; %s", c->s3code, c->s3msg, c->text);
-        memcpy(c->text, t, sizeof t);
-    }
-    return c->text[0] ? c->text : fallback;
-}
-
-/* Append the VSI error (GDAL maps S3 XML errors such as AccessDenied to it) to c's text. */
-static void add_vsi_error(struct collector *c)
-{
-    const char *m = VSIGetLastErrorMsg();
-    size_t n = strlen(c->text);
-    if (m && *m && !strstr(c->text, m) && n + 3 < sizeof c->text)
-        r2h_fmt(c->text + n, sizeof c->text - n, "%s%s", n ? "; " : "", m);
-}
-
-static void CPL_STDCALL collect(CPLErr cls, CPLErrorNum no, const char *msg)
-{
-    (void)no;
-    struct collector *c = CPLGetErrorHandlerUserData();
-    if (!c || !msg)
-        return;
-    if (cls == CE_Debug) {
-        /* Only the error code and message of S3 error bodies are kept: debug output may hold
-         * request details that have no place in logs. */
-        if (strstr(msg, "<Error>") && strstr(msg, "<Code>")) {
-            xml_field(msg, "Code", c->s3code, sizeof c->s3code);
-            xml_field(msg, "Message", c->s3msg, sizeof c->s3msg);
-        }
-        return;
-    }
-    if (cls < CE_Warning)
-        return;
-    size_t n = strlen(c->text);
-    if (n + 3 < sizeof c->text)
-        r2h_fmt(c->text + n, sizeof c->text - n, "%s%s", n ? "; " : "", msg);
-}
 
 struct vsi_sink {
     VSILFILE *f;
@@ -146,17 +48,8 @@ static unsigned process_token(void)
     return atomic_load(&vsi_token);
 }
 
-static enum r2h_status classify(const char *what, const char *path, const char *m, char *dst,
-                                size_t len);
-
-enum r2h_status r2h_sink_vsi_error(const char *what, const char *path, char *dst, size_t len)
-{
-    const char *m = VSIGetLastErrorMsg();
-    if (!m || !*m)
-        m = CPLGetLastErrorMsg();
-    return classify(what, path, m, dst, len);
-}
-
+/* A failed call's message as "<what> <path>: <detail>" (one line) in dst; R2H_ERR_TRANSIENT when
+ * the I/O layer's classifier says so, else R2H_ERR_IO. */
 static enum r2h_status classify(const char *what, const char *path, const char *m, char *dst,
                                 size_t len)
 {
@@ -164,23 +57,21 @@ static enum r2h_status classify(const char *what, const char *path, const char *
         m = "unknown error";
     char one[400];
     r2h_fmt(one, sizeof one, "%s", m);
-    for (char *p = one; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
+    r2h_io_one_line(one);
     r2h_fmt(dst, len, "%s %s: %s", what, path, one);
-    /* One classifier for inputs and outputs (common module). */
+    /* One classifier for inputs and outputs (io module). */
     return r2h_io_classify(m, NULL) == R2H_IO_TRANSIENT ? R2H_ERR_TRANSIENT : R2H_ERR_IO;
 }
 
 static enum r2h_status vsi_write(struct r2h_sink *s, const void *p, size_t n)
 {
     struct vsi_sink *v = s->impl;
-    struct collector c = {0};
-    collect_begin(&c);
+    struct r2h_io_write_errors c = {0};
+    r2h_io_write_errors_begin(&c);
     size_t k = VSIFWriteL(p, 1, n, v->f);
     if (k != n)
-        add_vsi_error(&c);
-    const char *m = collect_end(&c, "write failed");
+        r2h_io_write_errors_add_vsi(&c);
+    const char *m = r2h_io_write_errors_end(&c, "write failed");
     if (k != n)
         return classify("cannot write", v->path, m, s->errmsg, sizeof s->errmsg);
     return R2H_OK;
@@ -197,15 +88,15 @@ static enum r2h_status vsi_commit(struct r2h_sink *s)
 {
     struct vsi_sink *v = s->impl;
     enum r2h_status st = R2H_OK;
-    struct collector c = {0};
-    collect_begin(&c);
+    struct r2h_io_write_errors c = {0};
+    r2h_io_write_errors_begin(&c);
     int rc = VSIFCloseL(v->f), moved = -1;
     v->f = NULL;
     if (rc == 0)
         moved = VSIRename(v->tmp, v->path);
     if (rc != 0 || moved != 0)
-        add_vsi_error(&c);
-    const char *m = collect_end(&c, rc != 0 ? "upload failed" : "rename failed");
+        r2h_io_write_errors_add_vsi(&c);
+    const char *m = r2h_io_write_errors_end(&c, rc != 0 ? "upload failed" : "rename failed");
     if (rc != 0)
         st = classify("cannot upload", v->path, m, s->errmsg, sizeof s->errmsg);
     else if (moved != 0)
@@ -249,12 +140,12 @@ enum r2h_status r2h_sink_vsi_open(const char *path, struct r2h_sink **out, char 
     }
     r2h_fmt(v->tmp, len, "%.*s.%s.tmp-%ld-%08x-%u", (int)(slash + 1 - path), path, slash + 1,
             (long)getpid(), process_token(), atomic_fetch_add(&vsi_counter, 1));
-    struct collector c = {0};
-    collect_begin(&c);
+    struct r2h_io_write_errors c = {0};
+    r2h_io_write_errors_begin(&c);
     v->f = VSIFOpenExL(v->tmp, "wb", TRUE);
     if (!v->f)
-        add_vsi_error(&c);
-    const char *m = collect_end(&c, "open failed");
+        r2h_io_write_errors_add_vsi(&c);
+    const char *m = r2h_io_write_errors_end(&c, "open failed");
     if (!v->f) {
         enum r2h_status st = classify("cannot create", v->path, m, errbuf, errbuf_len);
         vsi_release(v);

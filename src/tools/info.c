@@ -15,9 +15,9 @@
 
 #define MAX_INFO_COLS 96
 
+/* The text being built; oom once an append failed (later appends are skipped). */
 struct sbuf {
-    char *p;
-    size_t n, cap;
+    struct r2h_buf b;
     int oom;
 };
 
@@ -26,43 +26,16 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 {
     if (b->oom)
         return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->p && b->n + (size_t)k < b->cap) {
-            b->n += (size_t)k;
-            return;
-        }
-        size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)k;
-        char *np = r2h_realloc(b->p, cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    b->oom = r2h_buf_vprintf(&b->b, fmt, ap) != R2H_OK;
+    va_end(ap);
 }
 
 static void sb_json_str(struct sbuf *b, const char *s)
 {
-    sb_printf(b, "\"");
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            sb_printf(b, "\\%c", c);
-        else if (c < 0x20)
-            sb_printf(b, "\\u%04x", c);
-        else
-            sb_printf(b, "%c", c);
-    }
-    sb_printf(b, "\"");
+    if (!b->oom)
+        b->oom = r2h_json_string(&b->b, s) != R2H_OK;
 }
 
 static const char *type_name(enum r2h_pq_type t)
@@ -111,10 +84,8 @@ static void note_run(struct runs_seen *rs, const char *fp, const char *source)
 
 static void json_num(struct sbuf *b, double v)
 {
-    if (isfinite(v))
-        sb_printf(b, "%.17g", no_neg_zero(v));
-    else
-        sb_printf(b, "null");
+    if (!b->oom)
+        b->oom = r2h_json_number(&b->b, no_neg_zero(v)) != R2H_OK;
 }
 
 enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf, size_t errbuf_len)
@@ -281,15 +252,15 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
         }
     }
     if (b.oom) {
-        r2h_free(b.p);
+        r2h_buf_free(&b.b);
         st = R2H_ERR_NOMEM;
         goto out;
     }
-    *out = b.p;
+    *out = (char *)b.b.data;
     if (!parts) {
         r2h_fmt(errbuf, errbuf_len, "%s: no readable partitions", output);
         st = R2H_ERR_INPUT;
-        r2h_free(b.p);
+        r2h_buf_free(&b.b);
         *out = NULL;
     }
 out:

@@ -421,14 +421,20 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
         uint64_t *cells = r2h_malloc((size_t)n * 8 + 8);
         double *vals = r2h_malloc((size_t)n * 8 + 8);
         uint8_t *valid = r2h_malloc((size_t)n + 1);
+        enum r2h_status rst = R2H_OK;
+        if (cells && vals && valid) {
+            if (ctype != R2H_PQ_STRING)
+                rst = r2h_pq_reader_read_column(r, rg, (size_t)ccol, cells, NULL);
+            if (rst == R2H_OK && vcol >= 0)
+                rst = r2h_pq_reader_read_column(r, rg, (size_t)vcol, vals, valid);
+            if (rst == R2H_OK && cntcol >= 0)
+                rst = r2h_pq_reader_read_column(r, rg, (size_t)cntcol, vals, NULL);
+        }
         if (!cells || !vals || !valid) {
             problem(v, "%s: out of memory reading row group %zu", dirname, rg);
-        } else if ((ctype != R2H_PQ_STRING &&
-                    r2h_pq_reader_read_column(r, rg, (size_t)ccol, cells, NULL) != R2H_OK) ||
-                   (vcol >= 0 &&
-                    r2h_pq_reader_read_column(r, rg, (size_t)vcol, vals, valid) != R2H_OK) ||
-                   (cntcol >= 0 &&
-                    r2h_pq_reader_read_column(r, rg, (size_t)cntcol, vals, NULL) != R2H_OK)) {
+        } else if (rst == R2H_ERR_TRANSIENT) { /* a remote partition is read range by range */
+            cannot_check(v, rst, r2h_pq_reader_errmsg(r));
+        } else if (rst != R2H_OK) {
             problem(v, "%s: row group %zu unreadable: %s", dirname, rg, r2h_pq_reader_errmsg(r));
         } else {
             if (ctype != R2H_PQ_STRING) /* string cells: the reader cannot check them */

@@ -98,7 +98,7 @@ TEST(file_signal_cleanup)
     snprintf(path, sizeof path, "%s/sig_b.parquet", dir);
     t_assert(r2h_sink_file_open(path, &b, err, sizeof err) == R2H_OK, err);
     t_assert(count_prefix(".sig_") == 2, "two temp files");
-    r2h_sink_file_cleanup_on_signal();
+    r2h_cleanup_run();
     t_assert(count_prefix(".sig_") == 0, "handler removed them");
     r2h_sink_abort(a);
     r2h_sink_abort(b);
