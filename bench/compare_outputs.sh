@@ -6,6 +6,7 @@
 # tile from bench/make_carbon_raster.py --size tile.
 set -uo pipefail
 A=$1/raster2h3; B=$2/raster2h3; W=${3:-$(mktemp -d /tmp/same-XXXXXX)}
+mkdir -p "$W"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 T=$ROOT/.deps/testdata
 TILE=$ROOT/bench/data/carbon-tile.tif  # bench/make_carbon_raster.py --size tile
