@@ -134,8 +134,7 @@ static enum r2h_status close_writer(struct r2h_pq_writer *w, const char *path, c
 
 void r2h_conv_partition_path(const struct run *run, int bc, char *path, size_t len)
 {
-    r2h_fmt(path, len, "%s/h0=%015llx/data_0.parquet", run->root,
-            (unsigned long long)r2h_index_res0_cell(bc));
+    r2h_dataset_part_path(run->root, bc, path, len);
 }
 
 /* Open partition bc's file for writing (its directory made when local): the path into path, a
@@ -146,13 +145,13 @@ static enum r2h_status open_partition(struct run *run, int bc,
                                       char *path, size_t pathlen, struct r2h_pq_writer **out,
                                       char *msg, size_t msglen)
 {
-    const uint64_t h0 = r2h_index_res0_cell(bc);
-    char dir[4096];
+    char dir[4096], name[32];
     enum r2h_status st;
-    r2h_fmt(dir, sizeof dir, "%s/h0=%015llx", run->root, (unsigned long long)h0);
+    r2h_dataset_part_dir(bc, name, sizeof name);
+    r2h_fmt(dir, sizeof dir, "%s/%s", run->root, name);
     if (!run->remote && (st = r2h_conv_mkdir_p(dir, msg, msglen)) != R2H_OK)
         return st;
-    r2h_fmt(path, pathlen, "%s/data_0.parquet", dir);
+    r2h_fmt(path, pathlen, "%s/" R2H_DATASET_PART_FILE, dir);
     struct r2h_sink *sink = NULL;
     if ((st = r2h_out_open_sink(path, &sink, msg, msglen)) != R2H_OK)
         return st;
@@ -166,7 +165,7 @@ static enum r2h_status open_partition(struct run *run, int bc,
         r2h_fmt(msg, msglen, "%s: cannot start Parquet writer: %s", path, r2h_status_str(st));
         return st;
     }
-    if ((st = add_metadata(run, w, h0)) != R2H_OK)
+    if ((st = add_metadata(run, w, r2h_index_res0_cell(bc))) != R2H_OK)
         return abort_writer(w, st, path, msg, msglen);
     *out = w;
     return R2H_OK;

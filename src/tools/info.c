@@ -142,7 +142,7 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
         if (strncmp(*e, "h0=", 3) != 0)
             continue;
         char path[4400], err[512];
-        r2h_fmt(path, sizeof path, "%s/%s/data_0.parquet", root, *e);
+        r2h_fmt(path, sizeof path, "%s/%s/" R2H_DATASET_PART_FILE, root, *e);
         struct r2h_pq_reader *r = r2h_partition_open(path, err, sizeof err);
         if (!r) {
             unreadable++;

@@ -147,7 +147,7 @@ static enum r2h_status load(const char *output, const char *want, struct cellval
         if (strncmp(*e, "h0=", 3) != 0)
             continue;
         char path[4400];
-        r2h_fmt(path, sizeof path, "%s/%s/data_0.parquet", root, *e);
+        r2h_fmt(path, sizeof path, "%s/%s/" R2H_DATASET_PART_FILE, root, *e);
         struct r2h_pq_reader *r = r2h_partition_open(path, err, errlen);
         if (!r) {
             st = R2H_ERR_INPUT;
