@@ -113,6 +113,22 @@ enum r2h_part_state r2h_partition_state(const char *path, const char *fingerprin
 /* 1 when path is a Parquet file whose footer has raster2h3:fingerprint (raster2h3 wrote it). */
 int r2h_partition_is_ours(const char *path);
 
+/* A partition file's footer metadata: the raster2h3:<name> key-value pairs, as strings, in the
+ * order r2h_part_meta_write writes them (part_meta.c). aggregate and srs are written only when
+ * not NULL, scale/offset/unit/unscaled only when scale is not NULL; the others always (a NULL
+ * value is a key without a value). r2h_part_meta_read sets every field from a reader's footer
+ * (NULL when absent); the strings are the reader's and live until it is closed. */
+struct r2h_part_meta {
+    const char *version, *h3_version, *gdal_version, *source, *band, *nodata, *dtype, *crs;
+    const char *partition, *mode, *fingerprint, *value_column, *value_columns;
+    const char *source_etag, *source_size, *source_mtime, *aggregate, *resolution;
+    const char *crs_wkt, *srs, *scale, *offset, *unit, *unscaled;
+};
+struct r2h_pq_writer;
+struct r2h_pq_reader;
+enum r2h_status r2h_part_meta_write(const struct r2h_part_meta *m, struct r2h_pq_writer *w);
+void r2h_part_meta_read(const struct r2h_pq_reader *r, struct r2h_part_meta *m);
+
 /* The dataset manifest, OUTPUT/_manifest.json. A whole run writes it twice (atomically): with
  * "complete": false and the partitions it expects before writing any, and with "complete": true
  * last. */

@@ -153,8 +153,10 @@ static enum r2h_status load(const char *output, const char *want, struct cellval
             st = R2H_ERR_INPUT;
             break;
         }
-        const char *res = r2h_pq_reader_kv(r, "raster2h3:resolution");
-        const char *vname = r2h_pq_reader_kv(r, "raster2h3:value_column");
+        struct r2h_part_meta pm;
+        r2h_part_meta_read(r, &pm);
+        const char *res = pm.resolution;
+        const char *vname = pm.value_column;
         char cname[16], buf[300];
         r2h_cell_column_name(res ? atoi(res) : -1, cname, sizeof cname);
         int ccol = r2h_pq_reader_find_column(r, cname), vcol = -1;

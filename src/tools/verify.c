@@ -122,9 +122,11 @@ static char *dup_str(const char *s)
  * NoData list of the first partition (verify --input counts with it). */
 static void record_identity(struct verify *v, const struct r2h_pq_reader *r, int bc)
 {
-    const char *fp = r2h_pq_reader_kv(r, "raster2h3:fingerprint");
-    const char *src = r2h_pq_reader_kv(r, "raster2h3:source");
-    const char *nd = r2h_pq_reader_kv(r, "raster2h3:nodata");
+    struct r2h_part_meta pm;
+    r2h_part_meta_read(r, &pm);
+    const char *fp = pm.fingerprint;
+    const char *src = pm.source;
+    const char *nd = pm.nodata;
     r2h_fmt(v->fp[bc], sizeof v->fp[bc], "%s", fp ? fp : "none");
     r2h_free(v->source[bc]);
     v->source[bc] = dup_str(src ? src : "(unknown)");
@@ -290,7 +292,9 @@ static void pixel_content(struct verify *v, struct r2h_pq_reader *r, const char 
 /* Aggregate rows: sums of <v>_sum and <v>_mean x count, extremes of <v>_min and <v>_max. */
 static void aggregate_content(struct verify *v, struct r2h_pq_reader *r, struct content *c)
 {
-    const char *vn = v->value_name, *spec = r2h_pq_reader_kv(r, "raster2h3:aggregate");
+    struct r2h_part_meta pm;
+    r2h_part_meta_read(r, &pm);
+    const char *vn = v->value_name, *spec = pm.aggregate;
     const int density = !spec || !strstr(spec, "density=none");
     static const char *const suffix[] = {"sum", "mean", "min", "max"};
     int col[4], cnt = r2h_pq_reader_find_column(r, "count");
@@ -346,23 +350,25 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
             problem(v, "%s: unreadable: %s", dirname, err);
         return;
     }
-    const char *res_s = r2h_pq_reader_kv(r, "raster2h3:resolution");
+    struct r2h_part_meta pm;
+    r2h_part_meta_read(r, &pm);
+    const char *res_s = pm.resolution;
     int res = res_s ? atoi(res_s) : -1;
     if (v->resolution < 0)
         v->resolution = res;
     char cellname[8];
     r2h_cell_column_name(v->resolution, cellname, sizeof cellname);
     int ccol = r2h_pq_reader_find_column(r, cellname);
-    const char *mode = r2h_pq_reader_kv(r, "raster2h3:mode");
+    const char *mode = pm.mode;
     const int agg = mode && strcmp(mode, "aggregate") == 0;
-    const int extended = agg || r2h_pq_reader_kv(r, "raster2h3:aggregate");
+    const int extended = agg || pm.aggregate;
     if (agg)
         v->aggregate = 1;
-    const int nvals = footer_bands(v, r2h_pq_reader_kv(r, "raster2h3:band"));
-    const char *srs = r2h_pq_reader_kv(r, "raster2h3:srs");
+    const int nvals = footer_bands(v, pm.band);
+    const char *srs = pm.srs;
     if (srs && !v->srs[0])
         r2h_fmt(v->srs, sizeof v->srs, "%s", srs);
-    const char *unscaled = r2h_pq_reader_kv(r, "raster2h3:unscaled");
+    const char *unscaled = pm.unscaled;
     if (unscaled && strcmp(unscaled, "true") == 0)
         v->unscaled = 1;
     record_identity(v, r, bc);
@@ -373,7 +379,7 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
         r2h_pq_reader_close(r);
         return;
     }
-    const char *vcname = r2h_pq_reader_kv(r, "raster2h3:value_column");
+    const char *vcname = pm.value_column;
     int vcol = extended ? -1 : ccol == 0 ? 1 : 0, mincol = -1, maxcol = -1, cntcol = -1;
     if (extended && vcname) {
         char name[300];
