@@ -37,74 +37,55 @@ fail:
     return R2H_ERR_IO;
 }
 
-/* What the input says beyond its values: the CRS as WKT2 (and the --srs that assigned it), and
- * when a band has them, per-band scale, offset and unit and whether --unscale applied them. */
-static enum r2h_status add_input_metadata(struct run *run, struct r2h_pq_writer *w)
-{
-    const struct r2h_raster_info *in = run->info;
-    enum r2h_status st =
-        r2h_pq_writer_add_kv(w, "raster2h3:crs_wkt", r2h_raster_crs_wkt(run->raster));
-    if (st == R2H_OK && run->opt->srs && *run->opt->srs)
-        st = r2h_pq_writer_add_kv(w, "raster2h3:srs", run->opt->srs);
-    if (st != R2H_OK || !r2h_bands_has_scale(in))
-        return st;
-    char scale[2048], offset[2048], units[4096];
-    r2h_bands_list(run->bands, in, R2H_LIST_SCALE, scale, sizeof scale);
-    r2h_bands_list(run->bands, in, R2H_LIST_OFFSET, offset, sizeof offset);
-    r2h_bands_list(run->bands, in, R2H_LIST_UNITS_JSON, units, sizeof units);
-    if ((st = r2h_pq_writer_add_kv(w, "raster2h3:scale", scale)) == R2H_OK &&
-        (st = r2h_pq_writer_add_kv(w, "raster2h3:offset", offset)) == R2H_OK &&
-        (st = r2h_pq_writer_add_kv(w, "raster2h3:unit", units)) == R2H_OK)
-        st = r2h_pq_writer_add_kv(w, "raster2h3:unscaled", run->opt->unscale ? "true" : "false");
-    return st;
-}
-
+/* The footer: what produced the file, and what the input says beyond its values (the CRS as
+ * WKT2 and the --srs that assigned it; when a band has them, per-band scale, offset and unit and
+ * whether --unscale applied them). */
 static enum r2h_status add_metadata(struct run *run, struct r2h_pq_writer *w, uint64_t h0)
 {
     const struct r2h_convert_options *o = run->opt;
     const struct r2h_raster_info *in = run->info;
-    char bands[512], nd[2048], dtypes[512], names[4096], cell[32], size[32], mtime[32];
+    char bands[512], nd[2048], dtypes[512], names[4096], cell[32], size[32], mtime[32], res[8];
+    char scale[2048], offset[2048], units[4096];
     r2h_fmt(cell, sizeof cell, "%015llx", (unsigned long long)h0);
     r2h_bands_list(run->bands, in, R2H_LIST_BANDS, bands, sizeof bands);
     r2h_bands_list(run->bands, in, R2H_LIST_NODATA, nd, sizeof nd);
     r2h_bands_list(run->bands, in, R2H_LIST_DTYPES, dtypes, sizeof dtypes);
     r2h_bands_list(run->bands, in, R2H_LIST_NAMES_JSON, names, sizeof names);
-    struct {
-        const char *k, *v;
-    } kv[] = {
-        {"raster2h3:version", r2h_version()},
-        {"raster2h3:h3_version", r2h_h3_version()},
-        {"raster2h3:gdal_version", r2h_gdal_version()},
-        {"raster2h3:source", o->input},
-        {"raster2h3:band", bands},
-        {"raster2h3:nodata", nd},
-        {"raster2h3:dtype", dtypes},
-        {"raster2h3:crs", in->crs_name},
-        {"raster2h3:partition", cell},
-        {"raster2h3:mode", run->agg && r2h_agg_grouped(run->agg) ? "aggregate" : "pixel"},
-        {"raster2h3:fingerprint", run->fingerprint},
-        {"raster2h3:value_column", run->value_name},
-        {"raster2h3:value_columns", names},
-        {"raster2h3:source_etag", in->source_etag},
-        {"raster2h3:source_size",
-         (r2h_fmt(size, sizeof size, "%llu", (unsigned long long)in->source_size), size)},
-        {"raster2h3:source_mtime",
-         (r2h_fmt(mtime, sizeof mtime, "%lld", (long long)in->source_mtime), mtime)},
-    };
-    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
-        enum r2h_status st = r2h_pq_writer_add_kv(w, kv[i].k, kv[i].v);
-        if (st != R2H_OK)
-            return st;
-    }
-    char res[8];
+    r2h_fmt(size, sizeof size, "%llu", (unsigned long long)in->source_size);
+    r2h_fmt(mtime, sizeof mtime, "%lld", (long long)in->source_mtime);
     r2h_fmt(res, sizeof res, "%d", o->resolution);
-    if (run->agg) {
-        enum r2h_status st = r2h_pq_writer_add_kv(w, "raster2h3:aggregate", r2h_agg_spec(run->agg));
-        if (st != R2H_OK)
-            return st;
+    struct r2h_part_meta m = {
+        .version = r2h_version(),
+        .h3_version = r2h_h3_version(),
+        .gdal_version = r2h_gdal_version(),
+        .source = o->input,
+        .band = bands,
+        .nodata = nd,
+        .dtype = dtypes,
+        .crs = in->crs_name,
+        .partition = cell,
+        .mode = run->agg && r2h_agg_grouped(run->agg) ? "aggregate" : "pixel",
+        .fingerprint = run->fingerprint,
+        .value_column = run->value_name,
+        .value_columns = names,
+        .source_etag = in->source_etag,
+        .source_size = size,
+        .source_mtime = mtime,
+        .aggregate = run->agg ? r2h_agg_spec(run->agg) : NULL,
+        .resolution = res,
+        .crs_wkt = r2h_raster_crs_wkt(run->raster),
+        .srs = o->srs && *o->srs ? o->srs : NULL,
+    };
+    if (r2h_bands_has_scale(in)) {
+        r2h_bands_list(run->bands, in, R2H_LIST_SCALE, scale, sizeof scale);
+        r2h_bands_list(run->bands, in, R2H_LIST_OFFSET, offset, sizeof offset);
+        r2h_bands_list(run->bands, in, R2H_LIST_UNITS_JSON, units, sizeof units);
+        m.scale = scale;
+        m.offset = offset;
+        m.unit = units;
+        m.unscaled = o->unscale ? "true" : "false";
     }
-    enum r2h_status st = r2h_pq_writer_add_kv(w, "raster2h3:resolution", res);
-    return st != R2H_OK ? st : add_input_metadata(run, w);
+    return r2h_part_meta_write(&m, w);
 }
 
 /* Discard a partition file after error st; msg gets the writer's message with the path. */
@@ -134,8 +115,7 @@ static enum r2h_status close_writer(struct r2h_pq_writer *w, const char *path, c
 
 void r2h_conv_partition_path(const struct run *run, int bc, char *path, size_t len)
 {
-    r2h_fmt(path, len, "%s/h0=%015llx/data_0.parquet", run->root,
-            (unsigned long long)r2h_index_res0_cell(bc));
+    r2h_dataset_part_path(run->root, bc, path, len);
 }
 
 /* Open partition bc's file for writing (its directory made when local): the path into path, a
@@ -146,13 +126,13 @@ static enum r2h_status open_partition(struct run *run, int bc,
                                       char *path, size_t pathlen, struct r2h_pq_writer **out,
                                       char *msg, size_t msglen)
 {
-    const uint64_t h0 = r2h_index_res0_cell(bc);
-    char dir[4096];
+    char dir[4096], name[32];
     enum r2h_status st;
-    r2h_fmt(dir, sizeof dir, "%s/h0=%015llx", run->root, (unsigned long long)h0);
+    r2h_dataset_part_dir(bc, name, sizeof name);
+    r2h_fmt(dir, sizeof dir, "%s/%s", run->root, name);
     if (!run->remote && (st = r2h_conv_mkdir_p(dir, msg, msglen)) != R2H_OK)
         return st;
-    r2h_fmt(path, pathlen, "%s/data_0.parquet", dir);
+    r2h_fmt(path, pathlen, "%s/" R2H_DATASET_PART_FILE, dir);
     struct r2h_sink *sink = NULL;
     if ((st = r2h_out_open_sink(path, &sink, msg, msglen)) != R2H_OK)
         return st;
@@ -166,7 +146,7 @@ static enum r2h_status open_partition(struct run *run, int bc,
         r2h_fmt(msg, msglen, "%s: cannot start Parquet writer: %s", path, r2h_status_str(st));
         return st;
     }
-    if ((st = add_metadata(run, w, h0)) != R2H_OK)
+    if ((st = add_metadata(run, w, r2h_index_res0_cell(bc))) != R2H_OK)
         return abort_writer(w, st, path, msg, msglen);
     *out = w;
     return R2H_OK;

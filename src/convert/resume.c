@@ -11,24 +11,6 @@
 #include "convert_internal.h"
 #include "r2h_pq_reader.h"
 
-/* Base cell of a partition entry "h0=<15 hex>/<name>" of the dataset listing, else -1; *name
- * gets the file name. */
-static int entry_partition(const char *entry, const char **name)
-{
-    const char *slash = strchr(entry, '/');
-    if (strncmp(entry, "h0=", 3) != 0 || !slash || slash - entry != 18 || strchr(slash + 1, '/'))
-        return -1;
-    char *end;
-    unsigned long long c = strtoull(entry + 3, &end, 16);
-    if (end != slash)
-        return -1;
-    int bc = r2h_index_base_cell(c);
-    if (bc < 0 || bc >= R2H_NUM_BASE_CELLS || r2h_index_res0_cell(bc) != c)
-        return -1;
-    *name = slash + 1;
-    return bc;
-}
-
 static enum r2h_status refuse_foreign(struct run *run, const char *path)
 {
     r2h_fmt(run->err, run->errlen,
@@ -46,7 +28,7 @@ static enum r2h_status refuse_foreign(struct run *run, const char *path)
 static enum r2h_status partition_extra(struct run *run, int bc, const char *name, const char *path)
 {
     const int dry = run->opt->dry_run;
-    if (strncmp(name, ".data_0.parquet.tmp-", 20) == 0) {
+    if (r2h_dataset_is_temp(name)) {
         if (!dry)
             VSIUnlink(path);
         return R2H_OK;
@@ -74,9 +56,9 @@ static enum r2h_status scan_partitions(struct run *run)
     const VSIDIREntry *e;
     while (dir && st == R2H_OK && (e = VSIGetNextDirEntry(dir))) {
         const char *name = NULL;
-        int bc = entry_partition(e->pszName, &name);
+        int bc = r2h_dataset_part_entry(e->pszName, &name);
         if (bc < 0 || (wu >= 0 && bc != wu) || !*name || VSI_ISDIR(e->nMode) ||
-            strcmp(name, "data_0.parquet") == 0)
+            strcmp(name, R2H_DATASET_PART_FILE) == 0)
             continue;
         char path[4600];
         r2h_fmt(path, sizeof path, "%s/%s", run->root, e->pszName);
@@ -213,28 +195,22 @@ enum r2h_status r2h_conv_finish_dataset(struct run *run)
  * is complete (and nothing stale is around). */
 int r2h_conv_manifest_done(const struct run *run)
 {
-    char path[4200];
-    r2h_fmt(path, sizeof path, "%s/_manifest.json", run->root);
-    uint8_t *data = NULL;
-    size_t n = 0;
-    if (r2h_out_read_all(path, 1 << 20, &data, &n) != R2H_OK)
+    struct r2h_manifest *m = r2h_calloc(1, sizeof *m);
+    char err[512];
+    if (!m || r2h_manifest_read(run->root, m, err, sizeof err) != R2H_OK) {
+        r2h_free(m); /* unreadable or malformed: not complete */
         return 0;
-    char buf[65536];
-    n = n < sizeof buf - 1 ? n : sizeof buf - 1;
-    memcpy(buf, data, n);
-    buf[n] = 0;
-    r2h_free(data);
-    char want[64];
-    r2h_fmt(want, sizeof want, "\"fingerprint\": \"%s\"", run->fingerprint);
-    if (!strstr(buf, want) || strstr(buf, "\"complete\": false"))
-        return 0;
+    }
+    int done = !m->incomplete && m->fingerprint && strcmp(m->fingerprint, run->fingerprint) == 0;
     int listed = 0;
-    for (const char *p = buf; (p = strstr(p, "\"h0\": ")); p++)
-        listed++;
-    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
+    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
+        listed += m->parts[bc].listed;
         if (run->stale[bc])
-            return 0;
-    return listed == run->res.partitions_skipped;
+            done = 0;
+    }
+    r2h_manifest_clear(m);
+    r2h_free(m);
+    return done && listed == run->res.partitions_skipped;
 }
 
 /* --dry-run: the plan as PLAN_LINE events, one per partition decision plus the read. */

@@ -69,11 +69,12 @@ enum r2h_part_state r2h_partition_state(const char *path, const char *fingerprin
     struct r2h_pq_reader *r = r2h_partition_open(path, err, sizeof err);
     if (!r)
         return R2H_PART_FOREIGN; /* raster2h3 never leaves a partial data_0.parquet */
-    const char *fp = r2h_pq_reader_kv(r, "raster2h3:fingerprint");
+    struct r2h_part_meta pm;
+    r2h_part_meta_read(r, &pm);
+    const char *fp = pm.fingerprint;
     enum r2h_part_state st =
         !fp ? R2H_PART_FOREIGN
-        : strcmp(fp, fingerprint) == 0 &&
-                partition_key_matches(path, r2h_pq_reader_kv(r, "raster2h3:partition"))
+        : strcmp(fp, fingerprint) == 0 && partition_key_matches(path, pm.partition)
             ? R2H_PART_COMPLETE
             : R2H_PART_STALE;
     if (rows)
@@ -88,7 +89,9 @@ int r2h_partition_is_ours(const char *path)
     struct r2h_pq_reader *r = r2h_partition_open(path, err, sizeof err);
     if (!r)
         return 0;
-    const int ours = r2h_pq_reader_kv(r, "raster2h3:fingerprint") != NULL;
+    struct r2h_part_meta pm;
+    r2h_part_meta_read(r, &pm);
+    const int ours = pm.fingerprint != NULL;
     r2h_pq_reader_close(r);
     return ours;
 }

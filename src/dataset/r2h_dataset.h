@@ -13,6 +13,24 @@
  * h0 would clash with the Hive partition key h0=, which every reader adds as a string). */
 void r2h_cell_column_name(int res, char *dst, size_t len);
 
+/* The layout (layout.c), spelled nowhere else: base cell bc's partition is the directory
+ * h0=<its resolution-0 cell, 15 lowercase hex digits> holding one file, data_0.parquet. A sink
+ * writes it first as the hidden temporary ".data_0.parquet.tmp-..." beside it (r2h_sink.h). */
+#define R2H_DATASET_PART_FILE "data_0.parquet"
+#define R2H_DATASET_TEMP_PREFIX "." R2H_DATASET_PART_FILE ".tmp-"
+#define R2H_DATASET_MANIFEST "_manifest.json"
+/* "h0=<cell>" of base cell bc into dst. */
+void r2h_dataset_part_dir(int bc, char *dst, size_t len);
+/* "<root>/h0=<cell>/data_0.parquet" of base cell bc into dst. */
+void r2h_dataset_part_path(const char *root, int bc, char *dst, size_t len);
+/* Base cell of a directory name "h0=<15 lowercase hex>" naming a resolution-0 cell, else -1. */
+int r2h_dataset_part_of(const char *name);
+/* Base cell of a listing entry "h0=<cell>/<name>" (one level inside a partition directory),
+ * else -1; *name gets the file name (possibly empty). */
+int r2h_dataset_part_entry(const char *entry, const char **name);
+/* 1 when name (a file name in a partition directory) is a sink's hidden temporary. */
+int r2h_dataset_is_temp(const char *name);
+
 /* splitmix64's finaliser: a bijective 64-bit mix. */
 static inline uint64_t r2h_mix64(uint64_t x)
 {
@@ -95,12 +113,30 @@ enum r2h_part_state r2h_partition_state(const char *path, const char *fingerprin
 /* 1 when path is a Parquet file whose footer has raster2h3:fingerprint (raster2h3 wrote it). */
 int r2h_partition_is_ours(const char *path);
 
+/* A partition file's footer metadata: the raster2h3:<name> key-value pairs, as strings, in the
+ * order r2h_part_meta_write writes them (part_meta.c). aggregate and srs are written only when
+ * not NULL, scale/offset/unit/unscaled only when scale is not NULL; the others always (a NULL
+ * value is a key without a value). r2h_part_meta_read sets every field from a reader's footer
+ * (NULL when absent); the strings are the reader's and live until it is closed. */
+struct r2h_part_meta {
+    const char *version, *h3_version, *gdal_version, *source, *band, *nodata, *dtype, *crs;
+    const char *partition, *mode, *fingerprint, *value_column, *value_columns;
+    const char *source_etag, *source_size, *source_mtime, *aggregate, *resolution;
+    const char *crs_wkt, *srs, *scale, *offset, *unit, *unscaled;
+};
+struct r2h_pq_writer;
+struct r2h_pq_reader;
+enum r2h_status r2h_part_meta_write(const struct r2h_part_meta *m, struct r2h_pq_writer *w);
+void r2h_part_meta_read(const struct r2h_pq_reader *r, struct r2h_part_meta *m);
+
 /* The dataset manifest, OUTPUT/_manifest.json. A whole run writes it twice (atomically): with
  * "complete": false and the partitions it expects before writing any, and with "complete": true
  * last. */
 struct r2h_manifest_part {
     uint64_t rows, bytes;
     double min, max;
+    int listed; /* set by r2h_manifest_read: the manifest lists this partition (the writer
+                 * lists those with rows != 0) */
 };
 struct r2h_manifest {
     const char *fingerprint, *source, *value_name;
@@ -109,8 +145,26 @@ struct r2h_manifest {
     int incomplete; /* 1: "complete": false (written before the partitions) */
     uint64_t total_rows;
     struct r2h_manifest_part parts[122];
+    char *storage; /* r2h_manifest_read's strings (freed by r2h_manifest_clear), else NULL */
 };
 enum r2h_status r2h_manifest_write(const char *output, const struct r2h_manifest *m, char *err,
                                    size_t errlen);
+/* Parse a manifest's text (manifest.c: a JSON parser for objects, arrays, strings with
+ * escapes, numbers, true/false/null; also the bare inf/-inf/nan the writer prints for min and
+ * max of a partition without statistics) into *m, which it zeroes first: the fields the writer
+ * takes (value_names_json is the array's text as written, bands the numbers joined by ","),
+ * parts[bc].listed for every partition listed. Unknown keys are skipped. R2H_ERR_FORMAT with the
+ * reason in err for text that is not such a manifest (syntax, wrong types, an h0 that is not a
+ * resolution-0 cell or is listed twice, nesting deeper than 16). Free with r2h_manifest_clear.
+ * Not thread-safe on one *m; distinct manifests are independent. */
+enum r2h_status r2h_manifest_parse(const char *text, size_t len, struct r2h_manifest *m, char *err,
+                                   size_t errlen);
+/* Read and parse OUTPUT/_manifest.json (output as r2h_out_root gives it). When it cannot be
+ * read: the status of r2h_out_fetch (R2H_ERR_INPUT when missing, R2H_ERR_TRANSIENT, R2H_ERR_IO);
+ * malformed: R2H_ERR_FORMAT. err says why. */
+enum r2h_status r2h_manifest_read(const char *output, struct r2h_manifest *m, char *err,
+                                  size_t errlen);
+/* Free what r2h_manifest_read / r2h_manifest_parse allocated; *m is zeroed. */
+void r2h_manifest_clear(struct r2h_manifest *m);
 
 #endif

@@ -113,34 +113,35 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
         if (strncmp(*e, "h0=", 3) != 0)
             continue;
         char path[4400], err[512];
-        r2h_fmt(path, sizeof path, "%s/%s/data_0.parquet", root, *e);
+        r2h_fmt(path, sizeof path, "%s/%s/" R2H_DATASET_PART_FILE, root, *e);
         struct r2h_pq_reader *r = r2h_partition_open(path, err, sizeof err);
         if (!r) {
             unreadable++;
             continue;
         }
         parts++;
-        note_run(seen, r2h_pq_reader_kv(r, "raster2h3:fingerprint"),
-                 r2h_pq_reader_kv(r, "raster2h3:source"));
+        struct r2h_part_meta pm;
+        r2h_part_meta_read(r, &pm);
+        note_run(seen, pm.fingerprint, pm.source);
         rows += r2h_pq_reader_num_rows(r);
         bytes += r2h_pq_reader_file_size(r);
         struct {
-            const char *k;
+            const char *v;
             char *dst;
             size_t len;
-        } kv[] = {{"raster2h3:resolution", resolution, sizeof resolution},
-                  {"raster2h3:mode", mode, sizeof mode},
-                  {"raster2h3:source", source, sizeof source},
-                  {"raster2h3:version", version, sizeof version},
-                  {"raster2h3:h3_version", h3v, sizeof h3v},
-                  {"raster2h3:aggregate", spec, sizeof spec},
-                  {"raster2h3:value_column", value, sizeof value},
-                  {"raster2h3:scale", scale, sizeof scale},
-                  {"raster2h3:offset", offset, sizeof offset},
-                  {"raster2h3:unit", unit, sizeof unit},
-                  {"raster2h3:unscaled", unscaled, sizeof unscaled}};
+        } kv[] = {{pm.resolution, resolution, sizeof resolution},
+                  {pm.mode, mode, sizeof mode},
+                  {pm.source, source, sizeof source},
+                  {pm.version, version, sizeof version},
+                  {pm.h3_version, h3v, sizeof h3v},
+                  {pm.aggregate, spec, sizeof spec},
+                  {pm.value_column, value, sizeof value},
+                  {pm.scale, scale, sizeof scale},
+                  {pm.offset, offset, sizeof offset},
+                  {pm.unit, unit, sizeof unit},
+                  {pm.unscaled, unscaled, sizeof unscaled}};
         for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
-            const char *v = r2h_pq_reader_kv(r, kv[i].k);
+            const char *v = kv[i].v;
             if (v)
                 r2h_fmt(kv[i].dst, kv[i].len, "%s", v);
         }

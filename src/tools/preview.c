@@ -148,14 +148,16 @@ static enum r2h_status load(const char *output, const char *want, struct cellval
         if (strncmp(*e, "h0=", 3) != 0)
             continue;
         char path[4400];
-        r2h_fmt(path, sizeof path, "%s/%s/data_0.parquet", root, *e);
+        r2h_fmt(path, sizeof path, "%s/%s/" R2H_DATASET_PART_FILE, root, *e);
         struct r2h_pq_reader *r = r2h_partition_open(path, err, errlen);
         if (!r) {
             st = R2H_ERR_INPUT;
             break;
         }
-        const char *res = r2h_pq_reader_kv(r, "raster2h3:resolution");
-        const char *vname = r2h_pq_reader_kv(r, "raster2h3:value_column");
+        struct r2h_part_meta pm;
+        r2h_part_meta_read(r, &pm);
+        const char *res = pm.resolution;
+        const char *vname = pm.value_column;
         char cname[16], buf[300];
         r2h_cell_column_name(res ? atoi(res) : -1, cname, sizeof cname);
         int ccol = r2h_pq_reader_find_column(r, cname), vcol = -1;

@@ -123,9 +123,11 @@ static char *dup_str(const char *s)
  * NoData list of the first partition (verify --input counts with it). */
 static void record_identity(struct verify *v, const struct r2h_pq_reader *r, int bc)
 {
-    const char *fp = r2h_pq_reader_kv(r, "raster2h3:fingerprint");
-    const char *src = r2h_pq_reader_kv(r, "raster2h3:source");
-    const char *nd = r2h_pq_reader_kv(r, "raster2h3:nodata");
+    struct r2h_part_meta pm;
+    r2h_part_meta_read(r, &pm);
+    const char *fp = pm.fingerprint;
+    const char *src = pm.source;
+    const char *nd = pm.nodata;
     r2h_fmt(v->fp[bc], sizeof v->fp[bc], "%s", fp ? fp : "none");
     r2h_free(v->source[bc]);
     v->source[bc] = dup_str(src ? src : "(unknown)");
@@ -178,23 +180,10 @@ static void check_partition_dir(struct verify *v, const char *dirname)
     char **entries = VSIReadDir(dir);
     CPLPopErrorHandler();
     for (char **e = entries; e && *e; e++)
-        if (**e != '.' && strcmp(*e, "data_0.parquet") != 0)
+        if (**e != '.' && strcmp(*e, R2H_DATASET_PART_FILE) != 0)
             problem(v, "%s/%s: unexpected file in a partition (readers include it in the data)",
                     dirname, *e);
     CSLDestroy(entries);
-}
-
-/* Base cell of a directory name "h0=<15 hex>" naming a resolution-0 cell, else -1. */
-static int partition_of(const char *name)
-{
-    if (strncmp(name, "h0=", 3) != 0 || strlen(name) != 18)
-        return -1;
-    char *end;
-    unsigned long long c = strtoull(name + 3, &end, 16);
-    if (*end || strspn(name + 3, "0123456789abcdef") != 15)
-        return -1;
-    int bc = r2h_index_base_cell(c);
-    return bc < R2H_NUM_BASE_CELLS && r2h_index_res0_cell(bc) == c ? bc : -1;
 }
 
 /* Check the cells of one row group: valid, resolution, base cell, ascending after *last. */
@@ -304,7 +293,9 @@ static void pixel_content(struct verify *v, struct r2h_pq_reader *r, const char 
 /* Aggregate rows: sums of <v>_sum and <v>_mean x count, extremes of <v>_min and <v>_max. */
 static void aggregate_content(struct verify *v, struct r2h_pq_reader *r, struct content *c)
 {
-    const char *vn = v->value_name, *spec = r2h_pq_reader_kv(r, "raster2h3:aggregate");
+    struct r2h_part_meta pm;
+    r2h_part_meta_read(r, &pm);
+    const char *vn = v->value_name, *spec = pm.aggregate;
     const int density = !spec || !strstr(spec, "density=none");
     static const char *const suffix[] = {"sum", "mean", "min", "max"};
     int col[4], cnt = r2h_pq_reader_find_column(r, "count");
@@ -352,7 +343,7 @@ static void aggregate_content(struct verify *v, struct r2h_pq_reader *r, struct 
 static void check_partition(struct verify *v, int bc, const char *dirname)
 {
     char path[4400], err[512];
-    r2h_fmt(path, sizeof path, "%s/%s/data_0.parquet", v->root, dirname);
+    r2h_fmt(path, sizeof path, "%s/%s/" R2H_DATASET_PART_FILE, v->root, dirname);
     struct r2h_pq_reader *r = NULL;
     enum r2h_status fst = r2h_partition_fetch(path, &r, err, sizeof err);
     if (fst != R2H_OK) {
@@ -360,23 +351,25 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
             problem(v, "%s: unreadable: %s", dirname, err);
         return;
     }
-    const char *res_s = r2h_pq_reader_kv(r, "raster2h3:resolution");
+    struct r2h_part_meta pm;
+    r2h_part_meta_read(r, &pm);
+    const char *res_s = pm.resolution;
     int res = res_s ? atoi(res_s) : -1;
     if (v->resolution < 0)
         v->resolution = res;
     char cellname[8];
     r2h_cell_column_name(v->resolution, cellname, sizeof cellname);
     int ccol = r2h_pq_reader_find_column(r, cellname);
-    const char *mode = r2h_pq_reader_kv(r, "raster2h3:mode");
+    const char *mode = pm.mode;
     const int agg = mode && strcmp(mode, "aggregate") == 0;
-    const int extended = agg || r2h_pq_reader_kv(r, "raster2h3:aggregate");
+    const int extended = agg || pm.aggregate;
     if (agg)
         v->aggregate = 1;
-    const int nvals = footer_bands(v, r2h_pq_reader_kv(r, "raster2h3:band"));
-    const char *srs = r2h_pq_reader_kv(r, "raster2h3:srs");
+    const int nvals = footer_bands(v, pm.band);
+    const char *srs = pm.srs;
     if (srs && !v->srs[0])
         r2h_fmt(v->srs, sizeof v->srs, "%s", srs);
-    const char *unscaled = r2h_pq_reader_kv(r, "raster2h3:unscaled");
+    const char *unscaled = pm.unscaled;
     if (unscaled && strcmp(unscaled, "true") == 0)
         v->unscaled = 1;
     record_identity(v, r, bc);
@@ -387,7 +380,7 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
         r2h_pq_reader_close(r);
         return;
     }
-    const char *vcname = r2h_pq_reader_kv(r, "raster2h3:value_column");
+    const char *vcname = pm.value_column;
     int vcol = extended ? -1 : ccol == 0 ? 1 : 0, mincol = -1, maxcol = -1, cntcol = -1;
     if (extended && vcname) {
         char name[300];
@@ -471,15 +464,21 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
 /* Compare the manifest (if any) with the partitions found. */
 static void check_manifest(struct verify *v)
 {
-    char path[4200];
-    r2h_fmt(path, sizeof path, "%s/_manifest.json", v->root);
-    uint8_t *data = NULL;
-    size_t len = 0;
     char err[1024];
-    enum r2h_status st = r2h_out_fetch(path, 16 << 20, &data, &len, err, sizeof err);
+    struct r2h_manifest *m = r2h_calloc(1, sizeof *m);
+    if (!m) {
+        cannot_check(v, R2H_ERR_IO, "out of memory");
+        return;
+    }
+    enum r2h_status st = r2h_manifest_read(v->root, m, err, sizeof err);
+    if (st == R2H_ERR_FORMAT) {
+        problem(v, "_manifest.json: malformed (%s): rerun convert, or verify --write-manifest",
+                err);
+        goto out;
+    }
     if (st != R2H_OK) {
         if (cannot_check(v, st, err))
-            return;
+            goto out;
         /* Work units write none, and a run killed before its first partition leaves none: the
          * partitions alone cannot say whether some are missing. */
         if (!v->opt->input && v->opt->work_unit < 0)
@@ -487,44 +486,32 @@ static void check_manifest(struct verify *v)
                     "no _manifest.json: completeness unknown; run raster2h3 verify %s --input "
                     "INPUT",
                     v->opt->output);
-        return;
+        goto out;
     }
-    char *text = r2h_malloc(len + 1);
-    if (!text) {
-        r2h_free(data);
-        return;
-    }
-    memcpy(text, data, len);
-    text[len] = 0;
-    r2h_free(data);
-    uint8_t listed[R2H_NUM_BASE_CELLS] = {0};
-    const char *fp = strstr(text, "\"fingerprint\": \"");
-    if (fp)
-        sscanf(fp + 16, "%40[^\"]", v->manifest_fp);
-    const int incomplete = strstr(text, "\"complete\": false") != NULL;
-    if (incomplete)
+    if (m->fingerprint)
+        r2h_fmt(v->manifest_fp, sizeof v->manifest_fp, "%.40s", m->fingerprint);
+    if (m->incomplete)
         problem(v, "_manifest.json: incomplete (\"complete\": false): the run that wrote it did "
                    "not finish; rerun convert");
-    for (const char *p = text; (p = strstr(p, "{\"h0\": \"")); p++) {
-        unsigned long long c = strtoull(p + 8, NULL, 16), rows = 0;
-        const char *rp = strstr(p, "\"rows\": ");
-        if (rp)
-            rows = strtoull(rp + 8, NULL, 10);
-        int bc = r2h_index_base_cell(c);
-        if (bc >= R2H_NUM_BASE_CELLS || (v->opt->work_unit >= 0 && bc != v->opt->work_unit))
+    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
+        const struct r2h_manifest_part *p = &m->parts[bc];
+        const unsigned long long c = r2h_index_res0_cell(bc);
+        if (v->opt->work_unit >= 0 && bc != v->opt->work_unit)
             continue;
-        listed[bc] = 1;
-        if (!v->present[bc])
+        if (p->listed && !v->present[bc])
             problem(v, "manifest lists h0=%015llx but the partition is missing or unreadable", c);
-        else if (!incomplete && rows != v->manifest.parts[bc].rows)
-            problem(v, "manifest says h0=%015llx has %llu rows, the file has %llu", c, rows,
-                    (unsigned long long)v->manifest.parts[bc].rows);
+        else if (p->listed && !m->incomplete && p->rows != v->manifest.parts[bc].rows)
+            problem(v, "manifest says h0=%015llx has %llu rows, the file has %llu", c,
+                    (unsigned long long)p->rows, (unsigned long long)v->manifest.parts[bc].rows);
     }
     for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
-        if (v->present[bc] && !listed[bc])
+        if (!m->parts[bc].listed && v->present[bc] &&
+            (v->opt->work_unit < 0 || bc == v->opt->work_unit))
             problem(v, "h0=%015llx is not in the manifest",
                     (unsigned long long)r2h_index_res0_cell(bc));
-    r2h_free(text);
+out:
+    r2h_manifest_clear(m);
+    r2h_free(m);
 }
 
 /* Partition bc's content against the input's (its counts agree, or an aggregate has no count
@@ -678,9 +665,9 @@ enum r2h_status r2h_verify(const struct r2h_verify_options *opt, struct r2h_veri
         goto out;
     }
     for (char **e = entries; e && *e; e++) {
-        if (**e == '.' || strcmp(*e, "_manifest.json") == 0)
+        if (**e == '.' || strcmp(*e, R2H_DATASET_MANIFEST) == 0)
             continue; /* hidden temporaries, the manifest */
-        int bc = partition_of(*e);
+        int bc = r2h_dataset_part_of(*e);
         if (opt->work_unit >= 0 && bc != opt->work_unit)
             continue; /* verify --i N checks partition N only */
         if (bc < 0) {

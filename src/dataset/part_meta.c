@@ -1,0 +1,51 @@
+/* part_meta.c - a partition file's footer metadata (raster2h3:* key-value pairs), written and
+ * read in this one place. */
+#include <stddef.h>
+
+#include "r2h_dataset.h"
+#include "r2h_parquet.h"
+#include "r2h_pq_reader.h"
+
+/* The keys in footer order; "cond" ones are written only when set (scale, offset, unit and
+ * unscaled as a group, with scale). */
+static const struct {
+    const char *key;
+    size_t off;
+    int cond;
+} keys[] = {
+#define K(name, cond)                                                                              \
+    {                                                                                              \
+        "raster2h3:" #name, offsetof(struct r2h_part_meta, name), cond                             \
+    }
+    K(version, 0),       K(h3_version, 0),  K(gdal_version, 0), K(source, 0),
+    K(band, 0),          K(nodata, 0),      K(dtype, 0),        K(crs, 0),
+    K(partition, 0),     K(mode, 0),        K(fingerprint, 0),  K(value_column, 0),
+    K(value_columns, 0), K(source_etag, 0), K(source_size, 0),  K(source_mtime, 0),
+    K(aggregate, 1),     K(resolution, 0),  K(crs_wkt, 0),      K(srs, 1),
+    K(scale, 2),         K(offset, 2),      K(unit, 2),         K(unscaled, 2),
+#undef K
+};
+
+static const char **field(const struct r2h_part_meta *m, size_t i)
+{
+    return (const char **)((char *)(uintptr_t)m + keys[i].off);
+}
+
+enum r2h_status r2h_part_meta_write(const struct r2h_part_meta *m, struct r2h_pq_writer *w)
+{
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *v = *field(m, i);
+        if ((keys[i].cond == 1 && !v) || (keys[i].cond == 2 && !m->scale))
+            continue;
+        enum r2h_status st = r2h_pq_writer_add_kv(w, keys[i].key, v);
+        if (st != R2H_OK)
+            return st;
+    }
+    return R2H_OK;
+}
+
+void r2h_part_meta_read(const struct r2h_pq_reader *r, struct r2h_part_meta *m)
+{
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        *field(m, i) = r2h_pq_reader_kv(r, keys[i].key);
+}
