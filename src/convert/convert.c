@@ -51,14 +51,10 @@ void r2h_convert_options_init(struct r2h_convert_options *opt)
 
 void r2h_conv_warn(const struct run *run, const char *fmt, ...)
 {
-    if (!run->opt->event)
-        return;
-    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    r2h_conv_event_vline(run, R2H_EVENT_WARNING, fmt, ap);
     va_end(ap);
-    r2h_conv_event_line(run, R2H_EVENT_WARNING, "%s", line);
 }
 
 /* One warning for the selected bands whose scale/offset is not applied (no --unscale). */

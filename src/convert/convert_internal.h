@@ -13,6 +13,7 @@
 #define R2H_CONVERT_INTERNAL_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -87,6 +88,9 @@ void r2h_conv_event(const struct run *run, struct r2h_event *ev);
 /* An event whose payload is one line (plan line, nothing to do, warning); printf-style. */
 void r2h_conv_event_line(const struct run *run, enum r2h_event_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with a va_list (r2h_conv_warn forwards to it). */
+void r2h_conv_event_vline(const struct run *run, enum r2h_event_kind kind, const char *fmt,
+                          va_list ap) __attribute__((format(printf, 3, 0)));
 /* A progress event (throttled by the progress mode unless final); call with run->mu held. */
 void r2h_conv_progress_locked(struct run *run, int final);
 /* The --profile event: phase thread-seconds, index path, counters, peak RSS. */

@@ -18,13 +18,19 @@ void r2h_conv_event(const struct run *run, struct r2h_event *ev)
 
 void r2h_conv_event_line(const struct run *run, enum r2h_event_kind kind, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
+    r2h_conv_event_vline(run, kind, fmt, ap);
+    va_end(ap);
+}
+
+void r2h_conv_event_vline(const struct run *run, enum r2h_event_kind kind, const char *fmt,
+                          va_list ap)
+{
     if (!run->opt->event)
         return;
     char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
     struct r2h_event ev;
     memset(&ev, 0, sizeof ev);
     ev.kind = kind;
