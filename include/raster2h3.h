@@ -147,6 +147,17 @@ struct r2h_convert_options {
      * See struct r2h_event for which thread calls and what the payload holds. */
     void (*event)(void *event_ctx, const struct r2h_event *ev);
     void *event_ctx;
+    /* Fields added after the first versioned release (read only when struct_size covers them). */
+    /* How pixels become cell values (docs/design/0009-cell-sampling.md): POINT (default) one
+     * row per valid pixel, in the cell holding its centre; SAMPLE one row per cell whose centre
+     * lies on a valid pixel, the raster sampled there with `resample`; AUTO picks SAMPLE when
+     * the cells at `resolution` are smaller than the pixels over the raster, else POINT. */
+    enum r2h_method { R2H_METHOD_POINT, R2H_METHOD_SAMPLE, R2H_METHOD_AUTO } method;
+    enum r2h_resample {
+        R2H_RESAMPLE_NEAREST,  /* the pixel holding the centre; the band's type */
+        R2H_RESAMPLE_BILINEAR, /* 2x2 pixels around the centre; float64 */
+        R2H_RESAMPLE_CUBIC     /* 4x4, cubic convolution a = -0.5 (GDAL's cubic); float64 */
+    } resample;
 };
 
 /* nbands value selecting every band of the input. */

@@ -45,7 +45,9 @@ enum {
     OPT_JSON,
     OPT_WIDTH,
     OPT_EXTENT,
-    OPT_COLUMN
+    OPT_COLUMN,
+    OPT_METHOD,
+    OPT_RESAMPLE
 };
 
 enum { C = R2H_CLI_CONVERT, V = R2H_CLI_VERIFY, I = R2H_CLI_INFO, P = R2H_CLI_PREVIEW };
@@ -88,6 +90,14 @@ static const struct cli_opt options[] = {
     {"srs", required_argument, OPT_SRS, C | V, "SRS",
      "assign this CRS to the input (EPSG:4326, WKT, PROJ string; replaces the input's)"},
     {"input-url", required_argument, OPT_INPUT_URL, C, "URL", "input (instead of INPUT)"},
+    {"method", required_argument, OPT_METHOD, C, "M",
+     "point (default): a row per valid pixel, in the cell of its centre | sample: a row\n"
+     "                             per cell whose centre is on a valid pixel, the raster sampled\n"
+     "                             there (cells finer than pixels) | auto: sample when cells\n"
+     "                             are smaller than the pixels, else point"},
+    {"resample", required_argument, OPT_RESAMPLE, C, "K",
+     "kernel of --method sample: nearest (default; the band's type) | bilinear | cubic\n"
+     "                             (float64; no row where the kernel meets an invalid pixel)"},
     {"aggregate", no_argument, OPT_AGGREGATE, C, NULL,
      "one row per cell with statistics (--stat) instead of one row per pixel"},
     {"stat", required_argument, OPT_STAT, C, "LIST",
@@ -305,6 +315,7 @@ static int split_names(const char *s, char *buf, size_t len, const char **names,
 /* State of one parse beyond the option structs. */
 struct parse {
     const char *input_url, *i_flag;
+    int resample_given;
     int quiet, progress_set, band_set;
 };
 
@@ -438,6 +449,27 @@ static enum r2h_status convert_flag(struct r2h_cli_args *a, struct parse *ps, in
         else
             return bad(msg, len, "--cell-format must be uint64 or string, got '%s'", arg);
         break;
+    case OPT_METHOD:
+        if (strcmp(arg, "point") == 0)
+            o->method = R2H_METHOD_POINT;
+        else if (strcmp(arg, "sample") == 0)
+            o->method = R2H_METHOD_SAMPLE;
+        else if (strcmp(arg, "auto") == 0)
+            o->method = R2H_METHOD_AUTO;
+        else
+            return bad(msg, len, "--method must be point, sample or auto, got '%s'", arg);
+        break;
+    case OPT_RESAMPLE:
+        if (strcmp(arg, "nearest") == 0)
+            o->resample = R2H_RESAMPLE_NEAREST;
+        else if (strcmp(arg, "bilinear") == 0)
+            o->resample = R2H_RESAMPLE_BILINEAR;
+        else if (strcmp(arg, "cubic") == 0)
+            o->resample = R2H_RESAMPLE_CUBIC;
+        else
+            return bad(msg, len, "--resample must be nearest, bilinear or cubic, got '%s'", arg);
+        ps->resample_given = 1;
+        break;
     case OPT_INPUT_URL: ps->input_url = arg; break;
     case OPT_PROFILE: o->profile = 1; break;
     case OPT_OVERWRITE: o->overwrite = 1; break;
@@ -554,6 +586,8 @@ static enum r2h_status finish(struct r2h_cli_args *a, struct parse *ps, int argc
         return R2H_OK;
     }
     struct r2h_convert_options *o = &a->convert;
+    if (ps->resample_given && o->method == R2H_METHOD_POINT)
+        return bad(msg, len, "%s", "--resample needs --method sample (or auto)");
     if (ps->band_set && o->nbands)
         return bad(msg, len, "%s", "--band and --bands cannot be combined (use --bands B1,B2,...)");
     if (o->nbands && o->value_name) { /* a list, one name per band */

@@ -225,7 +225,7 @@ static void run_workers(struct run *run, void *(*fn)(void *))
  * sort scratch (8 bytes per packed row plus 512 KiB, else 32 bytes per row), 10% for read chunks,
  * 10% for merge buffers, 15% for Parquet row groups being encoded (about 3 copies of a row group
  * per writer), and GDAL's block cache (1/16, capped). */
-static void plan_memory(struct run *run, int nworkers)
+void r2h_conv_plan_memory(struct run *run, int nworkers)
 {
     const struct r2h_raster_info *in = run->info;
     const uint64_t b = run->budget;
@@ -274,7 +274,7 @@ int r2h_conv_thread_count(const struct r2h_convert_options *opt)
     return n < 1 ? 1 : n;
 }
 
-static enum r2h_status open_workers(struct run *run, int n, int with_rows)
+enum r2h_status r2h_conv_open_workers(struct run *run, int n, int with_rows)
 {
     const struct r2h_convert_options *opt = run->opt;
     if ((size_t)n > run->nchunks && run->nchunks > 0)
@@ -428,7 +428,7 @@ enum r2h_status r2h_conv_scan(struct run *run, int nthreads, int with_rows,
 {
     const struct r2h_convert_options *opt = run->opt;
     enum r2h_status st;
-    plan_memory(run, nthreads);
+    r2h_conv_plan_memory(run, nthreads);
     if (run->info->geographic && !run->info->rotated && !opt->reference_index &&
         (st = r2h_fast_grid_create(run->info->gt, run->info->width, run->info->height,
                                    opt->resolution, &run->grid)) != R2H_OK) {
@@ -440,7 +440,7 @@ enum r2h_status r2h_conv_scan(struct run *run, int nthreads, int with_rows,
         return st;
     if ((st = plan_chunks(run, (const int(*)[4])win, nwin)) != R2H_OK)
         return st;
-    if ((st = open_workers(run, nthreads, with_rows)) != R2H_OK)
+    if ((st = r2h_conv_open_workers(run, nthreads, with_rows)) != R2H_OK)
         return st;
     struct r2h_raster **rasters = r2h_malloc((size_t)run->nworkers * sizeof *rasters);
     run->scan = r2h_calloc((size_t)run->nworkers, sizeof *run->scan);
@@ -501,6 +501,9 @@ static enum r2h_status convert_run(const struct r2h_convert_options *opt,
     if (st != R2H_OK)
         goto out;
     warn_scale(&run);
+    const int sample = r2h_conv_method_sample(&run);
+    if ((st = r2h_conv_check_method(&run, sample)) != R2H_OK)
+        goto out;
     if ((st = r2h_agg_create(opt, run.info, run.bands, &run.agg, run.err, run.errlen)) != R2H_OK)
         goto out;
     if (run.agg && r2h_agg_packed(run.agg))
@@ -508,6 +511,8 @@ static enum r2h_status convert_run(const struct r2h_convert_options *opt,
     r2h_fingerprint(opt, run.info, run.bands, run.fingerprint, sizeof run.fingerprint);
     if (run.agg)
         r2h_agg_fingerprint(run.agg, run.fingerprint, sizeof run.fingerprint);
+    if (sample)
+        r2h_fingerprint_mix(run.fingerprint, sizeof run.fingerprint, r2h_conv_method_spec(&run));
     r2h_out_root(opt->output, run.root, sizeof run.root);
     run.remote = r2h_out_is_remote(run.root);
     if ((st = lock_output(&run, &lock)) != R2H_OK)
@@ -518,7 +523,8 @@ static enum r2h_status convert_run(const struct r2h_convert_options *opt,
         opt->work_unit >= 0 ? run.skip[opt->work_unit] : r2h_conv_manifest_done(&run);
     if (opt->dry_run) {
         int win[3][4], nwin = 0;
-        plan_memory(&run, r2h_conv_thread_count(opt)); /* chunk sizes as the real run plans them */
+        r2h_conv_plan_memory(
+            &run, r2h_conv_thread_count(opt)); /* chunk sizes as the real run plans them */
         if ((st = plan_windows(&run, win, &nwin)) == R2H_OK &&
             (st = plan_chunks(&run, (const int(*)[4])win, nwin)) == R2H_OK)
             r2h_conv_plan_events(&run);
@@ -539,13 +545,18 @@ static enum r2h_status convert_run(const struct r2h_convert_options *opt,
         st = R2H_ERR_IO;
         goto out;
     }
-    r2h_rowfmt_init(&run.fmt, opt->resolution, run.key_bits);
-    if ((st = r2h_runs_create(opt->tmpdir, &run.fmt, &run.runs, run.err, run.errlen)) != R2H_OK)
-        goto out;
     const int nthreads = r2h_conv_thread_count(opt);
     if (opt->threads > nthreads)
         r2h_conv_warn(&run, "--threads %d reduced to %d: each thread needs %llu MiB of --memory",
                       opt->threads, nthreads, (unsigned long long)(BUDGET_PER_THREAD >> 20));
+    if (sample) {
+        if ((st = r2h_conv_sample(&run, nthreads)) != R2H_OK)
+            goto out;
+        goto finish;
+    }
+    r2h_rowfmt_init(&run.fmt, opt->resolution, run.key_bits);
+    if ((st = r2h_runs_create(opt->tmpdir, &run.fmt, &run.runs, run.err, run.errlen)) != R2H_OK)
+        goto out;
     struct r2h_scan_consumer rows;
     r2h_conv_rows_consumer(&run, &rows);
     if ((st = r2h_conv_scan(&run, nthreads, 1, &rows)) != R2H_OK)
@@ -557,13 +568,14 @@ static enum r2h_status convert_run(const struct r2h_convert_options *opt,
     run_workers(&run, write_worker);
     if ((st = run.status) != R2H_OK)
         goto out;
+    for (int i = 0; i < run.nworkers; i++)
+        for (int k = 0; k < NPHASES; k++)
+            run.phase[k] += run.workers[i].phase[k];
+finish:
     if (opt->work_unit >= 0)
         r2h_conv_finish_work_unit(&run);
     else if ((st = r2h_conv_finish_dataset(&run)) != R2H_OK)
         goto out;
-    for (int i = 0; i < run.nworkers; i++)
-        for (int k = 0; k < NPHASES; k++)
-            run.phase[k] += run.workers[i].phase[k];
     pthread_mutex_lock(&run.mu);
     r2h_conv_progress_locked(&run, 1);
     pthread_mutex_unlock(&run.mu);

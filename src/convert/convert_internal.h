@@ -34,6 +34,7 @@ enum {
 };
 
 struct r2h_fast_grid;
+struct r2h_sampler;
 
 struct run {
     const struct r2h_convert_options *opt;
@@ -64,6 +65,8 @@ struct run {
     uint8_t stale[R2H_NUM_BASE_CELLS];       /* partitions present but not complete */
     uint8_t write_order[R2H_NUM_BASE_CELLS]; /* partitions by decreasing rows (balance) */
     struct r2h_manifest manifest;
+    struct r2h_sampler *sampler; /* --method sample: the ordered stream of rows (sample.c) */
+    uint8_t planned[R2H_NUM_BASE_CELLS]; /* sample: partitions the plan may give rows */
     double phase[NPHASES];
     double t_start, t_last_progress;
     uint64_t pixels_total;
@@ -107,6 +110,33 @@ enum r2h_status r2h_conv_write_partition(struct run *run, int bc, double *phase,
 /* The same with aggregation or extra columns (aggregate.c writes the rows). */
 enum r2h_status r2h_conv_write_partition_agg(struct run *run, int bc, struct r2h_raster *raster,
                                              double *phase, char *msg, size_t msglen);
+
+/* The rows of partition bc for its writer: the merge of the read pass's runs, or with
+ * --method sample the sampler's ordered stream (sample.c). */
+enum r2h_status r2h_conv_open_rows(struct run *run, int bc, struct r2h_merge **out);
+
+/* The scan per cell of a run (sample.c): workers, options and plan; finish adds its stats to
+ * the run and frees it. */
+struct r2h_conv_cells {
+    struct r2h_raster **rasters;
+    struct r2h_cells_options co;
+    struct r2h_cells_plan plan;
+    struct r2h_cells_stats *stats;
+};
+enum r2h_status r2h_conv_cells_setup(struct run *run, int nthreads, struct r2h_conv_cells *cs);
+void r2h_conv_cells_finish(struct run *run, struct r2h_conv_cells *cs);
+
+/* sample.c: the --method sample run after resume planning (scan per cell, ordered writer). */
+enum r2h_status r2h_conv_sample(struct run *run, int nthreads);
+/* Whether a method other than point applies; AUTO resolved into run (sample.c). */
+int r2h_conv_method_sample(struct run *run);
+/* Check the options against the method (sample: no --aggregate, one band for bilinear/cubic,
+ * whose value column becomes float64) and say which method AUTO chose (sample.c). */
+enum r2h_status r2h_conv_check_method(struct run *run, int sample);
+/* "method=sample;resample=<kernel>" for fingerprints and footers (sample.c). */
+const char *r2h_conv_method_spec(const struct run *run);
+/* "sample;resample=<kernel>" for the footer's raster2h3:method (sample.c). */
+const char *r2h_conv_method_meta(const struct run *run);
 
 /* resume.c */
 /* Mark partitions complete (skip) or stale, removing leftover temporary files and strays;
@@ -158,6 +188,11 @@ enum r2h_status r2h_conv_open(struct run *run);
  * scan with consumer; with_rows allocates the workers' row buffers (convert's consumer). */
 enum r2h_status r2h_conv_scan(struct run *run, int nthreads, int with_rows,
                               const struct r2h_scan_consumer *consumer);
+/* Split the memory budget into buffer sizes (convert.c, docs/design/0003-memory-budget.md). */
+void r2h_conv_plan_memory(struct run *run, int nworkers);
+/* n worker states, each with its own raster handle (worker 0 borrows run->raster); with_rows
+ * allocates the row buffers of the read pass (convert.c). */
+enum r2h_status r2h_conv_open_workers(struct run *run, int n, int with_rows);
 /* Release everything a run holds (convert.c). */
 void r2h_conv_close(struct run *run);
 /* The progress callback of the scan's consumers: pixels done, progress under run->mu. */

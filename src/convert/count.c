@@ -59,6 +59,30 @@ static enum r2h_status count_row(void *state, const struct r2h_scan_row *row, ch
     return R2H_OK;
 }
 
+/* The counter as a consumer of the scan per cell (--method sample datasets). */
+static enum r2h_status count_cells(void *state, const struct r2h_cells_batch *b, char *msg,
+                                   size_t msglen)
+{
+    struct counter *k = state;
+    if (b->n > k->cap) {
+        r2h_free(k->keys);
+        k->keys = r2h_malloc(b->n * sizeof *k->keys);
+        k->cap = k->keys ? b->n : 0;
+        if (!k->keys) {
+            r2h_fmt(msg, msglen, "out of memory counting cells");
+            return R2H_ERR_NOMEM;
+        }
+    }
+    if (b->vals)
+        r2h_bands_keys(k->run->bands, b->vals, b->n, k->keys);
+    else
+        for (size_t i = 0; i < b->n; i++)
+            k->keys[i] = r2h_narrow_key(R2H_DT_FLOAT64, &b->dvals[i]);
+    for (size_t i = 0; i < b->n; i++)
+        tally(k, b->base_cell, b->cells[i], k->keys[i]);
+    return R2H_OK;
+}
+
 /* The consumer's context: the run (progress) and the workers' counters. */
 struct count_ctx {
     struct run run;
@@ -124,6 +148,23 @@ enum r2h_status r2h_count_valid(const struct r2h_convert_options *opt, struct r2
     }
     for (int i = 0; i < nthreads; i++)
         k[i].run = run;
+    if (r2h_conv_method_sample(run)) {
+        struct r2h_conv_cells cs = {0};
+        if ((st = r2h_conv_check_method(run, 1)) == R2H_OK &&
+            (st = r2h_conv_cells_setup(run, nthreads, &cs)) == R2H_OK) {
+            const struct r2h_cells_consumer cc_cells = {.ctx = &cc,
+                                                        .begin_worker = begin_count,
+                                                        .consume = count_cells,
+                                                        .end_worker = end_count,
+                                                        .progress = count_progress};
+            st = r2h_scan_cells_run(&cs.co, &cs.plan, &cc_cells, cs.stats, run->err, run->errlen);
+        }
+        r2h_conv_cells_finish(run, &cs);
+        if (st == R2H_OK)
+            for (int i = 0; i < run->nworkers; i++)
+                merge_counts(out, &k[i].counts);
+        goto out;
+    }
     const struct r2h_scan_consumer counter = {.ctx = &cc,
                                               .begin_worker = begin_count,
                                               .consume_row = count_row,

@@ -43,3 +43,13 @@ void r2h_fingerprint(const struct r2h_convert_options *o, const struct r2h_raste
         snprintf(buf + len, sizeof buf - len, "|srs=%s", o->srs);
     r2h_fmt(out, outlen, "%016llx", (unsigned long long)fnv1a(buf));
 }
+
+void r2h_fingerprint_mix(char *fp, size_t len, const char *text)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a over the old fingerprint and the text */
+    for (const char *p = fp; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    for (const char *p = text; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    r2h_fmt(fp, len, "%016llx", (unsigned long long)h);
+}

@@ -75,6 +75,7 @@ static enum r2h_status add_metadata(struct run *run, struct r2h_pq_writer *w, ui
         .resolution = res,
         .crs_wkt = r2h_raster_crs_wkt(run->raster),
         .srs = o->srs && *o->srs ? o->srs : NULL,
+        .method = run->sampler ? r2h_conv_method_meta(run) : NULL,
     };
     if (r2h_bands_has_scale(in)) {
         r2h_bands_list(run->bands, in, R2H_LIST_SCALE, scale, sizeof scale);
@@ -169,7 +170,7 @@ enum r2h_status r2h_conv_write_partition_agg(struct run *run, int bc, struct r2h
     struct r2h_manifest_part *mp = &run->manifest.parts[bc];
     uint64_t nout = 0;
     char amsg[768] = "";
-    if ((st = r2h_merge_open(run->runs, bc, run->merge_rows, &merge)) == R2H_OK)
+    if ((st = r2h_conv_open_rows(run, bc, &merge)) == R2H_OK)
         st =
             r2h_agg_write(run->agg, raster, merge, w, &nout, &mp->min, &mp->max, amsg, sizeof amsg);
     r2h_merge_close(merge);
@@ -199,10 +200,14 @@ enum r2h_status r2h_conv_write_partition(struct run *run, int bc, double *phase,
     const struct r2h_bands *b = run->bands;
     struct r2h_pq_column_spec cols[R2H_RASTER_MAX_BANDS + 1];
     r2h_bands_columns(b, cols);
-    cols[b->n] = (struct r2h_pq_column_spec){.name = cellname,
-                                             .type = R2H_PQ_UINT64,
-                                             .sorted_ascending = 1,
-                                             .encoding = R2H_PQ_ENC_PLAIN};
+    /* Sampled cells are distinct and close: DELTA pages (cut at gaps) are a quarter of PLAIN's
+     * bytes for zstd to compress. Pixel rows keep PLAIN (repeated cells compress well). */
+    cols[b->n] =
+        (struct r2h_pq_column_spec){.name = cellname,
+                                    .type = R2H_PQ_UINT64,
+                                    .sorted_ascending = 1,
+                                    .encoding = run->sampler ? R2H_PQ_ENC_DELTA : R2H_PQ_ENC_PLAIN,
+                                    .delta_gaps = run->sampler != NULL};
     struct r2h_pq_writer *w = NULL;
     if ((st = open_partition(run, bc, cols, (size_t)b->n + 1, path, sizeof path, &w, msg,
                              msglen)) != R2H_OK)
@@ -215,7 +220,7 @@ enum r2h_status r2h_conv_write_partition(struct run *run, int bc, double *phase,
     if (!vbuf || !cbuf || !rbuf)
         st = R2H_ERR_NOMEM;
     else
-        st = r2h_merge_open(run->runs, bc, run->merge_rows, &merge);
+        st = r2h_conv_open_rows(run, bc, &merge);
     size_t m;
     uint64_t kmin = UINT64_MAX, kmax = 0;
     while (st == R2H_OK && (m = r2h_merge_next(merge, rbuf, CHUNK, &st, msg, msglen)) > 0) {

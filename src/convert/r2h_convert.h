@@ -119,6 +119,9 @@ enum r2h_status r2h_count_valid(const struct r2h_convert_options *opt, struct r2
 void r2h_fingerprint(const struct r2h_convert_options *o, const struct r2h_raster_info *in,
                      const struct r2h_bands *bands, char *out, size_t outlen);
 
+/* Mix text into a 16-hex-digit fingerprint in place (FNV-1a over both). */
+void r2h_fingerprint_mix(char *fp, size_t len, const char *text);
+
 /* Aggregation, parents and string cells (aggregate.c, docs/design/0005-aggregation.md). */
 struct r2h_agg;
 /* A plan for this run, or *out = NULL when the options ask for plain pixel rows. Checks the

@@ -129,7 +129,8 @@ enum r2h_status r2h_conv_begin_dataset(struct run *run)
     m->band = run->info->band;
     m->resolution = run->opt->resolution;
     for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
-        m->parts[bc].rows = run->skip[bc] || r2h_runs_rows(run->runs, bc) ? 1 : 0;
+        m->parts[bc].rows =
+            run->skip[bc] || (run->runs ? r2h_runs_rows(run->runs, bc) > 0 : run->planned[bc]);
     enum r2h_status st = r2h_manifest_write(run->root, m, run->err, run->errlen);
     r2h_free(m);
     return st;

@@ -23,6 +23,7 @@ static const struct {
     K(value_columns, 0), K(source_etag, 0), K(source_size, 0),  K(source_mtime, 0),
     K(aggregate, 1),     K(resolution, 0),  K(crs_wkt, 0),      K(srs, 1),
     K(scale, 2),         K(offset, 2),      K(unit, 2),         K(unscaled, 2),
+    K(method, 1),
 #undef K
 };
 

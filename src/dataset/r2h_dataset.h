@@ -114,7 +114,8 @@ enum r2h_part_state r2h_partition_state(const char *path, const char *fingerprin
 int r2h_partition_is_ours(const char *path);
 
 /* A partition file's footer metadata: the raster2h3:<name> key-value pairs, as strings, in the
- * order r2h_part_meta_write writes them (part_meta.c). aggregate and srs are written only when
+ * order r2h_part_meta_write writes them (part_meta.c). aggregate, srs and method (how pixels
+ * became cells when not one row per pixel: "sample;resample=<kernel>") are written only when
  * not NULL, scale/offset/unit/unscaled only when scale is not NULL; the others always (a NULL
  * value is a key without a value). r2h_part_meta_read sets every field from a reader's footer
  * (NULL when absent); the strings are the reader's and live until it is closed. */
@@ -123,6 +124,7 @@ struct r2h_part_meta {
     const char *partition, *mode, *fingerprint, *value_column, *value_columns;
     const char *source_etag, *source_size, *source_mtime, *aggregate, *resolution;
     const char *crs_wkt, *srs, *scale, *offset, *unit, *unscaled;
+    const char *method;
 };
 struct r2h_pq_writer;
 struct r2h_pq_reader;

@@ -47,9 +47,8 @@ struct cell_box {
     int full_lng;
 };
 
-static enum r2h_status cell_box(H3Index cell, double extra, struct cell_box *out)
+static enum r2h_status cell_box_n(H3Index cell, double extra, int SAMPLES, struct cell_box *out)
 {
-    enum { SAMPLES = 256 };
     CellBoundary b;
     LatLng centre;
     if (cellToBoundary(cell, &b) != E_SUCCESS || cellToLatLng(cell, &centre) != E_SUCCESS)
@@ -115,6 +114,30 @@ static enum r2h_status cell_box(H3Index cell, double extra, struct cell_box *out
         out->lng1 = lng1 + dl;
         out->full_lng = out->lng1 - out->lng0 >= 360.0;
     }
+    return R2H_OK;
+}
+
+static enum r2h_status cell_box(H3Index cell, double extra, struct cell_box *out)
+{
+    return cell_box_n(cell, extra, 256, out);
+}
+
+enum r2h_status r2h_index_region_box(uint64_t cell, struct r2h_box *out)
+{
+    /* The descendants of a cell spill past its boundary by less than 1.72 circumradii of its
+     * children (see r2h_index_base_cell_box), under 0.7 of its own edge; one edge of margin
+     * bounds them and the sampling of the boundary (8 points per edge). */
+    double edge_km = 0;
+    if (getHexagonEdgeLengthAvgKm(getResolution(cell), &edge_km) != E_SUCCESS)
+        return R2H_ERR_H3;
+    struct cell_box cb;
+    enum r2h_status st = cell_box_n(cell, edge_km / 111.19 + 1e-6, 8, &cb);
+    if (st != R2H_OK)
+        return st;
+    out->lat0 = cb.lat0;
+    out->lat1 = cb.lat1;
+    out->lng0 = cb.full_lng ? -180.0 : cb.lng0;
+    out->lng1 = cb.full_lng ? 180.0 : cb.lng1;
     return R2H_OK;
 }
 

@@ -50,4 +50,41 @@ double r2h_index_hex_area_avg_m2(int res);
  * the cell is invalid. Thread-safe. */
 int r2h_index_cell_boundary(uint64_t cell, double *lat, double *lng, double *clat, double *clng);
 
+/* ---- cells by enumeration (cells.c; --method sample) ---- */
+
+/* Most levels r2h_index_descendants enumerates below a cell (7^6 = 117649 descendants). */
+#define R2H_INDEX_MAX_LEVELS 6
+
+/* The descendants of parent at resolution res (res - parent's resolution <= R2H_INDEX_MAX_LEVELS)
+ * in ascending index order into cells (room for 7^(res - parent's res)); returns how many (a
+ * pentagon has fewer). With u and v (both or neither), each one's position relative to the
+ * parent's centre in integer units of the res grid of the parent's face: an affine image of
+ * where H3 puts its centre on the face plane when r2h_index_planar(parent). Thread-safe. */
+size_t r2h_index_descendants(uint64_t parent, int res, uint64_t *cells, double *u, double *v);
+/* Descendant number i (in that order; parent no pentagon) at resolution res, and with off
+ * (r2h_index_offsets of the parent's resolution and res) its u, v. */
+uint64_t r2h_index_descendant(uint64_t parent, int res, uint64_t i, double (*off)[7][2], double *u,
+                              double *v);
+/* The same with the offsets given: off[l] for level parent's res + 1 + l, in whatever grid's
+ * units the caller wants u, v in (r2h_index_offsets of a finer resolution). */
+size_t r2h_index_descendants_with(uint64_t parent, int res, const double (*off)[7][2],
+                                  uint64_t *cells, double *u, double *v);
+/* The offsets behind those positions: off[l - res0 - 1][d] is digit d's at level l. */
+void r2h_index_offsets(int res0, int res, double (*off)[7][2]);
+/* 1 if the centres of all descendants of cell are the gnomonic image of one face's plane (cell
+ * and its neighbours touch one face only; cell is no pentagon). Thread-safe. */
+int r2h_index_planar(uint64_t cell);
+/* Centres (cellToLatLng, degrees) of n cells. Thread-safe. */
+void r2h_index_centres(const uint64_t *cells, size_t n, double *lat, double *lng);
+/* The children of a cell (up to 7, ascending); 0 at resolution 15. */
+size_t r2h_index_children(uint64_t cell, uint64_t out[7]);
+int r2h_index_resolution(uint64_t cell);
+/* H3's average hexagon edge length at res, km. */
+double r2h_index_edge_km(int res);
+/* latLngToCell of one point (degrees), 0 on error. */
+uint64_t r2h_index_cell_at(double lat, double lng, int res);
+/* A box (degrees) holding every point of every descendant of cell: lng0..lng1 contiguous,
+ * possibly past ±180; -180..180 when it reaches a pole. Cheap (8 samples per edge). */
+enum r2h_status r2h_index_region_box(uint64_t cell, struct r2h_box *out);
+
 #endif

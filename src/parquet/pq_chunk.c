@@ -148,13 +148,25 @@ static enum r2h_status page_values(struct r2h_pq_writer *w, const struct pq_colu
 
 /* End row of the page starting at row r0 / value v0; *v1 receives its value end. Pages hold at
  * most page_rows rows and are cut once their values reach R2H_PQ_PAGE_MAX_BYTES. */
-static size_t page_end(const struct r2h_pq_writer *w, const struct pq_column *c, size_t nrows,
-                       size_t r0, size_t v0, size_t *v1)
+static size_t page_end(const struct r2h_pq_writer *w, const struct pq_column *c,
+                       enum r2h_pq_encoding enc, size_t nrows, size_t r0, size_t v0, size_t *v1)
 {
     size_t max_rows = w->opt.page_rows;
     if (c->width && max_rows > R2H_PQ_PAGE_MAX_BYTES / c->width)
         max_rows = R2H_PQ_PAGE_MAX_BYTES / c->width;
     size_t r1 = nrows - r0 < max_rows ? nrows : r0 + max_rows;
+    if (c->delta_gaps && enc == R2H_PQ_ENC_DELTA) {
+        /* End the page before a step too wide for DELTA pages (PQ_DELTA_MAX_WIDTH). */
+        const int64_t *v = (const int64_t *)(const void *)c->vals.data;
+        for (size_t r = r0 + 256; r < r1; r++) {
+            const uint64_t d = (uint64_t)v[r] - (uint64_t)v[r - 1];
+            if (d >= ((uint64_t)1 << 27) &&
+                (uint64_t)v[r - 1] - (uint64_t)v[r] >= ((uint64_t)1 << 27)) {
+                r1 = r;
+                break;
+            }
+        }
+    }
     const uint64_t *o = (const uint64_t *)(const void *)c->offs.data;
     if (!c->optional) {
         if (!c->width) {
@@ -226,7 +238,7 @@ enum r2h_status r2h_pq_chunk_write(struct r2h_pq_writer *w, struct pq_column *c,
     size_t r0 = 0, v0 = 0;
     while (r0 < nrows) {
         size_t v1;
-        size_t r1 = page_end(w, c, nrows, r0, v0, &v1);
+        size_t r1 = page_end(w, c, enc, nrows, r0, v0, &v1);
         enum pq_enc penc;
         w->page.len = 0;
         if (c->optional && r2h_pq_def_levels(&w->page, c->def.data + r0, r1 - r0) != R2H_OK)

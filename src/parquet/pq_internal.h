@@ -99,6 +99,7 @@ struct pq_column {
     enum r2h_pq_type type;
     int optional;
     enum r2h_pq_encoding encoding;
+    int delta_gaps; /* r2h_pq_column_spec.delta_gaps */
     enum pq_phys phys;
     size_t width;        /* bytes per buffered value; 0 for strings */
     struct r2h_buf vals; /* non-null values, physical representation (strings: bytes) */

@@ -108,6 +108,8 @@ static enum r2h_status column_init(struct r2h_pq_writer *w, struct pq_column *c,
         return r2h_pq_fail(w, R2H_ERR_INVALID, "column '%s': DELTA needs an integer type", s->name);
     c->optional = s->optional != 0;
     c->encoding = s->encoding;
+    c->delta_gaps =
+        s->delta_gaps && s->encoding == R2H_PQ_ENC_DELTA && c->phys == PQ_INT64 && !s->optional;
     c->name = r2h_strdup(s->name);
     if (!c->name || column_reset(c) != R2H_OK)
         return r2h_pq_fail(w, R2H_ERR_NOMEM, "out of memory");

@@ -44,6 +44,9 @@ struct r2h_pq_column_spec {
     int sorted_ascending; /* caller promises ascending order; the first such column is recorded
                            * as RowGroup.sorting_columns for each row group where the writer
                            * verified it (no nulls, ascending in the column's sort order) */
+    int delta_gaps;       /* DELTA on a REQUIRED 64-bit column: a page ends before a step of
+                           * 2^27 or more (after at least 256 values), so that a sorted column
+                           * with gaps keeps DELTA pages instead of falling back to PLAIN */
 };
 
 struct r2h_pq_options {

@@ -147,6 +147,16 @@ enum r2h_status r2h_raster_read(struct r2h_raster *r, int x0, int y0, int w, int
 enum r2h_status r2h_raster_locate_row(struct r2h_raster *r, int row, int col0, int n, double *lat,
                                       double *lng, uint8_t *ok);
 
+/* Pixel coordinates (px, py; pixel (c, r) covers [c, c+1) x [r, r+1), its centre at +0.5) of n
+ * WGS84 points (degrees, longitude in [-180, 180]), the inverse of r2h_raster_locate_row: through
+ * the raster's CRS (PROJ) and the inverse geotransform. On a geographic raster the longitude is
+ * taken modulo 360 from the raster's west edge (0..360 rasters, rasters across the antimeridian;
+ * a raster wider than 360 degrees gets its first copy). ok[i] = 0 where the point does not
+ * transform. R2H_ERR_CRS when no transformation to the raster's CRS exists, R2H_ERR_NOMEM.
+ * Not thread-safe (one handle per thread). */
+enum r2h_status r2h_raster_to_pixel(struct r2h_raster *r, size_t n, const double *lat,
+                                    const double *lng, double *px, double *py, uint8_t *ok);
+
 /* The off-globe rule for geographic rasters (docs/design/0001-architecture.md, "Pixels off
  * the globe"): of pixels (col0 .. col0+n-1, row) with ok[i] != 0, clears ok[i] where the
  * centre latitude is outside [-90, 90] (adds 1 to *beyond_pole; such a centre is never folded

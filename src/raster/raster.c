@@ -475,6 +475,8 @@ void r2h_raster_close(struct r2h_raster *r)
         return;
     if (r->ct)
         OCTDestroyCoordinateTransformation(r->ct);
+    if (r->ict)
+        OCTDestroyCoordinateTransformation(r->ict);
     if (r->src_srs)
         OSRDestroySpatialReference(r->src_srs);
     if (r->wgs84)

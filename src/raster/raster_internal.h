@@ -17,9 +17,13 @@ struct r2h_raster {
     size_t mcap;
     OGRSpatialReferenceH src_srs;
     OGRSpatialReferenceH wgs84;
-    OGRCoordinateTransformationH ct; /* NULL for geographic rasters */
-    char *crs_wkt;                   /* WKT2 of src_srs (CPLMalloc'd), NULL if not exportable */
-    int unscale;                     /* r2h_raster_set_unscale was called */
+    OGRCoordinateTransformationH ct;  /* NULL for geographic rasters */
+    OGRCoordinateTransformationH ict; /* WGS84 -> raster CRS (r2h_raster_to_pixel), lazily */
+    int ict_failed;                   /* creating ict failed */
+    double inv_gt[6];                 /* inverse geotransform (valid when has_inv_gt) */
+    int has_inv_gt;
+    char *crs_wkt; /* WKT2 of src_srs (CPLMalloc'd), NULL if not exportable */
+    int unscale;   /* r2h_raster_set_unscale was called */
     struct r2h_raster_info info;
     int *okbuf; /* scratch for projected locate_row */
     int bufcap;

@@ -362,3 +362,84 @@ enum r2h_status r2h_raster_pixel_corners(struct r2h_raster *r, int row, int col,
             return R2H_ERR_CRS;
     return R2H_OK;
 }
+
+/* The inverse geotransform, and for projected rasters the WGS84 -> raster CRS transformation,
+ * made on first use. */
+static enum r2h_status inverse_ready(struct r2h_raster *r)
+{
+    if (!r->has_inv_gt) {
+        if (!GDALInvGeoTransform(r->info.gt, r->inv_gt))
+            return R2H_ERR_CRS;
+        r->has_inv_gt = 1;
+    }
+    if (r->ct && !r->ict) {
+        if (r->ict_failed)
+            return R2H_ERR_CRS;
+        CPLPushErrorHandler(CPLQuietErrorHandler);
+        r->ict = OCTNewCoordinateTransformation(r->wgs84, r->src_srs);
+        CPLPopErrorHandler();
+        if (!r->ict) {
+            r->ict_failed = 1;
+            return R2H_ERR_CRS;
+        }
+    }
+    return R2H_OK;
+}
+
+enum r2h_status r2h_raster_to_pixel(struct r2h_raster *r, size_t n, const double *lat,
+                                    const double *lng, double *px, double *py, uint8_t *ok)
+{
+    enum r2h_status st = inverse_ready(r);
+    if (st != R2H_OK || n == 0)
+        return st;
+    const double *gt = r->info.gt, *iv = r->inv_gt;
+    if (!r->ct) {
+        const int plain = gt[2] == 0 && gt[4] == 0 && gt[1] > 0;
+        const double west = gt[1] > 0 ? gt[0] : gt[0] + r->info.width * gt[1];
+        for (size_t i = 0; i < n; i++) {
+            /* The longitude east of the raster's west edge, in [0, 360). */
+            double d = lng[i] - west;
+            if (d < 0)
+                d += 360.0;
+            if (d >= 360.0)
+                d -= 360.0;
+            if (plain) {
+                px[i] = d / gt[1];
+                py[i] = (lat[i] - gt[3]) / gt[5];
+            } else {
+                const double x = west + d;
+                px[i] = iv[0] + iv[1] * x + iv[2] * lat[i];
+                py[i] = iv[3] + iv[4] * x + iv[5] * lat[i];
+            }
+            ok[i] = 1;
+        }
+        return R2H_OK;
+    }
+    if (n > (size_t)r->bufcap) {
+        int *okb = r2h_realloc(r->okbuf, n * sizeof *okb);
+        if (!okb)
+            return R2H_ERR_NOMEM;
+        r->okbuf = okb;
+        r->bufcap = (int)n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        px[i] = lng[i];
+        py[i] = lat[i];
+    }
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    (void)OCTTransformEx(r->ict, (int)n, px, py, NULL, r->okbuf);
+    CPLPopErrorHandler();
+    const int plain = gt[2] == 0 && gt[4] == 0;
+    for (size_t i = 0; i < n; i++) {
+        const double x = px[i], y = py[i];
+        ok[i] = r->okbuf[i] && isfinite(x) && isfinite(y);
+        if (plain) {
+            px[i] = (x - gt[0]) / gt[1];
+            py[i] = (y - gt[3]) / gt[5];
+        } else {
+            px[i] = iv[0] + iv[1] * x + iv[2] * y;
+            py[i] = iv[3] + iv[4] * x + iv[5] * y;
+        }
+    }
+    return R2H_OK;
+}

@@ -91,4 +91,74 @@ enum r2h_status r2h_scan_run(const struct r2h_scan_options *opt,
                              const struct r2h_scan_consumer *consumer, struct r2h_scan_stats *stats,
                              char *err, size_t errlen);
 
+/* ---- the scan per cell (cells.c; --method sample, docs/design/0009-cell-sampling.md) ---- */
+
+enum r2h_kernel { R2H_KERNEL_NEAREST, R2H_KERNEL_BILINEAR, R2H_KERNEL_CUBIC };
+
+struct r2h_cells_options {
+    struct r2h_raster *const *rasters; /* one per worker (same selection, NoData, scaling) */
+    int nworkers;
+    int resolution;
+    enum r2h_kernel kernel;
+    int exact;            /* every centre by H3 + PROJ, no model (--index reference) */
+    int work_unit;        /* base cell, or -1 for all */
+    const uint8_t *skip;  /* R2H_NUM_BASE_CELLS flags: base cells to leave out; may be NULL */
+    size_t window_pixels; /* most pixels one worker reads at once */
+};
+
+/* The chunks of a scan: cells of chunk_res over the raster's footprint, ascending (so grouped
+ * by base cell); every cell of the output resolution whose centre is on the raster descends
+ * from one of them. cells_total: their descendants (for progress). */
+struct r2h_cells_plan {
+    uint64_t *chunks;
+    size_t n;
+    int chunk_res;
+    uint64_t cells_total;
+};
+enum r2h_status r2h_scan_cells_plan(struct r2h_raster *r, const struct r2h_cells_options *o,
+                                    struct r2h_cells_plan *plan, char *err, size_t errlen);
+void r2h_scan_cells_plan_free(struct r2h_cells_plan *plan);
+
+/* The cells of one chunk that got a value, ascending. seq is the chunk's position in the plan:
+ * batches come in any order from the workers; a consumer that needs the plan's order (one
+ * sorted stream) reorders by seq. Valid during the call only. */
+struct r2h_cells_batch {
+    size_t seq;
+    uint64_t chunk;
+    int base_cell;
+    size_t n;
+    const uint64_t *cells;
+    const unsigned char *vals; /* nearest: pixel records (pixel_size bytes, r2h_raster_read's) */
+    size_t pixel_size;
+    const double *dvals; /* bilinear, cubic: the first band's interpolated value */
+};
+
+/* As struct r2h_scan_consumer; progress counts cells enumerated. */
+struct r2h_cells_consumer {
+    void *ctx;
+    enum r2h_status (*begin_worker)(void *ctx, int i, void **state, char *msg, size_t msglen);
+    enum r2h_status (*consume)(void *state, const struct r2h_cells_batch *b, char *msg,
+                               size_t msglen);
+    void (*end_worker)(void *state);
+    void (*progress)(void *ctx, uint64_t cells_done);
+};
+
+enum { R2H_CELLS_CENTRE, R2H_CELLS_READ, R2H_CELLS_SAMPLE, R2H_CELLS_CONSUME, R2H_CELLS_NPHASES };
+
+struct r2h_cells_stats {
+    uint64_t cells;           /* enumerated */
+    uint64_t rows;            /* that got a value */
+    uint64_t exact;           /* centres computed by H3 + PROJ */
+    uint64_t modelled_chunks; /* chunks placed by the model */
+    uint64_t exact_chunks;
+    double phase[R2H_CELLS_NPHASES];
+};
+
+/* Run the plan with o->nworkers threads (worker 0 on the calling thread). stats: nworkers
+ * entries or NULL. First error's message in err. */
+enum r2h_status r2h_scan_cells_run(const struct r2h_cells_options *o,
+                                   const struct r2h_cells_plan *plan,
+                                   const struct r2h_cells_consumer *con,
+                                   struct r2h_cells_stats *stats, char *err, size_t errlen);
+
 #endif

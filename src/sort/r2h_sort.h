@@ -105,4 +105,11 @@ size_t r2h_merge_next(struct r2h_merge *m, struct r2h_row *out, size_t max, enum
                       char *err, size_t errlen);
 void r2h_merge_close(struct r2h_merge *m);
 
+/* A "merge" over one stream that is already in (cell, key) order: r2h_merge_next calls pull,
+ * which returns up to max rows (0 at the end) or sets *st and err. For producers whose rows come
+ * out sorted (the scan per cell) to reach the writers that read merges. */
+typedef size_t (*r2h_row_pull)(void *ctx, struct r2h_row *out, size_t max, enum r2h_status *st,
+                               char *err, size_t errlen);
+enum r2h_status r2h_merge_open_pull(r2h_row_pull pull, void *ctx, struct r2h_merge **out);
+
 #endif

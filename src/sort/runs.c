@@ -348,6 +348,8 @@ struct cursor {
 };
 
 struct r2h_merge {
+    r2h_row_pull pull; /* a merge over one pulled stream (r2h_merge_open_pull) */
+    void *pull_ctx;
     struct r2h_rowfmt fmt;
     size_t rowsize;
     struct cursor *cur;
@@ -450,6 +452,17 @@ static int refill(const struct r2h_merge *m, struct cursor *c)
     return 1;
 }
 
+enum r2h_status r2h_merge_open_pull(r2h_row_pull pull, void *ctx, struct r2h_merge **out)
+{
+    struct r2h_merge *m = r2h_calloc(1, sizeof *m);
+    if (!m)
+        return R2H_ERR_NOMEM;
+    m->pull = pull;
+    m->pull_ctx = ctx;
+    *out = m;
+    return R2H_OK;
+}
+
 enum r2h_status r2h_merge_open(const struct r2h_runs *rs, int bc, size_t bufrows,
                                struct r2h_merge **out)
 {
@@ -518,6 +531,8 @@ static void take_rows(const struct r2h_merge *m, struct cursor *c, struct r2h_ro
 size_t r2h_merge_next(struct r2h_merge *m, struct r2h_row *out, size_t max, enum r2h_status *st,
                       char *err, size_t errlen)
 {
+    if (m->pull)
+        return m->pull(m->pull_ctx, out, max, st, err, errlen);
     size_t n = 0;
     while (n < max && m->nheap > 0) {
         int top = m->heap[0];

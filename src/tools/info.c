@@ -103,7 +103,7 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
     uint64_t rows = 0, bytes = 0;
     char resolution[16] = "?", mode[32] = "?", source[1024] = "", version[64] = "", h3v[32] = "",
          spec[1024] = "", value[256] = "", scale[2048] = "", offset[2048] = "", unit[4096] = "",
-         unscaled[16] = "";
+         unscaled[16] = "", method[64] = "";
     enum r2h_status st = R2H_OK;
     if (!cols || !seen) {
         st = R2H_ERR_NOMEM;
@@ -131,6 +131,7 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
             size_t len;
         } kv[] = {{pm.resolution, resolution, sizeof resolution},
                   {pm.mode, mode, sizeof mode},
+                  {pm.method, method, sizeof method},
                   {pm.source, source, sizeof source},
                   {pm.version, version, sizeof version},
                   {pm.h3_version, h3v, sizeof h3v},
@@ -186,6 +187,8 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
                   parts, unreadable, (unsigned long long)rows, (unsigned long long)bytes,
                   strcmp(resolution, "?") ? resolution : "null");
         sb_json_str(&b, mode);
+        sb_printf(&b, ", \"method\": ");
+        sb_json_str(&b, method[0] ? method : "point");
         sb_printf(&b, ", \"value_column\": ");
         sb_json_str(&b, value);
         sb_printf(&b, ", \"aggregate\": ");
@@ -227,6 +230,8 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
                   "resolution:  %s\nmode:        %s\n",
                   output, parts, unreadable ? " (some unreadable)" : "", (unsigned long long)rows,
                   (unsigned long long)bytes, resolution, mode);
+        if (method[0])
+            sb_printf(&b, "method:      %s\n", method);
         if (spec[0])
             sb_printf(&b, "options:     %s\n", spec);
         sb_printf(&b, "source:      %s\n", source);

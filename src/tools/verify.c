@@ -45,7 +45,8 @@ struct verify {
     struct r2h_bands layout;                    /* key layout of a partition's value columns */
     char srs[1024];                             /* the --srs the dataset was made with, if any */
     int unscaled;                               /* the dataset was made with --unscale */
-    char nodata[2048];                          /* the first partition's raster2h3:nodata, or "" */
+    char method[64];                  /* footer raster2h3:method ("" = one row per pixel) */
+    char nodata[2048];                /* the first partition's raster2h3:nodata, or "" */
     char fp[R2H_NUM_BASE_CELLS][24];  /* each partition's raster2h3:fingerprint, or "none" */
     char *source[R2H_NUM_BASE_CELLS]; /* and raster2h3:source (owned) */
     char manifest_fp[64];             /* the manifest's fingerprint, "" without one */
@@ -372,6 +373,8 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
     const char *unscaled = pm.unscaled;
     if (unscaled && strcmp(unscaled, "true") == 0)
         v->unscaled = 1;
+    if (pm.method && !v->method[0])
+        r2h_fmt(v->method, sizeof v->method, "%s", pm.method);
     record_identity(v, r, bc);
     if (res != v->resolution || ccol < 0 ||
         (!extended && r2h_pq_reader_num_columns(r) != (size_t)nvals + 1)) {
@@ -596,6 +599,14 @@ static enum r2h_status check_input(struct verify *v, char *err, size_t errlen)
     co.nodata = o->nodata;
     co.srs = o->srs && *o->srs ? o->srs : v->srs[0] ? v->srs : NULL; /* else as converted */
     co.unscale = v->unscaled; /* values were written as value * scale + offset */
+    if (strncmp(v->method, "sample", 6) == 0) {
+        co.method = R2H_METHOD_SAMPLE;
+        const char *k = strstr(v->method, "resample=");
+        k = k ? k + 9 : "nearest";
+        co.resample = strcmp(k, "bilinear") == 0 ? R2H_RESAMPLE_BILINEAR
+                      : strcmp(k, "cubic") == 0  ? R2H_RESAMPLE_CUBIC
+                                                 : R2H_RESAMPLE_NEAREST;
+    }
     if (!o->has_nodata)
         co.has_nodata = recorded_nodata(v->nodata, &co.nodata);
     co.work_unit = o->work_unit;

@@ -256,9 +256,9 @@ TEST(plain_strings)
 /* Write a 2-column table (sorted uint64 + optional uint16 + string) of n rows. */
 static enum r2h_status write_sample(size_t n, enum r2h_pq_codec codec, char *err, size_t errlen)
 {
-    struct r2h_pq_column_spec spec[3] = {{"cell", R2H_PQ_UINT64, 0, R2H_PQ_ENC_AUTO, 1},
-                                         {"value", R2H_PQ_UINT16, 1, R2H_PQ_ENC_AUTO, 0},
-                                         {"name", R2H_PQ_STRING, 1, R2H_PQ_ENC_AUTO, 0}};
+    struct r2h_pq_column_spec spec[3] = {{"cell", R2H_PQ_UINT64, 0, R2H_PQ_ENC_AUTO, 1, 0},
+                                         {"value", R2H_PQ_UINT16, 1, R2H_PQ_ENC_AUTO, 0, 0},
+                                         {"name", R2H_PQ_STRING, 1, R2H_PQ_ENC_AUTO, 0, 0}};
     struct r2h_pq_options o;
     r2h_pq_options_init(&o);
     o.codec = codec;
@@ -326,11 +326,11 @@ TEST(writer_basic)
 
 TEST(writer_invalid)
 {
-    struct r2h_pq_column_spec bad[1] = {{"f", R2H_PQ_FLOAT, 0, R2H_PQ_ENC_DELTA, 0}};
+    struct r2h_pq_column_spec bad[1] = {{"f", R2H_PQ_FLOAT, 0, R2H_PQ_ENC_DELTA, 0, 0}};
     struct r2h_pq_writer *w = NULL;
     t_assert(r2h_pq_writer_open(cap_open(), bad, 1, NULL, &w) == R2H_ERR_INVALID,
              "DELTA on float rejected");
-    struct r2h_pq_column_spec req[1] = {{"v", R2H_PQ_INT32, 0, R2H_PQ_ENC_AUTO, 0}};
+    struct r2h_pq_column_spec req[1] = {{"v", R2H_PQ_INT32, 0, R2H_PQ_ENC_AUTO, 0, 0}};
     int32_t v[2] = {1, 2};
     uint8_t valid[2] = {1, 0};
     struct r2h_pq_column_data d[1] = {{v, valid}};
@@ -340,7 +340,7 @@ TEST(writer_invalid)
     t_assert(r2h_pq_writer_write(w, d, 1) == R2H_ERR_INVALID, "sticky");
     t_assert(r2h_pq_writer_close(w, err, sizeof err) == R2H_ERR_INVALID && strstr(err, "'v'"),
              "close reports the first error");
-    struct r2h_pq_column_spec str[1] = {{"s", R2H_PQ_STRING, 0, R2H_PQ_ENC_AUTO, 0}};
+    struct r2h_pq_column_spec str[1] = {{"s", R2H_PQ_STRING, 0, R2H_PQ_ENC_AUTO, 0, 0}};
     const char *bad_utf8[1] = {"\xff\xfe"};
     struct r2h_pq_column_data ds[1] = {{bad_utf8, NULL}};
     t_assert(r2h_pq_writer_open(cap_open(), str, 1, NULL, &w) == R2H_OK, "open");
@@ -501,8 +501,9 @@ static int tool_write(const char *spec_path, const char *out)
             struct tool_col *t = &tc[ncols];
             size_t len;
             memcpy(t->name, a, sizeof t->name);
-            spec[ncols] = (struct r2h_pq_column_spec){t->name, (enum r2h_pq_type)parse_type(b), opt,
-                                                      (enum r2h_pq_encoding)parse_enc(e), sorted};
+            spec[ncols] = (struct r2h_pq_column_spec){t->name, (enum r2h_pq_type)parse_type(b),
+                                                      opt,     (enum r2h_pq_encoding)parse_enc(e),
+                                                      sorted,  0};
             t->values = read_all(vp, &len);
             t->valid = strcmp(vl, "-") ? read_all(vl, &len) : NULL;
             if (!t->values)

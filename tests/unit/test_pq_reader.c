@@ -143,7 +143,7 @@ struct rt_case {
 
 static int write_case(const struct rt_case *k, void *values, uint8_t *valid)
 {
-    struct r2h_pq_column_spec spec = {"v", k->type, k->optional, k->enc, 0};
+    struct r2h_pq_column_spec spec = {"v", k->type, k->optional, k->enc, 0, 0};
     struct r2h_pq_options o;
     struct r2h_pq_writer *w;
     r2h_pq_options_init(&o);
@@ -308,8 +308,8 @@ static int write_multi(enum r2h_pq_codec codec, size_t n, size_t rg_rows, size_t
         strs[i] = i % 2 ? "odd" : "even";
     }
     for (int t = 0; t <= R2H_PQ_STRING; t++) {
-        specs[t] = (struct r2h_pq_column_spec){type_name[t], (enum r2h_pq_type)t, t % 2,
-                                               R2H_PQ_ENC_AUTO, t == R2H_PQ_UINT64};
+        specs[t] = (struct r2h_pq_column_spec){type_name[t],    (enum r2h_pq_type)t, t % 2,
+                                               R2H_PQ_ENC_AUTO, t == R2H_PQ_UINT64,  0};
         arrs[t] = malloc(n * elem_size[t] + 1);
         for (size_t i = 0; i < n && t != R2H_PQ_STRING; i++)
             put_native(arrs[t], (enum r2h_pq_type)t, i,
@@ -384,7 +384,7 @@ TEST(footer_accessors)
 
 TEST(empty_file)
 {
-    struct r2h_pq_column_spec spec = {"cell", R2H_PQ_UINT64, 0, R2H_PQ_ENC_AUTO, 0};
+    struct r2h_pq_column_spec spec = {"cell", R2H_PQ_UINT64, 0, R2H_PQ_ENC_AUTO, 0, 0};
     struct r2h_pq_writer *w;
     struct r2h_pq_reader *r = NULL;
     t_assert(r2h_pq_writer_open(wrap_open(), &spec, 1, NULL, &w) == R2H_OK &&

@@ -1,0 +1,432 @@
+/* sample.c - --method sample in a convert run (docs/design/0009-cell-sampling.md): the scan per
+ * cell (src/scan/cells.c) hands each chunk's rows, already in index order, to a ring of slots;
+ * one writer thread takes them in the plan's order and writes the partitions through the same
+ * partition writers as the point method (partition.c), reading them as a merge over one pulled
+ * stream. Nothing is sorted or spilled: memory is the slots, the workers' chunk buffers and the
+ * row groups being encoded, whatever the output's size. */
+#define _GNU_SOURCE /* pthread_setname_np */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cpl_error.h>
+
+#include "convert_internal.h"
+#include "r2h_index.h"
+#include "r2h_scan.h"
+
+/* A chunk's rows on their way to the writer. */
+struct slot {
+    size_t seq;
+    int bc;
+    int ready;
+    size_t n;
+    struct r2h_row *rows;
+};
+
+struct r2h_sampler {
+    struct run *run;
+    struct r2h_cells_plan plan;
+    enum r2h_kernel kernel;
+    size_t cap; /* rows per chunk at most */
+    struct slot *slots;
+    size_t nslots;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t next;    /* the chunk the writer reads next */
+    size_t pos;     /* rows of it taken already */
+    int bc;         /* the partition being written */
+    int stop;       /* an error: everybody leaves */
+    uint64_t taken; /* rows taken for the current partition */
+    double phase[NPHASES];
+    struct sworker *workers;
+};
+
+/* A scan worker's state as the sampler's consumer. */
+struct sworker {
+    struct r2h_sampler *sm;
+    struct r2h_row *rows; /* swapped with a slot's buffer on hand-over */
+    uint64_t *keys;
+};
+
+int r2h_conv_method_sample(struct run *run)
+{
+    const struct r2h_convert_options *o = run->opt;
+    if (o->method == R2H_METHOD_SAMPLE)
+        return 1;
+    if (o->method != R2H_METHOD_AUTO)
+        return 0;
+    /* AUTO: the average area of a cell at the resolution against a pixel's area at the
+     * raster's centre (WGS84, from its corners). */
+    double lat[4], lng[4];
+    const struct r2h_raster_info *in = run->info;
+    if (r2h_raster_pixel_corners(run->raster, in->height / 2, in->width / 2, lat, lng) != R2H_OK)
+        return 0;
+    const double px = r2h_quad_area_m2(lat, lng), cell = r2h_index_hex_area_avg_m2(o->resolution);
+    return px > 0 && cell < px;
+}
+
+/* ---- the consumer (scan worker threads) ---------------------------------------------------- */
+
+static enum r2h_status begin(void *ctx, int i, void **state, char *msg, size_t msglen)
+{
+    struct r2h_sampler *sm = ctx;
+    struct sworker *w = &sm->workers[i];
+    w->sm = sm;
+    w->rows = r2h_malloc(sm->cap * sizeof *w->rows);
+    w->keys = r2h_malloc(sm->cap * sizeof *w->keys);
+    if (!w->rows || !w->keys) {
+        r2h_fmt(msg, msglen, "out of memory allocating sample rows");
+        return R2H_ERR_NOMEM;
+    }
+    CPLPushErrorHandler(CPLQuietErrorHandler); /* the library never prints */
+    *state = w;
+    return R2H_OK;
+}
+
+static void end(void *state)
+{
+    (void)state;
+    CPLPopErrorHandler();
+}
+
+static void progress(void *ctx, uint64_t cells)
+{
+    struct r2h_sampler *sm = ctx;
+    struct run *run = sm->run;
+    run->pixels_done += cells; /* called under the scan's lock; progress under run->mu */
+    pthread_mutex_lock(&run->mu);
+    r2h_conv_progress_locked(run, 0);
+    pthread_mutex_unlock(&run->mu);
+}
+
+static enum r2h_status consume(void *state, const struct r2h_cells_batch *b, char *msg,
+                               size_t msglen)
+{
+    struct sworker *w = state;
+    struct r2h_sampler *sm = w->sm;
+    const struct r2h_bands *bands = sm->run->bands;
+    if (b->vals)
+        r2h_bands_keys(bands, b->vals, b->n, w->keys);
+    else
+        for (size_t i = 0; i < b->n; i++)
+            w->keys[i] = r2h_narrow_key(R2H_DT_FLOAT64, &b->dvals[i]);
+    for (size_t i = 0; i < b->n; i++)
+        w->rows[i] = (struct r2h_row){b->cells[i], w->keys[i]};
+    pthread_mutex_lock(&sm->mu);
+    while (!sm->stop && b->seq >= sm->next + sm->nslots)
+        pthread_cond_wait(&sm->cv, &sm->mu);
+    if (sm->stop) {
+        pthread_mutex_unlock(&sm->mu);
+        r2h_fmt(msg, msglen, "stopped");
+        return R2H_ERR_INTERNAL;
+    }
+    struct slot *s = &sm->slots[b->seq % sm->nslots];
+    struct r2h_row *t = s->rows;
+    s->rows = w->rows;
+    w->rows = t;
+    s->n = b->n;
+    s->seq = b->seq;
+    s->bc = b->base_cell;
+    s->ready = 1;
+    pthread_cond_broadcast(&sm->cv);
+    pthread_mutex_unlock(&sm->mu);
+    return R2H_OK;
+}
+
+/* ---- the writer ---------------------------------------------------------------------------- */
+
+/* The slot of the next chunk once it is ready (NULL at the end or after an error); mu held. */
+static struct slot *next_ready(struct r2h_sampler *sm)
+{
+    if (sm->next >= sm->plan.n)
+        return NULL;
+    struct slot *s = &sm->slots[sm->next % sm->nslots];
+    while (!sm->stop && !(s->ready && s->seq == sm->next))
+        pthread_cond_wait(&sm->cv, &sm->mu);
+    return sm->stop ? NULL : s;
+}
+
+static void release(struct r2h_sampler *sm, struct slot *s)
+{
+    s->ready = 0;
+    sm->pos = 0;
+    sm->next++;
+    pthread_cond_broadcast(&sm->cv);
+}
+
+/* r2h_row_pull over the chunks of the current partition. */
+static size_t pull(void *ctx, struct r2h_row *out, size_t max, enum r2h_status *st, char *err,
+                   size_t errlen)
+{
+    struct r2h_sampler *sm = ctx;
+    size_t k = 0;
+    pthread_mutex_lock(&sm->mu);
+    while (k < max) {
+        struct slot *s = next_ready(sm);
+        if (!s) {
+            if (sm->stop) {
+                *st = R2H_ERR_INTERNAL;
+                r2h_fmt(err, errlen, "stopped");
+            }
+            break;
+        }
+        if (s->bc != sm->bc)
+            break;
+        size_t take = s->n - sm->pos < max - k ? s->n - sm->pos : max - k;
+        memcpy(out + k, s->rows + sm->pos, take * sizeof *out);
+        k += take;
+        sm->pos += take;
+        if (sm->pos == s->n)
+            release(sm, s);
+    }
+    pthread_mutex_unlock(&sm->mu);
+    sm->taken += k;
+    return k;
+}
+
+static void stop_all(struct r2h_sampler *sm)
+{
+    pthread_mutex_lock(&sm->mu);
+    sm->stop = 1;
+    pthread_cond_broadcast(&sm->cv);
+    pthread_mutex_unlock(&sm->mu);
+}
+
+static void *writer_main(void *arg)
+{
+    struct r2h_sampler *sm = arg;
+    struct run *run = sm->run;
+    char msg[1024];
+    pthread_setname_np(pthread_self(), "r2h-writer");
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    for (;;) {
+        /* The next partition: the base cell of the next chunk with rows. */
+        pthread_mutex_lock(&sm->mu);
+        struct slot *s;
+        while ((s = next_ready(sm)) && s->n == 0)
+            release(sm, s);
+        const int bc = s ? s->bc : -1;
+        pthread_mutex_unlock(&sm->mu);
+        if (bc < 0)
+            break;
+        sm->bc = bc;
+        sm->taken = 0;
+        msg[0] = 0;
+        enum r2h_status st =
+            run->agg ? r2h_conv_write_partition_agg(run, bc, NULL, sm->phase, msg, sizeof msg)
+                     : r2h_conv_write_partition(run, bc, sm->phase, msg, sizeof msg);
+        if (st != R2H_OK) {
+            if (!sm->stop)
+                r2h_conv_fail(run, st, msg);
+            stop_all(sm);
+            break;
+        }
+        if (!run->agg)
+            run->manifest.parts[bc].rows = sm->taken;
+        pthread_mutex_lock(&run->mu);
+        run->res.rows_written += run->manifest.parts[bc].rows;
+        run->res.pixels_valid += sm->taken;
+        run->res.partitions_written++;
+        pthread_mutex_unlock(&run->mu);
+    }
+    CPLPopErrorHandler();
+    return NULL;
+}
+
+enum r2h_status r2h_conv_open_rows(struct run *run, int bc, struct r2h_merge **out)
+{
+    if (run->sampler)
+        return r2h_merge_open_pull(pull, run->sampler, out);
+    return r2h_merge_open(run->runs, bc, run->merge_rows, out);
+}
+
+/* ---- the run ------------------------------------------------------------------------------- */
+
+static void free_sampler(struct r2h_sampler *sm)
+{
+    if (!sm)
+        return;
+    for (size_t i = 0; sm->slots && i < sm->nslots; i++)
+        r2h_free(sm->slots[i].rows);
+    r2h_free(sm->slots);
+    for (int i = 0; sm->workers && i < sm->run->nworkers; i++) {
+        r2h_free(sm->workers[i].rows);
+        r2h_free(sm->workers[i].keys);
+    }
+    r2h_free(sm->workers);
+    r2h_scan_cells_plan_free(&sm->plan);
+    pthread_mutex_destroy(&sm->mu);
+    pthread_cond_destroy(&sm->cv);
+    r2h_free(sm);
+}
+
+enum r2h_status r2h_conv_cells_setup(struct run *run, int nthreads, struct r2h_conv_cells *cs)
+{
+    const struct r2h_convert_options *opt = run->opt;
+    memset(cs, 0, sizeof *cs);
+    r2h_conv_plan_memory(run, nthreads);
+    enum r2h_status st = r2h_conv_open_workers(run, nthreads, 0);
+    if (st != R2H_OK)
+        return st;
+    cs->rasters = r2h_malloc((size_t)run->nworkers * sizeof *cs->rasters);
+    cs->stats = r2h_calloc((size_t)run->nworkers, sizeof *cs->stats);
+    if (!cs->rasters || !cs->stats) {
+        r2h_fmt(run->err, run->errlen, "out of memory");
+        return R2H_ERR_NOMEM;
+    }
+    for (int i = 0; i < run->nworkers; i++)
+        cs->rasters[i] = run->workers[i].raster;
+    const size_t ps = run->info->pixel_size + 1;
+    size_t win = (size_t)(run->budget / 10 / ((uint64_t)run->nworkers * ps));
+    win = win < 65536 ? 65536 : win > ((size_t)16 << 20) ? ((size_t)16 << 20) : win;
+    cs->co = (struct r2h_cells_options){
+        .rasters = cs->rasters,
+        .nworkers = run->nworkers,
+        .resolution = opt->resolution,
+        .kernel = opt->resample == R2H_RESAMPLE_BILINEAR ? R2H_KERNEL_BILINEAR
+                  : opt->resample == R2H_RESAMPLE_CUBIC  ? R2H_KERNEL_CUBIC
+                                                         : R2H_KERNEL_NEAREST,
+        .exact = opt->reference_index,
+        .work_unit = opt->work_unit,
+        .skip = run->skip,
+        .window_pixels = win};
+    const double t0 = r2h_now();
+    if ((st = r2h_scan_cells_plan(run->raster, &cs->co, &cs->plan, run->err, run->errlen)) !=
+        R2H_OK)
+        return st;
+    run->phase[PHASE_LOCATE] += r2h_now() - t0;
+    for (size_t i = 0; i < cs->plan.n; i++)
+        run->planned[r2h_index_base_cell(cs->plan.chunks[i])] = 1;
+    run->pixels_total = cs->plan.cells_total;
+    return R2H_OK;
+}
+
+void r2h_conv_cells_finish(struct run *run, struct r2h_conv_cells *cs)
+{
+    for (int i = 0; cs->stats && i < run->nworkers; i++) {
+        const struct r2h_cells_stats *c = &cs->stats[i];
+        run->res.pixels_read += c->cells;
+        run->res.index_fallbacks += c->exact;
+        run->phase[PHASE_READ] += c->phase[R2H_CELLS_READ];
+        run->phase[PHASE_LOCATE] += c->phase[R2H_CELLS_CENTRE];
+        run->phase[PHASE_INDEX] += c->phase[R2H_CELLS_SAMPLE];
+        run->phase[PHASE_ROUTE] += c->phase[R2H_CELLS_CONSUME];
+    }
+    r2h_free(cs->rasters);
+    r2h_free(cs->stats);
+    r2h_scan_cells_plan_free(&cs->plan);
+    memset(cs, 0, sizeof *cs);
+}
+
+enum r2h_status r2h_conv_sample(struct run *run, int nthreads)
+{
+    const struct r2h_convert_options *opt = run->opt;
+    struct r2h_conv_cells cs;
+    struct r2h_sampler *sm = r2h_calloc(1, sizeof *sm);
+    if (!sm) {
+        r2h_fmt(run->err, run->errlen, "out of memory");
+        return R2H_ERR_NOMEM;
+    }
+    sm->run = run;
+    pthread_mutex_init(&sm->mu, NULL);
+    pthread_cond_init(&sm->cv, NULL);
+    enum r2h_status st = r2h_conv_cells_setup(run, nthreads, &cs);
+    if (st != R2H_OK)
+        goto out;
+    sm->plan = cs.plan; /* borrowed */
+    sm->cap = 1;
+    for (int i = cs.plan.chunk_res; i < opt->resolution; i++)
+        sm->cap *= 7;
+    sm->nslots = 4 * (size_t)run->nworkers;
+    sm->slots = r2h_calloc(sm->nslots, sizeof *sm->slots);
+    sm->workers = r2h_calloc((size_t)run->nworkers, sizeof *sm->workers);
+    if (!sm->slots || !sm->workers) {
+        st = R2H_ERR_NOMEM;
+        r2h_fmt(run->err, run->errlen, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < sm->nslots; i++)
+        if (!(sm->slots[i].rows = r2h_malloc(sm->cap * sizeof(struct r2h_row)))) {
+            st = R2H_ERR_NOMEM;
+            r2h_fmt(run->err, run->errlen, "out of memory allocating sample slots");
+            goto out;
+        }
+    if (opt->work_unit < 0 && (st = r2h_conv_begin_dataset(run)) != R2H_OK)
+        goto out;
+    run->sampler = sm;
+    pthread_t writer;
+    if (pthread_create(&writer, NULL, writer_main, sm) != 0) {
+        st = R2H_ERR_INTERNAL;
+        r2h_fmt(run->err, run->errlen, "cannot start the writer thread");
+        goto out;
+    }
+    const struct r2h_cells_consumer con = {.ctx = sm,
+                                           .begin_worker = begin,
+                                           .consume = consume,
+                                           .end_worker = end,
+                                           .progress = progress};
+    char serr[1024] = "";
+    st = r2h_scan_cells_run(&cs.co, &cs.plan, &con, cs.stats, serr, sizeof serr);
+    if (st != R2H_OK)
+        stop_all(sm);
+    pthread_join(writer, NULL);
+    if (run->status != R2H_OK)
+        st = run->status; /* the writer's error (its message is in run->err) */
+    else if (st != R2H_OK)
+        r2h_fmt(run->err, run->errlen, "%s", serr);
+    for (int k = 0; k < NPHASES; k++)
+        run->phase[k] += sm->phase[k];
+out:
+    memset(&sm->plan, 0, sizeof sm->plan);
+    r2h_conv_cells_finish(run, &cs);
+    run->sampler = NULL;
+    free_sampler(sm);
+    return st;
+}
+
+const char *r2h_conv_method_spec(const struct run *run)
+{
+    static const char *const spec[] = {"method=sample;resample=nearest",
+                                       "method=sample;resample=bilinear",
+                                       "method=sample;resample=cubic"};
+    const int k = run->opt->resample;
+    return spec[k >= 0 && k <= 2 ? k : 0];
+}
+
+const char *r2h_conv_method_meta(const struct run *run)
+{
+    static const char *const meta[] = {"sample;resample=nearest", "sample;resample=bilinear",
+                                       "sample;resample=cubic"};
+    const int k = run->opt->resample;
+    return meta[k >= 0 && k <= 2 ? k : 0];
+}
+
+enum r2h_status r2h_conv_check_method(struct run *run, int sample)
+{
+    const struct r2h_convert_options *o = run->opt;
+    if (o->method == R2H_METHOD_AUTO)
+        r2h_conv_event_line(run, R2H_EVENT_WARNING,
+                            "--method auto: %s (cells at resolution %d are %s than the pixels)",
+                            sample ? "sample" : "point", o->resolution,
+                            sample ? "smaller" : "no smaller");
+    if (!sample)
+        return R2H_OK;
+    if (o->aggregate || o->density_unit != R2H_DENSITY_NONE || o->stats) {
+        r2h_fmt(run->err, run->errlen,
+                "--method sample gives one value per cell: --aggregate, --stat and "
+                "--density-unit do not apply");
+        return R2H_ERR_INVALID;
+    }
+    if (o->resample == R2H_RESAMPLE_NEAREST)
+        return R2H_OK;
+    struct r2h_bands *b = run->bands;
+    if (b->n != 1) {
+        r2h_fmt(run->err, run->errlen,
+                "--resample bilinear and cubic take one band (--bands gives %d)", b->n);
+        return R2H_ERR_INVALID;
+    }
+    b->dt[0] = R2H_DT_FLOAT64;
+    return r2h_bands_layout(b, run->err, run->errlen);
+}
