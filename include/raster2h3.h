@@ -59,7 +59,8 @@ enum r2h_event_kind {
     R2H_EVENT_NOTHING_TO_DO, /* every partition (or the work unit's) is complete; line names
                                 what: "the dataset" or "the partition" */
     R2H_EVENT_WARNING,       /* one warning line in line, at most once per kind and run */
-    R2H_EVENT_PROFILE        /* options.profile: the phase timings and counters of the run */
+    R2H_EVENT_PROFILE,       /* options.profile: the phase timings and counters of the run */
+    R2H_EVENT_NOTE           /* one informational line in line (e.g. what --method auto chose) */
 };
 
 /* Phases timed for R2H_EVENT_PROFILE (thread-seconds summed over the workers). */
@@ -85,6 +86,9 @@ struct r2h_event {
     uint64_t pixels_read, pixels_valid, index_fallbacks, spilled_bytes, rows_written;
     int partitions_written;
     uint64_t peak_rss; /* bytes (0 if unknown) */
+    /* PROGRESS, PROFILE: 1 when the counts above are cells (--method sample: cells examined and
+     * written) rather than pixels. Added after the first versioned release. */
+    int cells;
 };
 
 /* Options of one conversion. Initialise with r2h_convert_options_init(), which sets
@@ -181,8 +185,9 @@ enum {
  * list is borrowed. */
 unsigned r2h_stats_parse(const char *list);
 
-/* --resolution auto: the resolution whose average hexagon area (H3's getHexagonAreaAvgM2) is
- * closest in log scale to the WGS84 ellipsoidal area of the raster's centre pixel. Opens and
+/* --resolution auto: the resolution whose cell at the raster's centre pixel (H3's cellAreaM2 of
+ * the cell holding the pixel's centre) is closest in log scale to the WGS84 ellipsoidal area of
+ * that pixel; *cell_area_m2 gets that cell's area. Opens and
  * closes input (GDAL, see the conventions); thread-safe; writes *res and the two areas (the
  * area pointers may be NULL). */
 enum r2h_status r2h_auto_resolution(const char *input, int *res, double *pixel_area_m2,

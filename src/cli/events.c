@@ -36,12 +36,13 @@ static void progress(enum r2h_progress mode, const struct r2h_event *ev)
         for (int i = 0; i < 30; i++)
             bar[i] = i < fill ? '#' : '.';
         bar[30] = 0;
-        fprintf(stderr, "\r[%s] %5.1f%% %.1f Mpixel/s ETA %s   %s", bar, 100 * frac, rate / 1e6,
-                etas, ev->final ? "\n" : "");
+        fprintf(stderr, "\r[%s] %5.1f%% %.1f M%s/s ETA %s   %s", bar, 100 * frac, rate / 1e6,
+                ev->cells ? "cell" : "pixel", etas, ev->final ? "\n" : "");
     } else if (mode == R2H_PROGRESS_LINES) {
-        fprintf(stderr, "raster2h3: %5.1f%% %llu/%llu pixels, %.1f Mpixel/s, %.0f s, ETA %s\n",
+        const char *u = ev->cells ? "cell" : "pixel";
+        fprintf(stderr, "raster2h3: %5.1f%% %llu/%llu %ss, %.1f M%s/s, %.0f s, ETA %s\n",
                 100 * frac, (unsigned long long)ev->pixels_done,
-                (unsigned long long)ev->pixels_total, rate / 1e6, el, etas);
+                (unsigned long long)ev->pixels_total, u, rate / 1e6, u, el, etas);
     }
 }
 
@@ -52,6 +53,17 @@ static void profile(const struct r2h_event *ev)
     for (int i = 0; i < R2H_EVENT_NPHASES; i++)
         fprintf(stderr, " %s %.3f,", ev->phase_names[i], ev->phase_s[i]);
     fprintf(stderr, " wall %.3f s, %d thread%s\n", total, ev->threads, ev->threads == 1 ? "" : "s");
+    if (ev->cells) {
+        fprintf(stderr, "raster2h3: profile: %s, %llu centres by cellToLatLng\n", ev->index_path,
+                (unsigned long long)ev->index_fallbacks);
+        fprintf(stderr,
+                "raster2h3: profile: %llu cells examined, %llu written, %.2f M cells/s "
+                "written, peak RSS %.1f MiB\n",
+                (unsigned long long)ev->pixels_read, (unsigned long long)ev->pixels_valid,
+                total > 0 ? (double)ev->pixels_valid / total / 1e6 : 0.0,
+                (double)ev->peak_rss / (1024.0 * 1024.0));
+        return;
+    }
     fprintf(stderr, "raster2h3: profile: index path %s, %llu fallbacks to latLngToCell\n",
             ev->index_path, (unsigned long long)ev->index_fallbacks);
     fprintf(stderr,
@@ -75,6 +87,10 @@ void r2h_cli_event(void *ctx, const struct r2h_event *ev)
             fprintf(stderr, "raster2h3: %s is complete; nothing to do\n", ev->line);
         break;
     case R2H_EVENT_WARNING: fprintf(stderr, "raster2h3: warning: %s\n", ev->line); break;
+    case R2H_EVENT_NOTE:
+        if (c->progress != R2H_PROGRESS_NONE)
+            fprintf(stderr, "raster2h3: %s\n", ev->line);
+        break;
     case R2H_EVENT_PROFILE: profile(ev); break;
     }
 }

@@ -89,7 +89,7 @@ static int cmd_convert(int argc, char **argv)
         }
         o.resolution = r;
         fprintf(stderr,
-                "raster2h3: --resolution auto picked %d (centre pixel %.6g m2, average cell "
+                "raster2h3: --resolution auto picked %d (centre pixel %.6g m2, cell there "
                 "%.6g m2)\n",
                 r, pa, ca);
     }

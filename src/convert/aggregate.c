@@ -653,19 +653,31 @@ enum r2h_status r2h_auto_resolution_srs(const char *input, const char *srs, int 
         return st;
     }
     const double pa = r2h_quad_area_m2(lat, lng);
+    /* The cells where the raster is (its centre pixel's centre), not the global average: H3
+     * cells are up to twice the average near the base cells' centres, half near pentagons. */
+    double clat = 0, clng = 0;
+    for (int i = 0; i < 4; i++) {
+        double d = lng[i] - lng[0];
+        d -= 360.0 * floor((d + 180.0) / 360.0);
+        clat += lat[i] / 4;
+        clng += (lng[0] + d) / 4;
+    }
+    clng -= 360.0 * floor((clng + 180.0) / 360.0);
     int best = 0;
-    double bestd = INFINITY;
+    double bestd = INFINITY, besta = 0;
     for (int k = 0; k <= R2H_MAX_RES; k++) {
-        double d = fabs(log(r2h_index_hex_area_avg_m2(k) / pa));
+        const double ca = r2h_index_cell_area_m2(clat, clng, k);
+        const double d = ca > 0 ? fabs(log(ca / pa)) : INFINITY;
         if (d < bestd) {
             bestd = d;
             best = k;
+            besta = ca;
         }
     }
     *res = best;
     if (pixel_area_m2)
         *pixel_area_m2 = pa;
     if (cell_area_m2)
-        *cell_area_m2 = r2h_index_hex_area_avg_m2(best);
+        *cell_area_m2 = besta;
     return R2H_OK;
 }

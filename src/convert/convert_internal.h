@@ -67,6 +67,8 @@ struct run {
     struct r2h_manifest manifest;
     struct r2h_sampler *sampler; /* --method sample: the ordered stream of rows (sample.c) */
     uint8_t planned[R2H_NUM_BASE_CELLS]; /* sample: partitions the plan may give rows */
+    double pixel_area, cell_area;        /* m2 at the raster's centre (r2h_conv_method_sample) */
+    int cells_mode;                      /* the scan per cell: progress and profile count cells */
     double phase[NPHASES];
     double t_start, t_last_progress;
     uint64_t pixels_total;

@@ -7,6 +7,10 @@
 
 static const char *const phase_names[NPHASES] = {
     "read", "locate", "index", "route", "sort", "spill", "merge+encode+write"};
+/* --method sample: chunk planning and cell centres, window reads, kernels and rows, hand-over
+ * to the writer (waits included), and the writer thread (waits included). */
+static const char *const cell_phase_names[NPHASES] = {"read", "centres", "sample",      "hand-over",
+                                                      "-",    "-",       "encode+write"};
 
 _Static_assert(NPHASES == R2H_EVENT_NPHASES, "the public phase count matches the run's");
 
@@ -57,6 +61,7 @@ void r2h_conv_progress_locked(struct run *run, int final)
     ev.pixels_total = run->pixels_total;
     ev.elapsed_s = now - run->t_start;
     ev.final = final;
+    ev.cells = run->cells_mode;
     r2h_conv_event(run, &ev);
 }
 
@@ -66,12 +71,17 @@ void r2h_conv_profile_event(const struct run *run)
     memset(&ev, 0, sizeof ev);
     ev.kind = R2H_EVENT_PROFILE;
     ev.elapsed_s = r2h_now() - run->t_start;
-    ev.phase_names = phase_names;
+    ev.phase_names = run->cells_mode ? cell_phase_names : phase_names;
+    ev.cells = run->cells_mode;
     ev.phase_s = run->phase;
     ev.threads = run->nworkers;
-    ev.index_path = run->opt->reference_index ? "reference latLngToCell"
-                    : run->grid               ? "fast grid"
-                                              : "fast points";
+    ev.index_path = run->cells_mode ? (run->opt->reference_index ? "cell centres by cellToLatLng"
+                                                                 : "cell centres by a checked "
+                                                                   "model, cellToLatLng near "
+                                                                   "pixel edges")
+                    : run->opt->reference_index ? "reference latLngToCell"
+                    : run->grid                 ? "fast grid"
+                                                : "fast points";
     ev.pixels_read = run->res.pixels_read;
     ev.pixels_valid = run->res.pixels_valid;
     ev.index_fallbacks = run->res.index_fallbacks;

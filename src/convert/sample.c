@@ -5,6 +5,7 @@
  * stream. Nothing is sorted or spilled: memory is the slots, the workers' chunk buffers and the
  * row groups being encoded, whatever the output's size. */
 #define _GNU_SOURCE /* pthread_setname_np */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,21 +51,38 @@ struct sworker {
     uint64_t *keys;
 };
 
+/* The area of the raster's centre pixel and of the cell at the resolution there (m2); 0 when
+ * the pixel does not transform. */
+static void local_areas(struct run *run, double *pixel, double *cell)
+{
+    double lat[4], lng[4];
+    const struct r2h_raster_info *in = run->info;
+    *pixel = *cell = 0;
+    if (r2h_raster_pixel_corners(run->raster, in->height / 2, in->width / 2, lat, lng) != R2H_OK)
+        return;
+    double clat = 0, clng = 0;
+    for (int i = 0; i < 4; i++) {
+        double d = lng[i] - lng[0];
+        d -= 360.0 * floor((d + 180.0) / 360.0);
+        clat += lat[i] / 4;
+        clng += (lng[0] + d) / 4;
+    }
+    clng -= 360.0 * floor((clng + 180.0) / 360.0);
+    *pixel = r2h_quad_area_m2(lat, lng);
+    *cell = r2h_index_cell_area_m2(clat, clng, run->opt->resolution);
+}
+
 int r2h_conv_method_sample(struct run *run)
 {
     const struct r2h_convert_options *o = run->opt;
     if (o->method == R2H_METHOD_SAMPLE)
         return 1;
-    if (o->method != R2H_METHOD_AUTO)
-        return 0;
-    /* AUTO: the average area of a cell at the resolution against a pixel's area at the
-     * raster's centre (WGS84, from its corners). */
-    double lat[4], lng[4];
-    const struct r2h_raster_info *in = run->info;
-    if (r2h_raster_pixel_corners(run->raster, in->height / 2, in->width / 2, lat, lng) != R2H_OK)
-        return 0;
-    const double px = r2h_quad_area_m2(lat, lng), cell = r2h_index_hex_area_avg_m2(o->resolution);
-    return px > 0 && cell < px;
+    double px, cell;
+    local_areas(run, &px, &cell);
+    run->pixel_area = px;
+    run->cell_area = cell;
+    /* AUTO: sample when the cell at the raster's centre is smaller than the pixel there. */
+    return o->method == R2H_METHOD_AUTO && px > 0 && cell > 0 && cell < px;
 }
 
 /* ---- the consumer (scan worker threads) ---------------------------------------------------- */
@@ -266,6 +284,7 @@ enum r2h_status r2h_conv_cells_setup(struct run *run, int nthreads, struct r2h_c
 {
     const struct r2h_convert_options *opt = run->opt;
     memset(cs, 0, sizeof *cs);
+    run->cells_mode = 1;
     r2h_conv_plan_memory(run, nthreads);
     enum r2h_status st = r2h_conv_open_workers(run, nthreads, 0);
     if (st != R2H_OK)
@@ -407,10 +426,16 @@ enum r2h_status r2h_conv_check_method(struct run *run, int sample)
 {
     const struct r2h_convert_options *o = run->opt;
     if (o->method == R2H_METHOD_AUTO)
-        r2h_conv_event_line(run, R2H_EVENT_WARNING,
-                            "--method auto: %s (cells at resolution %d are %s than the pixels)",
-                            sample ? "sample" : "point", o->resolution,
-                            sample ? "smaller" : "no smaller");
+        r2h_conv_event_line(run, R2H_EVENT_NOTE,
+                            "--method auto chose %s (cell at resolution %d %.4g m2, pixel %.4g m2)",
+                            sample ? "sample" : "point", o->resolution, run->cell_area,
+                            run->pixel_area);
+    else if (!sample && run->cell_area > 0 && run->cell_area < 0.5 * run->pixel_area)
+        r2h_conv_warn(run,
+                      "at resolution %d cells (%.4g m2) are smaller than the pixels (%.4g m2): "
+                      "most cells over the raster get no row; --method sample gives each one "
+                      "the value at its centre",
+                      o->resolution, run->cell_area, run->pixel_area);
     if (!sample)
         return R2H_OK;
     if (o->aggregate || o->density_unit != R2H_DENSITY_NONE || o->stats) {

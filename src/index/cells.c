@@ -225,3 +225,13 @@ uint64_t r2h_index_descendant(uint64_t parent, int res, uint64_t i, double (*off
     }
     return h;
 }
+
+double r2h_index_cell_area_m2(double lat, double lng, int res)
+{
+    LatLng g = {degsToRads(lat), degsToRads(lng)};
+    H3Index h = 0;
+    double a = 0;
+    if (latLngToCell(&g, res, &h) != E_SUCCESS || cellAreaM2(h, &a) != E_SUCCESS)
+        return 0;
+    return a;
+}

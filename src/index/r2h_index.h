@@ -81,6 +81,8 @@ size_t r2h_index_children(uint64_t cell, uint64_t out[7]);
 int r2h_index_resolution(uint64_t cell);
 /* H3's average hexagon edge length at res, km. */
 double r2h_index_edge_km(int res);
+/* Area (m2, cellAreaM2) of the res cell holding a point (degrees); 0 on error. */
+double r2h_index_cell_area_m2(double lat, double lng, int res);
 /* latLngToCell of one point (degrees), 0 on error. */
 uint64_t r2h_index_cell_at(double lat, double lng, int res);
 /* A box (degrees) holding every point of every descendant of cell: lng0..lng1 contiguous,
