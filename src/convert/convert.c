@@ -521,6 +521,10 @@ static enum r2h_status convert_run(const struct r2h_convert_options *opt,
         goto out;
     const int wu_done =
         opt->work_unit >= 0 ? run.skip[opt->work_unit] : r2h_conv_manifest_done(&run);
+    if (opt->dry_run && sample) {
+        st = r2h_conv_sample_plan_events(&run);
+        goto out;
+    }
     if (opt->dry_run) {
         int win[3][4], nwin = 0;
         r2h_conv_plan_memory(

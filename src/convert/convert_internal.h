@@ -130,6 +130,9 @@ void r2h_conv_cells_finish(struct run *run, struct r2h_conv_cells *cs);
 
 /* sample.c: the --method sample run after resume planning (scan per cell, ordered writer). */
 enum r2h_status r2h_conv_sample(struct run *run, int nthreads);
+/* --dry-run of a sample run: the partitions kept or redone and the planned chunks as
+ * PLAN_LINE events (sample.c). */
+enum r2h_status r2h_conv_sample_plan_events(struct run *run);
 /* Whether a method other than point applies; AUTO resolved into run (sample.c). */
 int r2h_conv_method_sample(struct run *run);
 /* Check the options against the method (sample: no --aggregate, one band for bilinear/cubic,

@@ -228,7 +228,7 @@ void r2h_conv_plan_events(const struct run *run)
     }
     if (run->opt->work_unit >= 0 ? run->skip[run->opt->work_unit] : r2h_conv_manifest_done(run))
         r2h_conv_event_line(run, R2H_EVENT_PLAN_LINE, "nothing to do");
-    else
+    else if (!run->cells_mode) /* a sample run says its own plan (sample.c) */
         r2h_conv_event_line(run, R2H_EVENT_PLAN_LINE,
                             "read %llu pixels in %zu chunks of %s, write the other partitions",
                             (unsigned long long)px, run->nchunks, run->opt->input);

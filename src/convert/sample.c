@@ -455,3 +455,36 @@ enum r2h_status r2h_conv_check_method(struct run *run, int sample)
     b->dt[0] = R2H_DT_FLOAT64;
     return r2h_bands_layout(b, run->err, run->errlen);
 }
+
+enum r2h_status r2h_conv_sample_plan_events(struct run *run)
+{
+    const struct r2h_convert_options *opt = run->opt;
+    struct r2h_cells_options co = {.resolution = opt->resolution,
+                                   .work_unit = opt->work_unit,
+                                   .skip = run->skip,
+                                   .window_pixels = (size_t)4 << 20};
+    struct r2h_cells_plan plan;
+    enum r2h_status st = r2h_scan_cells_plan(run->raster, &co, &plan, run->err, run->errlen);
+    if (st != R2H_OK)
+        return st;
+    run->cells_mode = 1;
+    r2h_conv_plan_events(run); /* kept and redone partitions, or nothing to do */
+    if (opt->work_unit >= 0 ? run->skip[opt->work_unit] : r2h_conv_manifest_done(run)) {
+        r2h_scan_cells_plan_free(&plan);
+        return R2H_OK;
+    }
+    int parts = 0;
+    uint8_t seen[R2H_NUM_BASE_CELLS] = {0};
+    for (size_t i = 0; i < plan.n; i++) {
+        const int bc = r2h_index_base_cell(plan.chunks[i]);
+        parts += !seen[bc];
+        seen[bc] = 1;
+    }
+    r2h_conv_event_line(run, R2H_EVENT_PLAN_LINE,
+                        "sample %s at up to %llu cells of resolution %d (%zu chunks of "
+                        "resolution %d in %d partitions), kernel %s",
+                        opt->input, (unsigned long long)plan.cells_total, opt->resolution, plan.n,
+                        plan.chunk_res, parts, r2h_conv_method_meta(run) + 16);
+    r2h_scan_cells_plan_free(&plan);
+    return R2H_OK;
+}

@@ -216,3 +216,14 @@ def test_profile_counts_cells(run_cli, src, tmp_path):
     m = re.search(r"(\d+) cells examined, (\d+) written, ([\d.]+) M cells/s", p.stderr)
     assert m, p.stderr
     assert int(m.group(2)) == table(tmp_path / "o").num_rows
+
+
+def test_dry_run_says_the_plan_and_writes_nothing(run_cli, src, tmp_path):
+    out = tmp_path / "o"
+    p = run_cli("convert", src, out, "--method", "sample", "--resolution", 9, "--dry-run")
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"sample .* at up to \d+ cells of resolution 9 \(\d+ chunks", p.stdout)
+    assert not out.exists() or not list(out.rglob("*.parquet"))
+    sample(run_cli, src, out, "--resolution", 9)
+    p = run_cli("convert", src, out, "--method", "sample", "--resolution", 9, "--dry-run")
+    assert "nothing to do" in p.stdout and "sample " not in p.stdout, p.stdout
