@@ -34,12 +34,15 @@ struct r2h_sampler {
     struct slot *slots;
     size_t nslots;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    size_t next;    /* the chunk the writer reads next */
-    size_t pos;     /* rows of it taken already */
-    int bc;         /* the partition being written */
-    int stop;       /* an error: everybody leaves */
-    uint64_t taken; /* rows taken for the current partition */
+    pthread_cond_t cv;    /* the writer waits here for its next chunk */
+    pthread_cond_t space; /* workers wait here for a free slot */
+    int writer_waits;     /* the writer is waiting on cv */
+    int workers_wait;     /* workers waiting on space */
+    size_t next;          /* the chunk the writer reads next */
+    size_t pos;           /* rows of it taken already */
+    int bc;               /* the partition being written */
+    int stop;             /* an error: everybody leaves */
+    uint64_t taken;       /* rows taken for the current partition */
     double phase[NPHASES];
     struct sworker *workers;
 };
@@ -133,8 +136,11 @@ static enum r2h_status consume(void *state, const struct r2h_cells_batch *b, cha
     for (size_t i = 0; i < b->n; i++)
         w->rows[i] = (struct r2h_row){b->cells[i], w->keys[i]};
     pthread_mutex_lock(&sm->mu);
-    while (!sm->stop && b->seq >= sm->next + sm->nslots)
-        pthread_cond_wait(&sm->cv, &sm->mu);
+    while (!sm->stop && b->seq >= sm->next + sm->nslots) {
+        sm->workers_wait++;
+        pthread_cond_wait(&sm->space, &sm->mu);
+        sm->workers_wait--;
+    }
     if (sm->stop) {
         pthread_mutex_unlock(&sm->mu);
         r2h_fmt(msg, msglen, "stopped");
@@ -148,7 +154,8 @@ static enum r2h_status consume(void *state, const struct r2h_cells_batch *b, cha
     s->seq = b->seq;
     s->bc = b->base_cell;
     s->ready = 1;
-    pthread_cond_broadcast(&sm->cv);
+    if (sm->writer_waits && b->seq == sm->next)
+        pthread_cond_signal(&sm->cv);
     pthread_mutex_unlock(&sm->mu);
     return R2H_OK;
 }
@@ -161,8 +168,11 @@ static struct slot *next_ready(struct r2h_sampler *sm)
     if (sm->next >= sm->plan.n)
         return NULL;
     struct slot *s = &sm->slots[sm->next % sm->nslots];
-    while (!sm->stop && !(s->ready && s->seq == sm->next))
+    while (!sm->stop && !(s->ready && s->seq == sm->next)) {
+        sm->writer_waits = 1;
         pthread_cond_wait(&sm->cv, &sm->mu);
+        sm->writer_waits = 0;
+    }
     return sm->stop ? NULL : s;
 }
 
@@ -171,7 +181,8 @@ static void release(struct r2h_sampler *sm, struct slot *s)
     s->ready = 0;
     sm->pos = 0;
     sm->next++;
-    pthread_cond_broadcast(&sm->cv);
+    if (sm->workers_wait)
+        pthread_cond_broadcast(&sm->space);
 }
 
 /* r2h_row_pull over the chunks of the current partition. */
@@ -209,6 +220,7 @@ static void stop_all(struct r2h_sampler *sm)
     pthread_mutex_lock(&sm->mu);
     sm->stop = 1;
     pthread_cond_broadcast(&sm->cv);
+    pthread_cond_broadcast(&sm->space);
     pthread_mutex_unlock(&sm->mu);
 }
 
@@ -277,6 +289,7 @@ static void free_sampler(struct r2h_sampler *sm)
     r2h_scan_cells_plan_free(&sm->plan);
     pthread_mutex_destroy(&sm->mu);
     pthread_cond_destroy(&sm->cv);
+    pthread_cond_destroy(&sm->space);
     r2h_free(sm);
 }
 
@@ -351,6 +364,7 @@ enum r2h_status r2h_conv_sample(struct run *run, int nthreads)
     sm->run = run;
     pthread_mutex_init(&sm->mu, NULL);
     pthread_cond_init(&sm->cv, NULL);
+    pthread_cond_init(&sm->space, NULL);
     enum r2h_status st = r2h_conv_cells_setup(run, nthreads, &cs);
     if (st != R2H_OK)
         goto out;
@@ -358,6 +372,8 @@ enum r2h_status r2h_conv_sample(struct run *run, int nthreads)
     sm->cap = 1;
     for (int i = cs.plan.chunk_res; i < opt->resolution; i++)
         sm->cap *= 7;
+    /* Slots: 4 per worker, room to run ahead of the writer over chunks of uneven cost while
+     * the rows in flight stay in cache (a larger ring was slower). */
     sm->nslots = 4 * (size_t)run->nworkers;
     sm->slots = r2h_calloc(sm->nslots, sizeof *sm->slots);
     sm->workers = r2h_calloc((size_t)run->nworkers, sizeof *sm->workers);

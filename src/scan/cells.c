@@ -724,15 +724,19 @@ static void model_range_box(const struct model *md, double s0, double t0, double
 static int fit_chunk(struct cworker *w, uint64_t chunk, size_t p7, struct model *md, double *margin)
 {
     struct cscan *s = w->scan;
-    enum { NT = 49, NC = 30, NP = NT + NC };
+    /* Training: the centres of the 7 children and of 3 grandchildren of each (digits 1, 3, 5:
+     * three directions); checking: 6 spread descendants and the 6 outermost (all digits d),
+     * where a cubic's error is largest. */
+    enum { NT = 28, NC = 12, NP = NT + NC };
+    static const int GRAND[4] = {0, 1, 3, 5};
     uint64_t id[NP], cell[NP];
     for (int a = 0; a < 7; a++)
-        for (int b = 0; b < 7; b++)
-            id[a * 7 + b] = (uint64_t)a * (p7 / 7) + (uint64_t)b * (p7 / 49);
-    for (int j = 0; j < 24; j++)
-        id[NT + j] = ((uint64_t)p7 * (2 * j + 1)) / 48;
+        for (int b = 0; b < 4; b++)
+            id[a * 4 + b] = (uint64_t)a * (p7 / 7) + (uint64_t)GRAND[b] * (p7 / 49);
+    for (int j = 0; j < 6; j++)
+        id[NT + j] = ((uint64_t)p7 * (2 * j + 1)) / 12;
     for (int d = 1; d <= 6; d++)
-        id[NT + 23 + d] = (uint64_t)d * (p7 - 1) / 6;
+        id[NT + 5 + d] = (uint64_t)d * (p7 - 1) / 6;
     double lat[NP], lng[NP], X[NP], Y[NP], U[NP], V[NP], ex[NP], ey[NP];
     uint8_t ok[NP];
     for (int j = 0; j < NP; j++)
