@@ -109,6 +109,14 @@ void r2h_conv_partition_path(const struct run *run, int bc, char *path, size_t l
 /* Write partition bc (pixel rows) from the merge of all runs; thread-safe for distinct bc. */
 enum r2h_status r2h_conv_write_partition(struct run *run, int bc, double *phase, char *msg,
                                          size_t msglen);
+/* Write partition bc from batches of columns already in cell order (--method sample): next
+ * returns a batch's n cells and value records (the bands' pixel records, b->pixel_size bytes
+ * each), 0 at the end or with *st set; the batch stays valid until the next call. */
+typedef size_t (*r2h_conv_batch_pull)(void *ctx, const uint64_t **cells, const unsigned char **vals,
+                                      enum r2h_status *st, char *err, size_t errlen);
+enum r2h_status r2h_conv_write_partition_batches(struct run *run, int bc, r2h_conv_batch_pull next,
+                                                 void *ctx, double *phase, char *msg,
+                                                 size_t msglen);
 /* The same with aggregation or extra columns (aggregate.c writes the rows). */
 enum r2h_status r2h_conv_write_partition_agg(struct run *run, int bc, struct r2h_raster *raster,
                                              double *phase, char *msg, size_t msglen);

@@ -23,14 +23,17 @@ struct slot {
     int bc;
     int ready;
     size_t n;
-    struct r2h_row *rows;
+    uint64_t *cells;     /* ascending */
+    unsigned char *vals; /* vsz bytes each: pixel records (nearest) or doubles */
 };
 
 struct r2h_sampler {
     struct run *run;
     struct r2h_cells_plan plan;
     enum r2h_kernel kernel;
-    size_t cap; /* rows per chunk at most */
+    size_t cap;     /* rows per chunk at most */
+    size_t vsz;     /* bytes per value record in a slot */
+    uint64_t *keys; /* the writer's scratch for rows (parents, strings: r2h_agg_write) */
     struct slot *slots;
     size_t nslots;
     pthread_mutex_t mu;
@@ -50,8 +53,6 @@ struct r2h_sampler {
 /* A scan worker's state as the sampler's consumer. */
 struct sworker {
     struct r2h_sampler *sm;
-    struct r2h_row *rows; /* swapped with a slot's buffer on hand-over */
-    uint64_t *keys;
 };
 
 /* The area of the raster's centre pixel and of the cell at the resolution there (m2); 0 when
@@ -94,13 +95,9 @@ static enum r2h_status begin(void *ctx, int i, void **state, char *msg, size_t m
 {
     struct r2h_sampler *sm = ctx;
     struct sworker *w = &sm->workers[i];
+    (void)msg;
+    (void)msglen;
     w->sm = sm;
-    w->rows = r2h_malloc(sm->cap * sizeof *w->rows);
-    w->keys = r2h_malloc(sm->cap * sizeof *w->keys);
-    if (!w->rows || !w->keys) {
-        r2h_fmt(msg, msglen, "out of memory allocating sample rows");
-        return R2H_ERR_NOMEM;
-    }
     CPLPushErrorHandler(CPLQuietErrorHandler); /* the library never prints */
     *state = w;
     return R2H_OK;
@@ -127,14 +124,6 @@ static enum r2h_status consume(void *state, const struct r2h_cells_batch *b, cha
 {
     struct sworker *w = state;
     struct r2h_sampler *sm = w->sm;
-    const struct r2h_bands *bands = sm->run->bands;
-    if (b->vals)
-        r2h_bands_keys(bands, b->vals, b->n, w->keys);
-    else
-        for (size_t i = 0; i < b->n; i++)
-            w->keys[i] = r2h_narrow_key(R2H_DT_FLOAT64, &b->dvals[i]);
-    for (size_t i = 0; i < b->n; i++)
-        w->rows[i] = (struct r2h_row){b->cells[i], w->keys[i]};
     pthread_mutex_lock(&sm->mu);
     while (!sm->stop && b->seq >= sm->next + sm->nslots) {
         sm->workers_wait++;
@@ -147,9 +136,12 @@ static enum r2h_status consume(void *state, const struct r2h_cells_batch *b, cha
         return R2H_ERR_INTERNAL;
     }
     struct slot *s = &sm->slots[b->seq % sm->nslots];
-    struct r2h_row *t = s->rows;
-    s->rows = w->rows;
-    w->rows = t;
+    pthread_mutex_unlock(&sm->mu);
+    /* The slot is this chunk's alone until it is marked ready (the writer reads slots in
+     * sequence; no other worker has this sequence number). */
+    memcpy(s->cells, b->cells, b->n * sizeof *s->cells);
+    memcpy(s->vals, b->vals ? (const void *)b->vals : (const void *)b->dvals, b->n * sm->vsz);
+    pthread_mutex_lock(&sm->mu);
     s->n = b->n;
     s->seq = b->seq;
     s->bc = b->base_cell;
@@ -185,34 +177,75 @@ static void release(struct r2h_sampler *sm, struct slot *s)
         pthread_cond_broadcast(&sm->space);
 }
 
-/* r2h_row_pull over the chunks of the current partition. */
-static size_t pull(void *ctx, struct r2h_row *out, size_t max, enum r2h_status *st, char *err,
-                   size_t errlen)
+/* The next chunk with rows of the current partition, or NULL at its end (the end of the plan,
+ * another partition's chunk, an error: *st). The previous one is released first. mu held. */
+static struct slot *next_of_partition(struct r2h_sampler *sm, enum r2h_status *st, char *err,
+                                      size_t errlen)
 {
-    struct r2h_sampler *sm = ctx;
-    size_t k = 0;
-    pthread_mutex_lock(&sm->mu);
-    while (k < max) {
+    for (;;) {
         struct slot *s = next_ready(sm);
         if (!s) {
             if (sm->stop) {
                 *st = R2H_ERR_INTERNAL;
                 r2h_fmt(err, errlen, "stopped");
             }
-            break;
+            return NULL;
         }
         if (s->bc != sm->bc)
-            break;
+            return NULL;
+        if (sm->pos < s->n)
+            return s;
+        release(sm, s); /* consumed, or a chunk without rows */
+    }
+}
+
+/* r2h_row_pull over the chunks of the current partition (the writers that read rows:
+ * parents and string cells). */
+static size_t pull(void *ctx, struct r2h_row *out, size_t max, enum r2h_status *st, char *err,
+                   size_t errlen)
+{
+    struct r2h_sampler *sm = ctx;
+    const struct r2h_bands *bands = sm->run->bands;
+    size_t k = 0;
+    pthread_mutex_lock(&sm->mu);
+    struct slot *s;
+    while (k < max && (s = next_of_partition(sm, st, err, errlen))) {
         size_t take = s->n - sm->pos < max - k ? s->n - sm->pos : max - k;
-        memcpy(out + k, s->rows + sm->pos, take * sizeof *out);
+        take = take < 65536 ? take : 65536; /* the keys scratch */
+        const unsigned char *v = s->vals + sm->pos * sm->vsz;
+        if (sm->kernel == R2H_KERNEL_NEAREST)
+            r2h_bands_keys(bands, v, take, sm->keys);
+        else
+            for (size_t i = 0; i < take; i++)
+                sm->keys[i] = r2h_narrow_key(R2H_DT_FLOAT64, v + i * 8);
+        for (size_t i = 0; i < take; i++)
+            out[k + i] = (struct r2h_row){s->cells[sm->pos + i], sm->keys[i]};
         k += take;
         sm->pos += take;
-        if (sm->pos == s->n)
-            release(sm, s);
     }
     pthread_mutex_unlock(&sm->mu);
     sm->taken += k;
     return k;
+}
+
+/* r2h_conv_batch_pull over the chunks of the current partition: each chunk's columns as they
+ * are, no copy (pixel rows without extra columns). */
+static size_t pull_batch(void *ctx, const uint64_t **cells, const unsigned char **vals,
+                         enum r2h_status *st, char *err, size_t errlen)
+{
+    struct r2h_sampler *sm = ctx;
+    pthread_mutex_lock(&sm->mu);
+    struct slot *s = next_of_partition(sm, st, err, errlen);
+    size_t n = 0;
+    if (s) {
+        *cells = s->cells + sm->pos;
+        *vals = s->vals + sm->pos * sm->vsz;
+        n = s->n - sm->pos;
+        sm->pos = s->n; /* released at the next call, once the writer has copied it */
+    }
+    pthread_mutex_unlock(&sm->mu);
+    sm->taken += n;
+    return n;
 }
 
 static void stop_all(struct r2h_sampler *sm)
@@ -246,7 +279,8 @@ static void *writer_main(void *arg)
         msg[0] = 0;
         enum r2h_status st =
             run->agg ? r2h_conv_write_partition_agg(run, bc, NULL, sm->phase, msg, sizeof msg)
-                     : r2h_conv_write_partition(run, bc, sm->phase, msg, sizeof msg);
+                     : r2h_conv_write_partition_batches(run, bc, pull_batch, sm, sm->phase, msg,
+                                                        sizeof msg);
         if (st != R2H_OK) {
             if (!sm->stop)
                 r2h_conv_fail(run, st, msg);
@@ -278,14 +312,13 @@ static void free_sampler(struct r2h_sampler *sm)
 {
     if (!sm)
         return;
-    for (size_t i = 0; sm->slots && i < sm->nslots; i++)
-        r2h_free(sm->slots[i].rows);
-    r2h_free(sm->slots);
-    for (int i = 0; sm->workers && i < sm->run->nworkers; i++) {
-        r2h_free(sm->workers[i].rows);
-        r2h_free(sm->workers[i].keys);
+    for (size_t i = 0; sm->slots && i < sm->nslots; i++) {
+        r2h_free(sm->slots[i].cells);
+        r2h_free(sm->slots[i].vals);
     }
+    r2h_free(sm->slots);
     r2h_free(sm->workers);
+    r2h_free(sm->keys);
     r2h_scan_cells_plan_free(&sm->plan);
     pthread_mutex_destroy(&sm->mu);
     pthread_cond_destroy(&sm->cv);
@@ -382,12 +415,23 @@ enum r2h_status r2h_conv_sample(struct run *run, int nthreads)
         r2h_fmt(run->err, run->errlen, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < sm->nslots; i++)
-        if (!(sm->slots[i].rows = r2h_malloc(sm->cap * sizeof(struct r2h_row)))) {
+    sm->kernel = cs.co.kernel;
+    sm->vsz = sm->kernel == R2H_KERNEL_NEAREST ? run->info->pixel_size : sizeof(double);
+    sm->keys = r2h_malloc(65536 * sizeof *sm->keys);
+    if (!sm->keys) {
+        st = R2H_ERR_NOMEM;
+        r2h_fmt(run->err, run->errlen, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < sm->nslots; i++) {
+        sm->slots[i].cells = r2h_malloc(sm->cap * sizeof(uint64_t));
+        sm->slots[i].vals = r2h_malloc(sm->cap * sm->vsz);
+        if (!sm->slots[i].cells || !sm->slots[i].vals) {
             st = R2H_ERR_NOMEM;
             r2h_fmt(run->err, run->errlen, "out of memory allocating sample slots");
             goto out;
         }
+    }
     if (opt->work_unit < 0 && (st = r2h_conv_begin_dataset(run)) != R2H_OK)
         goto out;
     run->sampler = sm;
@@ -468,7 +512,10 @@ enum r2h_status r2h_conv_check_method(struct run *run, int sample)
                 "--resample bilinear and cubic take one band (--bands gives %d)", b->n);
         return R2H_ERR_INVALID;
     }
+    /* One float64 value per cell: the value records handed to the writer are doubles. */
     b->dt[0] = R2H_DT_FLOAT64;
+    b->off[0] = 0;
+    b->pixel_size = sizeof(double);
     return r2h_bands_layout(b, run->err, run->errlen);
 }
 

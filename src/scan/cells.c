@@ -1093,6 +1093,8 @@ static void *cworker_main(void *arg)
             break;
         }
     }
+    if (s->con->end_worker) /* on the worker's own thread, as begin_worker */
+        s->con->end_worker(w->state);
     return NULL;
 }
 
@@ -1213,8 +1215,6 @@ enum r2h_status r2h_scan_cells_run(const struct r2h_cells_options *o,
             pthread_join(wk[i].tid, NULL);
     }
     for (int i = 0; i < nw; i++) {
-        if (wk[i].begun && con->end_worker)
-            con->end_worker(wk[i].state);
         if (stats)
             stats[i] = wk[i].st;
         free_worker(&wk[i]);
