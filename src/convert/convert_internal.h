@@ -109,14 +109,19 @@ void r2h_conv_partition_path(const struct run *run, int bc, char *path, size_t l
 /* Write partition bc (pixel rows) from the merge of all runs; thread-safe for distinct bc. */
 enum r2h_status r2h_conv_write_partition(struct run *run, int bc, double *phase, char *msg,
                                          size_t msglen);
-/* Write partition bc from batches of columns already in cell order (--method sample): next
- * returns a batch's n cells and value records (the bands' pixel records, b->pixel_size bytes
- * each), 0 at the end or with *st set; the batch stays valid until the next call. */
-typedef size_t (*r2h_conv_batch_pull)(void *ctx, const uint64_t **cells, const unsigned char **vals,
-                                      enum r2h_status *st, char *err, size_t errlen);
-enum r2h_status r2h_conv_write_partition_batches(struct run *run, int bc, r2h_conv_batch_pull next,
-                                                 void *ctx, double *phase, char *msg,
-                                                 size_t msglen);
+/* --method sample's partition files (sample.c writes their row groups): the columns (the
+ * bands', then the cell column, DELTA; returns how many), opening OUTPUT/h0=<cell>/data_0.parquet
+ * with the run's options and footer, and committing it. */
+struct r2h_pq_column_spec;
+struct r2h_pq_writer;
+int r2h_conv_sample_columns(const struct run *run, struct r2h_pq_column_spec *cols, char *cellname,
+                            size_t cellnamelen);
+enum r2h_status r2h_conv_partition_open(struct run *run, int bc,
+                                        const struct r2h_pq_column_spec *cols, size_t ncols,
+                                        char *path, size_t pathlen, struct r2h_pq_writer **out,
+                                        char *msg, size_t msglen);
+enum r2h_status r2h_conv_partition_close(struct r2h_pq_writer *w, const char *path, char *msg,
+                                         size_t msglen);
 /* The same with aggregation or extra columns (aggregate.c writes the rows). */
 enum r2h_status r2h_conv_write_partition_agg(struct run *run, int bc, struct r2h_raster *raster,
                                              double *phase, char *msg, size_t msglen);

@@ -255,78 +255,32 @@ fail:
     return abort_writer(w, st, path, msg, msglen);
 }
 
-enum r2h_status r2h_conv_write_partition_batches(struct run *run, int bc, r2h_conv_batch_pull next,
-                                                 void *ctx, double *phase, char *msg, size_t msglen)
+int r2h_conv_sample_columns(const struct run *run, struct r2h_pq_column_spec *cols, char *cellname,
+                            size_t cellnamelen)
 {
-    char path[4200], cellname[8];
-    double t1 = r2h_now();
-    enum r2h_status st;
-    r2h_cell_column_name(run->opt->resolution, cellname, sizeof cellname);
     const struct r2h_bands *b = run->bands;
-    struct r2h_pq_column_spec cols[R2H_RASTER_MAX_BANDS + 1];
+    r2h_cell_column_name(run->opt->resolution, cellname, cellnamelen);
     r2h_bands_columns(b, cols);
+    /* Sampled cells are distinct and close: DELTA pages (cut at gaps) are a quarter of PLAIN's
+     * bytes for zstd to compress (docs/design/0009). */
     cols[b->n] = (struct r2h_pq_column_spec){.name = cellname,
                                              .type = R2H_PQ_UINT64,
                                              .sorted_ascending = 1,
                                              .encoding = R2H_PQ_ENC_DELTA,
                                              .delta_gaps = 1};
-    struct r2h_pq_writer *w = NULL;
-    if ((st = open_partition(run, bc, cols, (size_t)b->n + 1, path, sizeof path, &w, msg,
-                             msglen)) != R2H_OK)
-        return st;
-    /* A batch's values are records of vsz bytes holding every band at b->off[i]; one band of
-     * its own size is a column as it is, several are split into columns. */
-    const size_t vsz = b->pixel_size;
-    const int direct = b->n == 1 && vsz == r2h_dtype_size(b->dt[0]);
-    unsigned char *split = NULL;
-    size_t cap = 0;
-    uint64_t kmin = UINT64_MAX, kmax = 0, rows = 0;
-    const uint64_t *cells;
-    const unsigned char *vals;
-    size_t n;
-    while ((n = next(ctx, &cells, &vals, &st, msg, msglen)) > 0) {
-        struct r2h_pq_column_data data[R2H_RASTER_MAX_BANDS + 1] = {{0}};
-        if (direct) {
-            data[0].values = vals;
-        } else {
-            if (n * vsz > cap) {
-                r2h_free(split);
-                cap = n * vsz;
-                if (!(split = r2h_malloc(cap))) {
-                    st = R2H_ERR_NOMEM;
-                    break;
-                }
-            }
-            for (int i = 0, at = 0; i < b->n; at += (int)(n * r2h_dtype_size(b->dt[i])), i++) {
-                const size_t sz = r2h_dtype_size(b->dt[i]);
-                for (size_t j = 0; j < n; j++)
-                    memcpy(split + at + j * sz, vals + j * vsz + b->off[i], sz);
-                data[i].values = split + at;
-            }
-        }
-        /* The first band's range for the manifest, by its order-preserving key. */
-        for (size_t j = 0; j < n; j++) {
-            const uint64_t k = r2h_narrow_key(b->dt[0], vals + j * vsz + b->off[0]);
-            kmin = k < kmin ? k : kmin;
-            kmax = k > kmax ? k : kmax;
-        }
-        data[b->n].values = cells;
-        rows += n;
-        if ((st = r2h_pq_writer_write(w, data, n)) != R2H_OK)
-            break;
-    }
-    r2h_free(split);
-    if (st != R2H_OK)
-        return abort_writer(w, st, path, msg, msglen);
-    if ((st = close_writer(w, path, msg, msglen)) != R2H_OK)
-        return st;
-    phase[PHASE_WRITE] += r2h_now() - t1;
-    struct r2h_manifest_part *mp = &run->manifest.parts[bc];
-    union r2h_value lo, hi;
-    r2h_narrow_value(b->dt[0], kmin, &lo);
-    r2h_narrow_value(b->dt[0], kmax, &hi);
-    mp->min = rows ? r2h_value_double(b->dt[0], &lo) : 0;
-    mp->max = rows ? r2h_value_double(b->dt[0], &hi) : 0;
-    r2h_out_exists(path, &mp->bytes);
-    return R2H_OK;
+    return b->n + 1;
+}
+
+enum r2h_status r2h_conv_partition_open(struct run *run, int bc,
+                                        const struct r2h_pq_column_spec *cols, size_t ncols,
+                                        char *path, size_t pathlen, struct r2h_pq_writer **out,
+                                        char *msg, size_t msglen)
+{
+    return open_partition(run, bc, cols, ncols, path, pathlen, out, msg, msglen);
+}
+
+enum r2h_status r2h_conv_partition_close(struct r2h_pq_writer *w, const char *path, char *msg,
+                                         size_t msglen)
+{
+    return close_writer(w, path, msg, msglen);
 }

@@ -15,6 +15,7 @@
 
 #include "convert_internal.h"
 #include "r2h_index.h"
+#include "r2h_parquet.h"
 #include "r2h_scan.h"
 
 /* A chunk's rows on their way to the writer. */
@@ -48,6 +49,28 @@ struct r2h_sampler {
     uint64_t taken;       /* rows taken for the current partition */
     double phase[NPHASES];
     struct sworker *workers;
+    /* The group pipeline (pixel rows without extra columns): row groups are collected from the
+     * slots in turn, encoded in parallel, appended to their partition's file in order. */
+    struct r2h_pq_column_spec cols[R2H_RASTER_MAX_BANDS + 1];
+    char cellname[8];
+    size_t ncols;
+    size_t rg_rows;                        /* rows per row group */
+    pthread_cond_t turn;                   /* the collector's turn and the commit order */
+    int collecting;                        /* a thread is collecting */
+    int done;                              /* every chunk collected */
+    size_t gseq, committed;                /* groups numbered, committed */
+    struct part *cur;                      /* the partition being collected (NULL: open the next) */
+    struct part *open[R2H_NUM_BASE_CELLS]; /* files open, by base cell (aborted on error) */
+};
+
+/* A partition file written by the group pipeline. */
+struct part {
+    int bc;
+    struct r2h_pq_writer *w;
+    char path[4200];
+    uint64_t rows;
+    int has;
+    double lo, hi; /* the first band's range */
 };
 
 /* A scan worker's state as the sampler's consumer. */
@@ -228,32 +251,13 @@ static size_t pull(void *ctx, struct r2h_row *out, size_t max, enum r2h_status *
     return k;
 }
 
-/* r2h_conv_batch_pull over the chunks of the current partition: each chunk's columns as they
- * are, no copy (pixel rows without extra columns). */
-static size_t pull_batch(void *ctx, const uint64_t **cells, const unsigned char **vals,
-                         enum r2h_status *st, char *err, size_t errlen)
-{
-    struct r2h_sampler *sm = ctx;
-    pthread_mutex_lock(&sm->mu);
-    struct slot *s = next_of_partition(sm, st, err, errlen);
-    size_t n = 0;
-    if (s) {
-        *cells = s->cells + sm->pos;
-        *vals = s->vals + sm->pos * sm->vsz;
-        n = s->n - sm->pos;
-        sm->pos = s->n; /* released at the next call, once the writer has copied it */
-    }
-    pthread_mutex_unlock(&sm->mu);
-    sm->taken += n;
-    return n;
-}
-
 static void stop_all(struct r2h_sampler *sm)
 {
     pthread_mutex_lock(&sm->mu);
     sm->stop = 1;
     pthread_cond_broadcast(&sm->cv);
     pthread_cond_broadcast(&sm->space);
+    pthread_cond_broadcast(&sm->turn);
     pthread_mutex_unlock(&sm->mu);
 }
 
@@ -277,23 +281,262 @@ static void *writer_main(void *arg)
         sm->bc = bc;
         sm->taken = 0;
         msg[0] = 0;
+        /* Extra columns (parents, strings): rows through r2h_agg_write. */
         enum r2h_status st =
-            run->agg ? r2h_conv_write_partition_agg(run, bc, NULL, sm->phase, msg, sizeof msg)
-                     : r2h_conv_write_partition_batches(run, bc, pull_batch, sm, sm->phase, msg,
-                                                        sizeof msg);
+            r2h_conv_write_partition_agg(run, bc, NULL, sm->phase, msg, sizeof msg);
         if (st != R2H_OK) {
             if (!sm->stop)
                 r2h_conv_fail(run, st, msg);
             stop_all(sm);
             break;
         }
-        if (!run->agg)
-            run->manifest.parts[bc].rows = sm->taken;
         pthread_mutex_lock(&run->mu);
         run->res.rows_written += run->manifest.parts[bc].rows;
         run->res.pixels_valid += sm->taken;
         run->res.partitions_written++;
         pthread_mutex_unlock(&run->mu);
+    }
+    CPLPopErrorHandler();
+    return NULL;
+}
+
+/* ---- the group pipeline ------------------------------------------------------------------- */
+
+/* One thread of the pipeline: its row group and the scratch for splitting bands. */
+struct gthread {
+    struct r2h_sampler *sm;
+    struct r2h_pq_group *g;
+    unsigned char *split;
+    size_t splitcap;
+    pthread_t tid;
+    double phase[NPHASES];
+};
+
+static void fail_pipeline(struct r2h_sampler *sm, enum r2h_status st, const char *msg)
+{
+    if (!sm->stop)
+        r2h_conv_fail(sm->run, st, msg);
+    stop_all(sm);
+}
+
+/* Widen the range of the first band over n value records. */
+static void band_range(const struct r2h_bands *b, const unsigned char *v, size_t vsz, size_t n,
+                       struct part *p)
+{
+    double lo = p->has ? p->lo : INFINITY, hi = p->has ? p->hi : -INFINITY;
+    const unsigned char *q = v + b->off[0];
+#define RANGE(T)                                                                                   \
+    for (size_t j = 0; j < n; j++) {                                                               \
+        T x;                                                                                       \
+        memcpy(&x, q + j * vsz, sizeof x);                                                         \
+        lo = (double)x < lo ? (double)x : lo;                                                      \
+        hi = (double)x > hi ? (double)x : hi;                                                      \
+    }
+    switch (b->dt[0]) {
+    case R2H_DT_UINT8: RANGE(uint8_t) break;
+    case R2H_DT_INT8: RANGE(int8_t) break;
+    case R2H_DT_UINT16: RANGE(uint16_t) break;
+    case R2H_DT_INT16: RANGE(int16_t) break;
+    case R2H_DT_UINT32: RANGE(uint32_t) break;
+    case R2H_DT_INT32: RANGE(int32_t) break;
+    case R2H_DT_UINT64: RANGE(uint64_t) break;
+    case R2H_DT_INT64: RANGE(int64_t) break;
+    case R2H_DT_FLOAT32: RANGE(float) break;
+    case R2H_DT_FLOAT64: RANGE(double) break;
+    }
+#undef RANGE
+    p->has = p->has || n > 0;
+    p->lo = lo;
+    p->hi = hi;
+}
+
+/* Rows [cells, vals) of n into the thread's group, as columns. */
+static enum r2h_status group_rows(struct gthread *gt, const uint64_t *cells,
+                                  const unsigned char *vals, size_t n)
+{
+    struct r2h_sampler *sm = gt->sm;
+    const struct r2h_bands *b = sm->run->bands;
+    const size_t vsz = sm->vsz;
+    struct r2h_pq_column_data data[R2H_RASTER_MAX_BANDS + 1] = {{0}};
+    if (b->n == 1 && vsz == r2h_dtype_size(b->dt[0])) {
+        data[0].values = vals;
+    } else {
+        if (n * vsz > gt->splitcap) {
+            r2h_free(gt->split);
+            gt->splitcap = n * vsz;
+            if (!(gt->split = r2h_malloc(gt->splitcap))) {
+                gt->splitcap = 0;
+                return R2H_ERR_NOMEM;
+            }
+        }
+        for (int i = 0, at = 0; i < b->n; at += (int)(n * r2h_dtype_size(b->dt[i])), i++) {
+            const size_t sz = r2h_dtype_size(b->dt[i]);
+            for (size_t j = 0; j < n; j++)
+                memcpy(gt->split + at + j * sz, vals + j * vsz + b->off[i], sz);
+            data[i].values = gt->split + at;
+        }
+    }
+    data[b->n].values = cells;
+    return r2h_pq_group_write(gt->g, data, n);
+}
+
+/* Open the partition of the next chunk with rows as sm->cur; 0 when there is none. */
+static int open_next_part(struct gthread *gt, char *msg, size_t msglen, enum r2h_status *st)
+{
+    struct r2h_sampler *sm = gt->sm;
+    pthread_mutex_lock(&sm->mu);
+    struct slot *s;
+    while ((s = next_ready(sm)) && s->n == 0)
+        release(sm, s);
+    const int bc = s ? s->bc : -1;
+    pthread_mutex_unlock(&sm->mu);
+    if (bc < 0)
+        return 0;
+    struct part *p = r2h_calloc(1, sizeof *p);
+    if (!p) {
+        *st = R2H_ERR_NOMEM;
+        r2h_fmt(msg, msglen, "out of memory");
+        return -1;
+    }
+    p->bc = bc;
+    if ((*st = r2h_conv_partition_open(sm->run, bc, sm->cols, sm->ncols, p->path, sizeof p->path,
+                                       &p->w, msg, msglen)) != R2H_OK) {
+        r2h_free(p);
+        return -1;
+    }
+    pthread_mutex_lock(&sm->mu);
+    sm->open[bc] = p;
+    sm->bc = bc;
+    pthread_mutex_unlock(&sm->mu);
+    sm->cur = p;
+    return 1;
+}
+
+/* Commit a finished partition: close its file, its manifest entry and the run's counters. */
+static enum r2h_status close_part(struct r2h_sampler *sm, struct part *p, char *msg, size_t msglen)
+{
+    struct run *run = sm->run;
+    pthread_mutex_lock(&sm->mu);
+    sm->open[p->bc] = NULL;
+    pthread_mutex_unlock(&sm->mu);
+    enum r2h_status st = r2h_conv_partition_close(p->w, p->path, msg, msglen);
+    if (st == R2H_OK) {
+        struct r2h_manifest_part *mp = &run->manifest.parts[p->bc];
+        mp->rows = p->rows;
+        mp->min = p->has ? p->lo : 0;
+        mp->max = p->has ? p->hi : 0;
+        r2h_out_exists(p->path, &mp->bytes);
+        pthread_mutex_lock(&run->mu);
+        run->res.rows_written += p->rows;
+        run->res.pixels_valid += p->rows;
+        run->res.partitions_written++;
+        pthread_mutex_unlock(&run->mu);
+    }
+    r2h_free(p);
+    return st;
+}
+
+static void *group_main(void *arg)
+{
+    struct gthread *gt = arg;
+    struct r2h_sampler *sm = gt->sm;
+    char msg[1024];
+    enum r2h_status st = R2H_OK;
+    pthread_setname_np(pthread_self(), "r2h-writer");
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    for (;;) {
+        /* The collector's turn: rows of one partition from the slots, in sequence. */
+        pthread_mutex_lock(&sm->mu);
+        while (!sm->stop && !sm->done && sm->collecting)
+            pthread_cond_wait(&sm->turn, &sm->mu);
+        if (sm->stop || sm->done) {
+            pthread_mutex_unlock(&sm->mu);
+            break;
+        }
+        sm->collecting = 1;
+        pthread_mutex_unlock(&sm->mu);
+        const double t0 = r2h_now();
+        msg[0] = 0;
+        int r = sm->cur ? 1 : open_next_part(gt, msg, sizeof msg, &st);
+        if (r <= 0) {
+            pthread_mutex_lock(&sm->mu);
+            sm->done = r == 0;
+            sm->collecting = 0;
+            pthread_cond_broadcast(&sm->turn);
+            pthread_mutex_unlock(&sm->mu);
+            if (r < 0)
+                fail_pipeline(sm, st, msg);
+            break;
+        }
+        struct part *part = sm->cur;
+        int last = 0;
+        size_t n = 0;
+        while (n < sm->rg_rows) {
+            pthread_mutex_lock(&sm->mu);
+            struct slot *s = next_of_partition(sm, &st, msg, sizeof msg);
+            if (!s) {
+                pthread_mutex_unlock(&sm->mu);
+                last = 1;
+                break;
+            }
+            const size_t take = s->n - sm->pos < sm->rg_rows - n ? s->n - sm->pos : sm->rg_rows - n;
+            const uint64_t *cells = s->cells + sm->pos;
+            const unsigned char *vals = s->vals + sm->pos * sm->vsz;
+            sm->pos += take; /* the slot stays ours until the next next_of_partition */
+            pthread_mutex_unlock(&sm->mu);
+            band_range(sm->run->bands, vals, sm->vsz, take, part);
+            if ((st = group_rows(gt, cells, vals, take)) != R2H_OK) {
+                r2h_fmt(msg, sizeof msg, "%s", "out of memory collecting rows");
+                break;
+            }
+            n += take;
+        }
+        if (st == R2H_OK && !last) { /* is the partition at its end? */
+            pthread_mutex_lock(&sm->mu);
+            last = next_of_partition(sm, &st, msg, sizeof msg) == NULL;
+            pthread_mutex_unlock(&sm->mu);
+        }
+        if (st != R2H_OK) {
+            pthread_mutex_lock(&sm->mu);
+            sm->collecting = 0;
+            pthread_mutex_unlock(&sm->mu);
+            fail_pipeline(sm, st, msg[0] ? msg : r2h_status_str(st));
+            break;
+        }
+        part->rows += n;
+        pthread_mutex_lock(&sm->mu);
+        const size_t seq = sm->gseq++;
+        if (last)
+            sm->cur = NULL;
+        sm->collecting = 0;
+        pthread_cond_broadcast(&sm->turn);
+        pthread_mutex_unlock(&sm->mu);
+        const double t1 = r2h_now();
+        gt->phase[PHASE_SORT] += t1 - t0;
+        /* Encode in parallel, append in order. */
+        st = r2h_pq_group_encode(gt->g);
+        pthread_mutex_lock(&sm->mu);
+        while (!sm->stop && sm->committed != seq)
+            pthread_cond_wait(&sm->turn, &sm->mu);
+        const int stopped = sm->stop;
+        pthread_mutex_unlock(&sm->mu);
+        if (stopped)
+            break;
+        if (st == R2H_OK && (st = r2h_pq_writer_append_group(part->w, gt->g)) != R2H_OK)
+            r2h_fmt(msg, sizeof msg, "%s: %s", part->path, r2h_pq_writer_errmsg(part->w));
+        else if (st != R2H_OK)
+            r2h_fmt(msg, sizeof msg, "%s: %s", part->path, r2h_pq_group_errmsg(gt->g));
+        if (st == R2H_OK && last)
+            st = close_part(sm, part, msg, sizeof msg);
+        if (st != R2H_OK) {
+            fail_pipeline(sm, st, msg);
+            break;
+        }
+        pthread_mutex_lock(&sm->mu);
+        sm->committed++;
+        pthread_cond_broadcast(&sm->turn);
+        pthread_mutex_unlock(&sm->mu);
+        gt->phase[PHASE_WRITE] += r2h_now() - t1;
     }
     CPLPopErrorHandler();
     return NULL;
@@ -323,6 +566,12 @@ static void free_sampler(struct r2h_sampler *sm)
     pthread_mutex_destroy(&sm->mu);
     pthread_cond_destroy(&sm->cv);
     pthread_cond_destroy(&sm->space);
+    pthread_cond_destroy(&sm->turn);
+    for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
+        if (sm->open[bc]) { /* a run that failed: nothing complete-looking is left */
+            r2h_pq_writer_abort(sm->open[bc]->w);
+            r2h_free(sm->open[bc]);
+        }
     r2h_free(sm);
 }
 
@@ -398,6 +647,7 @@ enum r2h_status r2h_conv_sample(struct run *run, int nthreads)
     pthread_mutex_init(&sm->mu, NULL);
     pthread_cond_init(&sm->cv, NULL);
     pthread_cond_init(&sm->space, NULL);
+    pthread_cond_init(&sm->turn, NULL);
     enum r2h_status st = r2h_conv_cells_setup(run, nthreads, &cs);
     if (st != R2H_OK)
         goto out;
@@ -435,11 +685,44 @@ enum r2h_status r2h_conv_sample(struct run *run, int nthreads)
     if (opt->work_unit < 0 && (st = r2h_conv_begin_dataset(run)) != R2H_OK)
         goto out;
     run->sampler = sm;
+    /* Writers: with extra columns one thread through r2h_agg_write (rows); else the group
+     * pipeline, one thread per worker. */
+    const int nwriters = run->agg ? 1 : run->nworkers;
+    struct gthread *gts = r2h_calloc((size_t)nwriters, sizeof *gts);
     pthread_t writer;
-    if (pthread_create(&writer, NULL, writer_main, sm) != 0) {
+    int started = 0;
+    if (!gts) {
+        st = R2H_ERR_NOMEM;
+        r2h_fmt(run->err, run->errlen, "out of memory");
+        goto out;
+    }
+    if (!run->agg) {
+        sm->ncols =
+            (size_t)r2h_conv_sample_columns(run, sm->cols, sm->cellname, sizeof sm->cellname);
+        sm->rg_rows = run->row_group_rows;
+        struct r2h_pq_options po;
+        r2h_pq_options_init(&po);
+        po.codec = R2H_PQ_CODEC_ZSTD;
+        po.level = opt->compression_level;
+        po.row_group_rows = run->row_group_rows;
+        for (int i = 0; i < nwriters; i++) {
+            gts[i].sm = sm;
+            if (r2h_pq_group_new(sm->cols, sm->ncols, &po, &gts[i].g) != R2H_OK) {
+                st = R2H_ERR_NOMEM;
+                r2h_fmt(run->err, run->errlen, "out of memory");
+                goto out_threads;
+            }
+        }
+        for (int i = 0; i < nwriters; i++, started++)
+            if (pthread_create(&gts[i].tid, NULL, group_main, &gts[i]) != 0)
+                break;
+    } else if (pthread_create(&writer, NULL, writer_main, sm) == 0) {
+        started = 1;
+    }
+    if (!started) {
         st = R2H_ERR_INTERNAL;
         r2h_fmt(run->err, run->errlen, "cannot start the writer thread");
-        goto out;
+        goto out_threads;
     }
     const struct r2h_cells_consumer con = {.ctx = sm,
                                            .begin_worker = begin,
@@ -450,13 +733,26 @@ enum r2h_status r2h_conv_sample(struct run *run, int nthreads)
     st = r2h_scan_cells_run(&cs.co, &cs.plan, &con, cs.stats, serr, sizeof serr);
     if (st != R2H_OK)
         stop_all(sm);
-    pthread_join(writer, NULL);
+    if (run->agg)
+        pthread_join(writer, NULL);
+    else
+        for (int i = 0; i < started; i++)
+            pthread_join(gts[i].tid, NULL);
     if (run->status != R2H_OK)
         st = run->status; /* the writer's error (its message is in run->err) */
     else if (st != R2H_OK)
         r2h_fmt(run->err, run->errlen, "%s", serr);
-    for (int k = 0; k < NPHASES; k++)
+    for (int k = 0; k < NPHASES; k++) {
         run->phase[k] += sm->phase[k];
+        for (int i = 0; !run->agg && i < nwriters; i++)
+            run->phase[k] += gts[i].phase[k];
+    }
+out_threads:
+    for (int i = 0; gts && i < nwriters; i++) {
+        r2h_pq_group_free(gts[i].g);
+        r2h_free(gts[i].split);
+    }
+    r2h_free(gts);
 out:
     memset(&sm->plan, 0, sizeof sm->plan);
     r2h_conv_cells_finish(run, &cs);

@@ -230,23 +230,24 @@ static void write_column_chunk(struct r2h_pq_thrift *t, const struct pq_column *
 }
 
 /* Serialize the RowGroup of the chunks just written (before the column buffers are reused:
- * string min/max point into them). */
-static enum r2h_status append_row_group(struct r2h_pq_writer *w, size_t nrows)
+ * string min/max point into them): w's own columns, or a twin's (r2h_pq_group). */
+static enum r2h_status append_row_group_of(struct r2h_pq_writer *w, const struct pq_column *cols,
+                                           const struct pq_chunk_meta *meta, size_t nrows)
 {
     struct r2h_pq_thrift t;
     int64_t unc = 0, comp = 0;
-    const struct pq_chunk_meta *m0 = &w->meta[0];
+    const struct pq_chunk_meta *m0 = &meta[0];
     r2h_pq_thrift_init(&t, &w->rg_meta);
     r2h_pq_thrift_struct_begin(&t, 0);
     r2h_pq_thrift_list_begin(&t, 1, PQ_CT_STRUCT, w->ncols);
     for (size_t i = 0; i < w->ncols; i++) {
-        write_column_chunk(&t, &w->cols[i], &w->meta[i], w->opt.codec);
-        unc += w->meta[i].unc_size;
-        comp += w->meta[i].comp_size;
+        write_column_chunk(&t, &cols[i], &meta[i], w->opt.codec);
+        unc += meta[i].unc_size;
+        comp += meta[i].comp_size;
     }
     r2h_pq_thrift_i64(&t, 2, unc);
     r2h_pq_thrift_i64(&t, 3, (int64_t)nrows);
-    if (w->sort_col >= 0 && w->meta[w->sort_col].sorted) {
+    if (w->sort_col >= 0 && meta[w->sort_col].sorted) {
         r2h_pq_thrift_list_begin(&t, 4, PQ_CT_STRUCT, 1);
         r2h_pq_thrift_struct_begin(&t, 0);
         r2h_pq_thrift_i32(&t, 1, w->sort_col);
@@ -260,6 +261,11 @@ static enum r2h_status append_row_group(struct r2h_pq_writer *w, size_t nrows)
     if (t.err != R2H_OK)
         return r2h_pq_fail(w, t.err, "out of memory writing row group metadata");
     return R2H_OK;
+}
+
+static enum r2h_status append_row_group(struct r2h_pq_writer *w, size_t nrows)
+{
+    return append_row_group_of(w, w->cols, w->meta, nrows);
 }
 
 static enum r2h_status flush_row_group(struct r2h_pq_writer *w)
@@ -406,4 +412,112 @@ enum r2h_status r2h_pq_writer_close(struct r2h_pq_writer *w, char *errbuf, size_
         r2h_fmt(errbuf, errbuf_len, "%s", msg);
     writer_free(w);
     return st;
+}
+
+/* ---- row groups encoded apart ------------------------------------------------------------ */
+
+struct r2h_pq_group {
+    struct r2h_pq_writer *tw; /* a twin of the file's writer over a memory sink */
+    uint64_t start;           /* twin sink's byte number where this group's pages begin */
+    int encoded;
+};
+
+enum r2h_status r2h_pq_group_new(const struct r2h_pq_column_spec *cols, size_t ncols,
+                                 const struct r2h_pq_options *opt, struct r2h_pq_group **out)
+{
+    struct r2h_pq_group *g = r2h_calloc(1, sizeof *g);
+    struct r2h_sink *sink = NULL;
+    if (!g || r2h_sink_mem_open(&sink) != R2H_OK) {
+        r2h_free(g);
+        return R2H_ERR_NOMEM;
+    }
+    struct r2h_pq_options o;
+    if (opt)
+        o = *opt;
+    else
+        r2h_pq_options_init(&o);
+    o.row_group_rows = INT32_MAX; /* the twin never flushes on its own */
+    enum r2h_status st = r2h_pq_writer_open(sink, cols, ncols, &o, &g->tw);
+    if (st != R2H_OK) {
+        r2h_free(g);
+        return st;
+    }
+    r2h_sink_mem_clear(sink); /* the magic is the file writer's */
+    g->start = sink->bytes;
+    *out = g;
+    return R2H_OK;
+}
+
+void r2h_pq_group_free(struct r2h_pq_group *g)
+{
+    if (!g)
+        return;
+    r2h_pq_writer_abort(g->tw);
+    r2h_free(g);
+}
+
+size_t r2h_pq_group_rows(const struct r2h_pq_group *g)
+{
+    return g->tw->nrows;
+}
+
+enum r2h_status r2h_pq_group_write(struct r2h_pq_group *g, const struct r2h_pq_column_data *cols,
+                                   size_t nrows)
+{
+    return r2h_pq_writer_write(g->tw, cols, nrows);
+}
+
+enum r2h_status r2h_pq_group_encode(struct r2h_pq_group *g)
+{
+    struct r2h_pq_writer *tw = g->tw;
+    if (tw->err != R2H_OK)
+        return tw->err;
+    g->start = tw->sink->bytes;
+    for (size_t i = 0; i < tw->ncols; i++)
+        if (r2h_pq_chunk_write(tw, &tw->cols[i], tw->nrows, &tw->meta[i]) != R2H_OK)
+            return tw->err;
+    g->encoded = 1;
+    return R2H_OK;
+}
+
+const char *r2h_pq_group_errmsg(const struct r2h_pq_group *g)
+{
+    return g->tw->errmsg;
+}
+
+enum r2h_status r2h_pq_writer_append_group(struct r2h_pq_writer *w, struct r2h_pq_group *g)
+{
+    struct r2h_pq_writer *tw = g->tw;
+    if (!w || w->err != R2H_OK)
+        return w ? w->err : R2H_ERR_INVALID;
+    if (tw->err != R2H_OK)
+        return r2h_pq_fail(w, tw->err, "%s", tw->errmsg);
+    if (w->nrows || w->ncols != tw->ncols)
+        return r2h_pq_fail(w, R2H_ERR_INVALID, "a group needs an empty row group and one schema");
+    const size_t nrows = tw->nrows;
+    if (nrows && !g->encoded && r2h_pq_group_encode(g) != R2H_OK)
+        return r2h_pq_fail(w, tw->err, "%s", tw->errmsg);
+    if (nrows) {
+        size_t len = 0;
+        const uint8_t *p = r2h_sink_mem_data(tw->sink, &len);
+        const int64_t delta = (int64_t)w->sink->bytes - (int64_t)g->start;
+        if (r2h_sink_write(w->sink, p, len) != R2H_OK)
+            return r2h_pq_fail(w, w->sink->error, "%s", w->sink->errmsg);
+        for (size_t i = 0; i < w->ncols; i++) {
+            tw->meta[i].data_off += delta;
+            if (tw->meta[i].dict_off >= 0)
+                tw->meta[i].dict_off += delta;
+        }
+        if (append_row_group_of(w, tw->cols, tw->meta, nrows) != R2H_OK)
+            return w->err;
+        w->total_rows += (int64_t)nrows;
+        w->num_row_groups++;
+    }
+    for (size_t i = 0; i < tw->ncols; i++)
+        column_reset(&tw->cols[i]);
+    tw->nrows = 0;
+    r2h_sink_mem_clear(tw->sink);
+    g->start = tw->sink->bytes;
+    g->encoded = 0;
+    return R2H_OK;
 }

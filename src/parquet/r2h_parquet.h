@@ -93,6 +93,24 @@ enum r2h_status r2h_pq_writer_close(struct r2h_pq_writer *w, char *errbuf, size_
 /* Abort the sink and free the writer. NULL is a no-op. */
 void r2h_pq_writer_abort(struct r2h_pq_writer *w);
 
+/* Row groups encoded on other threads. A group is a twin of a writer (same columns and
+ * options) that buffers rows and encodes them into memory; r2h_pq_writer_append_group then
+ * writes it as the next row group of a writer with no rows buffered, and empties the group for
+ * reuse. Distinct groups may be filled and encoded on distinct threads at once; appending
+ * is the writer's (one thread at a time). Files are the same as writing the rows with
+ * r2h_pq_writer_write and row_group_rows cut at the same places. */
+struct r2h_pq_group;
+enum r2h_status r2h_pq_group_new(const struct r2h_pq_column_spec *cols, size_t ncols,
+                                 const struct r2h_pq_options *opt, struct r2h_pq_group **out);
+enum r2h_status r2h_pq_group_write(struct r2h_pq_group *g, const struct r2h_pq_column_data *cols,
+                                   size_t nrows);
+size_t r2h_pq_group_rows(const struct r2h_pq_group *g);
+/* Encode and compress the buffered rows (optional: append does it if not done). */
+enum r2h_status r2h_pq_group_encode(struct r2h_pq_group *g);
+const char *r2h_pq_group_errmsg(const struct r2h_pq_group *g);
+enum r2h_status r2h_pq_writer_append_group(struct r2h_pq_writer *w, struct r2h_pq_group *g);
+void r2h_pq_group_free(struct r2h_pq_group *g);
+
 /* Message of the first error ("" if none). Valid until the writer is freed. */
 const char *r2h_pq_writer_errmsg(const struct r2h_pq_writer *w);
 

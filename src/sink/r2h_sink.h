@@ -43,6 +43,10 @@ void r2h_sink_abort(struct r2h_sink *s);
  * (caller frees with r2h_free) and leaves the sink empty; call it before close. */
 enum r2h_status r2h_sink_mem_open(struct r2h_sink **out);
 uint8_t *r2h_sink_mem_take(struct r2h_sink *s, size_t *len);
+/* The bytes held (valid until the next write or clear), and forgetting them while keeping the
+ * memory (the sink's byte count goes on: the next byte written is number s->bytes). */
+const uint8_t *r2h_sink_mem_data(const struct r2h_sink *s, size_t *len);
+void r2h_sink_mem_clear(struct r2h_sink *s);
 
 /* Local file sink: writes to a hidden temporary file in the target's directory
  * ("<dir>/.<name>.tmp-<pid>-<n>"); commit flushes, fsyncs, renames onto path and fsyncs the

@@ -62,3 +62,17 @@ uint8_t *r2h_sink_mem_take(struct r2h_sink *s, size_t *len)
     b->len = b->cap = 0;
     return p;
 }
+
+const uint8_t *r2h_sink_mem_data(const struct r2h_sink *s, size_t *len)
+{
+    const struct r2h_buf *b = s->impl;
+    *len = b ? b->len : 0;
+    return b ? b->data : NULL;
+}
+
+void r2h_sink_mem_clear(struct r2h_sink *s)
+{
+    struct r2h_buf *b = s->impl;
+    if (b)
+        b->len = 0; /* keeps its memory; s->bytes keeps counting */
+}

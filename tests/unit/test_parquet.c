@@ -324,6 +324,66 @@ TEST(writer_basic)
     r2h_buf_free(&captured);
 }
 
+/* Row groups encoded apart (r2h_pq_group, in any order) and appended in order give the same
+ * file as the writer cutting the same row groups itself. */
+TEST(groups_equal_writer)
+{
+    enum { N = 2500, RG = 700 };
+    struct r2h_pq_column_spec spec[3] = {{"v", R2H_PQ_UINT16, 0, R2H_PQ_ENC_AUTO, 0, 0},
+                                         {"s", R2H_PQ_STRING, 1, R2H_PQ_ENC_AUTO, 0, 0},
+                                         {"cell", R2H_PQ_UINT64, 0, R2H_PQ_ENC_DELTA, 1, 1}};
+    static uint64_t cell[N];
+    static uint16_t val[N];
+    static uint8_t valid[N];
+    static const char *names[N];
+    for (size_t i = 0; i < N; i++) {
+        cell[i] = 0x8a2830828000000ULL + i * 0x1000ULL + (i % 600 == 599 ? (1ULL << 40) : 0);
+        val[i] = (uint16_t)(i * 7 % 13);
+        valid[i] = i % 9 != 2;
+        names[i] = i % 4 ? "x" : "yz";
+    }
+    for (size_t i = 1; i < N; i++) /* keep it ascending across the gaps */
+        if (cell[i] < cell[i - 1])
+            cell[i] = cell[i - 1] + 0x1000;
+    struct r2h_pq_options o;
+    r2h_pq_options_init(&o);
+    o.row_group_rows = RG;
+    o.page_rows = 300;
+    char err[256] = "";
+    /* The writer alone. */
+    struct r2h_pq_writer *w = NULL;
+    t_assert(r2h_pq_writer_open(cap_open(), spec, 3, &o, &w) == R2H_OK, "open");
+    struct r2h_pq_column_data d[3] = {{val, NULL}, {names, valid}, {cell, NULL}};
+    t_assert(r2h_pq_writer_write(w, d, N) == R2H_OK, "write");
+    t_assert(r2h_pq_writer_close(w, err, sizeof err) == R2H_OK, err);
+    struct r2h_buf one = captured;
+    memset(&captured, 0, sizeof captured);
+    /* Groups of RG rows, encoded last first, appended in order. */
+    struct r2h_pq_group *g[4] = {NULL};
+    for (int k = 0; k < 4; k++)
+        t_assert(r2h_pq_group_new(spec, 3, &o, &g[k]) == R2H_OK, "group");
+    for (int k = 0; k < 4; k++) {
+        const size_t at = (size_t)k * RG, n = at + RG <= N ? RG : N - at;
+        struct r2h_pq_column_data dk[3] = {
+            {val + at, NULL}, {names + at, valid + at}, {cell + at, NULL}};
+        t_assert(r2h_pq_group_write(g[k], dk, n) == R2H_OK, "group write");
+    }
+    for (int k = 3; k >= 0; k--)
+        t_assert(r2h_pq_group_encode(g[k]) == R2H_OK, "encode");
+    t_assert(r2h_pq_writer_open(cap_open(), spec, 3, &o, &w) == R2H_OK, "open 2");
+    for (int k = 0; k < 4; k++)
+        t_assert(r2h_pq_writer_append_group(w, g[k]) == R2H_OK, "append");
+    t_assert(r2h_pq_writer_close(w, err, sizeof err) == R2H_OK, err);
+    t_assert(captured.len == one.len && memcmp(captured.data, one.data, one.len) == 0,
+             "same bytes");
+    /* A group is empty after its append and can be used again. */
+    t_assert(r2h_pq_group_rows(g[0]) == 0, "emptied");
+    for (int k = 0; k < 4; k++)
+        r2h_pq_group_free(g[k]);
+    r2h_buf_free(&one);
+    r2h_buf_free(&captured);
+}
+
 TEST(writer_invalid)
 {
     struct r2h_pq_column_spec bad[1] = {{"f", R2H_PQ_FLOAT, 0, R2H_PQ_ENC_DELTA, 0, 0}};
@@ -579,6 +639,7 @@ int main(int argc, char **argv)
     RUN(delta_binary_packed);
     RUN(plain_strings);
     RUN(writer_basic);
+    RUN(groups_equal_writer);
     RUN(writer_invalid);
     RUN(writer_sink_failure);
     RUN(writer_alloc_failure);
