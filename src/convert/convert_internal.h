@@ -53,7 +53,6 @@ struct run {
     uint64_t budget;
     const char *value_name;  /* the first value column */
     struct r2h_bands *bands; /* the selected bands, their columns and key layout */
-    int key_bits;            /* rows' keys are < 2^key_bits (compact row formats may use it) */
     struct r2h_agg *agg;     /* aggregation / extra columns; NULL: pixel rows */
     char fingerprint[24];
     char root[4096]; /* output root (s3:// mapped to /vsis3/) */
@@ -105,8 +104,8 @@ void r2h_conv_partition_path(const struct run *run, int bc, char *path, size_t l
 enum r2h_status r2h_conv_write_partition(struct run *run, int bc, double *phase, char *msg,
                                          size_t msglen);
 /* The same with aggregation or extra columns (aggregate.c writes the rows). */
-enum r2h_status r2h_conv_write_partition_agg(struct run *run, int bc, struct r2h_raster *raster,
-                                             double *phase, char *msg, size_t msglen);
+enum r2h_status r2h_conv_write_partition_agg(struct run *run, int bc, double *phase, char *msg,
+                                             size_t msglen);
 
 /* resume.c */
 /* Mark partitions complete (skip) or stale, removing leftover temporary files and strays;
