@@ -305,8 +305,8 @@ static enum r2h_status open_workers(struct run *run, int n, int with_rows)
             wk->raster = run->raster;
             continue;
         }
-        enum r2h_status st = r2h_raster_open_srs(opt->input, opt->band, opt->srs, &wk->raster,
-                                                 run->err, run->errlen);
+        enum r2h_status st = r2h_raster_open_another(run->raster, opt->input, opt->band, opt->srs,
+                                                     &wk->raster, run->err, run->errlen);
         if (st == R2H_OK && opt->nbands != 0)
             st = r2h_raster_select(wk->raster, run->bands->band, run->bands->n, run->err,
                                    run->errlen);
