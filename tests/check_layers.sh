@@ -30,7 +30,7 @@ declare -A EXTERNAL=(
     ['h3/h3api\.h|h3api\.h']="src/index/"
     ['zstd\.h|snappy-c\.h']="src/parquet/"
     ['png\.h']="src/tools/preview.c"
-    ['gdal\.h|gdal_[a-z_]*\.h|cpl_[a-z_]*\.h|ogr_[a-z_]*\.h']="src/io/ src/sink/sink_vsi.c src/raster/ src/dataset/ src/convert/ src/tools/"
+    ['gdal\.h|gdal_[a-z_]*\.h|cpl_[a-z_]*\.h|ogr_[a-z_]*\.h']="src/io/ src/sink/sink_vsi.c src/raster/ src/dataset/ src/convert/"
 )
 
 fail=0

@@ -266,6 +266,47 @@ static int parse_int(const char *s, long lo, long hi, long *out)
     return 1;
 }
 
+/* One parser per value kind: each rule and its usage error in one place, for every subcommand
+ * that takes the value. An integer in [lo, hi] into *out, else fmt (one %s: arg). */
+static enum r2h_status int_value(const char *arg, long lo, long hi, const char *fmt, int *out,
+                                 char *msg, size_t len)
+{
+    long v;
+    if (!parse_int(arg, lo, hi, &v))
+        return bad(msg, len, fmt, arg);
+    *out = (int)v;
+    return R2H_OK;
+}
+
+/* --band B: a band number. */
+static enum r2h_status band_value(const char *arg, int *out, char *msg, size_t len)
+{
+    return int_value(arg, 1, INT_MAX, "--band must be a positive integer, got '%s'", out, msg, len);
+}
+
+/* --threads N: a thread count. */
+static enum r2h_status threads_value(const char *arg, int *out, char *msg, size_t len)
+{
+    return int_value(arg, 1, 1024, "--threads must be an integer 1..1024, got '%s'", out, msg, len);
+}
+
+/* --nodata V: a number; *has is 1 once one was given. */
+static enum r2h_status nodata_value(const char *arg, int *has, double *out, char *msg, size_t len)
+{
+    if (!(*has = parse_double(arg, out)))
+        return bad(msg, len, "--nodata must be a number, got '%s'", arg);
+    return R2H_OK;
+}
+
+/* --srs SRS: a CRS, which the empty string is not. */
+static enum r2h_status srs_value(const char *arg, const char **out, char *msg, size_t len)
+{
+    if (!*arg)
+        return bad(msg, len, "%s", "--srs needs a CRS, e.g. EPSG:4326");
+    *out = arg;
+    return R2H_OK;
+}
+
 /* A --bands list: "all" (*n = R2H_BANDS_ALL) or up to max distinct positive band numbers.
  * NULL on success, else the problem (for a usage error). */
 static const char *parse_bands(const char *s, int *bands, int max, int *n)
@@ -324,7 +365,6 @@ static enum r2h_status convert_flag(struct r2h_cli_args *a, struct parse *ps, in
                                     const char *arg, char *msg, size_t len)
 {
     struct r2h_convert_options *o = &a->convert;
-    long v;
     switch (id) {
     case OPT_RES:
         if (strcmp(arg, "auto") == 0) {
@@ -332,17 +372,10 @@ static enum r2h_status convert_flag(struct r2h_cli_args *a, struct parse *ps, in
             break;
         }
         a->res_auto = 0;
-        if (!parse_int(arg, 0, 15, &v))
-            return bad(msg, len, "--resolution must be an integer 0..15, got '%s'", arg);
-        o->resolution = (int)v;
-        break;
+        return int_value(arg, 0, 15, "--resolution must be an integer 0..15, got '%s'",
+                         &o->resolution, msg, len);
     case OPT_I: ps->i_flag = arg; break;
-    case OPT_BAND:
-        if (!parse_int(arg, 1, INT_MAX, &v))
-            return bad(msg, len, "--band must be a positive integer, got '%s'", arg);
-        o->band = (int)v;
-        ps->band_set = 1;
-        break;
+    case OPT_BAND: ps->band_set = 1; return band_value(arg, &o->band, msg, len);
     case OPT_BANDS: {
         const char *problem = parse_bands(arg, a->bands, 64, &o->nbands);
         if (problem)
@@ -354,25 +387,12 @@ static enum r2h_status convert_flag(struct r2h_cli_args *a, struct parse *ps, in
     }
     case OPT_VALUE_NAME: o->value_name = arg; break;
     case OPT_UNSCALE: o->unscale = 1; break;
-    case OPT_SRS:
-        if (!*arg)
-            return bad(msg, len, "%s", "--srs needs a CRS, e.g. EPSG:4326");
-        o->srs = arg;
-        break;
-    case OPT_NODATA:
-        if (!(o->has_nodata = parse_double(arg, &o->nodata)))
-            return bad(msg, len, "--nodata must be a number, got '%s'", arg);
-        break;
+    case OPT_SRS: return srs_value(arg, &o->srs, msg, len);
+    case OPT_NODATA: return nodata_value(arg, &o->has_nodata, &o->nodata, msg, len);
     case OPT_LEVEL:
-        if (!parse_int(arg, 1, 22, &v))
-            return bad(msg, len, "--compression-level must be 1..22, got '%s'", arg);
-        o->compression_level = (int)v;
-        break;
-    case OPT_THREADS:
-        if (!parse_int(arg, 1, 1024, &v))
-            return bad(msg, len, "--threads must be an integer 1..1024, got '%s'", arg);
-        o->threads = (int)v;
-        break;
+        return int_value(arg, 1, 22, "--compression-level must be 1..22, got '%s'",
+                         &o->compression_level, msg, len);
+    case OPT_THREADS: return threads_value(arg, &o->threads, msg, len);
     case OPT_MEMORY:
         if (!(o->memory = parse_size(arg)) || o->memory < ((uint64_t)16 << 20))
             return bad(msg, len, "--memory must be a size of at least 16M, got '%s'", arg);
@@ -490,7 +510,6 @@ static enum r2h_status verify_flag(struct r2h_cli_args *a, int id, const char *a
                                    size_t len)
 {
     struct r2h_verify_options *o = &a->verify;
-    long v;
     switch (id) {
     case OPT_INPUT: o->input = arg; break;
     case OPT_BANDS: {
@@ -502,26 +521,13 @@ static enum r2h_status verify_flag(struct r2h_cli_args *a, int id, const char *a
         o->bands = a->bands;
         break;
     }
-    case OPT_BAND:
-        if (!parse_int(arg, 1, INT_MAX, &v))
-            return bad(msg, len, "--band must be a positive integer, got '%s'", arg);
-        o->band = (int)v;
-        break;
-    case OPT_NODATA:
-        if (!(o->has_nodata = parse_double(arg, &o->nodata)))
-            return bad(msg, len, "--nodata must be a number, got '%s'", arg);
-        break;
+    case OPT_BAND: return band_value(arg, &o->band, msg, len);
+    case OPT_NODATA: return nodata_value(arg, &o->has_nodata, &o->nodata, msg, len);
     case OPT_I:
-        if (!parse_int(arg, 0, 121, &v))
-            return bad(msg, len, "--i must be an integer 0..121, got '%s'", arg);
-        o->work_unit = (int)v;
-        break;
-    case OPT_THREADS:
-        if (!parse_int(arg, 1, 1024, &v))
-            return bad(msg, len, "--threads must be an integer 1..1024, got '%s'", arg);
-        o->threads = (int)v;
-        break;
-    case OPT_SRS: o->srs = arg; break;
+        return int_value(arg, 0, 121, "--i must be an integer 0..121, got '%s'", &o->work_unit, msg,
+                         len);
+    case OPT_THREADS: return threads_value(arg, &o->threads, msg, len);
+    case OPT_SRS: return srs_value(arg, &o->srs, msg, len);
     case OPT_WRITE_MANIFEST: o->write_manifest = 1; break;
     default: return R2H_ERR_INTERNAL;
     }
@@ -532,14 +538,11 @@ static enum r2h_status verify_flag(struct r2h_cli_args *a, int id, const char *a
 static enum r2h_status view_flag(struct r2h_cli_args *a, int id, const char *arg, char *msg,
                                  size_t len)
 {
-    long v;
     switch (id) {
     case OPT_JSON: a->info_json = 1; break;
     case OPT_WIDTH:
-        if (!parse_int(arg, 64, 16384, &v))
-            return bad(msg, len, "--width must be 64..16384, got '%s'", arg);
-        a->preview.width = (int)v;
-        break;
+        return int_value(arg, 64, 16384, "--width must be 64..16384, got '%s'", &a->preview.width,
+                         msg, len);
     case OPT_EXTENT:
         if (strcmp(arg, "world") == 0)
             a->preview.extent_data = 0;

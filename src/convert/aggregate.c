@@ -33,10 +33,10 @@ struct r2h_agg {
     enum r2h_dtype dt;             /* of the (first) band */
     int grouped;                   /* --aggregate */
     unsigned stats;
-    int packed;     /* key = 32-bit value key << 32 | pixel reference */
-    int ref_is_row; /* geographic, unrotated: the reference is the raster row */
+    enum r2h_agg_rows rows; /* what the rows carry (r2h_agg_rows) */
+    int row_bits;           /* R2H_AGG_ROWS_ROW: key = value key << row_bits | raster row */
     int width, height;
-    double *row_area; /* m2 of a pixel of each raster row (ref_is_row) */
+    double *row_area; /* m2 of a pixel of each raster row (geographic, unrotated) */
     double unit_m2;   /* m2 per density-unit denominator; 0: no density unit */
     double classes[MAX_CLASSES];
     int nclasses;
@@ -83,51 +83,12 @@ double r2h_quad_area_m2(const double lat[4], const double lng[4])
     return fabs(s) / 2;
 }
 
-/* ---- keys ------------------------------------------------------------------------------- */
+/* ---- rows ------------------------------------------------------------------------------- */
 
-static uint32_t key32(enum r2h_dtype t, const void *p)
-{
-    switch (t) {
-    case R2H_DT_UINT8: return *(const uint8_t *)p;
-    case R2H_DT_UINT16: return *(const uint16_t *)p;
-    case R2H_DT_UINT32: return *(const uint32_t *)p;
-    case R2H_DT_INT8: return (uint32_t)(int32_t) * (const int8_t *)p ^ 0x80000000u;
-    case R2H_DT_INT16: return (uint32_t)(int32_t) * (const int16_t *)p ^ 0x80000000u;
-    case R2H_DT_INT32: return (uint32_t) * (const int32_t *)p ^ 0x80000000u;
-    case R2H_DT_FLOAT32: {
-        uint32_t b;
-        memcpy(&b, p, 4);
-        return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
-    }
-    default: return 0;
-    }
-}
-
-static void from_key32(enum r2h_dtype t, uint32_t k, void *p)
-{
-    switch (t) {
-    case R2H_DT_UINT8: *(uint8_t *)p = (uint8_t)k; break;
-    case R2H_DT_UINT16: *(uint16_t *)p = (uint16_t)k; break;
-    case R2H_DT_UINT32: *(uint32_t *)p = k; break;
-    case R2H_DT_INT8: *(int8_t *)p = (int8_t)(int32_t)(k ^ 0x80000000u); break;
-    case R2H_DT_INT16: *(int16_t *)p = (int16_t)(int32_t)(k ^ 0x80000000u); break;
-    case R2H_DT_INT32: *(int32_t *)p = (int32_t)(k ^ 0x80000000u); break;
-    case R2H_DT_FLOAT32: {
-        uint32_t b = (k & 0x80000000u) ? (k & ~0x80000000u) : ~k;
-        memcpy(p, &b, 4);
-        break;
-    }
-    default: break;
-    }
-}
-
-/* The value of a (value part of a) key in the source type into p. */
+/* The value of a value key in the source type into p. */
 static void value_of(const struct r2h_agg *a, uint64_t vkey, void *p)
 {
-    if (a->packed)
-        from_key32(a->dt, (uint32_t)vkey, p);
-    else
-        r2h_bands_value(a->bands, vkey, 0, p);
+    r2h_bands_value(a->bands, vkey, 0, p);
 }
 
 static double value_double(const struct r2h_agg *a, uint64_t vkey)
@@ -137,17 +98,39 @@ static double value_double(const struct r2h_agg *a, uint64_t vkey)
     return r2h_value_double(a->dt, &v);
 }
 
-uint64_t r2h_agg_key(const struct r2h_agg *a, const void *value, int row, int col)
+enum r2h_agg_rows r2h_agg_rows(const struct r2h_agg *a)
 {
-    uint64_t ref =
-        a->ref_is_row ? (uint64_t)row : (uint64_t)row * (uint64_t)a->width + (uint64_t)col;
-    return ((uint64_t)key32(a->dt, value) << 32) | ref;
+    return a ? a->rows : R2H_AGG_ROWS_VALUE;
 }
 
-int r2h_agg_packed(const struct r2h_agg *a)
+int r2h_agg_row_bits(const struct r2h_agg *a)
 {
-    return a->packed;
+    return a && a->rows == R2H_AGG_ROWS_ROW ? a->row_bits : 0;
 }
+
+void r2h_agg_rowfmt(const struct r2h_agg *a, const struct r2h_bands *b, int res,
+                    struct r2h_rowfmt *f)
+{
+    if (r2h_agg_rows(a) == R2H_AGG_ROWS_AREA)
+        r2h_rowfmt_init_wide(f, res);
+    else
+        r2h_rowfmt_init(f, res, r2h_bands_key_bits(b) + r2h_agg_row_bits(a));
+}
+
+enum r2h_status r2h_agg_pixel_area(const struct r2h_agg *a, struct r2h_raster *raster, int row,
+                                   int col, double *m2)
+{
+    if (a->row_area) {
+        *m2 = row >= 0 && row < a->height ? a->row_area[row] : 0;
+        return R2H_OK;
+    }
+    double lat[4], lng[4];
+    if (r2h_raster_pixel_corners(raster, row, col, lat, lng) != R2H_OK)
+        return R2H_ERR_CRS;
+    *m2 = r2h_quad_area_m2(lat, lng);
+    return R2H_OK;
+}
+
 int r2h_agg_grouped(const struct r2h_agg *a)
 {
     return a->grouped;
@@ -245,6 +228,39 @@ unsigned r2h_stats_parse(const char *list)
     return bits;
 }
 
+/* Pixel areas: how the rows carry them (r2h_agg_rows) and, for geographic unrotated rasters,
+ * the table of areas per raster row. */
+static enum r2h_status plan_areas(struct r2h_agg *a, const struct r2h_raster_info *in, char *err,
+                                  size_t errlen)
+{
+    a->rows = R2H_AGG_ROWS_AREA;
+    if (!in->geographic || in->rotated)
+        return R2H_OK; /* areas from the pixel corners, in the read pass */
+    a->row_area = r2h_malloc((size_t)(in->height > 0 ? in->height : 1) * sizeof(double));
+    if (!a->row_area) {
+        r2h_fmt(err, errlen, "out of memory");
+        return R2H_ERR_NOMEM;
+    }
+    const double *gt = in->gt;
+    const double dl = fabs(gt[1]) * (M_PI / 180);
+    for (int y = 0; y < in->height; y++) {
+        double p0 = gt[3] + y * gt[5], p1 = gt[3] + (y + 1) * gt[5];
+        p0 = p0 > 90 ? 90 : p0 < -90 ? -90 : p0;
+        p1 = p1 > 90 ? 90 : p1 < -90 ? -90 : p1;
+        a->row_area[y] = WGS84_A * WGS84_A * dl * fabs(auth_q(p0) - auth_q(p1)) / 2;
+    }
+    /* The row is the area's reference and the pixel order at once (pixels of one row have one
+     * area): it goes below the value key when both fit in 64 bits. */
+    int bits = 0;
+    while (bits < 31 && ((int64_t)1 << bits) < in->height)
+        bits++;
+    if (r2h_bands_key_bits(a->bands) + bits <= 64) {
+        a->rows = R2H_AGG_ROWS_ROW;
+        a->row_bits = bits;
+    }
+    return R2H_OK;
+}
+
 enum r2h_status r2h_agg_create(const struct r2h_convert_options *o,
                                const struct r2h_raster_info *in, const struct r2h_bands *bands,
                                struct r2h_agg **out, char *err, size_t errlen)
@@ -303,45 +319,10 @@ enum r2h_status r2h_agg_create(const struct r2h_convert_options *o,
         a->nclasses = o->nclasses;
         memcpy(a->classes, o->classes, (size_t)o->nclasses * sizeof *a->classes);
     }
-    a->packed = a->grouped && (o->density_unit || (a->stats & (R2H_STAT_AREA | R2H_STAT_TOTAL)));
-    if (a->packed) {
-        if (in->sel[0].unscaled) {
-            r2h_fmt(err, errlen,
-                    "--unscale cannot be combined with pixel areas (--density-unit, "
-                    "--stat area/total): unscaled values are float64; aggregate the raw values "
-                    "and apply scale %.17g and offset %.17g to the results",
-                    in->sel[0].scale, in->sel[0].add_offset);
-            goto fail;
-        }
-        if (r2h_dtype_size(a->dt) > 4) {
-            r2h_fmt(err, errlen,
-                    "pixel areas (--density-unit, --stat area/total) need a value type of at most "
-                    "32 bits, the band is %s (convert it, e.g. gdal_translate -ot Float32)",
-                    r2h_dtype_name(a->dt));
-            goto fail;
-        }
-        a->ref_is_row = in->geographic && !in->rotated;
-        if (!a->ref_is_row && (uint64_t)in->width * (uint64_t)in->height > 0xffffffffULL) {
-            r2h_fmt(err, errlen, "pixel areas of projected rasters need fewer than 2^32 pixels");
-            goto fail;
-        }
-        if (a->ref_is_row) {
-            a->row_area = r2h_malloc((size_t)(in->height > 0 ? in->height : 1) * sizeof(double));
-            if (!a->row_area) {
-                st = R2H_ERR_NOMEM;
-                r2h_fmt(err, errlen, "out of memory");
-                goto fail;
-            }
-            const double *gt = in->gt;
-            const double dl = fabs(gt[1]) * (M_PI / 180);
-            for (int y = 0; y < in->height; y++) {
-                double p0 = gt[3] + y * gt[5], p1 = gt[3] + (y + 1) * gt[5];
-                p0 = p0 > 90 ? 90 : p0 < -90 ? -90 : p0;
-                p1 = p1 > 90 ? 90 : p1 < -90 ? -90 : p1;
-                a->row_area[y] = WGS84_A * WGS84_A * dl * fabs(auth_q(p0) - auth_q(p1)) / 2;
-            }
-        }
-    }
+    if (a->grouped && (o->density_unit || (a->stats & (R2H_STAT_AREA | R2H_STAT_TOTAL))) &&
+        (st = plan_areas(a, in, err, errlen)) != R2H_OK)
+        goto fail;
+    st = R2H_ERR_INVALID;
     /* Columns and spec. */
     if (a->grouped) {
         add_cell_cols(a);
@@ -423,7 +404,6 @@ struct group {
 
 struct out {
     const struct r2h_agg *a;
-    struct r2h_raster *raster;
     struct r2h_pq_writer *w;
     void *buf[MAX_COLS];
     char *strbuf; /* 16 bytes per row per string column */
@@ -455,22 +435,6 @@ static void put_cell(struct out *o, size_t i, uint64_t cell)
     } else {
         ((uint64_t *)o->buf[i])[o->n] = cell;
     }
-}
-
-/* Pixel area in m2 of the pixel a packed key refers to. */
-static double pixel_area(const struct out *o, uint64_t key, enum r2h_status *st)
-{
-    const struct r2h_agg *a = o->a;
-    const uint32_t ref = (uint32_t)key;
-    if (a->ref_is_row)
-        return ref < (uint32_t)a->height ? a->row_area[ref] : 0;
-    double lat[4], lng[4];
-    int row = (int)(ref / (uint32_t)a->width), col = (int)(ref % (uint32_t)a->width);
-    if (r2h_raster_pixel_corners(o->raster, row, col, lat, lng) != R2H_OK) {
-        *st = R2H_ERR_CRS;
-        return 0;
-    }
-    return r2h_quad_area_m2(lat, lng);
 }
 
 static void emit_common(struct out *o, uint64_t cell)
@@ -519,51 +483,112 @@ static enum r2h_status emit_group(struct out *o, struct group *g)
     return R2H_OK;
 }
 
-enum r2h_status r2h_agg_write(const struct r2h_agg *a, struct r2h_raster *raster,
-                              struct r2h_merge *m, struct r2h_pq_writer *w, uint64_t *nout,
-                              double *vmin, double *vmax, char *msg, size_t msglen)
+/* The area in m2 of a merged row's pixel: from the row table (R2H_AGG_ROWS_ROW) or the payload
+ * (R2H_AGG_ROWS_AREA); 1 without areas. */
+static inline double row_area(const struct r2h_agg *a, const struct r2h_wide_row *r)
 {
-    enum { CHUNK = 65536 };
-    struct out o = {.a = a, .raster = raster, .w = w};
-    msg[0] = 0;
-    enum r2h_status st = R2H_OK;
-    struct r2h_row *rows = r2h_malloc(CHUNK * sizeof *rows);
-    struct group *g = r2h_calloc(1, sizeof *g);
+    if (a->rows == R2H_AGG_ROWS_ROW) {
+        const uint64_t y = r->key & (((uint64_t)1 << a->row_bits) - 1);
+        return y < (uint64_t)a->height ? a->row_area[y] : 0;
+    }
+    if (a->rows == R2H_AGG_ROWS_AREA) {
+        double m2;
+        memcpy(&m2, &r->payload, sizeof m2);
+        return m2;
+    }
+    return 1;
+}
+
+/* Fold one merged row of value key vk into the cell's accumulators g. */
+static void fold_row(const struct r2h_agg *a, struct group *g, uint64_t vk, double area)
+{
+    g->n++;
+    g->vmax = vk;
+    if (vk == g->run_key) {
+        g->run_len++;
+    } else {
+        if (g->run_len > g->mode_len) {
+            g->mode = g->run_key;
+            g->mode_len = g->run_len;
+        }
+        g->run_key = vk;
+        g->run_len = 1;
+    }
+    const double v = value_double(a, vk);
+    g->sum += v;
+    if (a->rows != R2H_AGG_ROWS_VALUE) {
+        g->asum += area;
+        g->wsum += (long double)v * area;
+    }
+    for (int c = 0; c < a->nclasses; c++)
+        if (v == a->classes[c])
+            g->cls[c] += a->unit_m2 ? area : 1;
+}
+
+/* One pixel row with extra columns (no --aggregate). */
+static enum r2h_status pixel_row(struct out *o, uint64_t cell, uint64_t vk)
+{
+    const struct r2h_agg *a = o->a;
+    emit_common(o, cell);
+    for (size_t i = 0; i < a->ncols; i++)
+        if (a->kind[i] == C_VALUE)
+            r2h_bands_value(a->bands, vk, a->arg[i],
+                            (char *)o->buf[i] + o->n * r2h_dtype_size(a->bands->dt[a->arg[i]]));
+    if (++o->n == OUT_ROWS)
+        return flush(o);
+    return R2H_OK;
+}
+
+/* Output buffers of o: one column of OUT_ROWS values (strings: pointers into strbuf). */
+static enum r2h_status open_out(struct out *o)
+{
+    const struct r2h_agg *a = o->a;
     int nstr = 0;
     for (size_t i = 0; i < a->ncols; i++) {
         if (a->cols[i].type == R2H_PQ_STRING) {
             nstr = 1;
-            o.strs[i] = r2h_malloc(OUT_ROWS * sizeof(char *));
-            if (!o.strs[i])
-                st = R2H_ERR_NOMEM;
-        } else {
-            o.buf[i] = r2h_malloc(OUT_ROWS * 8);
-            if (!o.buf[i])
-                st = R2H_ERR_NOMEM;
+            if (!(o->strs[i] = r2h_malloc(OUT_ROWS * sizeof(char *))))
+                return R2H_ERR_NOMEM;
+        } else if (!(o->buf[i] = r2h_malloc(OUT_ROWS * 8))) {
+            return R2H_ERR_NOMEM;
         }
     }
-    if (nstr && !(o.strbuf = r2h_malloc(a->ncols * OUT_ROWS * 16)))
-        st = R2H_ERR_NOMEM;
+    if (nstr && !(o->strbuf = r2h_malloc(a->ncols * OUT_ROWS * 16)))
+        return R2H_ERR_NOMEM;
+    return R2H_OK;
+}
+
+static void close_out(struct out *o)
+{
+    for (size_t i = 0; i < o->a->ncols; i++) {
+        r2h_free(o->buf[i]);
+        r2h_free(o->strs[i]);
+    }
+    r2h_free(o->strbuf);
+}
+
+enum r2h_status r2h_agg_write(const struct r2h_agg *a, struct r2h_merge *m, struct r2h_pq_writer *w,
+                              uint64_t *nout, double *vmin, double *vmax, char *msg, size_t msglen)
+{
+    enum { CHUNK = 32768 };
+    struct out o = {.a = a, .w = w};
+    msg[0] = 0;
+    struct r2h_wide_row *rows = r2h_malloc(CHUNK * sizeof *rows);
+    struct group *g = r2h_calloc(1, sizeof *g);
+    enum r2h_status st = open_out(&o);
     if (!rows || !g)
         st = R2H_ERR_NOMEM;
-    const int shift = a->packed ? 32 : 0;
+    const int shift = r2h_agg_row_bits(a);
     uint64_t kmin = UINT64_MAX, kmax = 0;
     int have = 0;
     size_t n;
-    while (st == R2H_OK && (n = r2h_merge_next(m, rows, CHUNK, &st, msg, msglen)) > 0) {
+    while (st == R2H_OK && (n = r2h_merge_next_wide(m, rows, CHUNK, &st, msg, msglen)) > 0) {
         for (size_t j = 0; j < n && st == R2H_OK; j++) {
             const uint64_t vk = rows[j].key >> shift;
             kmin = vk < kmin ? vk : kmin;
             kmax = vk > kmax ? vk : kmax;
             if (!a->grouped) {
-                emit_common(&o, rows[j].cell);
-                for (size_t i = 0; i < a->ncols; i++)
-                    if (a->kind[i] == C_VALUE)
-                        r2h_bands_value(a->bands, vk, a->arg[i],
-                                        (char *)o.buf[i] +
-                                            o.n * r2h_dtype_size(a->bands->dt[a->arg[i]]));
-                if (++o.n == OUT_ROWS)
-                    st = flush(&o);
+                st = pixel_row(&o, rows[j].cell, vk);
                 continue;
             }
             if (have && rows[j].cell != g->cell) {
@@ -578,29 +603,7 @@ enum r2h_status r2h_agg_write(const struct r2h_agg *a, struct r2h_raster *raster
                 g->run_key = vk;
                 have = 1;
             }
-            g->n++;
-            g->vmax = vk;
-            if (vk == g->run_key) {
-                g->run_len++;
-            } else {
-                if (g->run_len > g->mode_len) {
-                    g->mode = g->run_key;
-                    g->mode_len = g->run_len;
-                }
-                g->run_key = vk;
-                g->run_len = 1;
-            }
-            const double v = value_double(a, vk);
-            g->sum += v;
-            double area = 1;
-            if (a->packed) {
-                area = pixel_area(&o, rows[j].key, &st);
-                g->asum += area;
-                g->wsum += (long double)v * area;
-            }
-            for (int c = 0; c < a->nclasses; c++)
-                if (v == a->classes[c])
-                    g->cls[c] += a->unit_m2 ? area : 1;
+            fold_row(a, g, vk, row_area(a, &rows[j]));
         }
     }
     if (st == R2H_OK && have)
@@ -613,14 +616,8 @@ enum r2h_status r2h_agg_write(const struct r2h_agg *a, struct r2h_raster *raster
         *vmax = value_double(a, kmax);
     }
     if (st != R2H_OK && !msg[0])
-        r2h_fmt(msg, msglen, "%s",
-                st == R2H_ERR_CRS ? "a pixel corner does not transform to WGS84"
-                                  : r2h_status_str(st));
-    for (size_t i = 0; i < a->ncols; i++) {
-        r2h_free(o.buf[i]);
-        r2h_free(o.strs[i]);
-    }
-    r2h_free(o.strbuf);
+        r2h_fmt(msg, msglen, "%s", r2h_status_str(st));
+    close_out(&o);
     r2h_free(rows);
     r2h_free(g);
     return st;

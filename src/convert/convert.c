@@ -124,10 +124,9 @@ static void *write_worker(void *arg)
         bc = run->write_order[i];
         uint64_t n = run->skip[bc] ? 0 : r2h_runs_rows(run->runs, (int)bc);
         enum r2h_status st =
-            !n ? R2H_OK
-            : run->agg
-                ? r2h_conv_write_partition_agg(run, (int)bc, wk->raster, wk->phase, msg, sizeof msg)
-                : r2h_conv_write_partition(run, (int)bc, wk->phase, msg, sizeof msg);
+            !n         ? R2H_OK
+            : run->agg ? r2h_conv_write_partition_agg(run, (int)bc, wk->phase, msg, sizeof msg)
+                       : r2h_conv_write_partition(run, (int)bc, wk->phase, msg, sizeof msg);
         if (n && run->agg)
             n = run->manifest.parts[bc].rows; /* cells written */
         if (n)
@@ -222,7 +221,8 @@ static void run_workers(struct run *run, void *(*fn)(void *))
 }
 
 /* Split the memory budget (docs/design/0003-memory-budget.md): 55% for row buffers and their
- * sort scratch (8 bytes per packed row plus 512 KiB, else 32 bytes per row), 10% for read chunks,
+ * sort scratch (8 bytes per packed row plus 512 KiB, else twice the row: 32 bytes per pair, 64
+ * per wide row), 10% for read chunks,
  * 10% for merge buffers, 15% for Parquet row groups being encoded (about 3 copies of a row group
  * per writer), and GDAL's block cache (1/16, capped). */
 void r2h_conv_plan_memory(struct run *run, int nworkers)
@@ -234,7 +234,7 @@ void r2h_conv_plan_memory(struct run *run, int nworkers)
     const size_t psz = in->pixel_size + (in->nsel > 1 ? 2 : 1);
     const size_t vsz = r2h_bands_value_bytes(run->bands);
     /* Packed rows sort in place with a small scratch; others need a scratch copy of the rows. */
-    const uint64_t per_row = run->fmt.packed ? 8 : 2 * sizeof(struct r2h_row);
+    const uint64_t per_row = run->fmt.packed ? 8 : 2 * r2h_rowfmt_size(&run->fmt);
     uint64_t share = b * 55 / 100 / (uint64_t)nworkers;
     if (run->fmt.packed)
         share = share > 2 * SORT_SCRATCH * 8 ? share - SORT_SCRATCH * 8 : share / 2;
@@ -305,8 +305,8 @@ enum r2h_status r2h_conv_open_workers(struct run *run, int n, int with_rows)
             wk->raster = run->raster;
             continue;
         }
-        enum r2h_status st = r2h_raster_open_srs(opt->input, opt->band, opt->srs, &wk->raster,
-                                                 run->err, run->errlen);
+        enum r2h_status st = r2h_raster_open_another(run->raster, opt->input, opt->band, opt->srs,
+                                                     &wk->raster, run->err, run->errlen);
         if (st == R2H_OK && opt->nbands != 0)
             st = r2h_raster_select(wk->raster, run->bands->band, run->bands->n, run->err,
                                    run->errlen);
@@ -419,7 +419,6 @@ enum r2h_status r2h_conv_open(struct run *run)
         r2h_raster_set_nodata(run->raster, opt->nodata);
     run->info = r2h_raster_get_info(run->raster);
     run->value_name = run->bands->name[0];
-    run->key_bits = r2h_bands_key_bits(run->bands);
     return R2H_OK;
 }
 
@@ -506,8 +505,6 @@ static enum r2h_status convert_run(const struct r2h_convert_options *opt,
         goto out;
     if ((st = r2h_agg_create(opt, run.info, run.bands, &run.agg, run.err, run.errlen)) != R2H_OK)
         goto out;
-    if (run.agg && r2h_agg_packed(run.agg))
-        run.key_bits = 64; /* value key << 32 | pixel reference */
     r2h_fingerprint(opt, run.info, run.bands, run.fingerprint, sizeof run.fingerprint);
     if (run.agg)
         r2h_agg_fingerprint(run.agg, run.fingerprint, sizeof run.fingerprint);
@@ -558,7 +555,7 @@ static enum r2h_status convert_run(const struct r2h_convert_options *opt,
             goto out;
         goto finish;
     }
-    r2h_rowfmt_init(&run.fmt, opt->resolution, run.key_bits);
+    r2h_agg_rowfmt(run.agg, run.bands, opt->resolution, &run.fmt);
     if ((st = r2h_runs_create(opt->tmpdir, &run.fmt, &run.runs, run.err, run.errlen)) != R2H_OK)
         goto out;
     struct r2h_scan_consumer rows;

@@ -54,7 +54,6 @@ struct run {
     uint64_t budget;
     const char *value_name;  /* the first value column */
     struct r2h_bands *bands; /* the selected bands, their columns and key layout */
-    int key_bits;            /* rows' keys are < 2^key_bits (compact row formats may use it) */
     struct r2h_agg *agg;     /* aggregation / extra columns; NULL: pixel rows */
     char fingerprint[24];
     char root[4096]; /* output root (s3:// mapped to /vsis3/) */
@@ -123,8 +122,8 @@ enum r2h_status r2h_conv_partition_open(struct run *run, int bc,
 enum r2h_status r2h_conv_partition_close(struct r2h_pq_writer *w, const char *path, char *msg,
                                          size_t msglen);
 /* The same with aggregation or extra columns (aggregate.c writes the rows). */
-enum r2h_status r2h_conv_write_partition_agg(struct run *run, int bc, struct r2h_raster *raster,
-                                             double *phase, char *msg, size_t msglen);
+enum r2h_status r2h_conv_write_partition_agg(struct run *run, int bc, double *phase, char *msg,
+                                             size_t msglen);
 
 /* The rows of partition bc for its writer: the merge of the read pass's runs, or with
  * --method sample the sampler's ordered stream (sample.c). */

@@ -154,8 +154,8 @@ static enum r2h_status open_partition(struct run *run, int bc,
 }
 
 /* write_partition with aggregation or extra columns (aggregate.c does the rows). */
-enum r2h_status r2h_conv_write_partition_agg(struct run *run, int bc, struct r2h_raster *raster,
-                                             double *phase, char *msg, size_t msglen)
+enum r2h_status r2h_conv_write_partition_agg(struct run *run, int bc, double *phase, char *msg,
+                                             size_t msglen)
 {
     char path[4200];
     double t1 = r2h_now();
@@ -171,8 +171,7 @@ enum r2h_status r2h_conv_write_partition_agg(struct run *run, int bc, struct r2h
     uint64_t nout = 0;
     char amsg[768] = "";
     if ((st = r2h_conv_open_rows(run, bc, &merge)) == R2H_OK)
-        st =
-            r2h_agg_write(run->agg, raster, merge, w, &nout, &mp->min, &mp->max, amsg, sizeof amsg);
+        st = r2h_agg_write(run->agg, merge, w, &nout, &mp->min, &mp->max, amsg, sizeof amsg);
     r2h_merge_close(merge);
     if (st != R2H_OK) {
         if (amsg[0])

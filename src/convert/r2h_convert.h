@@ -130,28 +130,43 @@ enum r2h_status r2h_agg_create(const struct r2h_convert_options *o,
                                const struct r2h_raster_info *in, const struct r2h_bands *bands,
                                struct r2h_agg **out, char *err, size_t errlen);
 void r2h_agg_destroy(struct r2h_agg *a);
-/* 1 if the keys carry a pixel reference (pixel areas needed): use r2h_agg_key. */
-int r2h_agg_packed(const struct r2h_agg *a);
+/* What a run's rows carry for the write pass (docs/design/0005-aggregation.md); the read pass
+ * computes it, the write pass never reads the raster:
+ *   R2H_AGG_ROWS_VALUE  (cell, key): the value key (no pixel areas);
+ *   R2H_AGG_ROWS_ROW    (cell, key << row_bits | raster row): geographic unrotated rasters,
+ *                       whose pixel area depends on the row only (a table in the plan);
+ *   R2H_AGG_ROWS_AREA   wide rows (cell, key, pixel index row * width + col, area in m2 as the
+ *                       bits of a double). */
+enum r2h_agg_rows { R2H_AGG_ROWS_VALUE, R2H_AGG_ROWS_ROW, R2H_AGG_ROWS_AREA };
+/* The kind of rows of plan a (NULL: pixel rows, R2H_AGG_ROWS_VALUE). */
+enum r2h_agg_rows r2h_agg_rows(const struct r2h_agg *a);
+/* R2H_AGG_ROWS_ROW: bits of the raster row below the value key; else 0 (also for NULL). */
+int r2h_agg_row_bits(const struct r2h_agg *a);
+/* The row layout of a run of plan a (NULL: pixel rows) over bands b at resolution res. */
+void r2h_agg_rowfmt(const struct r2h_agg *a, const struct r2h_bands *b, int res,
+                    struct r2h_rowfmt *f);
+/* The area in m2 of pixel (row, col) for R2H_AGG_ROWS_AREA rows: from the plan's row table, or
+ * from its corners transformed on raster (the calling thread's handle); R2H_ERR_CRS when a
+ * corner does not transform to WGS84. Thread-safe with distinct handles. */
+enum r2h_status r2h_agg_pixel_area(const struct r2h_agg *a, struct r2h_raster *raster, int row,
+                                   int col, double *m2);
 /* 1 for --aggregate (one row per cell), 0 for pixel rows with extra columns. */
 int r2h_agg_grouped(const struct r2h_agg *a);
-/* Key of a value at pixel (row, col) when packed: 32-bit value key << 32 | pixel reference. */
-uint64_t r2h_agg_key(const struct r2h_agg *a, const void *value, int row, int col);
 /* Canonical text of the options (footer raster2h3:aggregate, fingerprint). */
 const char *r2h_agg_spec(const struct r2h_agg *a);
 /* Mix the spec into a 16-hex-digit fingerprint in place. */
 void r2h_agg_fingerprint(const struct r2h_agg *a, char *fp, size_t len);
 
-/* Write one partition from a merge: the output schema, then rows. raster: a handle for pixel
- * corner transforms (projected rasters), used by one thread. Returns rows written in *nout and
- * the value range (as doubles) in *vmin and *vmax. */
+/* Write one partition from a merge of rows of the plan's kind (r2h_agg_rows): the output
+ * schema, then rows. Returns rows written in *nout and the value range (as doubles) in *vmin and
+ * *vmax. Reads nothing but the merge; thread-safe with distinct merges and writers. */
 struct r2h_pq_writer;
 struct r2h_merge;
 struct r2h_pq_column_spec;
 enum r2h_status r2h_agg_columns(const struct r2h_agg *a, const struct r2h_pq_column_spec **cols,
                                 size_t *ncols);
-enum r2h_status r2h_agg_write(const struct r2h_agg *a, struct r2h_raster *raster,
-                              struct r2h_merge *m, struct r2h_pq_writer *w, uint64_t *nout,
-                              double *vmin, double *vmax, char *msg, size_t msglen);
+enum r2h_status r2h_agg_write(const struct r2h_agg *a, struct r2h_merge *m, struct r2h_pq_writer *w,
+                              uint64_t *nout, double *vmin, double *vmax, char *msg, size_t msglen);
 
 /* WGS84 ellipsoidal area (m2) of a lat/lng quadrilateral given by its corners (degrees), edges
  * straight in the cylindrical equal-area projection: exact for parallels/meridians. */

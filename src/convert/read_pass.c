@@ -15,6 +15,10 @@
 /* Sort the worker's row buffer. */
 static void sort_rows(struct worker *wk)
 {
+    if (wk->run->fmt.wide) {
+        r2h_wide_sort_with(wk->rows, wk->nrows, wk->tmp, wk->count);
+        return;
+    }
     if (!wk->run->fmt.packed) {
         r2h_rows_sort_with(wk->rows, wk->nrows, wk->tmp, wk->count);
         return;
@@ -87,40 +91,39 @@ static enum r2h_status make_room(struct worker *wk, char *msg, size_t msglen)
     return st;
 }
 
-/* route_row for aggregation keys that carry the pixel (row, column) for its area. */
-static enum r2h_status route_row_packed(struct worker *wk, const struct r2h_scan_row *row,
-                                        char *msg, size_t msglen)
+/* Append a wide row for the pixel at (row, col) with key: its pixel index orders it among rows
+ * of equal (cell, key), its area (computed here, in the read pass) is the payload. */
+static enum r2h_status put_area_row(struct worker *wk, uint64_t cell, uint64_t key, int row,
+                                    int col, char *msg, size_t msglen)
 {
-    const size_t vsz = row->pixel_size;
-    const int wu = wk->run->opt->work_unit;
-    for (int c = 0; c < row->w; c++) {
-        if (!row->ok[c] || !row->cells[c])
-            continue;
-        const int bc = r2h_index_base_cell(row->cells[c]);
-        if ((wu >= 0 && bc != wu) || wk->run->skip[bc])
-            continue;
-        if (wk->nrows == wk->limit) {
-            enum r2h_status st = make_room(wk, msg, msglen);
-            if (st != R2H_OK)
-                return st;
-        }
-        put_row(wk, row->cells[c],
-                r2h_agg_key(wk->run->agg, row->vals + (size_t)c * vsz, row->row, row->col0 + c));
+    const struct run *run = wk->run;
+    double m2;
+    if (r2h_agg_pixel_area(run->agg, wk->raster, row, col, &m2) != R2H_OK) {
+        r2h_fmt(msg, msglen, "a corner of pixel (row %d, column %d) does not transform to WGS84",
+                row, col);
+        return R2H_ERR_CRS;
     }
+    struct r2h_wide_row *r = (struct r2h_wide_row *)wk->rows + wk->nrows++;
+    *r = (struct r2h_wide_row){.cell = cell,
+                               .key = key,
+                               .ord = (uint64_t)row * (uint64_t)run->info->width + (uint64_t)col};
+    memcpy(&r->payload, &m2, sizeof m2);
     return R2H_OK;
 }
 
 /* The consumer's consume_row: route the scanned pixels of one raster row into the worker's
- * row buffer. */
+ * row buffer, as rows of the run's kind (r2h_agg_rows): the value key, with the raster row below
+ * it, or with the pixel's area. */
 static enum r2h_status route_row(void *state, const struct r2h_scan_row *row, char *msg,
                                  size_t msglen)
 {
     struct worker *wk = state;
-    const int wu = wk->run->opt->work_unit;
+    const struct run *run = wk->run;
+    const int wu = run->opt->work_unit;
     const int w = row->w;
+    const int row_bits = r2h_agg_row_bits(run->agg), wide = run->fmt.wide;
+    const uint64_t row_ref = row_bits ? (uint64_t)row->row : 0;
     wk->pixels_seen = row->pixels_seen;
-    if (wk->run->agg && r2h_agg_packed(wk->run->agg))
-        return route_row_packed(wk, row, msg, msglen);
     if ((size_t)w > wk->cap_w) {
         r2h_free(wk->keys);
         wk->keys = r2h_malloc((size_t)w * sizeof *wk->keys);
@@ -130,14 +133,14 @@ static enum r2h_status route_row(void *state, const struct r2h_scan_row *row, ch
             return R2H_ERR_NOMEM;
         }
     }
-    const int filter = wu >= 0 || wk->run->nskip > 0;
-    r2h_bands_keys(wk->run->bands, row->vals, (size_t)w, wk->keys);
+    const int filter = wu >= 0 || run->nskip > 0;
+    r2h_bands_keys(run->bands, row->vals, (size_t)w, wk->keys);
     for (int c = 0; c < w; c++) {
         if (!row->ok[c] || !row->cells[c])
             continue;
         if (filter) {
             const int bc = r2h_index_base_cell(row->cells[c]);
-            if ((wu >= 0 && bc != wu) || wk->run->skip[bc])
+            if ((wu >= 0 && bc != wu) || run->skip[bc])
                 continue;
         }
         if (wk->nrows == wk->limit) {
@@ -145,7 +148,14 @@ static enum r2h_status route_row(void *state, const struct r2h_scan_row *row, ch
             if (st != R2H_OK)
                 return st;
         }
-        put_row(wk, row->cells[c], wk->keys[c]);
+        if (wide) {
+            enum r2h_status st =
+                put_area_row(wk, row->cells[c], wk->keys[c], row->row, row->col0 + c, msg, msglen);
+            if (st != R2H_OK)
+                return st;
+            continue;
+        }
+        put_row(wk, row->cells[c], wk->keys[c] << row_bits | row_ref);
     }
     return R2H_OK;
 }

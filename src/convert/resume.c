@@ -25,15 +25,16 @@ static enum r2h_status refuse_foreign(struct run *run, const char *path)
  * alone (readers skip it); a visible one is a stray that every reader would add to the partition:
  * the partition is redone and the stray removed if raster2h3 wrote it (or with --overwrite),
  * else the run is refused. */
-static enum r2h_status partition_extra(struct run *run, int bc, const char *name, const char *path)
+static enum r2h_status partition_extra(struct run *run, int bc, enum r2h_dataset_kind kind,
+                                       const char *path)
 {
     const int dry = run->opt->dry_run;
-    if (r2h_dataset_is_temp(name)) {
+    if (kind == R2H_DATASET_TEMP) {
         if (!dry)
             VSIUnlink(path);
         return R2H_OK;
     }
-    if (name[0] == '.')
+    if (kind != R2H_DATASET_STRAY)
         return R2H_OK;
     if (!run->opt->overwrite && !r2h_partition_is_ours(path))
         return refuse_foreign(run, path);
@@ -46,27 +47,33 @@ static enum r2h_status partition_extra(struct run *run, int bc, const char *name
 }
 
 /* One listing of the whole dataset (flat on object stores): handle every file of the partitions
- * this run owns other than data_0.parquet. Directories inside partitions are not looked into. */
+ * this run owns other than data_0.parquet. Directories inside partitions are not looked into. A
+ * listing that failed leaves nothing to handle here (the run's reads and writes meet the cause). */
 static enum r2h_status scan_partitions(struct run *run)
 {
     const int wu = run->opt->work_unit;
-    CPLPushErrorHandler(CPLQuietErrorHandler);
-    VSIDIR *dir = VSIOpenDir(run->root, -1, NULL);
-    enum r2h_status st = R2H_OK;
-    const VSIDIREntry *e;
-    while (dir && st == R2H_OK && (e = VSIGetNextDirEntry(dir))) {
-        const char *name = NULL;
-        int bc = r2h_dataset_part_entry(e->pszName, &name);
-        if (bc < 0 || (wu >= 0 && bc != wu) || !*name || VSI_ISDIR(e->nMode) ||
-            strcmp(name, R2H_DATASET_PART_FILE) == 0)
+    struct r2h_dataset_listing ls;
+    char err[512];
+    enum r2h_status st = r2h_dataset_list(run->root, &ls, err, sizeof err);
+    if (st == R2H_ERR_NOMEM)
+        r2h_fmt(run->err, run->errlen, "%s", err);
+    st = st == R2H_ERR_NOMEM ? st : R2H_OK;
+    CPLPushErrorHandler(CPLQuietErrorHandler); /* removals that fail are met again later */
+    for (size_t i = 0; i < ls.n && st == R2H_OK; i++) {
+        const struct r2h_dataset_entry *p = &ls.entries[i];
+        if (p->kind != R2H_DATASET_PARTITION || (wu >= 0 && p->bc != wu))
             continue;
-        char path[4600];
-        r2h_fmt(path, sizeof path, "%s/%s", run->root, e->pszName);
-        st = partition_extra(run, bc, name, path);
+        for (size_t k = 0; k < p->nfiles && st == R2H_OK; k++) {
+            const struct r2h_dataset_entry *f = &p->files[k];
+            if (f->is_dir || f->kind == R2H_DATASET_DATA)
+                continue;
+            char path[4600];
+            r2h_fmt(path, sizeof path, "%s/%s/%s", run->root, p->name, f->name);
+            st = partition_extra(run, p->bc, f->kind, path);
+        }
     }
-    if (dir)
-        VSICloseDir(dir);
     CPLPopErrorHandler();
+    r2h_dataset_listing_free(&ls);
     return st;
 }
 

@@ -282,8 +282,7 @@ static void *writer_main(void *arg)
         sm->taken = 0;
         msg[0] = 0;
         /* Extra columns (parents, strings): rows through r2h_agg_write. */
-        enum r2h_status st =
-            r2h_conv_write_partition_agg(run, bc, NULL, sm->phase, msg, sizeof msg);
+        enum r2h_status st = r2h_conv_write_partition_agg(run, bc, sm->phase, msg, sizeof msg);
         if (st != R2H_OK) {
             if (!sm->stop)
                 r2h_conv_fail(run, st, msg);

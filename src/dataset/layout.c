@@ -1,5 +1,6 @@
 /* layout.c - the dataset's layout, spelled in one place: OUTPUT/h0=<15 hex>/data_0.parquet,
- * and the hidden temporary a sink writes beside a partition file before renaming it. */
+ * the hidden temporary a sink writes beside a partition file before renaming it, and what any
+ * other name found in a dataset is. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,21 +30,28 @@ int r2h_dataset_part_of(const char *name)
     return bc >= 0 && bc < R2H_NUM_BASE_CELLS && r2h_index_res0_cell(bc) == c ? bc : -1;
 }
 
-int r2h_dataset_part_entry(const char *entry, const char **name)
-{
-    const char *slash = strchr(entry, '/');
-    if (!slash || slash - entry != 18 || strchr(slash + 1, '/'))
-        return -1;
-    char dir[19];
-    memcpy(dir, entry, 18);
-    dir[18] = 0;
-    int bc = r2h_dataset_part_of(dir);
-    if (bc >= 0)
-        *name = slash + 1;
-    return bc;
-}
-
 int r2h_dataset_is_temp(const char *name)
 {
     return strncmp(name, R2H_DATASET_TEMP_PREFIX, strlen(R2H_DATASET_TEMP_PREFIX)) == 0;
+}
+
+enum r2h_dataset_kind r2h_dataset_root_kind(const char *name, int *bc)
+{
+    *bc = r2h_dataset_part_of(name);
+    if (*bc >= 0)
+        return R2H_DATASET_PARTITION;
+    if (strncmp(name, "h0=", 3) == 0)
+        return R2H_DATASET_BAD_KEY;
+    if (strcmp(name, R2H_DATASET_MANIFEST) == 0)
+        return R2H_DATASET_MANIFEST_FILE;
+    return name[0] == '.' ? R2H_DATASET_HIDDEN : R2H_DATASET_FOREIGN;
+}
+
+enum r2h_dataset_kind r2h_dataset_file_kind(const char *name)
+{
+    if (strcmp(name, R2H_DATASET_PART_FILE) == 0)
+        return R2H_DATASET_DATA;
+    if (r2h_dataset_is_temp(name))
+        return R2H_DATASET_TEMP;
+    return name[0] == '.' ? R2H_DATASET_HIDDEN : R2H_DATASET_STRAY;
 }

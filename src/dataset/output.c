@@ -94,29 +94,3 @@ void r2h_out_remove_partition(const char *path)
     }
     CPLPopErrorHandler();
 }
-
-enum r2h_status r2h_out_readdir(const char *root, char ***entries, char *err, size_t errlen)
-{
-    struct r2h_io_errors e;
-    r2h_io_errors_begin(&e, root);
-    *entries = VSIReadDir(root);
-    r2h_io_errors_end(&e);
-    if (*entries || !e.text[0])
-        return R2H_OK;
-    enum r2h_status st = r2h_io_failure(&e, root, "cannot list", err, errlen);
-    return st == R2H_ERR_INPUT ? R2H_OK : st; /* not found: empty */
-}
-
-enum r2h_status r2h_out_list(const char *output, char *root, size_t rootlen, char ***entries,
-                             char *err, size_t errlen)
-{
-    r2h_out_root(output, root, rootlen);
-    CPLPushErrorHandler(CPLQuietErrorHandler);
-    *entries = VSIReadDir(root);
-    CPLPopErrorHandler();
-    if (!*entries) {
-        r2h_fmt(err, errlen, "%s: cannot list the dataset", output);
-        return R2H_ERR_IO;
-    }
-    return R2H_OK;
-}

@@ -1,6 +1,6 @@
 /* r2h_dataset.h - the dataset module: the on-disk (or object-store) dataset: output locations
- * and sinks, listing (output.c), the output lock (lock.c), partition state and the manifest
- * (dataset.c), the row digest partitions are checked with. */
+ * and sinks (output.c), the one listing (walk.c), the output lock (lock.c), partition state and
+ * the manifest (dataset.c), the row digest partitions are checked with. */
 #ifndef R2H_DATASET_H
 #define R2H_DATASET_H
 
@@ -25,11 +25,61 @@ void r2h_dataset_part_dir(int bc, char *dst, size_t len);
 void r2h_dataset_part_path(const char *root, int bc, char *dst, size_t len);
 /* Base cell of a directory name "h0=<15 lowercase hex>" naming a resolution-0 cell, else -1. */
 int r2h_dataset_part_of(const char *name);
-/* Base cell of a listing entry "h0=<cell>/<name>" (one level inside a partition directory),
- * else -1; *name gets the file name (possibly empty). */
-int r2h_dataset_part_entry(const char *entry, const char **name);
 /* 1 when name (a file name in a partition directory) is a sink's hidden temporary. */
 int r2h_dataset_is_temp(const char *name);
+
+/* What an entry of a dataset is, by its name (layout.c). At the root: a partition directory
+ * h0=<resolution-0 cell>; another h0=... name (readers take it for a partition, raster2h3 did not
+ * write it); the manifest; a hidden name (lock files; readers skip them); anything else. Inside a
+ * partition directory: its data file; a sink's temporary (left by a killed run); another hidden
+ * name; a stray (any other visible file or directory: every reader adds it to the partition). */
+enum r2h_dataset_kind {
+    R2H_DATASET_PARTITION,
+    R2H_DATASET_BAD_KEY,
+    R2H_DATASET_MANIFEST_FILE,
+    R2H_DATASET_HIDDEN,
+    R2H_DATASET_FOREIGN,
+    R2H_DATASET_DATA,
+    R2H_DATASET_TEMP,
+    R2H_DATASET_STRAY
+};
+/* Kind of a root entry name (*bc: its base cell for a partition directory, else -1). */
+enum r2h_dataset_kind r2h_dataset_root_kind(const char *name, int *bc);
+/* Kind of a file name inside a partition directory. */
+enum r2h_dataset_kind r2h_dataset_file_kind(const char *name);
+
+/* The one listing of a dataset (walk.c): every entry of the root, classified, in listing order,
+ * and for each partition directory the entries directly inside it (a directory inside a
+ * partition is one entry, not looked into). One recursive GDAL listing: local directories, and
+ * object stores (/vsis3/...) with one flat listing, whose directories are the key prefixes. */
+struct r2h_dataset_entry {
+    char *name; /* root entry: its name ("h0=<cell>", "_manifest.json"); else the file name */
+    enum r2h_dataset_kind kind;
+    int bc;     /* base cell of the partition directory it is or is in; -1 outside them */
+    int is_dir; /* a directory (on object stores: a prefix of deeper keys) */
+    struct r2h_dataset_entry *files; /* a partition directory's entries, in listing order */
+    size_t nfiles, files_cap;
+};
+struct r2h_dataset_listing {
+    struct r2h_dataset_entry *entries; /* the root's entries, in listing order */
+    size_t n, cap;
+    int missing; /* the root could not be opened and GDAL said nothing more: it is missing (or,
+                  * on an object store, an empty prefix: GDAL does not tell them apart) */
+};
+/* List root (as r2h_out_root gives it) into *ls, which it zeroes first. R2H_OK, also for a
+ * missing root (ls->missing); a listing that failed for a transient reason or for lack of
+ * permission is R2H_ERR_TRANSIENT / R2H_ERR_IO with "<root>: cannot list: <GDAL's messages>"
+ * in err; R2H_ERR_NOMEM. Free with r2h_dataset_listing_free, whatever the status. Raises no
+ * GDAL message; listings of distinct *ls may run on distinct threads. */
+enum r2h_status r2h_dataset_list(const char *root, struct r2h_dataset_listing *ls, char *err,
+                                 size_t errlen);
+/* The dataset at output (root receives its r2h_out_root) listed into *ls, for tools that need
+ * one to be there: a missing root or a failed listing is R2H_ERR_IO with "<output>: cannot list
+ * the dataset"; R2H_ERR_NOMEM. Free *ls with r2h_dataset_listing_free, whatever the status. */
+enum r2h_status r2h_dataset_list_output(const char *output, char *root, size_t rootlen,
+                                        struct r2h_dataset_listing *ls, char *err, size_t errlen);
+/* Free what r2h_dataset_list allocated; *ls is zeroed. NULL is a no-op. */
+void r2h_dataset_listing_free(struct r2h_dataset_listing *ls);
 
 /* splitmix64's finaliser: a bijective 64-bit mix. */
 static inline uint64_t r2h_mix64(uint64_t x)
@@ -67,17 +117,9 @@ enum r2h_status r2h_out_read_all(const char *path, uint64_t maxlen, uint8_t **da
  * R2H_ERR_INPUT (missing or anything else), with "<path>: cannot read: <detail>" in err. */
 enum r2h_status r2h_out_fetch(const char *path, uint64_t maxlen, uint8_t **data, size_t *len,
                               char *err, size_t errlen);
-/* Directory entries of root (NULL for an empty or missing one: GDAL does not tell them apart
- * for object stores) into *entries; a listing that failed for a transient reason or for lack
- * of permission is R2H_ERR_TRANSIENT / R2H_ERR_IO with the reason in err. */
-enum r2h_status r2h_out_readdir(const char *root, char ***entries, char *err, size_t errlen);
 /* GDAL's HTTP retries for transient failures (5xx, 429, timeouts) of reads and writes:
  * GDAL_HTTP_MAX_RETRY 5 and GDAL_HTTP_RETRY_DELAY 1 s unless configured. */
 void r2h_out_configure_network(void);
-/* Entries of the dataset root (root receives it, as r2h_out_root); free with CSLDestroy.
- * R2H_ERR_IO with "<output>: cannot list the dataset" when it cannot be listed. */
-enum r2h_status r2h_out_list(const char *output, char *root, size_t rootlen, char ***entries,
-                             char *err, size_t errlen);
 
 /* One writer per local OUTPUT (lock.c, README "Crash safety"): a whole-raster run (work_unit
  * -1) holds OUTPUT/.raster2h3.lock exclusively; a work unit holds it shared and

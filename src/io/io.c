@@ -1,4 +1,5 @@
-/* io.c - locations, the failure classifier, the GDAL error collector and message formatter. */
+/* io.c - locations, the failure classifier, the one GDAL error collector (reads, listings and
+ * writes) and the GDAL message formatter. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,60 +104,7 @@ void r2h_io_gdal_message(char *dst, size_t len, const char *what, const char *na
     r2h_io_one_line(dst);
 }
 
-static void CPL_STDCALL gather(CPLErr cls, CPLErrorNum no, const char *msg)
-{
-    (void)no;
-    struct r2h_io_errors *e = CPLGetErrorHandlerUserData();
-    if (!e || !msg)
-        return;
-    if (cls == CE_Debug) {
-        /* Network reads: a dropped connection is only reported on the debug channel
-         * ("DownloadRegion(url): response_code=0, msg=Empty reply from server"). */
-        const char *rc = strstr(msg, "response_code=");
-        if (!rc || rc[14] == '2' || !strstr(msg, "msg="))
-            return;
-    } else if (cls < CE_Warning) {
-        return;
-    }
-    /* Warnings only when they carry an HTTP status or a transfer error: GDAL reports the status
-     * of a failed request as a warning before the failure (or instead of one). */
-    if (cls == CE_Warning && !strstr(msg, "HTTP") && !strstr(msg, "curl"))
-        return;
-    if (cls >= CE_Failure)
-        e->failed = 1;
-    size_t n = strlen(e->text);
-    if (strstr(e->text, msg) || n + 8 >= sizeof e->text)
-        return;
-    r2h_fmt(e->text + n, sizeof e->text - n, "%s%s", n ? "; " : "", msg);
-    r2h_io_one_line(e->text + n);
-}
-
-void r2h_io_errors_begin(struct r2h_io_errors *e, const char *name)
-{
-    e->text[0] = 0;
-    e->failed = 0;
-    e->saved_debug = NULL;
-    e->debug = name && r2h_io_is_network(name);
-    if (e->debug) {
-        const char *d = CPLGetThreadLocalConfigOption("CPL_DEBUG", NULL);
-        e->saved_debug = d ? CPLStrdup(d) : NULL;
-        CPLSetThreadLocalConfigOption("CPL_DEBUG", "ON");
-    }
-    CPLErrorReset();
-    CPLPushErrorHandlerEx(gather, e);
-}
-
-void r2h_io_errors_end(struct r2h_io_errors *e)
-{
-    CPLPopErrorHandler();
-    if (e->debug) {
-        CPLSetThreadLocalConfigOption("CPL_DEBUG", e->saved_debug);
-        CPLFree(e->saved_debug);
-        e->saved_debug = NULL;
-    }
-}
-
-/* --- The collector of writes --- */
+/* --- The collector of GDAL errors --- */
 
 /* Copy the text of <tag>...</tag> in xml to dst (empty if absent). */
 static void xml_field(const char *xml, const char *tag, char *dst, size_t len)
@@ -188,60 +136,103 @@ static int s3_status(const char *code)
     return 0;
 }
 
-static void CPL_STDCALL collect_write(CPLErr cls, CPLErrorNum no, const char *msg)
+/* A debug line of a failed network read ("DownloadRegion(url): response_code=0, msg=Empty reply
+ * from server": a dropped connection is reported on the debug channel only). */
+static int failed_transfer(const char *msg)
+{
+    const char *rc = strstr(msg, "response_code=");
+    return rc && rc[14] != '2' && strstr(msg, "msg=");
+}
+
+static void CPL_STDCALL gather(CPLErr cls, CPLErrorNum no, const char *msg)
 {
     (void)no;
-    struct r2h_io_write_errors *c = CPLGetErrorHandlerUserData();
-    if (!c || !msg)
+    struct r2h_io_errors *e = CPLGetErrorHandlerUserData();
+    if (!e || !msg)
         return;
     if (cls == CE_Debug) {
-        /* Only the error code and message of S3 error bodies are kept: debug output may hold
+        /* Writes keep only the code and message of an S3 error body: debug output may hold
          * request details that have no place in logs. */
-        if (strstr(msg, "<Error>") && strstr(msg, "<Code>")) {
-            xml_field(msg, "Code", c->s3code, sizeof c->s3code);
-            xml_field(msg, "Message", c->s3msg, sizeof c->s3msg);
+        if (e->writes && strstr(msg, "<Error>") && strstr(msg, "<Code>")) {
+            xml_field(msg, "Code", e->s3code, sizeof e->s3code);
+            xml_field(msg, "Message", e->s3msg, sizeof e->s3msg);
         }
+        if (e->writes || !failed_transfer(msg))
+            return;
+    } else if (cls < CE_Warning) {
         return;
     }
-    if (cls < CE_Warning)
+    /* Reads keep warnings only when they carry an HTTP status or a transfer error: GDAL reports
+     * the status of a failed request as a warning before the failure (or instead of one). */
+    if (!e->writes && cls == CE_Warning && !strstr(msg, "HTTP") && !strstr(msg, "curl"))
         return;
-    size_t n = strlen(c->text);
-    if (n + 3 < sizeof c->text)
-        r2h_fmt(c->text + n, sizeof c->text - n, "%s%s", n ? "; " : "", msg);
+    if (cls >= CE_Failure)
+        e->failed = 1;
+    size_t n = strlen(e->text);
+    if ((!e->writes && strstr(e->text, msg)) || n + 8 >= sizeof e->text)
+        return;
+    r2h_fmt(e->text + n, sizeof e->text - n, "%s%s", n ? "; " : "", msg);
+    r2h_io_one_line(e->text + n);
 }
 
-void r2h_io_write_errors_begin(struct r2h_io_write_errors *c)
+static void begin(struct r2h_io_errors *e, const char *name, int writes)
 {
-    const char *d = CPLGetThreadLocalConfigOption("CPL_DEBUG", NULL);
-    c->saved_debug = d ? CPLStrdup(d) : NULL;
-    CPLSetThreadLocalConfigOption("CPL_DEBUG", "ON");
+    e->text[0] = e->s3code[0] = e->s3msg[0] = 0;
+    e->failed = 0;
+    e->saved_debug = NULL;
+    e->writes = writes;
+    e->debug = name && r2h_io_is_network(name);
+    if (e->debug) {
+        const char *d = CPLGetThreadLocalConfigOption("CPL_DEBUG", NULL);
+        e->saved_debug = d ? CPLStrdup(d) : NULL;
+        CPLSetThreadLocalConfigOption("CPL_DEBUG", "ON");
+    }
+    CPLErrorReset();
     VSIErrorReset();
-    CPLPushErrorHandlerEx(collect_write, c);
+    CPLPushErrorHandlerEx(gather, e);
 }
 
-/* Stop collecting; returns the collected text with the S3 error (code, HTTP status) first. */
-const char *r2h_io_write_errors_end(struct r2h_io_write_errors *c, const char *fallback)
+void r2h_io_errors_begin(struct r2h_io_errors *e, const char *name)
+{
+    begin(e, name, 0);
+}
+
+void r2h_io_errors_begin_write(struct r2h_io_errors *e, const char *name)
+{
+    begin(e, name, 1);
+}
+
+void r2h_io_errors_end(struct r2h_io_errors *e)
 {
     CPLPopErrorHandler();
-    CPLSetThreadLocalConfigOption("CPL_DEBUG", c->saved_debug);
-    CPLFree(c->saved_debug);
-    c->saved_debug = NULL;
-    if (c->s3code[0]) {
-        char t[sizeof c->text];
-        int st = s3_status(c->s3code);
-        r2h_fmt(t, sizeof t, "HTTP %d %s: %s; %s", st, c->s3code, c->s3msg, c->text);
-        if (!st)
-            r2h_fmt(t, sizeof t, "S3 error %s: %s; %s", c->s3code, c->s3msg, c->text);
-        memcpy(c->text, t, sizeof t);
+    if (e->debug) {
+        CPLSetThreadLocalConfigOption("CPL_DEBUG", e->saved_debug);
+        CPLFree(e->saved_debug);
+        e->saved_debug = NULL;
     }
-    return c->text[0] ? c->text : fallback;
 }
 
-/* Append the VSI error (GDAL maps S3 XML errors such as AccessDenied to it) to c's text. */
-void r2h_io_write_errors_add_vsi(struct r2h_io_write_errors *c)
+void r2h_io_errors_add_vsi(struct r2h_io_errors *e)
 {
     const char *m = VSIGetLastErrorMsg();
-    size_t n = strlen(c->text);
-    if (m && *m && !strstr(c->text, m) && n + 3 < sizeof c->text)
-        r2h_fmt(c->text + n, sizeof c->text - n, "%s%s", n ? "; " : "", m);
+    size_t n = strlen(e->text);
+    if (m && *m && !strstr(e->text, m) && n + 3 < sizeof e->text) {
+        r2h_fmt(e->text + n, sizeof e->text - n, "%s%s", n ? "; " : "", m);
+        r2h_io_one_line(e->text + n);
+    }
+}
+
+const char *r2h_io_errors_message(struct r2h_io_errors *e, const char *fallback)
+{
+    if (e->s3code[0]) {
+        char t[sizeof e->text];
+        int st = s3_status(e->s3code);
+        if (st)
+            r2h_fmt(t, sizeof t, "HTTP %d %s: %s; %s", st, e->s3code, e->s3msg, e->text);
+        else
+            r2h_fmt(t, sizeof t, "S3 error %s: %s; %s", e->s3code, e->s3msg, e->text);
+        memcpy(e->text, t, sizeof t);
+        e->s3code[0] = 0; /* the text holds it now */
+    }
+    return e->text[0] ? e->text : fallback;
 }

@@ -1,7 +1,7 @@
 /* r2h_io.h - the I/O layer below raster, sink, parquet and dataset: locations (local paths,
- * s3:// and GDAL /vsi names), one classifier of failed I/O calls, the collectors of the GDAL
- * errors a read or a write raised, the one GDAL message formatter, and read sources (a file read
- * at offsets, local or remote). Uses common and GDAL's CPL/VSI only. */
+ * s3:// and GDAL /vsi names), one classifier of failed I/O calls, the one collector of the GDAL
+ * errors a read, a listing or a write raised, the one GDAL message formatter, and read sources (a
+ * file read at offsets, local or remote). Uses common and GDAL's CPL/VSI only. */
 #ifndef R2H_IO_H
 #define R2H_IO_H
 
@@ -34,21 +34,35 @@ void r2h_io_root(const char *loc, char *dst, size_t len);
 enum r2h_io_kind { R2H_IO_OTHER = 0, R2H_IO_TRANSIENT, R2H_IO_DENIED, R2H_IO_NOT_FOUND };
 enum r2h_io_kind r2h_io_classify(const char *msg, int *http_status);
 
-/* GDAL errors raised on the calling thread between begin and end (which nest like GDAL's error
- * handlers): the failures and the warnings that carry an HTTP status or a transfer error, joined
- * into one line; failed is 1 once a failure was raised. For classifying failed opens, reads and
- * listings (r2h_io_classify) where GDAL's return value alone hides the cause. The struct lives
- * on the caller's stack; begin and end run on the same thread. */
+/* The one collector of GDAL errors: those raised on the calling thread between begin and end
+ * (which nest like GDAL's error handlers), joined into one line in text; failed is 1 once a
+ * failure was raised. begin (reads, listings: for r2h_io_classify where GDAL's return value
+ * alone hides the cause) keeps the failures, the warnings that carry an HTTP status or a transfer
+ * error, and the failed transfers GDAL reports on its debug channel only; repeats are dropped.
+ * begin_write (the remote sink) keeps every warning and failure, and from the debug channel the
+ * <Code> and <Message> of an S3 error body (request details never reach the text), which
+ * r2h_io_errors_message puts first. For a network name (/vsis3/, /vsicurl/, ...) GDAL's debug
+ * channel is on for the calling thread meanwhile. The struct lives on the caller's stack; begin
+ * and end run on the same thread. */
 struct r2h_io_errors {
     char text[1024];
     int failed;
+    int writes;        /* begun by begin_write */
     int debug;         /* network name: GDAL's debug channel is on for this thread meanwhile */
+    char s3code[64];   /* writes: <Code> of an S3 error body seen on the debug channel */
+    char s3msg[160];   /* and its <Message> */
     char *saved_debug; /* CPL_DEBUG before begin */
 };
-/* name (may be NULL): the file being read; for network names (/vsis3/, /vsicurl/, ...) GDAL's
- * debug channel is turned on for the calling thread, where transfer errors are reported. */
+/* name (may be NULL): the file being read, listed or written. */
 void r2h_io_errors_begin(struct r2h_io_errors *e, const char *name);
+void r2h_io_errors_begin_write(struct r2h_io_errors *e, const char *name);
 void r2h_io_errors_end(struct r2h_io_errors *e);
+/* Append VSIGetLastErrorMsg (GDAL maps S3 XML errors such as AccessDenied to it) unless the text
+ * has it; before r2h_io_errors_message. */
+void r2h_io_errors_add_vsi(struct r2h_io_errors *e);
+/* After end: the text with the S3 error first ("HTTP <status> <Code>: <Message>; ..."), or
+ * fallback when nothing was collected. Points into e. */
+const char *r2h_io_errors_message(struct r2h_io_errors *e, const char *fallback);
 
 /* The status of a failed I/O call on path from the errors it raised, with
  * "<path>: <what>: <GDAL's messages>" (or "failed") in err: R2H_ERR_TRANSIENT (retry later),
@@ -76,22 +90,6 @@ enum r2h_status r2h_source_pread(struct r2h_source *s, void *dst, size_t n, uint
                                  char *detail, size_t detail_len);
 /* Close and free; NULL is a no-op. */
 void r2h_source_close(struct r2h_source *s);
-
-/* The collector of writes (the remote sink): every GDAL error message raised while a VSI call
- * runs (GDAL reports the HTTP status of a failed request in an earlier message than the final
- * "failed"), and the <Code>/<Message> of an S3 error body from GDAL's debug channel, which is on
- * for the calling thread meanwhile (request details never reach the text). Zero-initialise;
- * begin and end on the same thread. end returns the text with the S3 error (code, HTTP status)
- * first, or fallback; add_vsi appends VSIGetLastErrorMsg (GDAL maps S3 XML errors to it). */
-struct r2h_io_write_errors {
-    char text[768];
-    char s3code[64];   /* <Code> of an S3 error body, seen in GDAL's debug output */
-    char s3msg[160];   /* its <Message> */
-    char *saved_debug; /* CPL_DEBUG before begin */
-};
-void r2h_io_write_errors_begin(struct r2h_io_write_errors *c);
-const char *r2h_io_write_errors_end(struct r2h_io_write_errors *c, const char *fallback);
-void r2h_io_write_errors_add_vsi(struct r2h_io_write_errors *c);
 
 /* --- Messages ------------------------------------------------------------------------------- */
 

@@ -105,6 +105,15 @@ enum r2h_status r2h_raster_open(const char *name, int band, struct r2h_raster **
 enum r2h_status r2h_raster_open_srs(const char *name, int band, const char *srs,
                                     struct r2h_raster **out, char *errbuf, size_t errbuf_len);
 
+/* Another handle on the source first was opened from, with the same name, band and srs (one
+ * handle per worker thread): opened and checked as r2h_raster_open_srs does, but the source
+ * identity (source_path .. source_files of the info) is first's, copied, not computed again
+ * (realpath, stat, GDAL's file list, the ETag request: once per run). first must stay open
+ * during the call; the handles are independent afterwards. */
+enum r2h_status r2h_raster_open_another(const struct r2h_raster *first, const char *name, int band,
+                                        const char *srs, struct r2h_raster **out, char *errbuf,
+                                        size_t errbuf_len);
+
 /* The raster's CRS as single-line WKT2 (2019); "" if it cannot be exported. Owned by r. */
 const char *r2h_raster_crs_wkt(const struct r2h_raster *r);
 

@@ -166,6 +166,17 @@ static void source_identity(struct r2h_raster *r, const char *path)
     CSLDestroy(files);
 }
 
+/* The identity computed when first was opened, for another handle on the same source. */
+static void copy_identity(struct r2h_raster_info *to, const struct r2h_raster_info *from)
+{
+    memcpy(to->source_path, from->source_path, sizeof to->source_path);
+    to->source_size = from->source_size;
+    to->source_mtime = from->source_mtime;
+    to->source_mtime_ns = from->source_mtime_ns;
+    memcpy(to->source_etag, from->source_etag, sizeof to->source_etag);
+    to->source_files = from->source_files;
+}
+
 /* The CRS given by the caller (OSRSetFromUserInput) into r->src_srs. */
 static enum r2h_status assign_crs(struct r2h_raster *r, const char *srs, char *errbuf,
                                   size_t errbuf_len)
@@ -427,8 +438,10 @@ enum r2h_status r2h_raster_open(const char *name, int band, struct r2h_raster **
     return r2h_raster_open_srs(name, band, NULL, out, errbuf, errbuf_len);
 }
 
-enum r2h_status r2h_raster_open_srs(const char *name, int band, const char *srs,
-                                    struct r2h_raster **out, char *errbuf, size_t errbuf_len)
+/* Open name; the source identity is computed, or copied from first when given. */
+static enum r2h_status open_raster(const char *name, int band, const char *srs,
+                                   const struct r2h_raster *first, struct r2h_raster **out,
+                                   char *errbuf, size_t errbuf_len)
 {
     char tmp[4096];
     enum r2h_status st = R2H_ERR_INPUT;
@@ -458,7 +471,10 @@ enum r2h_status r2h_raster_open_srs(const char *name, int band, const char *srs,
     if ((st = setup_crs(r, name, srs, errbuf, errbuf_len)) != R2H_OK)
         goto out_free;
     r->may_leave_globe = may_leave_globe(&r->info);
-    source_identity(r, path);
+    if (first)
+        copy_identity(&r->info, &first->info);
+    else
+        source_identity(r, path);
     *out = r;
     st = R2H_OK;
     goto out_pop;
@@ -467,6 +483,19 @@ out_free:
 out_pop:
     r2h_io_errors_end(&e);
     return st;
+}
+
+enum r2h_status r2h_raster_open_srs(const char *name, int band, const char *srs,
+                                    struct r2h_raster **out, char *errbuf, size_t errbuf_len)
+{
+    return open_raster(name, band, srs, NULL, out, errbuf, errbuf_len);
+}
+
+enum r2h_status r2h_raster_open_another(const struct r2h_raster *first, const char *name, int band,
+                                        const char *srs, struct r2h_raster **out, char *errbuf,
+                                        size_t errbuf_len)
+{
+    return open_raster(name, band, srs, first, out, errbuf, errbuf_len);
 }
 
 void r2h_raster_close(struct r2h_raster *r)

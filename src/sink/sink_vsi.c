@@ -66,12 +66,13 @@ static enum r2h_status classify(const char *what, const char *path, const char *
 static enum r2h_status vsi_write(struct r2h_sink *s, const void *p, size_t n)
 {
     struct vsi_sink *v = s->impl;
-    struct r2h_io_write_errors c = {0};
-    r2h_io_write_errors_begin(&c);
+    struct r2h_io_errors c;
+    r2h_io_errors_begin_write(&c, v->tmp);
     size_t k = VSIFWriteL(p, 1, n, v->f);
     if (k != n)
-        r2h_io_write_errors_add_vsi(&c);
-    const char *m = r2h_io_write_errors_end(&c, "write failed");
+        r2h_io_errors_add_vsi(&c);
+    r2h_io_errors_end(&c);
+    const char *m = r2h_io_errors_message(&c, "write failed");
     if (k != n)
         return classify("cannot write", v->path, m, s->errmsg, sizeof s->errmsg);
     return R2H_OK;
@@ -88,15 +89,16 @@ static enum r2h_status vsi_commit(struct r2h_sink *s)
 {
     struct vsi_sink *v = s->impl;
     enum r2h_status st = R2H_OK;
-    struct r2h_io_write_errors c = {0};
-    r2h_io_write_errors_begin(&c);
+    struct r2h_io_errors c;
+    r2h_io_errors_begin_write(&c, v->tmp);
     int rc = VSIFCloseL(v->f), moved = -1;
     v->f = NULL;
     if (rc == 0)
         moved = VSIRename(v->tmp, v->path);
     if (rc != 0 || moved != 0)
-        r2h_io_write_errors_add_vsi(&c);
-    const char *m = r2h_io_write_errors_end(&c, rc != 0 ? "upload failed" : "rename failed");
+        r2h_io_errors_add_vsi(&c);
+    r2h_io_errors_end(&c);
+    const char *m = r2h_io_errors_message(&c, rc != 0 ? "upload failed" : "rename failed");
     if (rc != 0)
         st = classify("cannot upload", v->path, m, s->errmsg, sizeof s->errmsg);
     else if (moved != 0)
@@ -140,12 +142,13 @@ enum r2h_status r2h_sink_vsi_open(const char *path, struct r2h_sink **out, char 
     }
     r2h_fmt(v->tmp, len, "%.*s.%s.tmp-%ld-%08x-%u", (int)(slash + 1 - path), path, slash + 1,
             (long)getpid(), process_token(), atomic_fetch_add(&vsi_counter, 1));
-    struct r2h_io_write_errors c = {0};
-    r2h_io_write_errors_begin(&c);
+    struct r2h_io_errors c;
+    r2h_io_errors_begin_write(&c, v->tmp);
     v->f = VSIFOpenExL(v->tmp, "wb", TRUE);
     if (!v->f)
-        r2h_io_write_errors_add_vsi(&c);
-    const char *m = r2h_io_write_errors_end(&c, "open failed");
+        r2h_io_errors_add_vsi(&c);
+    r2h_io_errors_end(&c);
+    const char *m = r2h_io_errors_message(&c, "open failed");
     if (!v->f) {
         enum r2h_status st = classify("cannot create", v->path, m, errbuf, errbuf_len);
         vsi_release(v);

@@ -15,12 +15,24 @@ struct r2h_row {
     uint64_t key;
 };
 
+/* A row with a payload: the cell, the key, the row's order among rows equal in (cell, key) (a
+ * pixel index) and a payload that travels with the row but is not compared (the bits of a pixel
+ * area, docs/design/0005-aggregation.md). Rows sort as unsigned (cell, key, ord) triples. */
+struct r2h_wide_row {
+    uint64_t cell;
+    uint64_t key;
+    uint64_t ord;
+    uint64_t payload;
+};
+
 /* Row layout of a run (docs/design/0003-memory-budget.md). Rows are (cell, key) pairs of 16
  * bytes; when the key is narrow enough they are packed into 8 bytes: the bits of the cell that
  * vary between cells of one resolution (base cell and digits, 7 + 3 * res bits) above the key.
- * Packed rows sort as unsigned integers in (cell, key) order. */
+ * Packed rows sort as unsigned integers in (cell, key) order. Wide rows (struct r2h_wide_row,
+ * 32 bytes) carry an order and a payload besides. */
 struct r2h_rowfmt {
     int packed;         /* 1: 8-byte rows */
+    int wide;           /* 1: 32-byte rows with a payload (struct r2h_wide_row) */
     int res;            /* H3 resolution of the cells */
     int key_bits;       /* key width */
     uint64_t key_mask;  /* (1 << key_bits) - 1 */
@@ -31,11 +43,13 @@ struct r2h_rowfmt {
 
 /* The layout for cells of resolution res and keys of key_bits bits (packed when they fit). */
 void r2h_rowfmt_init(struct r2h_rowfmt *f, int res, int key_bits);
+/* The wide layout (struct r2h_wide_row) for cells of resolution res and 64-bit keys. */
+void r2h_rowfmt_init_wide(struct r2h_rowfmt *f, int res);
 
 /* Bytes per row of layout f. */
 static inline size_t r2h_rowfmt_size(const struct r2h_rowfmt *f)
 {
-    return f->packed ? 8 : 16;
+    return f->packed ? 8 : f->wide ? sizeof(struct r2h_wide_row) : sizeof(struct r2h_row);
 }
 
 static inline uint64_t r2h_row_pack(const struct r2h_rowfmt *f, uint64_t cell, uint64_t key)
@@ -66,6 +80,11 @@ enum r2h_status r2h_rows_sort(struct r2h_row *rows, size_t n);
 /* The same with caller-provided scratch: tmp of n rows and count of 65536 entries. */
 void r2h_rows_sort_with(struct r2h_row *rows, size_t n, struct r2h_row *tmp, size_t *count);
 
+/* Sort wide rows ascending by (cell, key, ord) (the payload follows its row), with scratch tmp of
+ * n rows and count of 65536 entries. */
+void r2h_wide_sort_with(struct r2h_wide_row *rows, size_t n, struct r2h_wide_row *tmp,
+                        size_t *count);
+
 /* Sorted runs of rows, in temporary files (spilled) or in memory, and merges over them.
  * Rows sorted by cell are grouped by base cell in increasing order (the base cell is the most
  * significant field that varies between cells of one resolution), so a run is indexed by the
@@ -93,9 +112,9 @@ uint64_t r2h_runs_spilled_bytes(const struct r2h_runs *rs);
 /* Remove all run files and the directory, free everything. NULL is a no-op. */
 void r2h_runs_destroy(struct r2h_runs *rs);
 
-/* K-way merge of base cell bc's rows over all runs, ascending by (cell, key), as unpacked rows;
- * each file run is read through a buffer of bufrows rows. Several merges may run at once on
- * distinct threads. */
+/* K-way merge of base cell bc's rows over all runs, ascending by (cell, key) (wide rows: by
+ * (cell, key, ord)), as unpacked rows; each file run is read through a buffer of bufrows rows.
+ * Several merges may run at once on distinct threads. */
 struct r2h_merge;
 struct r2h_pq_column_spec;
 enum r2h_status r2h_merge_open(const struct r2h_runs *rs, int bc, size_t bufrows,
@@ -103,6 +122,9 @@ enum r2h_status r2h_merge_open(const struct r2h_runs *rs, int bc, size_t bufrows
 /* Up to max next rows into out; returns how many (0 at the end). *st set on read errors. */
 size_t r2h_merge_next(struct r2h_merge *m, struct r2h_row *out, size_t max, enum r2h_status *st,
                       char *err, size_t errlen);
+/* The same as wide rows, from runs of any layout (ord and payload 0 unless the layout is wide). */
+size_t r2h_merge_next_wide(struct r2h_merge *m, struct r2h_wide_row *out, size_t max,
+                           enum r2h_status *st, char *err, size_t errlen);
 void r2h_merge_close(struct r2h_merge *m);
 
 /* A "merge" over one stream that is already in (cell, key) order: r2h_merge_next calls pull,

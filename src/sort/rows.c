@@ -16,6 +16,13 @@ void r2h_rowfmt_init(struct r2h_rowfmt *f, int res, int key_bits)
     f->cell_high = (1ULL << 59) | ((uint64_t)res << 52);
 }
 
+void r2h_rowfmt_init_wide(struct r2h_rowfmt *f, int res)
+{
+    r2h_rowfmt_init(f, res, 64);
+    f->packed = 0;
+    f->wide = 1;
+}
+
 /* LSD radix sort on 16-bit digits of (key, cell); digits that are equal in every row are
  * skipped, so the common case (cells of one base cell, small values) takes few passes. */
 enum r2h_status r2h_rows_sort(struct r2h_row *rows, size_t n)
@@ -64,6 +71,49 @@ void r2h_rows_sort_with(struct r2h_row *rows, size_t n, struct r2h_row *tmp, siz
         for (size_t i = 0; i < n; i++)
             dst[count[((on_cell ? src[i].cell : src[i].key) >> shift) & 0xffff]++] = src[i];
         struct r2h_row *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != rows)
+        memcpy(rows, src, n * sizeof *rows);
+}
+
+/* Field f of a wide row in sort order from least significant: ord, key, cell. */
+static inline uint64_t wide_field(const struct r2h_wide_row *r, int f)
+{
+    return f == 0 ? r->ord : f == 1 ? r->key : r->cell;
+}
+
+/* LSD radix sort on 16-bit digits of (ord, key, cell), skipping digits equal in every row, as
+ * r2h_rows_sort_with. */
+void r2h_wide_sort_with(struct r2h_wide_row *rows, size_t n, struct r2h_wide_row *tmp,
+                        size_t *count)
+{
+    if (n < 2)
+        return;
+    uint64_t and_[3] = {~0ULL, ~0ULL, ~0ULL}, or_[3] = {0, 0, 0};
+    for (size_t i = 0; i < n; i++)
+        for (int f = 0; f < 3; f++) {
+            and_[f] &= wide_field(&rows[i], f);
+            or_[f] |= wide_field(&rows[i], f);
+        }
+    struct r2h_wide_row *src = rows, *dst = tmp;
+    for (int pass = 0; pass < 12; pass++) {
+        const int f = pass / 4, shift = 16 * (pass & 3);
+        if ((((and_[f] ^ or_[f]) >> shift) & 0xffff) == 0)
+            continue;
+        memset(count, 0, 65536 * sizeof *count);
+        for (size_t i = 0; i < n; i++)
+            count[(wide_field(&src[i], f) >> shift) & 0xffff]++;
+        size_t sum = 0;
+        for (size_t d = 0; d < 65536; d++) {
+            size_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[count[(wide_field(&src[i], f) >> shift) & 0xffff]++] = src[i];
+        struct r2h_wide_row *t = src;
         src = dst;
         dst = t;
     }

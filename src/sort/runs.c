@@ -140,11 +140,14 @@ enum r2h_status r2h_runs_create(const char *tmpdir, const struct r2h_rowfmt *fmt
     return R2H_OK;
 }
 
-/* Base cell of row i of sorted rows of layout f. */
+/* Base cell of row i of sorted rows of layout f (pairs and wide rows start with the cell). */
 static int row_base_cell(const struct r2h_rowfmt *f, const void *rows, size_t i)
 {
-    return f->packed ? r2h_packed_base_cell(f, ((const uint64_t *)rows)[i])
-                     : r2h_index_base_cell(((const struct r2h_row *)rows)[i].cell);
+    if (f->packed)
+        return r2h_packed_base_cell(f, ((const uint64_t *)rows)[i]);
+    uint64_t cell;
+    memcpy(&cell, (const unsigned char *)rows + i * r2h_rowfmt_size(f), sizeof cell);
+    return r2h_index_base_cell(cell);
 }
 
 /* Offsets of each base cell's rows in sorted rows of layout f (binary searches). */
@@ -363,6 +366,13 @@ static int cur_less(const struct r2h_merge *m, int a, int b)
     const struct cursor *x = &m->cur[a], *y = &m->cur[b];
     if (m->fmt.packed)
         return ((const uint64_t *)x->buf)[x->pos] < ((const uint64_t *)y->buf)[y->pos];
+    if (m->fmt.wide) {
+        const struct r2h_wide_row *p = (const struct r2h_wide_row *)x->buf + x->pos;
+        const struct r2h_wide_row *q = (const struct r2h_wide_row *)y->buf + y->pos;
+        if (p->cell != q->cell)
+            return p->cell < q->cell;
+        return p->key < q->key || (p->key == q->key && p->ord < q->ord);
+    }
     const struct r2h_row *p = (const struct r2h_row *)x->buf + x->pos;
     const struct r2h_row *q = (const struct r2h_row *)y->buf + y->pos;
     return p->cell < q->cell || (p->cell == q->cell && p->key < q->key);
@@ -513,26 +523,57 @@ fail:
     return R2H_ERR_IO;
 }
 
-/* Copy k rows of cursor c from its position into out, unpacked. */
-static void take_rows(const struct r2h_merge *m, struct cursor *c, struct r2h_row *out, size_t k)
+/* Copy k rows of cursor c from its position into out, unpacked: struct r2h_row, or with wide
+ * struct r2h_wide_row (ord and payload 0 from narrower layouts). */
+static void take_rows(const struct r2h_merge *m, struct cursor *c, void *out, int wide, size_t k)
 {
     if (m->fmt.packed) {
         const uint64_t *p = (const uint64_t *)c->buf + c->pos;
-        for (size_t i = 0; i < k; i++) {
-            out[i].cell = r2h_packed_cell(&m->fmt, p[i]);
-            out[i].key = p[i] & m->fmt.key_mask;
+        if (wide) {
+            struct r2h_wide_row *o = out;
+            for (size_t i = 0; i < k; i++)
+                o[i] = (struct r2h_wide_row){r2h_packed_cell(&m->fmt, p[i]), p[i] & m->fmt.key_mask,
+                                             0, 0};
+        } else {
+            struct r2h_row *o = out;
+            for (size_t i = 0; i < k; i++) {
+                o[i].cell = r2h_packed_cell(&m->fmt, p[i]);
+                o[i].key = p[i] & m->fmt.key_mask;
+            }
         }
-    } else {
-        memcpy(out, (const struct r2h_row *)c->buf + c->pos, k * sizeof *out);
+    } else if (m->fmt.wide == wide) {
+        memcpy(out, c->buf + c->pos * m->rowsize, k * m->rowsize);
+    } else if (wide) { /* pairs as wide rows */
+        const struct r2h_row *p = (const struct r2h_row *)c->buf + c->pos;
+        struct r2h_wide_row *o = out;
+        for (size_t i = 0; i < k; i++)
+            o[i] = (struct r2h_wide_row){p[i].cell, p[i].key, 0, 0};
+    } else { /* wide rows as pairs */
+        const struct r2h_wide_row *p = (const struct r2h_wide_row *)c->buf + c->pos;
+        struct r2h_row *o = out;
+        for (size_t i = 0; i < k; i++)
+            o[i] = (struct r2h_row){p[i].cell, p[i].key};
     }
     c->pos += k;
 }
 
-size_t r2h_merge_next(struct r2h_merge *m, struct r2h_row *out, size_t max, enum r2h_status *st,
-                      char *err, size_t errlen)
+/* r2h_merge_next into rows of struct r2h_row, or with wide struct r2h_wide_row. */
+static size_t merge_next(struct r2h_merge *m, void *out, int wide, size_t max, enum r2h_status *st,
+                         char *err, size_t errlen)
 {
-    if (m->pull)
-        return m->pull(m->pull_ctx, out, max, st, err, errlen);
+    if (m->pull) { /* one pulled stream of (cell, key) rows */
+        if (!wide)
+            return m->pull(m->pull_ctx, out, max, st, err, errlen);
+        struct r2h_row tmp[1024];
+        struct r2h_wide_row *o = out;
+        size_t n = 0, k;
+        while (n < max &&
+               (k = m->pull(m->pull_ctx, tmp, max - n < 1024 ? max - n : 1024, st, err, errlen)))
+            for (size_t i = 0; i < k; i++)
+                o[n++] = (struct r2h_wide_row){tmp[i].cell, tmp[i].key, 0, 0};
+        return n;
+    }
+    const size_t osz = wide ? sizeof(struct r2h_wide_row) : sizeof(struct r2h_row);
     size_t n = 0;
     while (n < max && m->nheap > 0) {
         int top = m->heap[0];
@@ -552,7 +593,7 @@ size_t r2h_merge_next(struct r2h_merge *m, struct r2h_row *out, size_t max, enum
             while (k < avail && p[k] <= lim)
                 k++;
         }
-        take_rows(m, c, out + n, k);
+        take_rows(m, c, (unsigned char *)out + n * osz, wide, k);
         n += k;
         if (c->pos == c->len) {
             int more = c->fd >= 0 ? refill(m, c) : 0;
@@ -568,6 +609,18 @@ size_t r2h_merge_next(struct r2h_merge *m, struct r2h_row *out, size_t max, enum
             sift_down(m, 0);
     }
     return n;
+}
+
+size_t r2h_merge_next(struct r2h_merge *m, struct r2h_row *out, size_t max, enum r2h_status *st,
+                      char *err, size_t errlen)
+{
+    return merge_next(m, out, 0, max, st, err, errlen);
+}
+
+size_t r2h_merge_next_wide(struct r2h_merge *m, struct r2h_wide_row *out, size_t max,
+                           enum r2h_status *st, char *err, size_t errlen)
+{
+    return merge_next(m, out, 1, max, st, err, errlen);
 }
 
 void r2h_merge_close(struct r2h_merge *m)

@@ -5,10 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cpl_error.h>
-#include <cpl_string.h>
-#include <cpl_vsi.h>
-
 #include "r2h_convert.h"
 #include "r2h_index.h"
 #include "r2h_pq_reader.h"
@@ -92,10 +88,13 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
 {
     char root[4096];
     *out = NULL;
-    char **entries = NULL;
-    enum r2h_status lst = r2h_out_list(output, root, sizeof root, &entries, errbuf, errbuf_len);
-    if (lst != R2H_OK)
+    struct r2h_dataset_listing ls;
+    enum r2h_status lst =
+        r2h_dataset_list_output(output, root, sizeof root, &ls, errbuf, errbuf_len);
+    if (lst != R2H_OK) {
+        r2h_dataset_listing_free(&ls);
         return lst;
+    }
     struct col_info *cols = r2h_calloc(MAX_INFO_COLS, sizeof *cols);
     struct runs_seen *seen = r2h_calloc(1, sizeof *seen);
     size_t ncols = 0;
@@ -109,11 +108,12 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
         st = R2H_ERR_NOMEM;
         goto out;
     }
-    for (char **e = entries; *e; e++) {
-        if (strncmp(*e, "h0=", 3) != 0)
-            continue;
+    for (size_t j = 0; j < ls.n; j++) {
+        const struct r2h_dataset_entry *e = &ls.entries[j];
+        if (e->kind != R2H_DATASET_PARTITION && e->kind != R2H_DATASET_BAD_KEY)
+            continue; /* what the readers take for partitions: every h0= directory */
         char path[4400], err[512];
-        r2h_fmt(path, sizeof path, "%s/%s/" R2H_DATASET_PART_FILE, root, *e);
+        r2h_fmt(path, sizeof path, "%s/%s/" R2H_DATASET_PART_FILE, root, e->name);
         struct r2h_pq_reader *r = r2h_partition_open(path, err, sizeof err);
         if (!r) {
             unreadable++;
@@ -270,7 +270,7 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
         *out = NULL;
     }
 out:
-    CSLDestroy(entries);
+    r2h_dataset_listing_free(&ls);
     r2h_free(cols);
     r2h_free(seen);
     if (st == R2H_ERR_NOMEM)

@@ -4,9 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cpl_error.h>
-#include <cpl_string.h>
-#include <cpl_vsi.h>
 #include <png.h>
 
 #include "r2h_convert.h"
@@ -137,18 +134,21 @@ static enum r2h_status load(const char *output, const char *want, struct cellval
                             size_t *nout, char *colname, size_t collen, char *err, size_t errlen)
 {
     char root[4096];
-    char **entries = NULL;
-    enum r2h_status lst = r2h_out_list(output, root, sizeof root, &entries, err, errlen);
-    if (lst != R2H_OK)
+    struct r2h_dataset_listing ls;
+    enum r2h_status lst = r2h_dataset_list_output(output, root, sizeof root, &ls, err, errlen);
+    if (lst != R2H_OK) {
+        r2h_dataset_listing_free(&ls);
         return lst;
+    }
     struct cellval *cv = NULL;
     size_t n = 0, cap = 0;
     enum r2h_status st = R2H_OK;
-    for (char **e = entries; *e && st == R2H_OK; e++) {
-        if (strncmp(*e, "h0=", 3) != 0)
-            continue;
+    for (size_t j = 0; j < ls.n && st == R2H_OK; j++) {
+        const struct r2h_dataset_entry *e = &ls.entries[j];
+        if (e->kind != R2H_DATASET_PARTITION && e->kind != R2H_DATASET_BAD_KEY)
+            continue; /* what the readers take for partitions: every h0= directory */
         char path[4400];
-        r2h_fmt(path, sizeof path, "%s/%s/" R2H_DATASET_PART_FILE, root, *e);
+        r2h_fmt(path, sizeof path, "%s/%s/" R2H_DATASET_PART_FILE, root, e->name);
         struct r2h_pq_reader *r = r2h_partition_open(path, err, errlen);
         if (!r) {
             st = R2H_ERR_INPUT;
@@ -252,7 +252,7 @@ static enum r2h_status load(const char *output, const char *want, struct cellval
         }
         r2h_pq_reader_close(r);
     }
-    CSLDestroy(entries);
+    r2h_dataset_listing_free(&ls);
     if (st == R2H_OK && n == 0) {
         r2h_fmt(err, errlen, "%s: no data to draw", output);
         st = R2H_ERR_INPUT;

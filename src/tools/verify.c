@@ -5,10 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cpl_error.h>
-#include <cpl_string.h>
-#include <cpl_vsi.h>
-
 #include "r2h_convert.h"
 #include "r2h_index.h"
 #include "r2h_pq_reader.h"
@@ -173,18 +169,12 @@ static void check_fingerprints(struct verify *v)
 /* Every visible file in a partition directory is read by pyarrow, DuckDB and Polars as part of
  * the partition: anything but data_0.parquet doubles or corrupts it. Hidden files are skipped by
  * the readers (and are a killed run's temporaries, removed by the next run). */
-static void check_partition_dir(struct verify *v, const char *dirname)
+static void check_partition_dir(struct verify *v, const struct r2h_dataset_entry *dir)
 {
-    char dir[4400];
-    r2h_fmt(dir, sizeof dir, "%s/%s", v->root, dirname);
-    CPLPushErrorHandler(CPLQuietErrorHandler);
-    char **entries = VSIReadDir(dir);
-    CPLPopErrorHandler();
-    for (char **e = entries; e && *e; e++)
-        if (**e != '.' && strcmp(*e, R2H_DATASET_PART_FILE) != 0)
+    for (size_t k = 0; k < dir->nfiles; k++)
+        if (dir->files[k].kind == R2H_DATASET_STRAY)
             problem(v, "%s/%s: unexpected file in a partition (readers include it in the data)",
-                    dirname, *e);
-    CSLDestroy(entries);
+                    dir->name, dir->files[k].name);
 }
 
 /* Check the cells of one row group: valid, resolution, base cell, ascending after *last. */
@@ -657,7 +647,7 @@ enum r2h_status r2h_verify(const struct r2h_verify_options *opt, struct r2h_veri
     v->resolution = -1;
     r2h_out_root(opt->output, v->root, sizeof v->root);
     enum r2h_status st = R2H_OK;
-    char **entries = NULL;
+    struct r2h_dataset_listing ls = {0};
     if (opt->write_manifest && (!opt->input || opt->work_unit >= 0)) {
         /* Without the input, or for one work unit, a partial dataset would be recorded as whole. */
         r2h_fmt(errbuf, errbuf_len,
@@ -667,25 +657,25 @@ enum r2h_status r2h_verify(const struct r2h_verify_options *opt, struct r2h_veri
         goto out;
     }
     r2h_out_configure_network();
-    st = r2h_out_readdir(v->root, &entries, errbuf, errbuf_len);
+    st = r2h_dataset_list(v->root, &ls, errbuf, errbuf_len);
     if (st != R2H_OK)
         goto out;
-    if (!entries && !r2h_out_is_remote(v->root)) {
+    if (ls.missing && !r2h_out_is_remote(v->root)) {
         r2h_fmt(errbuf, errbuf_len, "%s: cannot list the dataset", opt->output);
         st = R2H_ERR_IO;
         goto out;
     }
-    for (char **e = entries; e && *e; e++) {
-        if (**e == '.' || strcmp(*e, R2H_DATASET_MANIFEST) == 0)
+    for (size_t i = 0; i < ls.n; i++) {
+        const struct r2h_dataset_entry *e = &ls.entries[i];
+        if (e->kind == R2H_DATASET_HIDDEN || e->kind == R2H_DATASET_MANIFEST_FILE)
             continue; /* hidden temporaries, the manifest */
-        int bc = r2h_dataset_part_of(*e);
-        if (opt->work_unit >= 0 && bc != opt->work_unit)
+        if (opt->work_unit >= 0 && e->bc != opt->work_unit)
             continue; /* verify --i N checks partition N only */
-        if (bc < 0) {
-            problem(v, "%s: not a partition directory (h0=<resolution-0 cell>)", *e);
+        if (e->kind != R2H_DATASET_PARTITION) {
+            problem(v, "%s: not a partition directory (h0=<resolution-0 cell>)", e->name);
         } else {
-            check_partition_dir(v, *e);
-            check_partition(v, bc, *e);
+            check_partition_dir(v, e);
+            check_partition(v, e->bc, e->name);
         }
         if (v->fatal != R2H_OK)
             break;
@@ -714,7 +704,7 @@ enum r2h_status r2h_verify(const struct r2h_verify_options *opt, struct r2h_veri
         st = r2h_manifest_write(v->root, m, errbuf, errbuf_len);
     }
 out:
-    CSLDestroy(entries);
+    r2h_dataset_listing_free(&ls);
     for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++)
         r2h_free(v->source[bc]);
     r2h_free(v);

@@ -257,6 +257,15 @@ def test_verify_bad_bands(run_cli, six_bands, out_dir):
     assert_error(run_cli("verify", out_dir, "--band", "1", "--bands", "1,2"), out_dir, usage=True)
 
 
+def test_empty_srs_refused_by_convert_and_verify(run_cli, good_raster, out_dir):
+    """--srs "" names no CRS: both subcommands refuse it with the same usage error."""
+    c = run_cli("convert", good_raster, out_dir, "--srs", "")
+    v = run_cli("verify", out_dir, "--srs", "")
+    assert_error(c, out_dir, usage=True)
+    assert_error(v, out_dir, usage=True)
+    assert "--srs needs a CRS" in v.stderr and v.stderr == c.stderr, (c.stderr, v.stderr)
+
+
 # ---------------------------------------------------------------------------------------------
 # Issue 11: a column named h0, --memory beyond the machine, job-array index whitespace
 

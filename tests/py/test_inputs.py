@@ -205,10 +205,19 @@ def test_unscale_with_aggregate(run_cli, tmp_path, out_dir):
         assert row["count"] == len(v)
         assert row[f"{var}_min"] == v.min() and row[f"{var}_max"] == v.max()
         assert row[f"{var}_mean"] == pytest.approx(v.mean(), rel=1e-12)
+    # Densities of unscaled (float64) values: the pixel areas travel in the rows.
     proc = run_cli("convert", nc, tmp_path / "dens", "--resolution", 3, "--quiet", "--unscale",
-                   "--aggregate", "--density-unit", "per-ha")
-    assert proc.returncode == 2
-    assert "--unscale" in proc.stderr and len(proc.stderr.splitlines()) == 1
+                   "--aggregate", "--density-unit", "per-ha", "--stat",
+                   "count,area,total,mean,min,max")
+    assert proc.returncode == 0, proc.stderr
+    d = read_table(tmp_path / "dens").to_pandas().set_index("h3")
+    assert int(d["count"].sum()) == len(phys)
+    for c in np.unique(cells)[:50]:
+        v, row = phys[cells == c], d.loc[int(c)]
+        assert row[f"{var}_min"] == v.min() and row[f"{var}_max"] == v.max()
+        assert v.min() <= row[f"{var}_mean"] <= v.max()
+        assert row[f"{var}_total"] == pytest.approx(row[f"{var}_mean"] * row["area"] / 1e4,
+                                                    rel=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------

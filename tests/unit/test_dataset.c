@@ -1,9 +1,11 @@
-/* test_dataset.c - unit tests of the dataset layout and the manifest's parser (round trip with
- * the writer, escapes, malformed texts). */
+/* test_dataset.c - unit tests of the dataset layout, its listing (a local tree with partitions,
+ * temporaries and strays) and the manifest's parser (round trip with the writer, escapes,
+ * malformed texts). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "r2h_dataset.h"
@@ -32,14 +34,116 @@ TEST(layout)
     t_assert(r2h_dataset_part_of("h0=08001fffffffffff") < 0, "too long");
     t_assert(r2h_dataset_part_of("x0=8001fffffffffff") < 0, "wrong key");
     t_assert(r2h_dataset_part_of("h0=") < 0, "empty");
-    const char *name = NULL;
-    r2h_dataset_part_dir(bc, s, sizeof s);
-    strcat(s, "/.data_0.parquet.tmp-12-3");
-    t_assert(r2h_dataset_part_entry(s, &name) == bc && r2h_dataset_is_temp(name), "temp entry");
-    strcat(s, "/x");
-    t_assert(r2h_dataset_part_entry(s, &name) < 0, "two levels down is not an entry");
+    t_assert(r2h_dataset_is_temp(".data_0.parquet.tmp-12-3"), "a temporary");
     t_assert(!r2h_dataset_is_temp("data_0.parquet") && !r2h_dataset_is_temp(".other"),
              "not temporaries");
+    int b = -2;
+    r2h_dataset_part_dir(bc, s, sizeof s);
+    t_assert(r2h_dataset_root_kind(s, &b) == R2H_DATASET_PARTITION && b == bc, "partition");
+    t_assert(r2h_dataset_root_kind("h0=8101fffffffffff", &b) == R2H_DATASET_BAD_KEY && b == -1,
+             "an h0= name that is no resolution-0 cell");
+    t_assert(r2h_dataset_root_kind("_manifest.json", &b) == R2H_DATASET_MANIFEST_FILE, "manifest");
+    t_assert(r2h_dataset_root_kind(".raster2h3.lock", &b) == R2H_DATASET_HIDDEN, "hidden");
+    t_assert(r2h_dataset_root_kind("_notes.json", &b) == R2H_DATASET_FOREIGN, "foreign");
+    t_assert(r2h_dataset_file_kind("data_0.parquet") == R2H_DATASET_DATA, "data file");
+    t_assert(r2h_dataset_file_kind(".data_0.parquet.tmp-1-2") == R2H_DATASET_TEMP, "temporary");
+    t_assert(r2h_dataset_file_kind(".other") == R2H_DATASET_HIDDEN, "hidden file");
+    t_assert(r2h_dataset_file_kind("data_1.parquet") == R2H_DATASET_STRAY, "stray");
+}
+
+/* The files of the walker's test tree, relative to its root ("/" ends a directory). */
+static const char *const tree[] = {
+    "h0=800bfffffffffff/",
+    "h0=800bfffffffffff/data_0.parquet",
+    "h0=800bfffffffffff/.data_0.parquet.tmp-77-0",
+    "h0=800bfffffffffff/.keep",
+    "h0=800bfffffffffff/data_1.parquet",
+    "h0=800bfffffffffff/sub/",
+    "h0=800bfffffffffff/sub/deep.parquet",
+    "h0=800ffffffffffff/",
+    "h0=800ffffffffffff/data_0.parquet",
+    "h0=junk/",
+    "h0=junk/data_0.parquet",
+    "_manifest.json",
+    ".raster2h3.lock",
+    "extra.parquet",
+};
+
+static const struct r2h_dataset_entry *entry_named(const struct r2h_dataset_entry *e, size_t n,
+                                                   const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(e[i].name, name) == 0)
+            return &e[i];
+    return NULL;
+}
+
+TEST(walk)
+{
+    char root[] = "/tmp/r2h_test_walk_XXXXXX", path[512], err[512];
+    t_assert(mkdtemp(root) != NULL, "temporary directory");
+    const size_t nt = sizeof tree / sizeof tree[0];
+    for (size_t i = 0; i < nt; i++) {
+        snprintf(path, sizeof path, "%s/%s", root, tree[i]);
+        if (path[strlen(path) - 1] == '/') {
+            t_assert(mkdir(path, 0755) == 0, path);
+        } else {
+            FILE *f = fopen(path, "w");
+            t_assert(f != NULL, path);
+            if (f)
+                fclose(f);
+        }
+    }
+    struct r2h_dataset_listing ls;
+    t_assert(r2h_dataset_list(root, &ls, err, sizeof err) == R2H_OK && !ls.missing, err);
+    t_assert(ls.n == 6, "six root entries");
+    const struct r2h_dataset_entry *p = entry_named(ls.entries, ls.n, "h0=800bfffffffffff");
+    t_assert(p && p->kind == R2H_DATASET_PARTITION && p->bc == 5 && p->is_dir, "partition 5");
+    t_assert(p && p->nfiles == 5, "its five entries, the subdirectory's file not among them");
+    const struct {
+        const char *name;
+        enum r2h_dataset_kind kind;
+        int is_dir;
+    } want[] = {{"data_0.parquet", R2H_DATASET_DATA, 0},
+                {".data_0.parquet.tmp-77-0", R2H_DATASET_TEMP, 0},
+                {".keep", R2H_DATASET_HIDDEN, 0},
+                {"data_1.parquet", R2H_DATASET_STRAY, 0},
+                {"sub", R2H_DATASET_STRAY, 1}};
+    for (size_t i = 0; p && i < sizeof want / sizeof want[0]; i++) {
+        const struct r2h_dataset_entry *f = entry_named(p->files, p->nfiles, want[i].name);
+        t_assert(f && f->kind == want[i].kind && f->is_dir == want[i].is_dir && f->bc == 5,
+                 want[i].name);
+    }
+    p = entry_named(ls.entries, ls.n, "h0=800ffffffffffff");
+    t_assert(p && p->kind == R2H_DATASET_PARTITION && p->bc == 7 && p->nfiles == 1 &&
+                 p->files[0].kind == R2H_DATASET_DATA,
+             "partition 7 with its data file");
+    p = entry_named(ls.entries, ls.n, "h0=junk");
+    t_assert(p && p->kind == R2H_DATASET_BAD_KEY && p->bc == -1 && p->nfiles == 0, "bad key");
+    p = entry_named(ls.entries, ls.n, "_manifest.json");
+    t_assert(p && p->kind == R2H_DATASET_MANIFEST_FILE && !p->is_dir, "manifest");
+    p = entry_named(ls.entries, ls.n, ".raster2h3.lock");
+    t_assert(p && p->kind == R2H_DATASET_HIDDEN, "lock file");
+    p = entry_named(ls.entries, ls.n, "extra.parquet");
+    t_assert(p && p->kind == R2H_DATASET_FOREIGN, "a stray at the root");
+    r2h_dataset_listing_free(&ls);
+    t_assert(ls.n == 0 && ls.entries == NULL, "freed and zeroed");
+
+    for (size_t i = nt; i-- > 0;) {
+        snprintf(path, sizeof path, "%s/%s", root, tree[i]);
+        t_assert((path[strlen(path) - 1] == '/' ? rmdir(path) : unlink(path)) == 0, path);
+    }
+    t_assert(r2h_dataset_list(root, &ls, err, sizeof err) == R2H_OK && !ls.missing && ls.n == 0,
+             "an empty root");
+    r2h_dataset_listing_free(&ls);
+    rmdir(root);
+    t_assert(r2h_dataset_list(root, &ls, err, sizeof err) == R2H_OK && ls.missing && ls.n == 0,
+             "a missing root");
+    r2h_dataset_listing_free(&ls);
+    t_assert(r2h_dataset_list_output(root, path, sizeof path, &ls, err, sizeof err) == R2H_ERR_IO &&
+                 strstr(err, "cannot list the dataset"),
+             "tools need the dataset to be there");
+    r2h_dataset_listing_free(&ls);
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -157,6 +261,7 @@ int main(void)
 {
     fprintf(stderr, "test_dataset\n");
     RUN(layout);
+    RUN(walk);
     RUN(manifest_round_trip);
     RUN(manifest_parse);
     TEST_MAIN_END();

@@ -90,6 +90,22 @@ TEST(collector)
     t_assert(!e.failed, "debug lines are no failure");
     t_assert(strstr(e.text, "Empty reply") && !strstr(e.text, "=200"),
              "only failed transfers kept");
+
+    /* The same collector for writes: every warning, repeats too, and the S3 error body first. */
+    r2h_io_errors_begin_write(&e, "/vsis3/b/.k.tmp-1");
+    CPLDebug("S3", "DownloadRegion(u): response_code=0, msg=Empty reply from server");
+    CPLDebug("S3", "<?xml?><Error><Code>SlowDown</Code><Message>slow down</Message></Error>");
+    CPLError(CE_Warning, CPLE_AppDefined, "plain warning");
+    CPLError(CE_Warning, CPLE_AppDefined, "plain warning");
+    r2h_io_errors_end(&e);
+    t_assert(CPLGetThreadLocalConfigOption("CPL_DEBUG", NULL) == NULL, "CPL_DEBUG restored");
+    t_assert(strcmp(r2h_io_errors_message(&e, "upload failed"),
+                    "HTTP 503 SlowDown: slow down; plain warning; plain warning") == 0,
+             "S3 error first, then every warning");
+    r2h_io_errors_begin_write(&e, "/vsis3/b/.k.tmp-2");
+    r2h_io_errors_end(&e);
+    t_assert(strcmp(r2h_io_errors_message(&e, "upload failed"), "upload failed") == 0,
+             "fallback when nothing was raised");
 }
 
 TEST(messages)
