@@ -802,6 +802,7 @@ static int fast_chunk(struct cworker *w, uint64_t chunk, int K, char *msg, size_
     double lo[2], hi[2];
     const double sc = md.scale;
     model_range_box(&md, 0, 0, s->umax_from[0] * sc, s->vmax_from[0] * sc, lo, hi);
+    const double clo[2] = {lo[0], lo[1]};
     if (s->period > 0 && (lo[0] < 0 || hi[0] >= s->period))
         return 0; /* across the raster's seam in longitude */
     if (!(hi[0] >= 0 && hi[1] >= 0 && lo[0] < in->width && lo[1] < in->height &&
@@ -860,6 +861,10 @@ static int fast_chunk(struct cworker *w, uint64_t chunk, int K, char *msg, size_
     const double lmargin = margin + 2 * lin;
     if (!(lmargin < 0.01))
         return 0;
+    const double half = 0.5 - lmargin; /* |fraction - 0.5| beyond this: near a pixel edge */
+    const long KXl = 1 - ifloor(clo[0]), KYl = 1 - ifloor(clo[1]);
+    const double KX = (double)KXl, KY = (double)KYl;
+    const long WX = wx + KXl, WY = wy + KYl; /* the window in shifted columns and rows */
     size_t m = 0;
     for (size_t si = 0; si < nsub; si++) {
         /* The sub-chunk: its cell, the position of its centre, the box of its descendants. */
@@ -905,23 +910,31 @@ static int fast_chunk(struct cworker *w, uint64_t chunk, int K, char *msg, size_
             const uint64_t base =
                 (w->pcells[p] & ~(((uint64_t)0xf << 52) | ((uint64_t)7 << cshift))) |
                 ((uint64_t)res << 52);
+            /* Positions are shifted by (KX, KY) >= 1 - the chunk's lowest column and row, so
+             * that they are >= 1 and truncation is floor. */
+            const double xk = x0 + KX, yk = y0 + KY;
             for (int d = 0; d < 7; d++) {
                 const size_t i = p * 7 + (size_t)d;
                 w->cells[i] = base | ((uint64_t)d << cshift);
-                const double x = x0 + xs * lds[d] + xt * ldt[d];
-                const double y = y0 + ys * lds[d] + yt * ldt[d];
-                const long ix = ifloor(x), iy = ifloor(y);
+                const double x = xk + xs * lds[d] + xt * ldt[d];
+                const double y = yk + ys * lds[d] + yt * ldt[d];
+                if (!(x >= 0.5 && y >= 0.5))
+                    return 0; /* below the chunk's bound: never expected */
+                const long ix = (long)x, iy = (long)y;
                 const double fx = x - (double)ix, fy = y - (double)iy;
-                if (fx < lmargin || fx > 1 - lmargin || fy < lmargin || fy > 1 - lmargin) {
+                if (fmax(fabs(fx - 0.5), fabs(fy - 0.5)) > half) {
                     idx[i] = -1;
                     w->near[nn++] = (uint32_t)i;
-                } else if (ix >= wx && ix <= wx1 && iy >= wy && iy <= wy1) {
-                    idx[i] = (int32_t)((iy - wy) * ww + (ix - wx));
-                } else if (ix >= 0 && iy >= 0 && ix < in->width && iy < in->height) {
-                    return 0; /* outside the window yet on the raster: never expected */
-                } else {
-                    idx[i] = -1;
+                    continue;
                 }
+                const unsigned long ux = (unsigned long)(ix - WX), uy = (unsigned long)(iy - WY);
+                if (ux < (unsigned long)ww && uy < (unsigned long)wh)
+                    idx[i] = (int32_t)(uy * (unsigned long)ww + ux);
+                else if ((unsigned long)(ix - KXl) < (unsigned long)in->width &&
+                         (unsigned long)(iy - KYl) < (unsigned long)in->height)
+                    return 0; /* outside the window yet on the raster: never expected */
+                else
+                    idx[i] = -1;
             }
         }
         if (nn) {
