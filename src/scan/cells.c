@@ -922,7 +922,7 @@ static int fast_chunk(struct cworker *w, uint64_t chunk, int K, char *msg, size_
                     return 0; /* below the chunk's bound: never expected */
                 const long ix = (long)x, iy = (long)y;
                 const double fx = x - (double)ix, fy = y - (double)iy;
-                if (fmax(fabs(fx - 0.5), fabs(fy - 0.5)) > half) {
+                if ((fabs(fx - 0.5) > half) | (fabs(fy - 0.5) > half)) {
                     idx[i] = -1;
                     w->near[nn++] = (uint32_t)i;
                     continue;
