@@ -20,14 +20,19 @@ extern "C" {
  *   caller (r2h_info's text) is freed with its own free function.
  * - Threads: the functions may be called from several threads at once on different outputs
  *   (two runs writing one OUTPUT are refused by a lock). GDAL is shared process state: a run
- *   registers GDAL's drivers on first use and, when the user has not set them, sets the
- *   process-wide GDAL configuration options GDAL_CACHEMAX (from the memory budget),
- *   GDAL_HTTP_MAX_RETRY (5) and GDAL_HTTP_RETRY_DELAY (1 s); set them before the first call
- *   (environment or CPLSetConfigOption) to keep your own values. GDAL error handlers are
- *   pushed per thread around GDAL calls and popped before returning.
+ *   registers GDAL's drivers on first use and changes no process-wide GDAL configuration;
+ *   r2h_gdal_defaults() sets the ones the raster2h3 command uses, when the caller asks. GDAL
+ *   error handlers are pushed per thread around GDAL calls and popped before returning.
  * - Options structs start with struct_size, set by their init function: fields added in later
  *   versions lie beyond it and take their defaults for callers built against older headers;
  *   a struct_size smaller than the first version's is R2H_ERR_INVALID. */
+
+/* The process-wide GDAL configuration the raster2h3 command uses, each only where neither the
+ * environment nor CPLSetConfigOption has set it: GDAL_CACHEMAX from a memory budget (memory /
+ * 16, 8 to 256 MiB; memory 0: the default 1 GiB budget), GDAL_HTTP_MAX_RETRY 5 and
+ * GDAL_HTTP_RETRY_DELAY 1 s (transient HTTP failures retried with GDAL's backoff). The library
+ * never calls it itself. Not thread-safe with running GDAL calls: call it first. */
+void r2h_gdal_defaults(uint64_t memory);
 
 /* Status codes. Values are stable: they may be logged and compared across versions. */
 enum r2h_status {

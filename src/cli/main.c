@@ -78,6 +78,7 @@ static int cmd_convert(int argc, char **argv)
     o.event = r2h_cli_event;
     o.event_ctx = &draw;
     char err[1024] = "";
+    r2h_gdal_defaults(o.memory); /* the library sets no GDAL globals itself */
     if (a.res_auto) {
         int r = 0;
         double pa = 0, ca = 0;
@@ -123,6 +124,7 @@ static int cmd_verify(int argc, char **argv)
     struct r2h_verify_options o = a.verify;
     char err[1024] = "";
     struct r2h_verify_result res;
+    r2h_gdal_defaults(0);
     enum r2h_status st = r2h_verify(&o, &res, print_problem, NULL, err, sizeof err);
     if (st != R2H_OK) {
         fprintf(stderr, "raster2h3: %s\n", err[0] ? err : r2h_status_str(st));
@@ -146,6 +148,7 @@ static int cmd_info(int argc, char **argv)
     const char *out = a.info_output;
     const int json = a.info_json;
     char err[1024] = "", *text = NULL;
+    r2h_gdal_defaults(0);
     enum r2h_status st = r2h_info(out, json, &text, err, sizeof err);
     if (st != R2H_OK) {
         fprintf(stderr, "raster2h3: %s\n", err[0] ? err : r2h_status_str(st));
@@ -168,6 +171,7 @@ static int cmd_preview(int argc, char **argv)
     }
     struct r2h_preview_options o = a.preview;
     char err[1024] = "";
+    r2h_gdal_defaults(0);
     enum r2h_status st = r2h_preview(&o, err, sizeof err);
     if (st != R2H_OK) {
         fprintf(stderr, "raster2h3: %s\n", err[0] ? err : r2h_status_str(st));

@@ -637,7 +637,6 @@ enum r2h_status r2h_auto_resolution_srs(const char *input, const char *srs, int 
                                         size_t errbuf_len)
 {
     struct r2h_raster *r = NULL;
-    r2h_out_configure_network(); /* the input may be remote: retry transient failures */
     enum r2h_status st = r2h_raster_open_srs(input, 1, srs, &r, errbuf, errbuf_len);
     if (st != R2H_OK)
         return st;

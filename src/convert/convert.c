@@ -244,18 +244,17 @@ void r2h_conv_plan_memory(struct run *run, int nworkers)
     run->chunk_pixels = px > ((size_t)4 << 20) ? ((size_t)4 << 20) : px < 65536 ? 65536 : px;
     size_t rg = (size_t)(b * 15 / 100 / ((uint64_t)nworkers * 3 * (vsz + 8)));
     run->row_group_rows = rg > ((size_t)1 << 20) ? ((size_t)1 << 20) : rg < 65536 ? 65536 : rg;
+}
+
+void r2h_gdal_defaults(uint64_t memory)
+{
+    const uint64_t b = memory ? memory : (uint64_t)1 << 30;
     if (!getenv("GDAL_CACHEMAX") && !CPLGetConfigOption("GDAL_CACHEMAX", NULL)) {
         char v[32];
         uint64_t mb = b / 16 / (1 << 20);
         r2h_fmt(v, sizeof v, "%llu", (unsigned long long)(mb < 8 ? 8 : mb > 256 ? 256 : mb));
         CPLSetConfigOption("GDAL_CACHEMAX", v);
     }
-}
-
-/* Network defaults: retry transient HTTP failures (5xx, 429, timeouts) with GDAL's backoff,
- * unless the user configured it. */
-static void configure_network(void)
-{
     r2h_out_configure_network(); /* input reads and output writes alike */
 }
 
@@ -406,7 +405,6 @@ enum r2h_status r2h_conv_open(struct run *run)
     pthread_mutex_init(&run->mu, NULL);
     run->t_start = run->t_last_progress = r2h_now();
     run->budget = opt->memory ? opt->memory : (uint64_t)1 << 30;
-    configure_network();
     enum r2h_status st = check_options(opt, run->err, run->errlen);
     if (st != R2H_OK)
         return st;

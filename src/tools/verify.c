@@ -656,7 +656,6 @@ enum r2h_status r2h_verify(const struct r2h_verify_options *opt, struct r2h_veri
         st = R2H_ERR_INVALID;
         goto out;
     }
-    r2h_out_configure_network();
     st = r2h_dataset_list(v->root, &ls, errbuf, errbuf_len);
     if (st != R2H_OK)
         goto out;

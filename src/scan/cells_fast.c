@@ -1,0 +1,274 @@
+/* cells_fast.c - the fast path of the scan per cell (nearest on a chunk whose centres a checked
+ * model gives): the chunk's model from exact centres, a window that provably holds every
+ * descendant's pixel, sub-chunks skipped where that window has no valid pixel, children placed
+ * by the model's linearisation, exact centres near pixel edges. docs/design/0009. */
+#include <math.h>
+#include <string.h>
+
+#include "cells_internal.h"
+
+#define ifloor r2h_cells_ifloor
+
+/* Copy one pixel record of ps bytes. */
+static inline void put_pixel(unsigned char *dst, const unsigned char *src, size_t ps)
+{
+    switch (ps) {
+    case 1: *dst = *src; break;
+    case 2: memcpy(dst, src, 2); break;
+    case 4: memcpy(dst, src, 4); break;
+    case 8: memcpy(dst, src, 8); break;
+    default: memcpy(dst, src, ps);
+    }
+}
+
+int r2h_cells_fit(struct cworker *w, uint64_t cell, int L, size_t p7, double u0, double v0,
+                  struct r2h_cells_model *md, double *margin)
+{
+    struct cscan *s = w->scan;
+    /* Training: the centres of the 7 children and of 3 grandchildren of each (digits 1, 3, 5:
+     * three directions); checking: 6 spread descendants and the 6 outermost (all digits d),
+     * where a cubic's error is largest. */
+    enum { NT = 28, NC = 12, NP = NT + NC };
+    static const int GRAND[4] = {0, 1, 3, 5};
+    uint64_t id[NP], cells[NP];
+    for (int a = 0; a < 7; a++)
+        for (int b = 0; b < 4; b++)
+            id[a * 4 + b] = (uint64_t)a * (p7 / 7) + (uint64_t)GRAND[b] * (p7 / 49);
+    for (int j = 0; j < 6; j++)
+        id[NT + j] = ((uint64_t)p7 * (2 * j + 1)) / 12;
+    for (int d = 1; d <= 6; d++)
+        id[NT + 5 + d] = (uint64_t)d * (p7 - 1) / 6;
+    double lat[NP], lng[NP], X[NP], Y[NP], U[NP], V[NP], ex[NP], ey[NP];
+    uint8_t ok[NP];
+    for (int j = 0; j < NP; j++) {
+        cells[j] = r2h_index_descendant(cell, s->o->resolution, id[j], (double(*)[7][2])s->off + L,
+                                        &U[j], &V[j]);
+        U[j] += u0;
+        V[j] += v0;
+    }
+    r2h_index_centres(cells, NP, lat, lng);
+    if (r2h_raster_to_pixel(w->raster, NP, lat, lng, ex, ey, ok) != R2H_OK)
+        return 0;
+    for (int j = 0; j < NP; j++)
+        if (!ok[j])
+            return 0;
+    if (s->period > 0) {
+        const double *gt = s->in->gt;
+        for (int j = 0; j < NP; j++) {
+            double l = lng[j];
+            while (l - lng[0] > 180)
+                l -= 360;
+            while (l - lng[0] < -180)
+                l += 360;
+            X[j] = (l - s->west) / gt[1];
+            Y[j] = (lat[j] - gt[3]) / gt[5];
+        }
+    } else {
+        memcpy(X, ex, sizeof X);
+        memcpy(Y, ey, sizeof Y);
+    }
+    if (!r2h_cells_model_fit(md, NT, U, V, X, Y))
+        return 0;
+    double err = 0;
+    for (int j = NT; j < NP; j++) {
+        double mx, my;
+        r2h_cells_model_eval(md, U[j], V[j], &mx, &my);
+        double dx = mx - ex[j];
+        if (s->period > 0)
+            dx -= s->period * nearbyint(dx / s->period);
+        err = fmax(err, fmax(fabs(dx), fabs(my - ey[j])));
+    }
+    if (!(err < 1e-5))
+        return 0;
+    *margin = 16 * err + 1e-9;
+    return 1;
+}
+
+/* The fast path of a chunk (nearest, the model trusted for the whole chunk): a window that
+ * provably holds every descendant's centre (the model's range over the box of their positions,
+ * widened by a pixel) is read first; then its sub-chunks (7^2 of them) one by one, each
+ * enumerated only when its own part of the window has a valid pixel. Returns 1 with the chunk's
+ * rows in out_cells/pix (w->nout), 0 to take the general path, -1 on a read error (msg). */
+int r2h_cells_fast_chunk(struct cworker *w, uint64_t chunk, int K, char *msg, size_t msglen,
+                         enum r2h_status *rst)
+{
+    struct cscan *s = w->scan;
+    const struct r2h_raster_info *in = s->in;
+    size_t p7 = 1;
+    for (int i = 0; i < K; i++)
+        p7 *= 7;
+    if (s->ks != 1 || s->o->exact || !s->model_ok || K < 3 || !r2h_index_planar(chunk))
+        return 0;
+    struct r2h_cells_model md;
+    double margin;
+    if (!r2h_cells_fit(w, chunk, 0, p7, 0, 0, &md, &margin))
+        return 0;
+    w->st.modelled_chunks++;
+    double lo[2], hi[2];
+    const double sc = md.scale;
+    r2h_cells_model_range(&md, 0, 0, s->umax_from[0] * sc, s->vmax_from[0] * sc, lo, hi);
+    const double clo[2] = {lo[0], lo[1]};
+    if (s->period > 0 && (lo[0] < 0 || hi[0] >= s->period))
+        return 0; /* across the raster's seam in longitude */
+    if (!(hi[0] >= 0 && hi[1] >= 0 && lo[0] < in->width && lo[1] < in->height &&
+          hi[0] - lo[0] < 1e9 && hi[1] - lo[1] < 1e9)) {
+        w->nout = 0;
+        w->st.cells += p7;
+        return 1; /* nothing of the chunk is on the raster */
+    }
+    const long wx = lo[0] < 0 ? 0 : ifloor(lo[0]), wy = lo[1] < 0 ? 0 : ifloor(lo[1]);
+    const long wx1 = hi[0] >= in->width ? in->width - 1 : ifloor(hi[0]);
+    const long wy1 = hi[1] >= in->height ? in->height - 1 : ifloor(hi[1]);
+    const long ww = wx1 - wx + 1, wh = wy1 - wy + 1;
+    if ((size_t)ww * (size_t)wh > w->wcap)
+        return 0;
+    double t0 = r2h_now();
+    enum r2h_status st = r2h_raster_read(w->raster, (int)wx, (int)wy, (int)ww, (int)wh, w->wvals,
+                                         w->wvalid, msg, msglen);
+    w->st.phase[R2H_CELLS_READ] += r2h_now() - t0;
+    if (st != R2H_OK) {
+        *rst = st;
+        return -1;
+    }
+    const int L = K >= 4 ? 2 : 1;
+    size_t nsub = 1;
+    for (int i = 0; i < L; i++)
+        nsub *= 7;
+    const size_t sub = p7 / nsub;
+    const size_t ps = in->pixel_size;
+    const int res = s->o->resolution;
+    const double *a = md.a[0], *b = md.a[1];
+    int32_t *idx = w->c0;
+    /* The last level's steps, and the linearisation's error bound: the second and third order
+     * Taylor terms of the cubic over the chunk's box, at steps of at most (dS, dT). */
+    const int cshift = (15 - res) * 3;
+    double lds[7], ldt[7], dS = 0, dT = 0;
+    for (int d = 0; d < 7; d++) {
+        lds[d] = s->off[K - 1][d][0] * sc;
+        ldt[d] = s->off[K - 1][d][1] * sc;
+        dS = fmax(dS, fabs(lds[d]));
+        dT = fmax(dT, fabs(ldt[d]));
+    }
+    double lin = 0;
+    {
+        const double S = s->umax_from[0] * sc, T = s->vmax_from[0] * sc;
+        for (int o = 0; o < 2; o++) {
+            const double *q = md.a[o];
+            const double c3 = fabs(q[3]) + 3 * fabs(q[6]) * S + fabs(q[7]) * T;
+            const double c4 = fabs(q[4]) + 2 * fabs(q[7]) * S + 2 * fabs(q[8]) * T;
+            const double c5 = fabs(q[5]) + fabs(q[8]) * S + 3 * fabs(q[9]) * T;
+            const double e = c3 * dS * dS + c4 * dS * dT + c5 * dT * dT +
+                             fabs(q[6]) * dS * dS * dS + fabs(q[7]) * dS * dS * dT +
+                             fabs(q[8]) * dS * dT * dT + fabs(q[9]) * dT * dT * dT;
+            lin = fmax(lin, e);
+        }
+    }
+    const double lmargin = margin + 2 * lin;
+    if (!(lmargin < 0.01))
+        return 0;
+    const double half = 0.5 - lmargin; /* |fraction - 0.5| beyond this: near a pixel edge */
+    const long KXl = 1 - ifloor(clo[0]), KYl = 1 - ifloor(clo[1]);
+    const double KX = (double)KXl, KY = (double)KYl;
+    const long WX = wx + KXl, WY = wy + KYl; /* the window in shifted columns and rows */
+    size_t m = 0;
+    for (size_t si = 0; si < nsub; si++) {
+        /* The sub-chunk: its cell, the position of its centre, the box of its descendants. */
+        double u0, v0;
+        const uint64_t first = r2h_index_descendant(chunk, res, si * sub, s->off, &u0, &v0);
+        const uint64_t subcell = r2h_index_parent(first, res - K + L);
+        r2h_cells_model_range(&md, u0 * sc, v0 * sc, s->umax_from[L] * sc, s->vmax_from[L] * sc, lo,
+                              hi);
+        const long sx0 = lo[0] < wx ? wx : ifloor(lo[0]), sy0 = lo[1] < wy ? wy : ifloor(lo[1]);
+        const long sx1 = hi[0] >= wx1 ? wx1 : ifloor(hi[0]),
+                   sy1 = hi[1] >= wy1 ? wy1 : ifloor(hi[1]);
+        int any = 0;
+        for (long y = sy0; y <= sy1 && !any; y++) {
+            const uint8_t *vr = w->wvalid + (size_t)(y - wy) * (size_t)ww;
+            for (long x = sx0; x <= sx1; x++)
+                if (vr[x - wx]) {
+                    any = 1;
+                    break;
+                }
+        }
+        w->st.cells += sub;
+        if (!any)
+            continue;
+        /* The sub-chunk's cells one level up (parents), then each parent's 7 children by the
+         * model's linearisation at the parent (error bounded into the margin). */
+        const size_t np = r2h_index_descendants_with(
+            subcell, res - 1, (const double(*)[7][2])s->off + L, w->pcells, w->pu, w->pv);
+        const size_t n = np * 7;
+        size_t nn = 0;
+        for (size_t p = 0; p < np; p++) {
+            const double su = (w->pu[p] + u0) * sc, tv = (w->pv[p] + v0) * sc;
+            const double x0 = a[0] + su * (a[1] + su * (a[3] + su * a[6] + tv * a[7])) +
+                              tv * (a[2] + su * a[4] + tv * (a[5] + su * a[8] + tv * a[9]));
+            const double y0 = b[0] + su * (b[1] + su * (b[3] + su * b[6] + tv * b[7])) +
+                              tv * (b[2] + su * b[4] + tv * (b[5] + su * b[8] + tv * b[9]));
+            const double xs = a[1] + 2 * a[3] * su + a[4] * tv + 3 * a[6] * su * su +
+                              2 * a[7] * su * tv + a[8] * tv * tv;
+            const double xt = a[2] + a[4] * su + 2 * a[5] * tv + a[7] * su * su +
+                              2 * a[8] * su * tv + 3 * a[9] * tv * tv;
+            const double ys = b[1] + 2 * b[3] * su + b[4] * tv + 3 * b[6] * su * su +
+                              2 * b[7] * su * tv + b[8] * tv * tv;
+            const double yt = b[2] + b[4] * su + 2 * b[5] * tv + b[7] * su * su +
+                              2 * b[8] * su * tv + 3 * b[9] * tv * tv;
+            const uint64_t base =
+                (w->pcells[p] & ~(((uint64_t)0xf << 52) | ((uint64_t)7 << cshift))) |
+                ((uint64_t)res << 52);
+            /* Positions are shifted by (KX, KY) >= 1 - the chunk's lowest column and row, so
+             * that they are >= 1 and truncation is floor. */
+            const double xk = x0 + KX, yk = y0 + KY;
+            for (int d = 0; d < 7; d++) {
+                const size_t i = p * 7 + (size_t)d;
+                w->cells[i] = base | ((uint64_t)d << cshift);
+                const double x = xk + xs * lds[d] + xt * ldt[d];
+                const double y = yk + ys * lds[d] + yt * ldt[d];
+                if (!(x >= 0.5 && y >= 0.5))
+                    return 0; /* below the chunk's bound: never expected */
+                const long ix = (long)x, iy = (long)y;
+                const double fx = x - (double)ix, fy = y - (double)iy;
+                if ((fabs(fx - 0.5) > half) | (fabs(fy - 0.5) > half)) {
+                    idx[i] = -1;
+                    w->near[nn++] = (uint32_t)i;
+                    continue;
+                }
+                const unsigned long ux = (unsigned long)(ix - WX), uy = (unsigned long)(iy - WY);
+                if (ux < (unsigned long)ww && uy < (unsigned long)wh)
+                    idx[i] = (int32_t)(uy * (unsigned long)ww + ux);
+                else if ((unsigned long)(ix - KXl) < (unsigned long)in->width &&
+                         (unsigned long)(iy - KYl) < (unsigned long)in->height)
+                    return 0; /* outside the window yet on the raster: never expected */
+                else
+                    idx[i] = -1;
+            }
+        }
+        if (nn) {
+            w->st.exact += nn;
+            if (r2h_cells_exact_positions(w, w->near, nn) != R2H_OK)
+                return 0;
+            for (size_t j = 0; j < nn; j++) {
+                const size_t i = w->near[j];
+                if (!w->ok[i] || !(w->px[i] > -2 && w->py[i] > -2 && w->px[i] < in->width + 2.0 &&
+                                   w->py[i] < in->height + 2.0))
+                    continue;
+                const long ix = ifloor(w->px[i]), iy = ifloor(w->py[i]);
+                if (ix >= wx && ix <= wx1 && iy >= wy && iy <= wy1)
+                    idx[i] = (int32_t)((iy - wy) * ww + (ix - wx));
+                else if (ix >= 0 && iy >= 0 && ix < in->width && iy < in->height)
+                    return 0;
+            }
+        }
+        for (size_t i = 0; i < n; i++) {
+            const int32_t o = idx[i];
+            if (o < 0 || !w->wvalid[o])
+                continue;
+            w->out_cells[m] = w->cells[i];
+            put_pixel(w->pix + m * ps, w->wvals + (size_t)o * ps, ps);
+            m++;
+        }
+    }
+    w->st.rows += m;
+    w->nout = m;
+    return 1;
+}
