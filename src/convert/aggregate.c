@@ -64,6 +64,19 @@ static double auth_q(double lat_deg)
     return (1 - e2) * (s / (1 - e2 * s * s) + atanh(e * s) / e);
 }
 
+void r2h_quad_centre(const double lat[4], const double lng[4], double *clat, double *clng)
+{
+    double a = 0, o = 0;
+    for (int i = 0; i < 4; i++) { /* longitudes unwrapped relative to corner 0 */
+        double d = lng[i] - lng[0];
+        d -= 360.0 * floor((d + 180.0) / 360.0);
+        a += lat[i] / 4;
+        o += (lng[0] + d) / 4;
+    }
+    *clat = a;
+    *clng = o - 360.0 * floor((o + 180.0) / 360.0);
+}
+
 double r2h_quad_area_m2(const double lat[4], const double lng[4])
 {
     /* Lambert cylindrical equal-area coordinates x = a*lambda, y = a*q/2; longitudes unwrapped
@@ -651,14 +664,8 @@ enum r2h_status r2h_auto_resolution_srs(const char *input, const char *srs, int 
     const double pa = r2h_quad_area_m2(lat, lng);
     /* The cells where the raster is (its centre pixel's centre), not the global average: H3
      * cells are up to twice the average near the base cells' centres, half near pentagons. */
-    double clat = 0, clng = 0;
-    for (int i = 0; i < 4; i++) {
-        double d = lng[i] - lng[0];
-        d -= 360.0 * floor((d + 180.0) / 360.0);
-        clat += lat[i] / 4;
-        clng += (lng[0] + d) / 4;
-    }
-    clng -= 360.0 * floor((clng + 180.0) / 360.0);
+    double clat, clng;
+    r2h_quad_centre(lat, lng, &clat, &clng);
     int best = 0;
     double bestd = INFINITY, besta = 0;
     for (int k = 0; k <= R2H_MAX_RES; k++) {

@@ -17,14 +17,8 @@ static void local_areas(struct run *run, double *pixel, double *cell)
     *pixel = *cell = 0;
     if (r2h_raster_pixel_corners(run->raster, in->height / 2, in->width / 2, lat, lng) != R2H_OK)
         return;
-    double clat = 0, clng = 0;
-    for (int i = 0; i < 4; i++) {
-        double d = lng[i] - lng[0];
-        d -= 360.0 * floor((d + 180.0) / 360.0);
-        clat += lat[i] / 4;
-        clng += (lng[0] + d) / 4;
-    }
-    clng -= 360.0 * floor((clng + 180.0) / 360.0);
+    double clat, clng;
+    r2h_quad_centre(lat, lng, &clat, &clng);
     *pixel = r2h_quad_area_m2(lat, lng);
     *cell = r2h_index_cell_area_m2(clat, clng, run->opt->resolution);
 }

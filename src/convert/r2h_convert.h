@@ -171,5 +171,8 @@ enum r2h_status r2h_agg_write(const struct r2h_agg *a, struct r2h_merge *m, stru
 /* WGS84 ellipsoidal area (m2) of a lat/lng quadrilateral given by its corners (degrees), edges
  * straight in the cylindrical equal-area projection: exact for parallels/meridians. */
 double r2h_quad_area_m2(const double lat[4], const double lng[4]);
+/* Mean of a quadrilateral's corners (degrees; longitudes unwrapped about corner 0, the result in
+ * [-180, 180)): the centre of a pixel from r2h_raster_pixel_corners. */
+void r2h_quad_centre(const double lat[4], const double lng[4], double *clat, double *clng);
 
 #endif

@@ -218,6 +218,19 @@ static size_t pull(void *ctx, struct r2h_row *out, size_t max, enum r2h_status *
     return k;
 }
 
+/* The base cell of the next chunk with rows (chunks without rows before it are released), or
+ * -1 at the end of the plan or after an error. */
+static int next_partition(struct r2h_sampler *sm)
+{
+    pthread_mutex_lock(&sm->mu);
+    struct slot *s;
+    while ((s = next_ready(sm)) && s->n == 0)
+        release(sm, s);
+    const int bc = s ? s->bc : -1;
+    pthread_mutex_unlock(&sm->mu);
+    return bc;
+}
+
 static void stop_all(struct r2h_sampler *sm)
 {
     pthread_mutex_lock(&sm->mu);
@@ -237,12 +250,7 @@ static void *writer_main(void *arg)
     CPLPushErrorHandler(CPLQuietErrorHandler);
     for (;;) {
         /* The next partition: the base cell of the next chunk with rows. */
-        pthread_mutex_lock(&sm->mu);
-        struct slot *s;
-        while ((s = next_ready(sm)) && s->n == 0)
-            release(sm, s);
-        const int bc = s ? s->bc : -1;
-        pthread_mutex_unlock(&sm->mu);
+        const int bc = next_partition(sm);
         if (bc < 0)
             break;
         sm->bc = bc;
@@ -350,12 +358,7 @@ static enum r2h_status group_rows(struct gthread *gt, const uint64_t *cells,
 static int open_next_part(struct gthread *gt, char *msg, size_t msglen, enum r2h_status *st)
 {
     struct r2h_sampler *sm = gt->sm;
-    pthread_mutex_lock(&sm->mu);
-    struct slot *s;
-    while ((s = next_ready(sm)) && s->n == 0)
-        release(sm, s);
-    const int bc = s ? s->bc : -1;
-    pthread_mutex_unlock(&sm->mu);
+    const int bc = next_partition(sm);
     if (bc < 0)
         return 0;
     struct part *p = r2h_calloc(1, sizeof *p);

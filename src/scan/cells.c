@@ -357,7 +357,6 @@ static void *cworker_main(void *arg)
         cfail(s, st, msg);
         return NULL;
     }
-    w->begun = 1;
     long i;
     uint64_t done = 0;
     while ((i = take(s, done)) >= 0) {

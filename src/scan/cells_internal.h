@@ -34,7 +34,6 @@ struct cworker {
     struct r2h_raster *raster;
     pthread_t tid;
     void *state;
-    int begun;
     size_t cap; /* cells per chunk */
     uint64_t *cells, *out_cells;
     double *u, *v, *lat, *lng, *px, *py, *dval;

@@ -19,6 +19,24 @@ from reference import is_degrees_on_wgs84, read_band, validity, parents0, base_c
 gdal.UseExceptions()
 
 
+def _transform(srs, x, y, to_wgs84):
+    """(x, y) arrays between srs and WGS84 (traditional GIS order, osr); inf where it fails."""
+    src = srs.Clone()
+    src.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    wgs = osr.SpatialReference()
+    wgs.ImportFromEPSG(4326)
+    wgs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    ct = osr.CoordinateTransformation(src, wgs) if to_wgs84 else osr.CoordinateTransformation(
+        wgs, src)
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        pts = np.array(ct.TransformPoints(np.column_stack([x, y]).tolist()),
+                       dtype=np.float64).reshape(-1, 3)
+    finally:
+        gdal.PopErrorHandler()
+    return pts[:, 0], pts[:, 1]
+
+
 def _to_pixel(ds, lat, lng):
     """Pixel coordinates of WGS84 points, as the product defines them (docs/design/0009)."""
     gt = ds.GetGeoTransform()
@@ -33,19 +51,7 @@ def _to_pixel(ds, lat, lng):
             return d / gt[1], (lat - gt[3]) / gt[5], np.ones(lat.size, bool)
         x, y = west + d, lat
     else:
-        src = srs.Clone()
-        src.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-        wgs = osr.SpatialReference()
-        wgs.ImportFromEPSG(4326)
-        wgs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-        ct = osr.CoordinateTransformation(wgs, src)
-        gdal.PushErrorHandler("CPLQuietErrorHandler")
-        try:
-            pts = np.array(ct.TransformPoints(np.column_stack([lng, lat]).tolist()),
-                           dtype=np.float64).reshape(-1, 3)
-        finally:
-            gdal.PopErrorHandler()
-        x, y = pts[:, 0], pts[:, 1]
+        x, y = _transform(srs, lng, lat, to_wgs84=False)
     ok = np.isfinite(x) & np.isfinite(y)
     if plain:
         return (x - gt[0]) / gt[1], (y - gt[3]) / gt[5], ok
@@ -66,18 +72,7 @@ def _corner_points(ds, step):
     if is_degrees_on_wgs84(srs):
         lng, lat = x, y
     else:
-        src = srs.Clone()
-        src.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-        wgs = osr.SpatialReference()
-        wgs.ImportFromEPSG(4326)
-        wgs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-        ct = osr.CoordinateTransformation(src, wgs)
-        gdal.PushErrorHandler("CPLQuietErrorHandler")
-        try:
-            pts = np.array(ct.TransformPoints(np.column_stack([x, y]).tolist())).reshape(-1, 3)
-        finally:
-            gdal.PopErrorHandler()
-        lng, lat = pts[:, 0], pts[:, 1]
+        lng, lat = _transform(srs, x, y, to_wgs84=True)
     keep = np.isfinite(lat) & np.isfinite(lng) & (lat >= -90) & (lat <= 90)
     lng = ((lng[keep] + 180.0) % 360.0) - 180.0
     return lat[keep], lng
