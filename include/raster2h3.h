@@ -161,12 +161,22 @@ struct r2h_convert_options {
      * row per valid pixel, in the cell holding its centre; SAMPLE one row per cell whose centre
      * lies on a valid pixel, the raster sampled there with `resample`; AUTO picks SAMPLE when
      * the cells at `resolution` are smaller than the pixels over the raster, else POINT. */
-    enum r2h_method { R2H_METHOD_POINT, R2H_METHOD_SAMPLE, R2H_METHOD_AUTO } method;
+    enum r2h_method {
+        R2H_METHOD_POINT,
+        R2H_METHOD_SAMPLE,
+        R2H_METHOD_AUTO,
+        R2H_METHOD_OVERLAY /* one row per cell whose polygon covers valid pixels: statistics
+                              (stats) of the pixels weighted by the fraction of each pixel's
+                              area inside the cell (docs/design/0010-overlay.md) */
+    } method;
     enum r2h_resample {
         R2H_RESAMPLE_NEAREST,  /* the pixel holding the centre; the band's type */
         R2H_RESAMPLE_BILINEAR, /* 2x2 pixels around the centre; float64 */
         R2H_RESAMPLE_CUBIC     /* 4x4, cubic convolution a = -0.5 (GDAL's cubic); float64 */
     } resample;
+    double min_coverage; /* OVERLAY: no row for a cell whose valid pixels cover less than this
+                            share of it (0..1; not with sum, total or area, which it would
+                            make lose mass) */
 };
 
 /* nbands value selecting every band of the input. */
@@ -182,11 +192,13 @@ enum {
     R2H_STAT_MODE = 1u << 5,  /* <value>_mode: most frequent value, ties to the smallest */
     R2H_STAT_FRACTIONS = 1u << 6, /* frac_<class>: share of the cell's pixels (area with a unit) */
     R2H_STAT_AREA = 1u << 7,      /* area: sum of the pixels' ellipsoidal areas in m2 (DOUBLE) */
-    R2H_STAT_TOTAL = 1u << 8      /* <value>_total: sum of value x area in the density unit */
+    R2H_STAT_TOTAL = 1u << 8,     /* <value>_total: sum of value x area in the density unit */
+    R2H_STAT_COVERAGE = 1u << 9   /* coverage: share of the cell covered by valid pixels
+                                     (--method overlay) */
 };
 
 /* Parse a comma-separated list of statistic names (count,sum,mean,min,max,mode,fractions,area,
- * total) into R2H_STAT_* bits; 0 if a name is unknown or the list empty. Pure; thread-safe;
+ * total,coverage) into R2H_STAT_* bits; 0 if a name is unknown or the list empty. Pure; thread-safe;
  * list is borrowed. */
 unsigned r2h_stats_parse(const char *list);
 

@@ -47,6 +47,7 @@ enum {
     OPT_EXTENT,
     OPT_COLUMN,
     OPT_METHOD,
+    OPT_MIN_COVERAGE,
     OPT_RESAMPLE
 };
 
@@ -93,8 +94,13 @@ static const struct cli_opt options[] = {
     {"method", required_argument, OPT_METHOD, C, "M",
      "point (default): a row per valid pixel, in the cell of its centre | sample: a row\n"
      "                             per cell whose centre is on a valid pixel, the raster sampled\n"
-     "                             there (cells finer than pixels) | auto: sample when cells\n"
-     "                             are smaller than the pixels, else point"},
+     "                             there (cells finer than pixels) | overlay: a row per cell\n"
+     "                             covering valid pixels, --stat weighted by the share of each\n"
+     "                             pixel's area in the cell (densities, classes) | auto: sample\n"
+     "                             when cells are smaller than the pixels, else point"},
+    {"min-coverage", required_argument, OPT_MIN_COVERAGE, C, "F",
+     "--method overlay: no row for a cell less than F (0..1) covered by valid pixels\n"
+     "                             (not with sum, total or area: it would lose mass)"},
     {"resample", required_argument, OPT_RESAMPLE, C, "K",
      "kernel of --method sample: nearest (default; the band's type) | bilinear | cubic\n"
      "                             (float64; no row where the kernel meets an invalid pixel)"},
@@ -103,7 +109,9 @@ static const struct cli_opt options[] = {
     {"stat", required_argument, OPT_STAT, C, "LIST",
      "statistics of --aggregate: count,sum,mean,min,max,mode,fractions,area,total\n"
      "                             (default count,mean,min,max; with --density-unit\n"
-     "                             count,area,total,mean)"},
+     "                             count,area,total,mean); of --method overlay also coverage\n"
+     "                             (default mean,coverage; with --density-unit total,mean,\n"
+     "                             coverage)"},
     {"classes", required_argument, OPT_CLASSES, C, "V1,V2,..",
      "class values of --stat fractions: one frac_<V> column each"},
     {"density-unit", required_argument, OPT_DENSITY, C, "UNIT",
@@ -357,6 +365,7 @@ static int split_names(const char *s, char *buf, size_t len, const char **names,
 struct parse {
     const char *input_url, *i_flag;
     int resample_given;
+    int min_coverage_given;
     int quiet, progress_set, band_set;
 };
 
@@ -423,7 +432,7 @@ static enum r2h_status convert_flag(struct r2h_cli_args *a, struct parse *ps, in
         if (!(o->stats = r2h_stats_parse(arg)))
             return bad(msg, len,
                        "--stat must list count,sum,mean,min,max,mode,fractions,area,"
-                       "total; got '%s'",
+                       "total,coverage; got '%s'",
                        arg);
         break;
     case OPT_CLASSES:
@@ -476,9 +485,21 @@ static enum r2h_status convert_flag(struct r2h_cli_args *a, struct parse *ps, in
             o->method = R2H_METHOD_SAMPLE;
         else if (strcmp(arg, "auto") == 0)
             o->method = R2H_METHOD_AUTO;
+        else if (strcmp(arg, "overlay") == 0)
+            o->method = R2H_METHOD_OVERLAY;
         else
-            return bad(msg, len, "--method must be point, sample or auto, got '%s'", arg);
+            return bad(msg, len, "--method must be point, sample, overlay or auto, got '%s'",
+                       arg);
         break;
+    case OPT_MIN_COVERAGE: {
+        char *end;
+        const double f = strtod(arg, &end);
+        if (end == arg || *end || !(f >= 0 && f <= 1))
+            return bad(msg, len, "--min-coverage must be a number from 0 to 1, got '%s'", arg);
+        o->min_coverage = f;
+        ps->min_coverage_given = 1;
+        break;
+    }
     case OPT_RESAMPLE:
         if (strcmp(arg, "nearest") == 0)
             o->resample = R2H_RESAMPLE_NEAREST;
@@ -589,8 +610,10 @@ static enum r2h_status finish(struct r2h_cli_args *a, struct parse *ps, int argc
         return R2H_OK;
     }
     struct r2h_convert_options *o = &a->convert;
-    if (ps->resample_given && o->method == R2H_METHOD_POINT)
+    if (ps->resample_given && (o->method == R2H_METHOD_POINT || o->method == R2H_METHOD_OVERLAY))
         return bad(msg, len, "%s", "--resample needs --method sample (or auto)");
+    if (ps->min_coverage_given && o->method != R2H_METHOD_OVERLAY)
+        return bad(msg, len, "%s", "--min-coverage needs --method overlay");
     if (ps->band_set && o->nbands)
         return bad(msg, len, "%s", "--band and --bands cannot be combined (use --bands B1,B2,...)");
     if (o->nbands && o->value_name) { /* a list, one name per band */

@@ -220,7 +220,8 @@ unsigned r2h_stats_parse(const char *list)
                  {"mode", R2H_STAT_MODE},
                  {"fractions", R2H_STAT_FRACTIONS},
                  {"area", R2H_STAT_AREA},
-                 {"total", R2H_STAT_TOTAL}};
+                 {"total", R2H_STAT_TOTAL},
+                 {"coverage", R2H_STAT_COVERAGE}};
     unsigned bits = 0;
     if (!list)
         return 0;
@@ -308,6 +309,10 @@ enum r2h_status r2h_agg_create(const struct r2h_convert_options *o,
                             : R2H_STAT_COUNT | R2H_STAT_MEAN | R2H_STAT_MIN | R2H_STAT_MAX;
     a->stats = a->grouped ? s : 0;
     enum r2h_status st = R2H_ERR_INVALID;
+    if (s & R2H_STAT_COVERAGE) {
+        r2h_fmt(err, errlen, "--stat coverage needs --method overlay");
+        goto fail;
+    }
     if (o->parents >> o->resolution) {
         r2h_fmt(err, errlen, "--parents must be resolutions below --resolution %d", o->resolution);
         goto fail;

@@ -482,6 +482,7 @@ void r2h_conv_close(struct run *run)
     r2h_raster_close(run->raster);
     r2h_fast_grid_free(run->grid);
     r2h_agg_destroy(run->agg);
+    r2h_overlay_destroy(run->overlay);
     r2h_bands_free(run->bands);
     pthread_mutex_destroy(&run->mu);
 }
@@ -501,7 +502,8 @@ static enum r2h_status convert_run(const struct r2h_convert_options *opt,
     const int sample = r2h_conv_method_sample(&run);
     if ((st = r2h_conv_check_method(&run, sample)) != R2H_OK)
         goto out;
-    if ((st = r2h_agg_create(opt, run.info, run.bands, &run.agg, run.err, run.errlen)) != R2H_OK)
+    if (!run.overlay &&
+        (st = r2h_agg_create(opt, run.info, run.bands, &run.agg, run.err, run.errlen)) != R2H_OK)
         goto out;
     r2h_fingerprint(opt, run.info, run.bands, run.fingerprint, sizeof run.fingerprint);
     if (run.agg)

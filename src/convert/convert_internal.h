@@ -35,6 +35,7 @@ enum {
 
 struct r2h_fast_grid;
 struct r2h_sampler;
+struct r2h_overlay;
 
 struct run {
     const struct r2h_convert_options *opt;
@@ -65,6 +66,7 @@ struct run {
     uint8_t write_order[R2H_NUM_BASE_CELLS]; /* partitions by decreasing rows (balance) */
     struct r2h_manifest manifest;
     struct r2h_sampler *sampler; /* --method sample: the ordered stream of rows (sample.c) */
+    struct r2h_overlay *overlay; /* --method overlay: statistics per cell (overlay.c) */
     uint8_t planned[R2H_NUM_BASE_CELLS]; /* sample: partitions the plan may give rows */
     double pixel_area, cell_area;        /* m2 at the raster's centre (r2h_conv_method_sample) */
     int cells_mode;                      /* the scan per cell: progress and profile count cells */
@@ -113,8 +115,8 @@ enum r2h_status r2h_conv_write_partition(struct run *run, int bc, double *phase,
  * with the run's options and footer, and committing it. */
 struct r2h_pq_column_spec;
 struct r2h_pq_writer;
-int r2h_conv_sample_columns(const struct run *run, struct r2h_pq_column_spec *cols, char *cellname,
-                            size_t cellnamelen);
+int r2h_conv_sample_columns(const struct run *run, const struct r2h_bands *b,
+                            struct r2h_pq_column_spec *cols, char *cellname, size_t cellnamelen);
 enum r2h_status r2h_conv_partition_open(struct run *run, int bc,
                                         const struct r2h_pq_column_spec *cols, size_t ncols,
                                         char *path, size_t pathlen, struct r2h_pq_writer **out,
@@ -154,6 +156,19 @@ enum r2h_status r2h_conv_check_method(struct run *run, int sample);
 const char *r2h_conv_method_spec(const struct run *run);
 /* "sample;resample=<kernel>" for the footer's raster2h3:method (sample.c). */
 const char *r2h_conv_method_meta(const struct run *run);
+
+/* overlay.c: --method overlay's checks and output columns (the value record of a cell), and
+ * the statistics of a batch's cells from their pairs into out (one record each; scratch grows
+ * for the mode). */
+struct r2h_cells_batch;
+enum r2h_status r2h_overlay_create(struct run *run, struct r2h_overlay **out);
+void r2h_overlay_destroy(struct r2h_overlay *ov);
+const struct r2h_bands *r2h_overlay_layout(const struct r2h_overlay *ov);
+/* "overlay;min_coverage=..;density=..;columns=.." (fingerprint, footer raster2h3:method). */
+const char *r2h_overlay_spec(const struct r2h_overlay *ov);
+enum r2h_status r2h_overlay_fold(const struct r2h_overlay *ov, struct r2h_raster *raster,
+                                 const struct r2h_cells_batch *b, unsigned char *out, void **scratch,
+                                 size_t *scratch_n);
 
 /* resume.c */
 /* Mark partitions complete (skip) or stale, removing leftover temporary files and strays;

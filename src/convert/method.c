@@ -26,7 +26,7 @@ static void local_areas(struct run *run, double *pixel, double *cell)
 int r2h_conv_method_sample(struct run *run)
 {
     const struct r2h_convert_options *o = run->opt;
-    if (o->method == R2H_METHOD_SAMPLE)
+    if (o->method == R2H_METHOD_SAMPLE || o->method == R2H_METHOD_OVERLAY)
         return 1;
     double px, cell;
     local_areas(run, &px, &cell);
@@ -42,6 +42,8 @@ const char *r2h_conv_method_spec(const struct run *run)
                                        "method=sample;resample=bilinear",
                                        "method=sample;resample=cubic"};
     const int k = run->opt->resample;
+    if (run->overlay)
+        return r2h_overlay_spec(run->overlay);
     return spec[k >= 0 && k <= 2 ? k : 0];
 }
 
@@ -50,6 +52,8 @@ const char *r2h_conv_method_meta(const struct run *run)
     static const char *const meta[] = {"sample;resample=nearest", "sample;resample=bilinear",
                                        "sample;resample=cubic"};
     const int k = run->opt->resample;
+    if (run->overlay)
+        return r2h_overlay_spec(run->overlay);
     return meta[k >= 0 && k <= 2 ? k : 0];
 }
 
@@ -69,6 +73,8 @@ enum r2h_status r2h_conv_check_method(struct run *run, int sample)
                       o->resolution, run->cell_area, run->pixel_area);
     if (!sample)
         return R2H_OK;
+    if (o->method == R2H_METHOD_OVERLAY)
+        return r2h_overlay_create(run, &run->overlay);
     if (o->aggregate || o->density_unit != R2H_DENSITY_NONE || o->stats) {
         r2h_fmt(run->err, run->errlen,
                 "--method sample gives one value per cell: --aggregate, --stat and "
@@ -94,6 +100,7 @@ enum r2h_status r2h_conv_sample_plan_events(struct run *run)
 {
     const struct r2h_convert_options *opt = run->opt;
     struct r2h_cells_options co = {.resolution = opt->resolution,
+                                   .kernel = run->overlay ? R2H_KERNEL_OVERLAY : R2H_KERNEL_NEAREST,
                                    .work_unit = opt->work_unit,
                                    .skip = run->skip,
                                    .window_pixels = (size_t)4 << 20};
@@ -114,6 +121,14 @@ enum r2h_status r2h_conv_sample_plan_events(struct run *run)
         parts += !seen[bc];
         seen[bc] = 1;
     }
+    if (run->overlay)
+        r2h_conv_event_line(run, R2H_EVENT_PLAN_LINE,
+                            "overlay %s on up to %llu cells of resolution %d (%zu chunks of "
+                            "resolution %d in %d partitions), columns %s",
+                            opt->input, (unsigned long long)plan.cells_total, opt->resolution,
+                            plan.n, plan.chunk_res, parts,
+                            strstr(r2h_overlay_spec(run->overlay), "columns=") + 8);
+    else
     r2h_conv_event_line(run, R2H_EVENT_PLAN_LINE,
                         "sample %s at up to %llu cells of resolution %d (%zu chunks of "
                         "resolution %d in %d partitions), kernel %s",

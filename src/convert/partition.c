@@ -64,7 +64,7 @@ static enum r2h_status add_metadata(struct run *run, struct r2h_pq_writer *w, ui
         .dtype = dtypes,
         .crs = in->crs_name,
         .partition = cell,
-        .mode = run->agg && r2h_agg_grouped(run->agg) ? "aggregate" : "pixel",
+        .mode = run->overlay || (run->agg && r2h_agg_grouped(run->agg)) ? "aggregate" : "pixel",
         .fingerprint = run->fingerprint,
         .value_column = run->value_name,
         .value_columns = names,
@@ -254,10 +254,9 @@ fail:
     return abort_writer(w, st, path, msg, msglen);
 }
 
-int r2h_conv_sample_columns(const struct run *run, struct r2h_pq_column_spec *cols, char *cellname,
-                            size_t cellnamelen)
+int r2h_conv_sample_columns(const struct run *run, const struct r2h_bands *b,
+                            struct r2h_pq_column_spec *cols, char *cellname, size_t cellnamelen)
 {
-    const struct r2h_bands *b = run->bands;
     r2h_cell_column_name(run->opt->resolution, cellname, cellnamelen);
     r2h_bands_columns(b, cols);
     /* Sampled cells are distinct and close: DELTA pages (cut at gaps) are a quarter of PLAIN's

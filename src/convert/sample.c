@@ -35,6 +35,8 @@ struct r2h_sampler {
     enum r2h_kernel kernel;
     size_t cap;     /* rows per chunk at most */
     size_t vsz;     /* bytes per value record in a slot */
+    const struct r2h_bands *layout; /* the value columns of a record (bands, or overlay's) */
+    const struct r2h_overlay *ov;   /* --method overlay: records from the batch's pairs */
     uint64_t *keys; /* the writer's scratch for rows (parents, strings: r2h_agg_write) */
     struct slot *slots;
     size_t nslots;
@@ -77,6 +79,9 @@ struct part {
 /* A scan worker's state as the sampler's consumer. */
 struct sworker {
     struct r2h_sampler *sm;
+    int index;
+    void *scratch; /* overlay's mode */
+    size_t scratch_n;
 };
 
 /* ---- the consumer (scan worker threads) ---------------------------------------------------- */
@@ -88,6 +93,7 @@ static enum r2h_status begin(void *ctx, int i, void **state, char *msg, size_t m
     (void)msg;
     (void)msglen;
     w->sm = sm;
+    w->index = i;
     CPLPushErrorHandler(CPLQuietErrorHandler); /* the library never prints */
     *state = w;
     return R2H_OK;
@@ -130,7 +136,15 @@ static enum r2h_status consume(void *state, const struct r2h_cells_batch *b, cha
     /* The slot is this chunk's alone until it is marked ready (the writer reads slots in
      * sequence; no other worker has this sequence number). */
     memcpy(s->cells, b->cells, b->n * sizeof *s->cells);
-    memcpy(s->vals, b->vals ? (const void *)b->vals : (const void *)b->dvals, b->n * sm->vsz);
+    if (sm->ov) {
+        if (r2h_overlay_fold(sm->ov, sm->run->workers[w->index].raster, b, s->vals, &w->scratch,
+                             &w->scratch_n) != R2H_OK) {
+            r2h_fmt(msg, msglen, "out of memory folding cells");
+            return R2H_ERR_NOMEM;
+        }
+    } else {
+        memcpy(s->vals, b->vals ? (const void *)b->vals : (const void *)b->dvals, b->n * sm->vsz);
+    }
     pthread_mutex_lock(&sm->mu);
     s->n = b->n;
     s->seq = b->seq;
@@ -329,7 +343,7 @@ static enum r2h_status group_rows(struct gthread *gt, const uint64_t *cells,
                                   const unsigned char *vals, size_t n)
 {
     struct r2h_sampler *sm = gt->sm;
-    const struct r2h_bands *b = sm->run->bands;
+    const struct r2h_bands *b = sm->layout;
     const size_t vsz = sm->vsz;
     struct r2h_pq_column_data data[R2H_RASTER_MAX_BANDS + 1] = {{0}};
     if (b->n == 1 && vsz == r2h_dtype_size(b->dt[0])) {
@@ -453,7 +467,7 @@ static void *group_main(void *arg)
             const unsigned char *vals = s->vals + sm->pos * sm->vsz;
             sm->pos += take; /* the slot stays ours until the next next_of_partition */
             pthread_mutex_unlock(&sm->mu);
-            band_range(sm->run->bands, vals, sm->vsz, take, part);
+            band_range(sm->layout, vals, sm->vsz, take, part);
             if ((st = group_rows(gt, cells, vals, take)) != R2H_OK) {
                 r2h_fmt(msg, sizeof msg, "%s", "out of memory collecting rows");
                 break;
@@ -529,6 +543,8 @@ static void free_sampler(struct r2h_sampler *sm)
         r2h_free(sm->slots[i].vals);
     }
     r2h_free(sm->slots);
+    for (int i = 0; sm->workers && i < sm->run->nworkers; i++)
+        r2h_free(sm->workers[i].scratch);
     r2h_free(sm->workers);
     r2h_free(sm->keys);
     r2h_scan_cells_plan_free(&sm->plan);
@@ -568,9 +584,11 @@ enum r2h_status r2h_conv_cells_setup(struct run *run, int nthreads, struct r2h_c
         .rasters = cs->rasters,
         .nworkers = run->nworkers,
         .resolution = opt->resolution,
-        .kernel = opt->resample == R2H_RESAMPLE_BILINEAR ? R2H_KERNEL_BILINEAR
-                  : opt->resample == R2H_RESAMPLE_CUBIC  ? R2H_KERNEL_CUBIC
-                                                         : R2H_KERNEL_NEAREST,
+        .kernel = opt->method == R2H_METHOD_OVERLAY        ? R2H_KERNEL_OVERLAY
+                  : opt->resample == R2H_RESAMPLE_BILINEAR ? R2H_KERNEL_BILINEAR
+                  : opt->resample == R2H_RESAMPLE_CUBIC    ? R2H_KERNEL_CUBIC
+                                                           : R2H_KERNEL_NEAREST,
+        .min_coverage = opt->min_coverage,
         .exact = opt->reference_index,
         .work_unit = opt->work_unit,
         .skip = run->skip,
@@ -636,6 +654,12 @@ enum r2h_status r2h_conv_sample(struct run *run, int nthreads)
     }
     sm->kernel = cs.co.kernel;
     sm->vsz = sm->kernel == R2H_KERNEL_NEAREST ? run->info->pixel_size : sizeof(double);
+    sm->layout = run->bands;
+    if (run->overlay) {
+        sm->ov = run->overlay;
+        sm->layout = r2h_overlay_layout(run->overlay);
+        sm->vsz = sm->layout->pixel_size;
+    }
     sm->keys = r2h_malloc(65536 * sizeof *sm->keys);
     if (!sm->keys) {
         st = R2H_ERR_NOMEM;
@@ -667,7 +691,8 @@ enum r2h_status r2h_conv_sample(struct run *run, int nthreads)
     }
     if (!run->agg) {
         sm->ncols =
-            (size_t)r2h_conv_sample_columns(run, sm->cols, sm->cellname, sizeof sm->cellname);
+            (size_t)r2h_conv_sample_columns(run, sm->layout, sm->cols, sm->cellname,
+                                            sizeof sm->cellname);
         sm->rg_rows = run->row_group_rows;
         struct r2h_pq_options po;
         r2h_pq_options_init(&po);

@@ -265,3 +265,15 @@ int r2h_index_cell_boundary(uint64_t cell, double *lat, double *lng, double *cla
     *clng = radsToDegs(c.lng);
     return b.numVerts;
 }
+
+int r2h_index_cell_vertices(uint64_t cell, double *lat, double *lng)
+{
+    CellBoundary b;
+    if (cellToBoundary(cell, &b) != E_SUCCESS)
+        return 0;
+    for (int i = 0; i < b.numVerts; i++) {
+        lat[i] = radsToDegs(b.verts[i].lat);
+        lng[i] = radsToDegs(b.verts[i].lng);
+    }
+    return b.numVerts;
+}

@@ -49,6 +49,8 @@ double r2h_index_hex_area_avg_m2(int res);
 /* Boundary vertices (up to 10, degrees) and centre of a cell; returns the vertex count, 0 if
  * the cell is invalid. Thread-safe. */
 int r2h_index_cell_boundary(uint64_t cell, double *lat, double *lng, double *clat, double *clng);
+/* The same without the centre (H3 cellToBoundary: counter-clockwise, up to 10 vertices). */
+int r2h_index_cell_vertices(uint64_t cell, double *lat, double *lng);
 
 /* ---- cells by enumeration (cells.c; --method sample) ---- */
 

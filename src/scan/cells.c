@@ -252,6 +252,8 @@ static enum r2h_status do_chunk(struct cworker *w, uint64_t chunk, char *msg, si
     struct cscan *s = w->scan;
     const struct r2h_raster_info *in = s->in;
     const int res = s->o->resolution, K = res - s->plan->chunk_res;
+    if (s->o->kernel == R2H_KERNEL_OVERLAY)
+        return r2h_cells_overlay_chunk(w, chunk, msg, msglen);
     double t0 = r2h_now();
     const int want_uv = s->ks == 1 && !s->o->exact && s->model_ok && K >= 3;
     if (want_uv) {
@@ -370,14 +372,22 @@ static void *cworker_main(void *arg)
         done = w->st.cells - before;
         /* Hand the chunk's rows to the consumer. */
         const double t = r2h_now();
+        const int ov = s->o->kernel == R2H_KERNEL_OVERLAY;
         const struct r2h_cells_batch b = {.seq = (size_t)i,
                                           .chunk = chunk,
                                           .base_cell = r2h_index_base_cell(chunk),
                                           .n = w->nout,
                                           .cells = w->out_cells,
-                                          .vals = s->ks == 1 ? w->pix : NULL,
+                                          .vals = s->ks == 1 && !ov ? w->pix : NULL,
                                           .pixel_size = s->in->pixel_size,
-                                          .dvals = s->ks == 1 ? NULL : w->dval};
+                                          .dvals = s->ks == 1 || ov ? NULL : w->dval,
+                                          .pstart = ov ? w->pstart : NULL,
+                                          .prow = w->orow,
+                                          .pcol = w->ocol,
+                                          .pfrac = w->ofrac,
+                                          .pvals = w->oval,
+                                          .area = w->oarea,
+                                          .cover = w->ocover};
         st = s->con->consume ? s->con->consume(w->state, &b, msg, sizeof msg) : R2H_OK;
         w->st.phase[R2H_CELLS_CONSUME] += r2h_now() - t;
         if (st != R2H_OK) {
@@ -415,6 +425,51 @@ static void free_worker(struct cworker *w)
     r2h_free(w->pix);
     r2h_free(w->wvals);
     r2h_free(w->wvalid);
+    r2h_free(w->vlat);
+    r2h_free(w->vlng);
+    r2h_free(w->vx);
+    r2h_free(w->vy);
+    r2h_free(w->nv);
+    r2h_free(w->carea);
+    r2h_free(w->vcov);
+    r2h_free(w->oarea);
+    r2h_free(w->ocover);
+    r2h_free(w->pstart);
+    r2h_free(w->pcell);
+    r2h_free(w->prow);
+    r2h_free(w->pcol);
+    r2h_free(w->pfrac);
+    r2h_free(w->pval);
+    r2h_free(w->orow);
+    r2h_free(w->ocol);
+    r2h_free(w->ofrac);
+    r2h_free(w->oval);
+    r2h_free(w->cscr);
+}
+
+/* The overlay's polygons and per-cell sums (pairs grow as needed). */
+static int alloc_overlay(struct cworker *w, size_t cap)
+{
+    const size_t nvert = cap * R2H_CELLS_MAX_VERTS;
+    w->vlat = r2h_malloc(nvert * sizeof(double));
+    w->vlng = r2h_malloc(nvert * sizeof(double));
+    w->vx = r2h_malloc(nvert * sizeof(double));
+    w->vy = r2h_malloc(nvert * sizeof(double));
+    w->nv = r2h_malloc(cap);
+    w->carea = r2h_malloc(cap * sizeof(double));
+    w->vcov = r2h_malloc(cap * sizeof(double));
+    w->oarea = r2h_malloc(cap * sizeof(double));
+    w->ocover = r2h_malloc(cap * sizeof(double));
+    w->pstart = r2h_malloc((cap + 1) * sizeof(uint32_t));
+    /* vertices through PROJ */
+    r2h_free(w->qx);
+    r2h_free(w->qy);
+    r2h_free(w->qok);
+    w->qx = r2h_malloc(nvert * sizeof(double));
+    w->qy = r2h_malloc(nvert * sizeof(double));
+    w->qok = r2h_malloc(nvert);
+    return w->vlat && w->vlng && w->vx && w->vy && w->nv && w->carea && w->vcov && w->oarea &&
+           w->ocover && w->pstart && w->qx && w->qy && w->qok;
 }
 
 static int alloc_worker(struct cworker *w, size_t cap, size_t ps, size_t wcap)
@@ -458,10 +513,13 @@ enum r2h_status r2h_scan_cells_run(const struct r2h_cells_options *o,
     s.in = r2h_raster_get_info(o->rasters[0]);
     {
         const double *gt = s.in->gt;
+        const double in_w = s.in->width, in_h = s.in->height;
         const int plain = gt[2] == 0 && gt[4] == 0;
         s.model_ok = !s.in->geographic || (plain && gt[1] > 0);
         s.period = s.in->geographic && s.model_ok ? 360.0 / gt[1] : 0;
         s.west = gt[0];
+        s.xwest = fmin(fmin(gt[0], gt[0] + in_w * gt[1]),
+                       fmin(gt[0] + in_h * gt[2], gt[0] + in_w * gt[1] + in_h * gt[2]));
         const int levels = o->resolution - plan->chunk_res;
         r2h_index_offsets(plan->chunk_res, o->resolution, s.off);
         for (int l = levels - 1; l >= 0; l--) {
@@ -474,7 +532,9 @@ enum r2h_status r2h_scan_cells_run(const struct r2h_cells_options *o,
             s.vmax_from[l] = s.vmax_from[l + 1] + vm;
         }
     }
-    s.ks = o->kernel == R2H_KERNEL_NEAREST ? 1 : o->kernel == R2H_KERNEL_BILINEAR ? 2 : 4;
+    s.ks = o->kernel == R2H_KERNEL_NEAREST || o->kernel == R2H_KERNEL_OVERLAY ? 1
+           : o->kernel == R2H_KERNEL_BILINEAR                                 ? 2
+                                                                              : 4;
     const int nw = o->nworkers < 1 ? 1 : o->nworkers;
     size_t cap = 1;
     for (int i = plan->chunk_res; i < o->resolution; i++)
@@ -490,7 +550,8 @@ enum r2h_status r2h_scan_cells_run(const struct r2h_cells_options *o,
         wk[i].index = i;
         wk[i].raster = o->rasters[i];
         if (!alloc_worker(&wk[i], cap, s.in->pixel_size,
-                          o->window_pixels > 4096 ? o->window_pixels : 4096)) {
+                          o->window_pixels > 4096 ? o->window_pixels : 4096) ||
+            (o->kernel == R2H_KERNEL_OVERLAY && !alloc_overlay(&wk[i], cap))) {
             r2h_fmt(err, errlen, "out of memory allocating sample buffers");
             s.status = R2H_ERR_NOMEM;
         }

@@ -27,6 +27,9 @@ void r2h_cells_model_range(const struct r2h_cells_model *md, double s0, double t
 
 struct cscan;
 
+/* Most vertices of a cell's polygon: H3's 10, and 3 closing the cell around a pole. */
+#define R2H_CELLS_MAX_VERTS 13
+
 /* One worker: its raster handle and the buffers of one chunk. */
 struct cworker {
     struct cscan *scan;
@@ -50,6 +53,18 @@ struct cworker {
     unsigned char *wvals;
     uint8_t *wvalid;
     size_t wcap;
+    /* overlay (cells_overlay.c): polygons, per-cell sums, pairs as found and grouped by cell */
+    double *vlat, *vlng, *vx, *vy; /* R2H_CELLS_MAX_VERTS per cell */
+    uint8_t *nv;
+    double *carea, *vcov, *oarea, *ocover;
+    uint32_t *pstart;
+    size_t pn, pcap, ocap;
+    uint32_t *pcell;
+    int32_t *prow, *pcol, *orow, *ocol;
+    double *pfrac, *ofrac;
+    unsigned char *pval, *oval;
+    double *cscr;
+    size_t cscr_n;
     struct r2h_cells_stats st;
 };
 
@@ -64,7 +79,8 @@ struct cscan {
     double off[R2H_INDEX_MAX_LEVELS][7][2]; /* r2h_index_offsets(chunk_res, resolution) */
     /* largest |u|, |v| of the descendants of a cell l levels below a chunk, about its centre */
     double umax_from[R2H_INDEX_MAX_LEVELS + 1], vmax_from[R2H_INDEX_MAX_LEVELS + 1];
-    double west; /* geographic: the raster's west edge */
+    double west;  /* geographic: the raster's west edge */
+    double xwest; /* geographic: the least longitude of its corners (overlay polygons) */
     int ks;      /* kernel size: 1, 2 or 4 */
     pthread_mutex_t mu;
     size_t next;
@@ -92,5 +108,10 @@ int r2h_cells_fit(struct cworker *w, uint64_t cell, int L, size_t p7, double u0,
  * the general path, -1 on a read error (message in msg, status in *rst). */
 int r2h_cells_fast_chunk(struct cworker *w, uint64_t chunk, int K, char *msg, size_t msglen,
                          enum r2h_status *rst);
+
+/* --method overlay: the chunk's cells that cover valid pixels in the worker's out_cells (nout),
+ * with their pairs (pstart, orow, ocol, ofrac, oval) and oarea, ocover (cells_overlay.c). */
+enum r2h_status r2h_cells_overlay_chunk(struct cworker *w, uint64_t chunk, char *msg,
+                                        size_t msglen);
 
 #endif

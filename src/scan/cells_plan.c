@@ -220,6 +220,19 @@ enum r2h_status r2h_scan_cells_plan(struct r2h_raster *r, const struct r2h_cells
     enum r2h_status st = footprint(r, &fp, err, errlen);
     if (st != R2H_OK)
         return st;
+    if (o->kernel == R2H_KERNEL_OVERLAY) {
+        /* Cells whose centres are off the raster by up to twice an edge still cover pixels. */
+        const double pad = 2 * r2h_index_edge_km(res) / 111.19 + 1e-6;
+        fp.lat0 = fmax(-90.0, fp.lat0 - pad);
+        fp.lat1 = fmin(90.0, fp.lat1 + pad);
+        const double c = cos(fmax(fabs(fp.lat0), fabs(fp.lat1)) * M_PI / 180);
+        if (c < 0.02 || fp.lng1 - fp.lng0 + 2 * pad / c >= 360.0) {
+            fp.full = 1;
+        } else {
+            fp.lng0 -= pad / c;
+            fp.lng1 += pad / c;
+        }
+    }
     struct planner p = {.fp = &fp, .chunk_res = res - K};
     for (int bc = 0; bc < R2H_NUM_BASE_CELLS && st == R2H_OK; bc++) {
         if ((o->work_unit >= 0 && bc != o->work_unit) || (o->skip && o->skip[bc]))

@@ -93,7 +93,10 @@ enum r2h_status r2h_scan_run(const struct r2h_scan_options *opt,
 
 /* ---- the scan per cell (cells.c; --method sample, docs/design/0009-cell-sampling.md) ---- */
 
-enum r2h_kernel { R2H_KERNEL_NEAREST, R2H_KERNEL_BILINEAR, R2H_KERNEL_CUBIC };
+/* NEAREST, BILINEAR, CUBIC: the raster sampled at each cell's centre (--method sample).
+ * OVERLAY: each cell's polygon laid over the pixels, every covered valid pixel with the fraction
+ * of its area inside the cell (--method overlay, cells_overlay.c, docs/design/0010-overlay.md). */
+enum r2h_kernel { R2H_KERNEL_NEAREST, R2H_KERNEL_BILINEAR, R2H_KERNEL_CUBIC, R2H_KERNEL_OVERLAY };
 
 struct r2h_cells_options {
     struct r2h_raster *const *rasters; /* one per worker (same selection, NoData, scaling) */
@@ -104,6 +107,7 @@ struct r2h_cells_options {
     int work_unit;        /* base cell, or -1 for all */
     const uint8_t *skip;  /* R2H_NUM_BASE_CELLS flags: base cells to leave out; may be NULL */
     size_t window_pixels; /* most pixels one worker reads at once */
+    double min_coverage;  /* OVERLAY: cells whose valid pixels cover less of them get no row */
 };
 
 /* The chunks of a scan: cells of chunk_res over the raster's footprint, ascending (so grouped
@@ -131,6 +135,15 @@ struct r2h_cells_batch {
     const unsigned char *vals; /* nearest: pixel records (pixel_size bytes, r2h_raster_read's) */
     size_t pixel_size;
     const double *dvals; /* bilinear, cubic: the first band's interpolated value */
+    /* OVERLAY: cell i's valid pixels are pairs pstart[i] .. pstart[i+1]-1: raster row prow[k],
+     * column pcol[k], fraction pfrac[k] (0 < f <= 1) of the pixel's area inside the cell, pixel
+     * record pvals + k * pixel_size. area[i]: the cell's polygon area in pixels; cover[i]: the
+     * part of it on valid pixels (0..1). */
+    const uint32_t *pstart;
+    const int32_t *prow, *pcol;
+    const double *pfrac;
+    const unsigned char *pvals;
+    const double *area, *cover;
 };
 
 /* As struct r2h_scan_consumer; progress counts cells enumerated. */
@@ -160,5 +173,15 @@ enum r2h_status r2h_scan_cells_run(const struct r2h_cells_options *o,
                                    const struct r2h_cells_plan *plan,
                                    const struct r2h_cells_consumer *con,
                                    struct r2h_cells_stats *stats, char *err, size_t errlen);
+
+/* The fraction of the area of each pixel (col, row) of columns [cx0, cx1) and rows [ry0, ry1)
+ * that lies inside the polygon x[0..n), y[0..n) (pixel coordinates: pixel (c, r) is the unit
+ * square at (c, r); edges straight; either orientation; simple polygons). Calls
+ * emit(ctx, col, row, f) for each pixel with f > 1e-12, row by row; returns the polygon's area.
+ * scratch: room for (width of the polygon's box + 3) doubles; *scratch_n is grown with
+ * r2h_realloc when short (0 returned and *scratch left as it was when that fails). Pure. */
+double r2h_scan_cover(const double *x, const double *y, int n, int cx0, int cx1, int ry0, int ry1,
+                      double **scratch, size_t *scratch_n,
+                      void (*emit)(void *ctx, int col, int row, double f), void *ctx);
 
 #endif

@@ -1,0 +1,335 @@
+/* overlay.c - --method overlay in a convert run (docs/design/0010-overlay.md): the options'
+ * checks, the output columns, and the statistics of each cell from the (pixel, fraction) pairs
+ * the scan per cell (src/scan/cells_overlay.c) gives it, as one value record per cell for
+ * sample.c's ordered writer. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convert_internal.h"
+#include "r2h_scan.h"
+
+#define WGS84_A 6378137.0
+#define WGS84_E2 0.0066943799901413165
+
+enum kind { K_COUNT, K_COVERAGE, K_AREA, K_SUM, K_MEAN, K_MIN, K_MAX, K_MODE, K_TOTAL, K_FRAC };
+
+struct r2h_overlay {
+    unsigned stats;
+    double unit_m2; /* m2 of the density unit; 0 without one */
+    int nclasses;
+    double classes[R2H_RASTER_MAX_BANDS];
+    enum r2h_dtype dt; /* the value in a pixel record */
+    size_t off;
+    double *row_area; /* geographic, unrotated: m2 of a pixel of each raster row */
+    int height;
+    int need_area; /* pixels' ellipsoidal areas (area, total) */
+    struct run *run;
+    struct r2h_bands out; /* the output's value columns: names, types, offsets in a record */
+    enum kind kind[R2H_RASTER_MAX_BANDS];
+    int arg[R2H_RASTER_MAX_BANDS];
+    char spec[1024];
+};
+
+const struct r2h_bands *r2h_overlay_layout(const struct r2h_overlay *ov)
+{
+    return &ov->out;
+}
+
+const char *r2h_overlay_spec(const struct r2h_overlay *ov)
+{
+    return ov->spec;
+}
+
+static int add(struct r2h_overlay *ov, enum kind k, int arg, enum r2h_dtype dt, const char *name)
+{
+    struct r2h_bands *o = &ov->out;
+    if (o->n == R2H_RASTER_MAX_BANDS)
+        return 0;
+    const int i = o->n++;
+    ov->kind[i] = k;
+    ov->arg[i] = arg;
+    o->dt[i] = dt;
+    o->off[i] = o->pixel_size;
+    o->pixel_size += r2h_dtype_size(dt);
+    r2h_fmt(o->name[i], sizeof o->name[i], "%s", name);
+    return 1;
+}
+
+/* q(phi) of the authalic latitude (Snyder 3-12), as aggregate.c. */
+static double auth_q(double phi)
+{
+    const double e = sqrt(WGS84_E2), s = sin(phi);
+    return (1 - WGS84_E2) *
+           (s / (1 - WGS84_E2 * s * s) - 1 / (2 * e) * log((1 - e * s) / (1 + e * s)));
+}
+
+enum r2h_status r2h_overlay_create(struct run *run, struct r2h_overlay **out)
+{
+    const struct r2h_convert_options *o = run->opt;
+    const struct r2h_raster_info *in = run->info;
+    const struct r2h_bands *b = run->bands;
+    *out = NULL;
+    if (o->aggregate) {
+        r2h_fmt(run->err, run->errlen,
+                "--method overlay gives one row per cell already: drop --aggregate");
+        return R2H_ERR_INVALID;
+    }
+    if (b->n != 1) {
+        r2h_fmt(run->err, run->errlen, "--method overlay takes one band (--bands gives %d)", b->n);
+        return R2H_ERR_INVALID;
+    }
+    if (o->parents || o->cell_string) {
+        r2h_fmt(run->err, run->errlen,
+                "--method overlay does not take --parents or --cell-format string yet");
+        return R2H_ERR_INVALID;
+    }
+    if (!(o->min_coverage >= 0 && o->min_coverage <= 1)) {
+        r2h_fmt(run->err, run->errlen, "--min-coverage must be between 0 and 1");
+        return R2H_ERR_INVALID;
+    }
+    unsigned s = o->stats;
+    if (!s)
+        s = o->density_unit ? R2H_STAT_TOTAL | R2H_STAT_MEAN | R2H_STAT_COVERAGE
+                            : R2H_STAT_MEAN | R2H_STAT_COVERAGE;
+    if ((s & R2H_STAT_TOTAL) && !o->density_unit) {
+        r2h_fmt(run->err, run->errlen, "--stat total needs --density-unit per-m2|per-ha|per-km2");
+        return R2H_ERR_INVALID;
+    }
+    if ((s & R2H_STAT_FRACTIONS) && (o->nclasses <= 0 || !o->classes)) {
+        r2h_fmt(run->err, run->errlen, "--stat fractions needs --classes V1,V2,...");
+        return R2H_ERR_INVALID;
+    }
+    if (o->min_coverage > 0 && (s & (R2H_STAT_SUM | R2H_STAT_TOTAL | R2H_STAT_AREA))) {
+        r2h_fmt(run->err, run->errlen,
+                "--min-coverage would drop cells and lose mass from sum, total and area: use "
+                "it with mean, min, max, mode, fractions, count or coverage");
+        return R2H_ERR_INVALID;
+    }
+    struct r2h_overlay *ov = r2h_calloc(1, sizeof *ov);
+    if (!ov) {
+        r2h_fmt(run->err, run->errlen, "out of memory");
+        return R2H_ERR_NOMEM;
+    }
+    ov->run = run;
+    ov->stats = s;
+    static const double unit_m2[] = {0, 1, 1e4, 1e6};
+    ov->unit_m2 = unit_m2[o->density_unit];
+    ov->dt = b->dt[0];
+    ov->off = b->off[0];
+    ov->height = in->height;
+    ov->need_area = (s & (R2H_STAT_TOTAL | R2H_STAT_AREA)) != 0;
+    const char *vn = b->name[0];
+    char name[300];
+    int ok = 1;
+    if (s & R2H_STAT_COUNT)
+        ok = ok && add(ov, K_COUNT, 0, R2H_DT_INT64, "count");
+    if (s & R2H_STAT_COVERAGE)
+        ok = ok && add(ov, K_COVERAGE, 0, R2H_DT_FLOAT64, "coverage");
+    if (s & R2H_STAT_AREA)
+        ok = ok && add(ov, K_AREA, 0, R2H_DT_FLOAT64, "area");
+    static const struct {
+        unsigned bit;
+        enum kind k;
+        const char *suffix;
+        int typed;
+    } per_value[] = {{R2H_STAT_SUM, K_SUM, "sum", 0},    {R2H_STAT_MEAN, K_MEAN, "mean", 0},
+                     {R2H_STAT_MIN, K_MIN, "min", 1},    {R2H_STAT_MAX, K_MAX, "max", 1},
+                     {R2H_STAT_MODE, K_MODE, "mode", 1}, {R2H_STAT_TOTAL, K_TOTAL, "total", 0}};
+    for (size_t i = 0; i < sizeof per_value / sizeof per_value[0]; i++)
+        if (s & per_value[i].bit) {
+            r2h_fmt(name, sizeof name, "%s_%s", vn, per_value[i].suffix);
+            ok = ok && add(ov, per_value[i].k, 0, per_value[i].typed ? ov->dt : R2H_DT_FLOAT64,
+                           name);
+        }
+    if (s & R2H_STAT_FRACTIONS) {
+        ov->nclasses = o->nclasses;
+        for (int c = 0; c < o->nclasses && ok; c++) {
+            ov->classes[c] = o->classes[c];
+            r2h_fmt(name, sizeof name, "frac_%.17g", o->classes[c]);
+            ok = add(ov, K_FRAC, c, R2H_DT_FLOAT64, name);
+        }
+        ok = ok && add(ov, K_FRAC, -1, R2H_DT_FLOAT64, "frac_nodata");
+    }
+    if (!ok) {
+        r2h_overlay_destroy(ov);
+        r2h_fmt(run->err, run->errlen, "too many output columns (at most %d)",
+                R2H_RASTER_MAX_BANDS);
+        return R2H_ERR_INVALID;
+    }
+    for (int i = 0; i < ov->out.n; i++)
+        for (int j = 0; j < i; j++)
+            if (strcmp(ov->out.name[i], ov->out.name[j]) == 0) {
+                r2h_fmt(run->err, run->errlen, "two output columns would be named '%s'",
+                        ov->out.name[i]);
+                r2h_overlay_destroy(ov);
+                return R2H_ERR_INVALID;
+            }
+    /* Pixel areas per row: geographic, north-up rasters (also the mean's weights). */
+    const double *gt = in->gt;
+    if (in->geographic && gt[2] == 0 && gt[4] == 0) {
+        ov->row_area = r2h_malloc((size_t)(in->height > 0 ? in->height : 1) * sizeof(double));
+        if (!ov->row_area) {
+            r2h_overlay_destroy(ov);
+            r2h_fmt(run->err, run->errlen, "out of memory");
+            return R2H_ERR_NOMEM;
+        }
+        const double dl = fabs(gt[1]) * M_PI / 180;
+        for (int y = 0; y < in->height; y++) {
+            double p0 = (gt[3] + y * gt[5]) * M_PI / 180, p1 = (gt[3] + (y + 1) * gt[5]) * M_PI / 180;
+            p0 = fmax(-M_PI / 2, fmin(M_PI / 2, p0));
+            p1 = fmax(-M_PI / 2, fmin(M_PI / 2, p1));
+            ov->row_area[y] = WGS84_A * WGS84_A * dl * fabs(auth_q(p0) - auth_q(p1)) / 2;
+        }
+    }
+    /* The canonical text (fingerprint, footer). */
+    static const char *const units[] = {"none", "per-m2", "per-ha", "per-km2"};
+    size_t n = (size_t)snprintf(ov->spec, sizeof ov->spec,
+                                "overlay;min_coverage=%.17g;density=%s;columns=", o->min_coverage,
+                                units[o->density_unit]);
+    for (int i = 0; i < ov->out.n && n < sizeof ov->spec; i++)
+        n += (size_t)snprintf(ov->spec + n, sizeof ov->spec - n, "%s%s", i ? "," : "",
+                              ov->out.name[i]);
+    *out = ov;
+    return R2H_OK;
+}
+
+void r2h_overlay_destroy(struct r2h_overlay *ov)
+{
+    if (!ov)
+        return;
+    r2h_free(ov->row_area);
+    r2h_free(ov);
+}
+
+static inline double value_at(enum r2h_dtype t, const unsigned char *p)
+{
+    union r2h_value v;
+    memcpy(&v, p, r2h_dtype_size(t));
+    return r2h_value_double(t, &v);
+}
+
+/* The ellipsoidal area in m2 of pixel (row, col). */
+static double pixel_m2(const struct r2h_overlay *ov, struct r2h_raster *raster, int row, int col)
+{
+    if (ov->row_area)
+        return row >= 0 && row < ov->height ? ov->row_area[row] : 0;
+    double lat[4], lng[4];
+    if (r2h_raster_pixel_corners(raster, row, col, lat, lng) != R2H_OK)
+        return 0;
+    return r2h_quad_area_m2(lat, lng);
+}
+
+struct vw {
+    double v, w;
+};
+
+static int by_value(const void *a, const void *b)
+{
+    const double x = ((const struct vw *)a)->v, y = ((const struct vw *)b)->v;
+    return (x > y) - (x < y);
+}
+
+enum r2h_status r2h_overlay_fold(const struct r2h_overlay *ov, struct r2h_raster *raster,
+                                 const struct r2h_cells_batch *b, unsigned char *out, void **scratch,
+                                 size_t *scratch_n)
+{
+    const struct r2h_bands *o = &ov->out;
+    const size_t ps = b->pixel_size, vsz = r2h_dtype_size(ov->dt), rs = o->pixel_size;
+    long double cls[R2H_RASTER_MAX_BANDS];
+    for (size_t i = 0; i < b->n; i++) {
+        const uint32_t k0 = b->pstart[i], k1 = b->pstart[i + 1];
+        long double sum = 0, vw = 0, wsum = 0, tot = 0, area = 0;
+        size_t imin = k0, imax = k0;
+        double vmin = INFINITY, vmax = -INFINITY;
+        for (int c = 0; c < ov->nclasses; c++)
+            cls[c] = 0;
+        for (uint32_t k = k0; k < k1; k++) {
+            const double f = b->pfrac[k], v = value_at(ov->dt, b->pvals + k * ps + ov->off);
+            const double w = ov->row_area ? f * ov->row_area[b->prow[k]] : f;
+            sum += (long double)v * f;
+            vw += (long double)v * w;
+            wsum += w;
+            if (v < vmin) {
+                vmin = v;
+                imin = k;
+            }
+            if (v > vmax) {
+                vmax = v;
+                imax = k;
+            }
+            if (ov->need_area) {
+                const double a = f * pixel_m2(ov, raster, b->prow[k], b->pcol[k]);
+                area += a;
+                tot += (long double)v * a;
+            }
+            for (int c = 0; c < ov->nclasses; c++)
+                if (v == ov->classes[c])
+                    cls[c] += f;
+        }
+        /* Mode: the value with the most weight, ties to the smallest. */
+        size_t imode = k0;
+        if (ov->stats & R2H_STAT_MODE) {
+            const size_t m = k1 - k0;
+            if (m * sizeof(struct vw) > *scratch_n) {
+                void *p = r2h_realloc(*scratch, m * sizeof(struct vw) * 2);
+                if (!p)
+                    return R2H_ERR_NOMEM;
+                *scratch = p;
+                *scratch_n = m * sizeof(struct vw) * 2;
+            }
+            struct vw *t = *scratch;
+            for (size_t j = 0; j < m; j++) {
+                const uint32_t k = k0 + (uint32_t)j;
+                t[j].v = value_at(ov->dt, b->pvals + k * ps + ov->off);
+                t[j].w = ov->row_area ? b->pfrac[k] * ov->row_area[b->prow[k]] : b->pfrac[k];
+            }
+            qsort(t, m, sizeof *t, by_value);
+            double best = -1, bestv = 0;
+            for (size_t j = 0; j < m;) {
+                double w = 0;
+                size_t e = j;
+                for (; e < m && t[e].v == t[j].v; e++)
+                    w += t[e].w;
+                if (w > best) {
+                    best = w;
+                    bestv = t[j].v;
+                }
+                j = e;
+            }
+            for (uint32_t k = k0; k < k1; k++)
+                if (value_at(ov->dt, b->pvals + k * ps + ov->off) == bestv) {
+                    imode = k;
+                    break;
+                }
+        }
+        unsigned char *rec = out + i * rs;
+        for (int c = 0; c < o->n; c++) {
+            unsigned char *p = rec + o->off[c];
+            double d = 0;
+            int64_t cnt;
+            switch (ov->kind[c]) {
+            case K_COUNT:
+                cnt = (int64_t)(k1 - k0);
+                memcpy(p, &cnt, 8);
+                continue;
+            case K_MIN: memcpy(p, b->pvals + imin * ps + ov->off, vsz); continue;
+            case K_MAX: memcpy(p, b->pvals + imax * ps + ov->off, vsz); continue;
+            case K_MODE: memcpy(p, b->pvals + imode * ps + ov->off, vsz); continue;
+            case K_COVERAGE: d = b->cover[i]; break;
+            case K_AREA: d = (double)area; break;
+            case K_SUM: d = (double)sum; break;
+            case K_MEAN: d = (double)(vw / wsum); break;
+            case K_TOTAL: d = (double)(tot / ov->unit_m2); break;
+            case K_FRAC:
+                d = ov->arg[c] < 0     ? 1 - b->cover[i]
+                    : b->area[i] > 0 ? (double)(cls[ov->arg[c]] / b->area[i])
+                                       : 0;
+                break;
+            }
+            memcpy(p, &d, 8);
+        }
+    }
+    return R2H_OK;
+}
