@@ -198,8 +198,8 @@ enum {
 };
 
 /* Parse a comma-separated list of statistic names (count,sum,mean,min,max,mode,fractions,area,
- * total,coverage) into R2H_STAT_* bits; 0 if a name is unknown or the list empty. Pure; thread-safe;
- * list is borrowed. */
+ * total,coverage) into R2H_STAT_* bits; 0 if a name is unknown or the list empty. Pure;
+ * thread-safe; list is borrowed. */
 unsigned r2h_stats_parse(const char *list);
 
 /* --resolution auto: the resolution whose cell at the raster's centre pixel (H3's cellAreaM2 of

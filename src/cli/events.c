@@ -1,6 +1,7 @@
 /* events.c - the raster2h3 command draws a convert run's events: progress (bar, lines, JSON),
  * the --dry-run plan, "nothing to do", warnings and the --profile report. */
 #include <stdio.h>
+#include <string.h>
 
 #include "r2h_cli.h"
 
@@ -53,9 +54,13 @@ static void profile(const struct r2h_event *ev)
     for (int i = 0; i < R2H_EVENT_NPHASES; i++)
         fprintf(stderr, " %s %.3f,", ev->phase_names[i], ev->phase_s[i]);
     fprintf(stderr, " wall %.3f s, %d thread%s\n", total, ev->threads, ev->threads == 1 ? "" : "s");
-    if (ev->cells) {
+    if (ev->cells && strncmp(ev->index_path, "cell polygons", 13) == 0) {
+        fprintf(stderr, "raster2h3: profile: %s\n", ev->index_path);
+    } else if (ev->cells) {
         fprintf(stderr, "raster2h3: profile: %s, %llu centres by cellToLatLng\n", ev->index_path,
                 (unsigned long long)ev->index_fallbacks);
+    }
+    if (ev->cells) {
         fprintf(stderr,
                 "raster2h3: profile: %llu cells examined, %llu written, %.2f M cells/s "
                 "written, peak RSS %.1f MiB\n",

@@ -488,8 +488,7 @@ static enum r2h_status convert_flag(struct r2h_cli_args *a, struct parse *ps, in
         else if (strcmp(arg, "overlay") == 0)
             o->method = R2H_METHOD_OVERLAY;
         else
-            return bad(msg, len, "--method must be point, sample, overlay or auto, got '%s'",
-                       arg);
+            return bad(msg, len, "--method must be point, sample, overlay or auto, got '%s'", arg);
         break;
     case OPT_MIN_COVERAGE: {
         char *end;

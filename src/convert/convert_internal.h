@@ -70,6 +70,7 @@ struct run {
     uint8_t planned[R2H_NUM_BASE_CELLS]; /* sample: partitions the plan may give rows */
     double pixel_area, cell_area;        /* m2 at the raster's centre (r2h_conv_method_sample) */
     int cells_mode;                      /* the scan per cell: progress and profile count cells */
+    uint64_t void_chunks, pairs;         /* overlay: chunks skipped, (cell, pixel) pairs */
     double phase[NPHASES];
     double t_start, t_last_progress;
     uint64_t pixels_total;
@@ -167,8 +168,8 @@ const struct r2h_bands *r2h_overlay_layout(const struct r2h_overlay *ov);
 /* "overlay;min_coverage=..;density=..;columns=.." (fingerprint, footer raster2h3:method). */
 const char *r2h_overlay_spec(const struct r2h_overlay *ov);
 enum r2h_status r2h_overlay_fold(const struct r2h_overlay *ov, struct r2h_raster *raster,
-                                 const struct r2h_cells_batch *b, unsigned char *out, void **scratch,
-                                 size_t *scratch_n);
+                                 const struct r2h_cells_batch *b, unsigned char *out,
+                                 void **scratch, size_t *scratch_n);
 
 /* resume.c */
 /* Mark partitions complete (skip) or stale, removing leftover temporary files and strays;

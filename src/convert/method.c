@@ -129,11 +129,11 @@ enum r2h_status r2h_conv_sample_plan_events(struct run *run)
                             plan.n, plan.chunk_res, parts,
                             strstr(r2h_overlay_spec(run->overlay), "columns=") + 8);
     else
-    r2h_conv_event_line(run, R2H_EVENT_PLAN_LINE,
-                        "sample %s at up to %llu cells of resolution %d (%zu chunks of "
-                        "resolution %d in %d partitions), kernel %s",
-                        opt->input, (unsigned long long)plan.cells_total, opt->resolution, plan.n,
-                        plan.chunk_res, parts, r2h_conv_method_meta(run) + 16);
+        r2h_conv_event_line(run, R2H_EVENT_PLAN_LINE,
+                            "sample %s at up to %llu cells of resolution %d (%zu chunks of "
+                            "resolution %d in %d partitions), kernel %s",
+                            opt->input, (unsigned long long)plan.cells_total, opt->resolution,
+                            plan.n, plan.chunk_res, parts, r2h_conv_method_meta(run) + 16);
     r2h_scan_cells_plan_free(&plan);
     return R2H_OK;
 }

@@ -140,8 +140,8 @@ enum r2h_status r2h_overlay_create(struct run *run, struct r2h_overlay **out)
     for (size_t i = 0; i < sizeof per_value / sizeof per_value[0]; i++)
         if (s & per_value[i].bit) {
             r2h_fmt(name, sizeof name, "%s_%s", vn, per_value[i].suffix);
-            ok = ok && add(ov, per_value[i].k, 0, per_value[i].typed ? ov->dt : R2H_DT_FLOAT64,
-                           name);
+            ok = ok &&
+                 add(ov, per_value[i].k, 0, per_value[i].typed ? ov->dt : R2H_DT_FLOAT64, name);
         }
     if (s & R2H_STAT_FRACTIONS) {
         ov->nclasses = o->nclasses;
@@ -177,7 +177,8 @@ enum r2h_status r2h_overlay_create(struct run *run, struct r2h_overlay **out)
         }
         const double dl = fabs(gt[1]) * M_PI / 180;
         for (int y = 0; y < in->height; y++) {
-            double p0 = (gt[3] + y * gt[5]) * M_PI / 180, p1 = (gt[3] + (y + 1) * gt[5]) * M_PI / 180;
+            double p0 = (gt[3] + y * gt[5]) * M_PI / 180,
+                   p1 = (gt[3] + (y + 1) * gt[5]) * M_PI / 180;
             p0 = fmax(-M_PI / 2, fmin(M_PI / 2, p0));
             p1 = fmax(-M_PI / 2, fmin(M_PI / 2, p1));
             ov->row_area[y] = WGS84_A * WGS84_A * dl * fabs(auth_q(p0) - auth_q(p1)) / 2;
@@ -203,13 +204,6 @@ void r2h_overlay_destroy(struct r2h_overlay *ov)
     r2h_free(ov);
 }
 
-static inline double value_at(enum r2h_dtype t, const unsigned char *p)
-{
-    union r2h_value v;
-    memcpy(&v, p, r2h_dtype_size(t));
-    return r2h_value_double(t, &v);
-}
-
 /* The ellipsoidal area in m2 of pixel (row, col). */
 static double pixel_m2(const struct r2h_overlay *ov, struct r2h_raster *raster, int row, int col)
 {
@@ -231,78 +225,107 @@ static int by_value(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The values of n pixel records as doubles. */
+static void decode(enum r2h_dtype t, const unsigned char *p, size_t ps, size_t n, double *out)
+{
+#define DECODE(T)                                                                                  \
+    for (size_t k = 0; k < n; k++) {                                                               \
+        T x;                                                                                       \
+        memcpy(&x, p + k * ps, sizeof x);                                                          \
+        out[k] = (double)x;                                                                        \
+    }
+    switch (t) {
+    case R2H_DT_UINT8: DECODE(uint8_t) break;
+    case R2H_DT_INT8: DECODE(int8_t) break;
+    case R2H_DT_UINT16: DECODE(uint16_t) break;
+    case R2H_DT_INT16: DECODE(int16_t) break;
+    case R2H_DT_UINT32: DECODE(uint32_t) break;
+    case R2H_DT_INT32: DECODE(int32_t) break;
+    case R2H_DT_UINT64: DECODE(uint64_t) break;
+    case R2H_DT_INT64: DECODE(int64_t) break;
+    case R2H_DT_FLOAT32: DECODE(float) break;
+    case R2H_DT_FLOAT64: DECODE(double) break;
+    }
+#undef DECODE
+}
+
+static int grow(void **p, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 1;
+    void *q = r2h_realloc(*p, need * 2);
+    if (!q)
+        return 0;
+    *p = q;
+    *cap = need * 2;
+    return 1;
+}
+
+/* The value with the most weight among t[0..m) (sorted here), ties to the smallest. */
+static double mode_of(struct vw *t, size_t m)
+{
+    qsort(t, m, sizeof *t, by_value);
+    double best = -1, bestv = 0;
+    for (size_t j = 0; j < m;) {
+        double w = 0;
+        size_t e = j;
+        for (; e < m && t[e].v == t[j].v; e++)
+            w += t[e].w;
+        if (w > best) {
+            best = w;
+            bestv = t[j].v;
+        }
+        j = e;
+    }
+    return bestv;
+}
+
 enum r2h_status r2h_overlay_fold(const struct r2h_overlay *ov, struct r2h_raster *raster,
-                                 const struct r2h_cells_batch *b, unsigned char *out, void **scratch,
-                                 size_t *scratch_n)
+                                 const struct r2h_cells_batch *b, unsigned char *out,
+                                 void **scratch, size_t *scratch_n)
 {
     const struct r2h_bands *o = &ov->out;
     const size_t ps = b->pixel_size, vsz = r2h_dtype_size(ov->dt), rs = o->pixel_size;
-    long double cls[R2H_RASTER_MAX_BANDS];
+    const size_t npairs = b->n ? b->pstart[b->n] : 0;
+    /* scratch: the pairs' values, their weights, then the mode's (value, weight) of a cell */
+    if (!grow(scratch, scratch_n, npairs * (2 * sizeof(double) + sizeof(struct vw))))
+        return R2H_ERR_NOMEM;
+    double *val = *scratch, *wt = val + npairs;
+    struct vw *t = (struct vw *)(wt + npairs);
+    decode(ov->dt, b->pvals + ov->off, ps, npairs, val);
+    for (size_t k = 0; k < npairs; k++)
+        wt[k] = ov->row_area ? b->pfrac[k] * ov->row_area[b->prow[k]] : b->pfrac[k];
+    double cls[R2H_RASTER_MAX_BANDS];
     for (size_t i = 0; i < b->n; i++) {
         const uint32_t k0 = b->pstart[i], k1 = b->pstart[i + 1];
-        long double sum = 0, vw = 0, wsum = 0, tot = 0, area = 0;
+        double sum = 0, vw = 0, wsum = 0, tot = 0, area = 0;
         size_t imin = k0, imax = k0;
-        double vmin = INFINITY, vmax = -INFINITY;
-        for (int c = 0; c < ov->nclasses; c++)
-            cls[c] = 0;
         for (uint32_t k = k0; k < k1; k++) {
-            const double f = b->pfrac[k], v = value_at(ov->dt, b->pvals + k * ps + ov->off);
-            const double w = ov->row_area ? f * ov->row_area[b->prow[k]] : f;
-            sum += (long double)v * f;
-            vw += (long double)v * w;
-            wsum += w;
-            if (v < vmin) {
-                vmin = v;
-                imin = k;
-            }
-            if (v > vmax) {
-                vmax = v;
-                imax = k;
-            }
-            if (ov->need_area) {
-                const double a = f * pixel_m2(ov, raster, b->prow[k], b->pcol[k]);
-                area += a;
-                tot += (long double)v * a;
-            }
-            for (int c = 0; c < ov->nclasses; c++)
-                if (v == ov->classes[c])
-                    cls[c] += f;
+            const double f = b->pfrac[k], v = val[k];
+            sum += v * f;
+            vw += v * wt[k];
+            wsum += wt[k];
+            imin = v < val[imin] ? k : imin;
+            imax = v > val[imax] ? k : imax;
         }
-        /* Mode: the value with the most weight, ties to the smallest. */
+        if (ov->need_area)
+            for (uint32_t k = k0; k < k1; k++) {
+                const double a = b->pfrac[k] * pixel_m2(ov, raster, b->prow[k], b->pcol[k]);
+                area += a;
+                tot += val[k] * a;
+            }
+        for (int c = 0; c < ov->nclasses; c++) {
+            cls[c] = 0;
+            for (uint32_t k = k0; k < k1; k++)
+                cls[c] += val[k] == ov->classes[c] ? b->pfrac[k] : 0;
+        }
         size_t imode = k0;
         if (ov->stats & R2H_STAT_MODE) {
-            const size_t m = k1 - k0;
-            if (m * sizeof(struct vw) > *scratch_n) {
-                void *p = r2h_realloc(*scratch, m * sizeof(struct vw) * 2);
-                if (!p)
-                    return R2H_ERR_NOMEM;
-                *scratch = p;
-                *scratch_n = m * sizeof(struct vw) * 2;
-            }
-            struct vw *t = *scratch;
-            for (size_t j = 0; j < m; j++) {
-                const uint32_t k = k0 + (uint32_t)j;
-                t[j].v = value_at(ov->dt, b->pvals + k * ps + ov->off);
-                t[j].w = ov->row_area ? b->pfrac[k] * ov->row_area[b->prow[k]] : b->pfrac[k];
-            }
-            qsort(t, m, sizeof *t, by_value);
-            double best = -1, bestv = 0;
-            for (size_t j = 0; j < m;) {
-                double w = 0;
-                size_t e = j;
-                for (; e < m && t[e].v == t[j].v; e++)
-                    w += t[e].w;
-                if (w > best) {
-                    best = w;
-                    bestv = t[j].v;
-                }
-                j = e;
-            }
             for (uint32_t k = k0; k < k1; k++)
-                if (value_at(ov->dt, b->pvals + k * ps + ov->off) == bestv) {
-                    imode = k;
-                    break;
-                }
+                t[k - k0] = (struct vw){val[k], wt[k]};
+            const double m = mode_of(t, k1 - k0);
+            while (imode < k1 && val[imode] != m)
+                imode++;
         }
         unsigned char *rec = out + i * rs;
         for (int c = 0; c < o->n; c++) {
@@ -318,14 +341,14 @@ enum r2h_status r2h_overlay_fold(const struct r2h_overlay *ov, struct r2h_raster
             case K_MAX: memcpy(p, b->pvals + imax * ps + ov->off, vsz); continue;
             case K_MODE: memcpy(p, b->pvals + imode * ps + ov->off, vsz); continue;
             case K_COVERAGE: d = b->cover[i]; break;
-            case K_AREA: d = (double)area; break;
-            case K_SUM: d = (double)sum; break;
-            case K_MEAN: d = (double)(vw / wsum); break;
-            case K_TOTAL: d = (double)(tot / ov->unit_m2); break;
+            case K_AREA: d = area; break;
+            case K_SUM: d = sum; break;
+            case K_MEAN: d = vw / wsum; break;
+            case K_TOTAL: d = tot / ov->unit_m2; break;
             case K_FRAC:
-                d = ov->arg[c] < 0     ? 1 - b->cover[i]
-                    : b->area[i] > 0 ? (double)(cls[ov->arg[c]] / b->area[i])
-                                       : 0;
+                d = ov->arg[c] < 0   ? 1 - b->cover[i]
+                    : b->area[i] > 0 ? cls[ov->arg[c]] / b->area[i]
+                                     : 0;
                 break;
             }
             memcpy(p, &d, 8);

@@ -11,6 +11,8 @@ static const char *const phase_names[NPHASES] = {
  * to the writer (waits included), and the writer thread (waits included). */
 static const char *const cell_phase_names[NPHASES] = {"read", "centres", "sample",      "hand-over",
                                                       "-",    "-",       "encode+write"};
+static const char *const overlay_phase_names[NPHASES] = {
+    "read", "polygons", "cover", "statistics", "collect", "-", "encode+write"};
 
 _Static_assert(NPHASES == R2H_EVENT_NPHASES, "the public phase count matches the run's");
 
@@ -71,7 +73,9 @@ void r2h_conv_profile_event(const struct run *run)
     memset(&ev, 0, sizeof ev);
     ev.kind = R2H_EVENT_PROFILE;
     ev.elapsed_s = r2h_now() - run->t_start;
-    ev.phase_names = run->cells_mode ? cell_phase_names : phase_names;
+    ev.phase_names = run->overlay      ? overlay_phase_names
+                     : run->cells_mode ? cell_phase_names
+                                       : phase_names;
     ev.cells = run->cells_mode;
     ev.phase_s = run->phase;
     ev.threads = run->nworkers;
@@ -82,6 +86,14 @@ void r2h_conv_profile_event(const struct run *run)
                     : run->opt->reference_index ? "reference latLngToCell"
                     : run->grid                 ? "fast grid"
                                                 : "fast points";
+    char path[200];
+    if (run->overlay) {
+        r2h_fmt(path, sizeof path,
+                "cell polygons by cellToBoundary, %llu (cell, valid pixel) pairs, %llu blocks "
+                "of cells without valid pixels skipped",
+                (unsigned long long)run->pairs, (unsigned long long)run->void_chunks);
+        ev.index_path = path;
+    }
     ev.pixels_read = run->res.pixels_read;
     ev.pixels_valid = run->res.pixels_valid;
     ev.index_fallbacks = run->res.index_fallbacks;

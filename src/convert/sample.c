@@ -33,8 +33,8 @@ struct r2h_sampler {
     struct run *run;
     struct r2h_cells_plan plan;
     enum r2h_kernel kernel;
-    size_t cap;     /* rows per chunk at most */
-    size_t vsz;     /* bytes per value record in a slot */
+    size_t cap;                     /* rows per chunk at most */
+    size_t vsz;                     /* bytes per value record in a slot */
     const struct r2h_bands *layout; /* the value columns of a record (bands, or overlay's) */
     const struct r2h_overlay *ov;   /* --method overlay: records from the batch's pairs */
     uint64_t *keys; /* the writer's scratch for rows (parents, strings: r2h_agg_write) */
@@ -610,6 +610,8 @@ void r2h_conv_cells_finish(struct run *run, struct r2h_conv_cells *cs)
         const struct r2h_cells_stats *c = &cs->stats[i];
         run->res.pixels_read += c->cells;
         run->res.index_fallbacks += c->exact;
+        run->void_chunks += c->void_chunks;
+        run->pairs += c->pairs;
         run->phase[PHASE_READ] += c->phase[R2H_CELLS_READ];
         run->phase[PHASE_LOCATE] += c->phase[R2H_CELLS_CENTRE];
         run->phase[PHASE_INDEX] += c->phase[R2H_CELLS_SAMPLE];
@@ -690,9 +692,8 @@ enum r2h_status r2h_conv_sample(struct run *run, int nthreads)
         goto out;
     }
     if (!run->agg) {
-        sm->ncols =
-            (size_t)r2h_conv_sample_columns(run, sm->layout, sm->cols, sm->cellname,
-                                            sizeof sm->cellname);
+        sm->ncols = (size_t)r2h_conv_sample_columns(run, sm->layout, sm->cols, sm->cellname,
+                                                    sizeof sm->cellname);
         sm->rg_rows = run->row_group_rows;
         struct r2h_pq_options po;
         r2h_pq_options_init(&po);

@@ -81,7 +81,7 @@ struct cscan {
     double umax_from[R2H_INDEX_MAX_LEVELS + 1], vmax_from[R2H_INDEX_MAX_LEVELS + 1];
     double west;  /* geographic: the raster's west edge */
     double xwest; /* geographic: the least longitude of its corners (overlay polygons) */
-    int ks;      /* kernel size: 1, 2 or 4 */
+    int ks;       /* kernel size: 1, 2 or 4 */
     pthread_mutex_t mu;
     size_t next;
     enum r2h_status status;

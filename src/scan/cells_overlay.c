@@ -116,18 +116,18 @@ double r2h_scan_cover(const double *x, const double *y, int n, int cx0, int cx1,
 
 /* ---- polygons of a chunk's cells --------------------------------------------------------- */
 
-/* Pixel coordinates of each cell's polygon into w->vx, vy (R2H_CELLS_MAX_VERTS per cell) and
- * w->nv (0: the cell is left out, a vertex does not transform). Geographic rasters: longitudes
- * unwrapped along the boundary and placed so that their mean is within 360 degrees east of the
- * raster's west edge; the cell around a pole is closed along the pole's latitude. */
-static enum r2h_status polygons(struct cworker *w, size_t n)
+/* Pixel coordinates of the polygons of cells [lo_i, hi_i) into w->vx, vy (R2H_CELLS_MAX_VERTS
+ * per cell) and w->nv (0: the cell is left out, a vertex does not transform). Geographic rasters:
+ * longitudes unwrapped along the boundary and placed so that their mean is within 360 degrees east
+ * of the raster's west edge; the cell around a pole is closed along the pole's latitude. */
+static enum r2h_status polygons(struct cworker *w, size_t lo_i, size_t hi_i)
 {
     struct cscan *s = w->scan;
     const struct r2h_raster_info *in = s->in;
     const double *gt = in->gt;
     enum { V = R2H_CELLS_MAX_VERTS };
-    size_t m = 0; /* vertices to transform (projected rasters) */
-    for (size_t i = 0; i < n; i++) {
+    size_t m = lo_i * V; /* vertices to transform (projected rasters), packed from lo_i's slot */
+    for (size_t i = lo_i; i < hi_i; i++) {
         double *la = w->vlat + i * V, *lo = w->vlng + i * V;
         int nv = r2h_index_cell_vertices(w->cells[i], la, lo);
         if (in->geographic) {
@@ -174,10 +174,12 @@ static enum r2h_status polygons(struct cworker *w, size_t n)
     if (in->geographic)
         return R2H_OK;
     /* Projected: every vertex through PROJ at once, then back to each cell's slots. */
-    enum r2h_status st = r2h_raster_to_pixel(w->raster, m, w->vlat, w->vlng, w->qx, w->qy, w->qok);
+    const size_t at0 = lo_i * V;
+    enum r2h_status st = r2h_raster_to_pixel(w->raster, m - at0, w->vlat + at0, w->vlng + at0,
+                                             w->qx + at0, w->qy + at0, w->qok + at0);
     if (st != R2H_OK)
         return st;
-    for (size_t i = n, at = m; i-- > 0;) {
+    for (size_t i = hi_i, at = m; i-- > lo_i;) {
         const int nv = w->nv[i];
         at -= (size_t)nv;
         int ok = nv >= 3;
@@ -256,17 +258,8 @@ static void emit_pair(void *ctx, int col, int row, double f)
  * columns [0, cols) and the raster's rows; 0 when empty. */
 static int cell_box(const struct cworker *w, size_t i, double dx, int cols, int b[4])
 {
-    const int nv = w->nv[i];
-    const double *x = w->vx + i * R2H_CELLS_MAX_VERTS, *y = w->vy + i * R2H_CELLS_MAX_VERTS;
-    double xmin = x[0], xmax = x[0], ymin = y[0], ymax = y[0];
-    for (int k = 1; k < nv; k++) {
-        xmin = x[k] < xmin ? x[k] : xmin;
-        xmax = x[k] > xmax ? x[k] : xmax;
-        ymin = y[k] < ymin ? y[k] : ymin;
-        ymax = y[k] > ymax ? y[k] : ymax;
-    }
-    xmin += dx;
-    xmax += dx;
+    /* the polygon's box: w->px, py (x), w->lat, lng (y) hold its least and greatest */
+    const double xmin = w->px[i] + dx, xmax = w->py[i] + dx, ymin = w->lat[i], ymax = w->lng[i];
     if (!(xmax > 0 && ymax > 0 && xmin < cols && ymin < w->scan->in->height))
         return 0;
     b[0] = xmin < 0 ? 0 : (int)floor(xmin);
@@ -287,6 +280,16 @@ static enum r2h_status cover_group(struct cworker *w, size_t lo, size_t hi, doub
     w->st.phase[R2H_CELLS_READ] += r2h_now() - t;
     if (st != R2H_OK)
         return st;
+    /* Nothing valid under the group (sea, say): no cell of it gets a pair here. */
+    const size_t npx = (size_t)ww * (size_t)wh;
+    size_t any = 0;
+    for (size_t p = 0; p < npx && !any; p += 4096) {
+        const size_t e = p + 4096 < npx ? p + 4096 : npx;
+        for (size_t q = p; q < e; q++)
+            any |= w->wvalid[q];
+    }
+    if (!any)
+        return R2H_OK;
     double xs[R2H_CELLS_MAX_VERTS];
     for (size_t i = lo; i < hi; i++) {
         int cb[4];
@@ -307,8 +310,47 @@ static enum r2h_status cover_group(struct cworker *w, size_t lo, size_t hi, doub
     return R2H_OK;
 }
 
-enum r2h_status r2h_cells_overlay_chunk(struct cworker *w, uint64_t chunk, char *msg,
-                                        size_t msglen)
+/* Geographic north-up rasters: 1 when the pixels under every descendant of a cell are all
+ * invalid (sea, say), read through the window buffer; 0 when some may be valid or the window
+ * is not simple (wraps, too large); -1 on a read error. */
+static int region_void(struct cworker *w, uint64_t chunk, char *msg, size_t msglen,
+                       enum r2h_status *rst)
+{
+    struct cscan *s = w->scan;
+    const struct r2h_raster_info *in = s->in;
+    const double *gt = in->gt;
+    struct r2h_box b;
+    if (s->period <= 0 || r2h_index_region_box(chunk, &b) != R2H_OK)
+        return 0;
+    const double pad = 2 * r2h_index_edge_km(s->o->resolution) / 111.19;
+    if (b.lat1 >= 89 || b.lat0 <= -89 || b.lng1 - b.lng0 + 2 * pad >= 180)
+        return 0;
+    double x0 = (b.lng0 - pad - gt[0]) / gt[1], x1 = (b.lng1 + pad - gt[0]) / gt[1];
+    const double k = floor(x0 / s->period); /* the copy starting in [0, period) */
+    x0 -= k * s->period;
+    x1 -= k * s->period;
+    if (x1 > in->width || x1 > s->period)
+        return 0; /* reaches past the east edge: maybe a copy, keep it simple */
+    const double y0 = (b.lat1 + pad - gt[3]) / gt[5], y1 = (b.lat0 - pad - gt[3]) / gt[5];
+    const int c0 = (int)floor(x0), c1 = (int)ceil(x1);
+    const int r0 = y0 < 0 ? 0 : (int)floor(y0), r1 = y1 > in->height ? in->height : (int)ceil(y1);
+    if (c0 < 0 || r1 <= r0)
+        return c0 >= 0; /* off the raster's rows: nothing */
+    if ((size_t)(c1 - c0) * (size_t)(r1 - r0) > w->wcap)
+        return 0;
+    const double t = r2h_now();
+    *rst = r2h_raster_read(w->raster, c0, r0, c1 - c0, r1 - r0, w->wvals, w->wvalid, msg, msglen);
+    w->st.phase[R2H_CELLS_READ] += r2h_now() - t;
+    if (*rst != R2H_OK)
+        return -1;
+    const size_t npx = (size_t)(c1 - c0) * (size_t)(r1 - r0);
+    uint8_t any = 0;
+    for (size_t p = 0; p < npx; p++)
+        any |= w->wvalid[p];
+    return !any;
+}
+
+enum r2h_status r2h_cells_overlay_chunk(struct cworker *w, uint64_t chunk, char *msg, size_t msglen)
 {
     struct cscan *s = w->scan;
     const struct r2h_raster_info *in = s->in;
@@ -316,22 +358,51 @@ enum r2h_status r2h_cells_overlay_chunk(struct cworker *w, uint64_t chunk, char 
     double t0 = r2h_now();
     const size_t n = r2h_index_descendants(chunk, res, w->cells, NULL, NULL);
     w->st.cells += n;
-    enum r2h_status st = polygons(w, n);
-    if (st != R2H_OK) {
-        r2h_fmt(msg, msglen, "cannot transform cell boundaries to the raster's CRS");
-        return st;
+    /* Polygons of the blocks of 7^L cells (descendants of one cell L levels up: consecutive)
+     * that may have valid pixels under them; the others (sea, say) are left out. */
+    const int K = res - s->plan->chunk_res, L = K < 3 ? K : 3;
+    enum r2h_status st = R2H_OK;
+    for (size_t lo = 0; lo < n;) {
+        const uint64_t up = r2h_index_parent(w->cells[lo], res - L);
+        size_t hi = lo + 1;
+        while (hi < n && r2h_index_parent(w->cells[hi], res - L) == up)
+            hi++;
+        const int nothing = L > 0 ? region_void(w, up, msg, msglen, &st) : 0;
+        if (nothing < 0)
+            return st;
+        if (nothing) {
+            w->st.void_chunks++;
+            memset(w->nv + lo, 0, hi - lo);
+        } else if ((st = polygons(w, lo, hi)) != R2H_OK) {
+            r2h_fmt(msg, msglen, "cannot transform cell boundaries to the raster's CRS");
+            return st;
+        }
+        lo = hi;
     }
+    double cx0 = INFINITY, cx1 = -INFINITY; /* the chunk's columns */
     for (size_t i = 0; i < n; i++) {
         w->vcov[i] = 0;
         w->carea[i] = 0;
         const int nv = w->nv[i];
         const double *x = w->vx + i * R2H_CELLS_MAX_VERTS, *y = w->vy + i * R2H_CELLS_MAX_VERTS;
-        double a2 = 0;
+        double a2 = 0, xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
         for (int k = 0; k < nv; k++) {
             const int j = k + 1 == nv ? 0 : k + 1;
             a2 += x[k] * y[j] - x[j] * y[k];
+            xmin = x[k] < xmin ? x[k] : xmin;
+            xmax = x[k] > xmax ? x[k] : xmax;
+            ymin = y[k] < ymin ? y[k] : ymin;
+            ymax = y[k] > ymax ? y[k] : ymax;
         }
         w->carea[i] = 0.5 * fabs(a2);
+        w->px[i] = xmin; /* the polygon's box (cell_box) */
+        w->py[i] = xmax;
+        w->lat[i] = ymin;
+        w->lng[i] = ymax;
+        if (nv) {
+            cx0 = xmin < cx0 ? xmin : cx0;
+            cx1 = xmax > cx1 ? xmax : cx1;
+        }
     }
     double t1 = r2h_now();
     w->st.phase[R2H_CELLS_CENTRE] += t1 - t0;
@@ -343,6 +414,8 @@ enum r2h_status r2h_cells_overlay_chunk(struct cworker *w, uint64_t chunk, char 
     const double shifts[3] = {0, -P, P};
     for (int sh = 0; sh < (P > 0 ? 3 : 1); sh++) {
         const double dx = shifts[sh];
+        if (!(cx1 + dx > 0 && cx0 + dx < cols))
+            continue; /* no polygon of this copy reaches the raster */
         /* Groups of consecutive cells whose boxes together fit the window buffer. */
         int g[4] = {0, 0, 0, 0};
         size_t glo = 0;
@@ -439,6 +512,7 @@ enum r2h_status r2h_cells_overlay_chunk(struct cworker *w, uint64_t chunk, char 
         memcpy(w->oval + (size_t)q * ps, w->pval + p * ps, ps);
     }
     w->st.rows += m;
+    w->st.pairs += at;
     w->nout = m;
     w->st.phase[R2H_CELLS_SAMPLE] += r2h_now() - t2;
     return R2H_OK;
