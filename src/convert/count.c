@@ -59,7 +59,7 @@ static enum r2h_status count_row(void *state, const struct r2h_scan_row *row, ch
     return R2H_OK;
 }
 
-/* The counter as a consumer of the scan per cell (--method sample datasets). */
+/* The counter as a consumer of the scan per cell (--method sample and overlay datasets). */
 static enum r2h_status count_cells(void *state, const struct r2h_cells_batch *b, char *msg,
                                    size_t msglen)
 {
@@ -75,6 +75,9 @@ static enum r2h_status count_cells(void *state, const struct r2h_cells_batch *b,
     }
     if (b->vals)
         r2h_bands_keys(k->run->bands, b->vals, b->n, k->keys);
+    else if (b->pstart) /* overlay: the rows are counted; their coverage stands for a value */
+        for (size_t i = 0; i < b->n; i++)
+            k->keys[i] = r2h_narrow_key(R2H_DT_FLOAT64, &b->cover[i]);
     else
         for (size_t i = 0; i < b->n; i++)
             k->keys[i] = r2h_narrow_key(R2H_DT_FLOAT64, &b->dvals[i]);

@@ -102,7 +102,7 @@ enum r2h_status r2h_info(const char *output, int json, char **out, char *errbuf,
     uint64_t rows = 0, bytes = 0;
     char resolution[16] = "?", mode[32] = "?", source[1024] = "", version[64] = "", h3v[32] = "",
          spec[1024] = "", value[256] = "", scale[2048] = "", offset[2048] = "", unit[4096] = "",
-         unscaled[16] = "", method[64] = "";
+         unscaled[16] = "", method[1024] = "";
     enum r2h_status st = R2H_OK;
     if (!cols || !seen) {
         st = R2H_ERR_NOMEM;

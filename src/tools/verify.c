@@ -41,7 +41,7 @@ struct verify {
     struct r2h_bands layout;                    /* key layout of a partition's value columns */
     char srs[1024];                             /* the --srs the dataset was made with, if any */
     int unscaled;                               /* the dataset was made with --unscale */
-    char method[64];                  /* footer raster2h3:method ("" = one row per pixel) */
+    char method[1024];                /* footer raster2h3:method ("" = one row per pixel) */
     char nodata[2048];                /* the first partition's raster2h3:nodata, or "" */
     char fp[R2H_NUM_BASE_CELLS][24];  /* each partition's raster2h3:fingerprint, or "none" */
     char *source[R2H_NUM_BASE_CELLS]; /* and raster2h3:source (owned) */
@@ -352,8 +352,10 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
     r2h_cell_column_name(v->resolution, cellname, sizeof cellname);
     int ccol = r2h_pq_reader_find_column(r, cellname);
     const char *mode = pm.mode;
-    const int agg = mode && strcmp(mode, "aggregate") == 0;
-    const int extended = agg || pm.aggregate;
+    /* overlay: one row per cell, its statistics by name; rows are what the input recounts */
+    const int overlay = pm.method && strncmp(pm.method, "overlay", 7) == 0;
+    const int agg = mode && strcmp(mode, "aggregate") == 0 && !overlay;
+    const int extended = agg || pm.aggregate || overlay;
     if (agg)
         v->aggregate = 1;
     const int nvals = footer_bands(v, pm.band);
@@ -386,6 +388,8 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
     }
     if (vcol >= 0)
         mincol = maxcol = vcol;
+    if (overlay) /* the manifest's range is the first statistic's */
+        mincol = maxcol = ccol == 0 ? 1 : 0;
     if (agg && cntcol < 0)
         v->no_counts = 1;
     const char *vname = NULL;
@@ -424,7 +428,7 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
             problem(v, "%s: row group %zu unreadable: %s", dirname, rg, r2h_pq_reader_errmsg(r));
         } else {
             if (ctype != R2H_PQ_STRING) /* string cells: the reader cannot check them */
-                check_cells(v, dirname, bc, cells, (size_t)n, &last, agg);
+                check_cells(v, dirname, bc, cells, (size_t)n, &last, agg || overlay);
             if (cntcol >= 0)
                 for (uint64_t i = 0; i < n; i++)
                     pixels += (uint64_t)((const int64_t *)vals)[i];
@@ -444,7 +448,7 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
     }
     if (v->opt->input && agg)
         aggregate_content(v, r, &v->content[bc]);
-    else if (v->opt->input)
+    else if (v->opt->input && !overlay) /* overlay: the input recounts its rows */
         pixel_content(v, r, dirname, ccol, ctype != R2H_PQ_STRING, nvals, &v->content[bc]);
     mp->rows = r2h_pq_reader_num_rows(r);
     v->pixels[bc] = agg ? pixels : mp->rows;
@@ -589,6 +593,11 @@ static enum r2h_status check_input(struct verify *v, char *err, size_t errlen)
     co.nodata = o->nodata;
     co.srs = o->srs && *o->srs ? o->srs : v->srs[0] ? v->srs : NULL; /* else as converted */
     co.unscale = v->unscaled; /* values were written as value * scale + offset */
+    if (strncmp(v->method, "overlay", 7) == 0) {
+        co.method = R2H_METHOD_OVERLAY;
+        const char *m = strstr(v->method, "min_coverage=");
+        co.min_coverage = m ? strtod(m + 13, NULL) : 0;
+    }
     if (strncmp(v->method, "sample", 6) == 0) {
         co.method = R2H_METHOD_SAMPLE;
         const char *k = strstr(v->method, "resample=");

@@ -132,3 +132,158 @@ def test_equals_exactextract(run_cli, rasters, tmp_path, name, res):
         if not _close(cols["value_mean"][i], s["mean"], rel=2.0 ** -23):
             bad.append((hex(c), "mean", cols["value_mean"][i], s["mean"]))
     assert not bad, f"{len(bad)} differences, e.g. {bad[:5]}"
+
+
+# ---- conservation on the globe ----------------------------------------------------------------
+
+
+def _global(path, dx=2.0, seed=5):
+    cols, rows = int(360 / dx), int(180 / dx)
+    d = _data(rows, cols, seed=seed)
+    return write_raster(path, d, (-180.0, dx, 0.0, 90.0, 0.0, -dx), 4326, nodata=-9999), d
+
+
+def _row_m2(dx, rows):
+    e2 = 0.0066943799901413165
+    e = math.sqrt(e2)
+
+    def q(phi):
+        s = math.sin(phi)
+        return (1 - e2) * (s / (1 - e2 * s * s) - 1 / (2 * e) * math.log((1 - e * s) / (1 + e * s)))
+    out = []
+    for y in range(rows):
+        p0, p1 = math.radians(90 - y * dx), math.radians(90 - (y + 1) * dx)
+        out.append(6378137.0 ** 2 * math.radians(dx) * abs(q(p0) - q(p1)) / 2)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("res", [1, 2])
+def test_mass_is_conserved_on_the_globe(run_cli, tmp_path, res):
+    """Sum of <v>_sum over the dataset = sum of the valid pixels; sum of <v>_total = sum of
+    density x pixel area; every pentagon and both poles are among the cells."""
+    src, d = _global(tmp_path / "g.tif")
+    cells, h0, cols = convert(run_cli, src, tmp_path / "o", res, "--stat", "sum,total,area",
+                              "--density-unit", "per-km2")
+    valid = d != -9999
+    want = float(d[valid].astype(np.float64).sum())
+    got = math.fsum(cols["value_sum"])
+    assert abs(got - want) <= 1e-9 * abs(want), (got, want)
+    m2 = _row_m2(2.0, d.shape[0])[:, None] * np.ones(d.shape)
+    want_total = float((d.astype(np.float64) * m2)[valid].sum()) / 1e6
+    assert abs(math.fsum(cols["value_total"]) - want_total) <= 1e-9 * abs(want_total)
+    assert abs(math.fsum(cols["area"]) - float(m2[valid].sum())) <= 1e-9 * float(m2[valid].sum())
+    have = {h3.int_to_str(c) for c in cells}
+    assert all(p in have for p in h3.get_pentagons(res)), "a pentagon has no row"
+    for lat in (90, -90):
+        assert h3.latlng_to_cell(lat, 0, res) in have, "a pole's cell has no row"
+
+
+def test_work_units_give_the_same_dataset(run_cli, tmp_path):
+    src, _ = _global(tmp_path / "g.tif", dx=3.0)
+    one = tmp_path / "one"
+    cells1, _, cols1 = convert(run_cli, src, one, 2, "--stat", "sum,mean,coverage,count")
+    units = tmp_path / "units"
+    for i in range(122):
+        p = run_cli("convert", src, units, "--resolution", "2", "--method", "overlay", "--stat",
+                    "sum,mean,coverage,count", "--i", str(i), "--quiet")
+        assert p.returncode == 0, p.stderr
+    p = run_cli("verify", units, "--input", src)
+    assert p.returncode == 0, p.stdout + p.stderr
+    cells2, _, cols2 = read_rows(units, 2)
+    a = sorted(zip(cells1, *[cols1[k] for k in sorted(cols1)]))
+    b = sorted(zip(cells2, *[cols2[k] for k in sorted(cols2)]))
+    assert a == b
+
+
+# ---- statistics beyond sum and mean ------------------------------------------------------------
+
+
+def test_fractions_mode_and_min_coverage(run_cli, tmp_path):
+    rng = np.random.default_rng(3)
+    d = rng.choice(np.array([1, 2, 5, 255], dtype=np.uint8), size=(60, 80), p=[.4, .3, .2, .1])
+    src = write_raster(tmp_path / "lc.tif", d, (7.0, 0.01, 0.0, 46.0, 0.0, -0.01), 4326,
+                       nodata=255)
+    cells, _, cols = convert(run_cli, src, tmp_path / "o", 7, "--stat",
+                             "fractions,mode,coverage,count", "--classes", "1,2,5",
+                             "--min-coverage", "0.4")
+    ref, _ = overlay_reference(src, 7, classes=(1, 2, 5), min_coverage=0.4)
+    assert ref and sorted(cells) == sorted(ref)
+    for i, c in enumerate(cells):
+        s = ref[c]
+        for k in ("frac_1", "frac_2", "frac_5", "frac_nodata", "coverage"):
+            assert _close(cols[k][i], s[k]), (hex(c), k, cols[k][i], s[k])
+        assert cols["value_mode"][i] == s["mode"]
+        assert cols["count"][i] == s["count"]
+        assert cols["coverage"][i] >= 0.4
+        assert abs(cols["frac_1"][i] + cols["frac_2"][i] + cols["frac_5"][i] +
+                   cols["frac_nodata"][i] - 1) < 1e-9
+
+
+def test_projected_totals_use_ellipsoidal_pixel_areas(run_cli, tmp_path):
+    """UTM pixels of 250 m: area = sum of fraction x the pixel's WGS84 area (from its corners),
+    so the dataset's area adds up to the valid pixels' areas."""
+    src = _projected(tmp_path / "u.tif", 32633, 500000, 5200000, 250, 30, 30)
+    cells, _, cols = convert(run_cli, src, tmp_path / "o", 8, "--stat", "sum,area,total",
+                             "--density-unit", "per-m2")
+    ds = gdal.Open(str(src))
+    raw = np.frombuffer(ds.GetRasterBand(1).ReadRaster(buf_type=gdal.GDT_Float64),
+                        dtype=np.float64).reshape(30, 30)
+    valid = raw != -9999
+    assert abs(math.fsum(cols["value_sum"]) - raw[valid].sum()) <= 1e-9 * raw[valid].sum()
+    # UTM 33N near its central meridian: scale factor 0.9996 +- 1e-5 over 7.5 km
+    area = math.fsum(cols["area"])
+    nominal = valid.sum() * 250.0 ** 2 / 0.9996 ** 2
+    assert abs(area / nominal - 1) < 2e-4, (area, nominal)
+    assert abs(math.fsum(cols["value_total"]) /
+               (raw[valid].sum() * 250.0 ** 2 / 0.9996 ** 2) - 1) < 2e-4
+
+
+def test_verify_checks_overlay_datasets(run_cli, rasters, tmp_path):
+    import pyarrow.parquet as pq
+    out = tmp_path / "o"
+    convert(run_cli, rasters["geo"], out, 7, "--min-coverage", "0.3")
+    p = run_cli("verify", out, "--input", rasters["geo"])
+    assert p.returncode == 0, p.stdout + p.stderr
+    part = next(out.glob("h0=*/data_0.parquet"))
+    t = pq.read_table(part)
+    pq.write_table(t.slice(1), part)  # a row lost, the footer kept
+    t2 = pq.read_table(part)
+    assert t2.schema.metadata == t.schema.metadata
+    p = run_cli("verify", out, "--input", rasters["geo"])
+    assert p.returncode != 0 and "rows" in p.stdout + p.stderr, p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--stat", "sum", "--min-coverage", "0.5"], "lose mass"),
+    (["--min-coverage", "1.5"], "--min-coverage"),
+    (["--aggregate"], "--aggregate"),
+    (["--resample", "bilinear"], "--resample"),
+    (["--bands", "1,1"], None),
+    (["--parents", "3"], "--parents"),
+    (["--stat", "total"], "--density-unit"),
+    (["--stat", "fractions"], "--classes"),
+])
+def test_bad_option_combinations(run_cli, rasters, tmp_path, args, words):
+    out = tmp_path / "o"
+    p = run_cli("convert", rasters["geo"], out, "--resolution", "7", "--method", "overlay", *args)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert words is None or words in p.stderr, p.stderr
+    assert not list(out.glob("h0=*")) if out.exists() else True
+
+
+def test_min_coverage_needs_overlay(run_cli, rasters, tmp_path):
+    p = run_cli("convert", rasters["geo"], tmp_path / "o", "--min-coverage", "0.5")
+    assert p.returncode == 2 and "--method overlay" in p.stderr, p.stderr
+    p = run_cli("convert", rasters["geo"], tmp_path / "o", "--aggregate", "--stat", "coverage")
+    assert p.returncode == 2 and "overlay" in p.stderr, p.stderr
+
+
+def test_threads_and_memory_do_not_change_the_bytes(run_cli, rasters, tmp_path):
+    outs = []
+    for i, args in enumerate([["--threads", "1"], ["--threads", "2", "--memory", "64M"],
+                              ["--threads", "2"]]):
+        out = tmp_path / f"o{i}"
+        convert(run_cli, rasters["utm"], out, 9, "--stat", STATS, *args)
+        outs.append(sorted((p.relative_to(out), p.read_bytes()) for p in out.glob("h0=*/*.parquet")))
+    assert outs[0] == outs[1] == outs[2]
