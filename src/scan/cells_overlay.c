@@ -28,9 +28,10 @@ static inline double seg_f(double xa, double xb, double dy, double c)
  * share is that at its right side minus that at its left. Edges entirely right of a pixel add
  * their dy to it (a difference array); the others are evaluated at each column boundary they
  * span. */
-static inline double cover_poly(const double *x, const double *y, int n, int cx0, int cx1, int ry0,
-                                int ry1, double **scratch, size_t *scratch_n,
-                                void (*emit)(void *ctx, int col, int row, double f), void *ctx)
+static inline __attribute__((always_inline)) double
+cover_poly(const double *x, const double *y, int n, int cx0, int cx1, int ry0, int ry1,
+           double **scratch, size_t *scratch_n, void (*emit)(void *ctx, int col, int row, double f),
+           void *ctx)
 {
     if (n < 3)
         return 0;
@@ -234,7 +235,7 @@ static int grow_pairs(struct cworker *w, size_t need)
     return 1;
 }
 
-static void emit_pair(void *ctx, int col, int row, double f)
+static inline __attribute__((always_inline)) void emit_pair(void *ctx, int col, int row, double f)
 {
     struct sink *k = ctx;
     struct cworker *w = k->w;
@@ -281,14 +282,7 @@ static enum r2h_status cover_group(struct cworker *w, size_t lo, size_t hi, doub
     if (st != R2H_OK)
         return st;
     /* Nothing valid under the group (sea, say): no cell of it gets a pair here. */
-    const size_t npx = (size_t)ww * (size_t)wh;
-    size_t any = 0;
-    for (size_t p = 0; p < npx && !any; p += 4096) {
-        const size_t e = p + 4096 < npx ? p + 4096 : npx;
-        for (size_t q = p; q < e; q++)
-            any |= w->wvalid[q];
-    }
-    if (!any)
+    if (!memchr(w->wvalid, 1, (size_t)ww * (size_t)wh))
         return R2H_OK;
     double xs[R2H_CELLS_MAX_VERTS];
     for (size_t i = lo; i < hi; i++) {
@@ -343,11 +337,7 @@ static int region_void(struct cworker *w, uint64_t chunk, char *msg, size_t msgl
     w->st.phase[R2H_CELLS_READ] += r2h_now() - t;
     if (*rst != R2H_OK)
         return -1;
-    const size_t npx = (size_t)(c1 - c0) * (size_t)(r1 - r0);
-    uint8_t any = 0;
-    for (size_t p = 0; p < npx; p++)
-        any |= w->wvalid[p];
-    return !any;
+    return memchr(w->wvalid, 1, (size_t)(c1 - c0) * (size_t)(r1 - r0)) == NULL;
 }
 
 enum r2h_status r2h_cells_overlay_chunk(struct cworker *w, uint64_t chunk, char *msg, size_t msglen)
