@@ -382,10 +382,10 @@ static void *cworker_main(void *arg)
                                           .pixel_size = s->in->pixel_size,
                                           .dvals = s->ks == 1 || ov ? NULL : w->dval,
                                           .pstart = ov ? w->pstart : NULL,
-                                          .prow = w->orow,
-                                          .pcol = w->ocol,
-                                          .pfrac = w->ofrac,
-                                          .pvals = w->oval,
+                                          .prow = w->xrow,
+                                          .pcol = w->xcol,
+                                          .pfrac = w->xfrac,
+                                          .pvals = w->xval,
                                           .area = w->oarea,
                                           .cover = w->ocover};
         st = s->con->consume ? s->con->consume(w->state, &b, msg, sizeof msg) : R2H_OK;

@@ -63,6 +63,10 @@ struct cworker {
     int32_t *prow, *pcol, *orow, *ocol;
     double *pfrac, *ofrac;
     unsigned char *pval, *oval;
+    /* the pairs handed over: the p- or the o-arrays */
+    const int32_t *xrow, *xcol;
+    const double *xfrac;
+    const unsigned char *xval;
     double *cscr;
     size_t cscr_n;
     struct r2h_cells_stats st;

@@ -10,17 +10,18 @@
 
 /* ---- coverage of pixels by a polygon ------------------------------------------------------- */
 
-/* The integral of min(x, c) dy along the segment from (xa, ya) to (xb, ya + dy). */
-static inline double seg_f(double xa, double xb, double dy, double c)
+/* The integral of min(x, c) dy along the segment from (xa, ya) to (xb, ya + dy), q = dy / dx
+ * along it. */
+static inline double seg_f(double xa, double xb, double dy, double q, double c)
 {
     if (c >= xa && c >= xb)
         return 0.5 * (xa + xb) * dy;
     if (c <= xa && c <= xb)
         return c * dy;
-    const double t = (c - xa) / (xb - xa); /* where x = c, 0 < t < 1 */
+    const double d1 = (c - xa) * q; /* dy from a to where x = c */
     if (xa < c)
-        return 0.5 * (xa + c) * t * dy + c * (1 - t) * dy;
-    return c * t * dy + 0.5 * (c + xb) * (1 - t) * dy;
+        return 0.5 * (xa + c) * d1 + c * (dy - d1);
+    return c * d1 + 0.5 * (c + xb) * (dy - d1);
 }
 
 /* By Green's theorem the area of the polygon left of x = c within a row strip is the sum over
@@ -42,7 +43,8 @@ cover_poly(const double *x, const double *y, int n, int cx0, int cx1, int ry0, i
         xmax = x[k] > xmax ? x[k] : xmax;
         ymin = y[k] < ymin ? y[k] : ymin;
         ymax = y[k] > ymax ? y[k] : ymax;
-        a2 += x[k] * y[j] - x[j] * y[k];
+        /* about the first vertex: no cancellation far from the origin */
+        a2 += (x[k] - x[0]) * (y[j] - y[0]) - (x[j] - x[0]) * (y[k] - y[0]);
     }
     const double area = 0.5 * fabs(a2), sgn = a2 > 0 ? 1.0 : -1.0;
     if (!(area > 0) || !isfinite(area))
@@ -61,6 +63,23 @@ cover_poly(const double *x, const double *y, int n, int cx0, int cx1, int ry0, i
         *scratch_n = 2 * width + 3;
     }
     double *cov = *scratch, *dif = *scratch + width + 1;
+    /* The edges in local coordinates, with dx/dy and dy/dx (horizontal edges add nothing). */
+    double ex[R2H_CELLS_MAX_VERTS], ey[R2H_CELLS_MAX_VERTS], fx[R2H_CELLS_MAX_VERTS],
+        fy[R2H_CELLS_MAX_VERTS], em[R2H_CELLS_MAX_VERTS], eq[R2H_CELLS_MAX_VERTS];
+    int ne = 0;
+    for (int k = 0; k < n && ne < R2H_CELLS_MAX_VERTS; k++) {
+        const int j = k + 1 == n ? 0 : k + 1;
+        const double y1 = y[k] - Y0, y2 = y[j] - Y0, x1 = x[k] - X0, x2 = x[j] - X0;
+        if (y1 == y2)
+            continue;
+        ex[ne] = x1;
+        ey[ne] = y1;
+        fx[ne] = x2;
+        fy[ne] = y2;
+        em[ne] = (x2 - x1) / (y2 - y1);
+        eq[ne] = x2 != x1 ? (y2 - y1) / (x2 - x1) : 0;
+        ne++;
+    }
     const int rlo = r0 > ry0 ? r0 : ry0, rhi = rend < ry1 ? rend : ry1;
     const int clo = (c0 > cx0 ? c0 : cx0) - c0, chi = (cend < cx1 ? cend : cx1) - c0;
     if (clo >= chi)
@@ -69,12 +88,11 @@ cover_poly(const double *x, const double *y, int n, int cx0, int cx1, int ry0, i
         memset(cov, 0, width * sizeof *cov);
         memset(dif, 0, (width + 1) * sizeof *dif);
         const double s0 = (double)r - Y0, s1 = s0 + 1; /* the strip, local coordinates */
-        for (int k = 0; k < n; k++) {
-            const int j = k + 1 == n ? 0 : k + 1;
-            const double y1 = y[k] - Y0, y2 = y[j] - Y0;
-            if (y1 == y2 || (y1 <= s0 && y2 <= s0) || (y1 >= s1 && y2 >= s1))
+        for (int k = 0; k < ne; k++) {
+            const double y1 = ey[k], y2 = fy[k];
+            if ((y1 <= s0 && y2 <= s0) || (y1 >= s1 && y2 >= s1))
                 continue;
-            const double x1 = x[k] - X0, x2 = x[j] - X0, m = (x2 - x1) / (y2 - y1);
+            const double x1 = ex[k], x2 = fx[k], m = em[k];
             const double ya = y1 < s0 ? s0 : y1 > s1 ? s1 : y1;
             const double yb = y2 < s0 ? s0 : y2 > s1 ? s1 : y2;
             const double xa = ya == y1 ? x1 : x1 + (ya - y1) * m;
@@ -89,7 +107,7 @@ cover_poly(const double *x, const double *y, int n, int cx0, int cx1, int ry0, i
             dif[i0] -= dy;
             double fp = (double)i0 * dy;
             for (int i = i0; i < i1; i++) {
-                const double fn = seg_f(xa, xb, dy, (double)(i + 1));
+                const double fn = seg_f(xa, xb, dy, eq[k], (double)(i + 1));
                 cov[i] += fn - fp;
                 fp = fn;
             }
@@ -112,6 +130,8 @@ double r2h_scan_cover(const double *x, const double *y, int n, int cx0, int cx1,
                       double **scratch, size_t *scratch_n,
                       void (*emit)(void *ctx, int col, int row, double f), void *ctx)
 {
+    if (n > R2H_CELLS_MAX_VERTS)
+        return NAN;
     return cover_poly(x, y, n, cx0, cx1, ry0, ry1, scratch, scratch_n, emit, ctx);
 }
 
@@ -135,7 +155,9 @@ static enum r2h_status polygons(struct cworker *w, size_t lo_i, size_t hi_i)
             double d, mean = lo[0];
             for (int k = 1; k < nv; k++) {
                 d = lo[k] - lo[k - 1];
-                d -= 360.0 * floor(d / 360.0 + 0.5);
+                d = d > 180    ? d - 360
+                    : d < -180 ? d + 360
+                               : d; /* H3 longitudes are in [-180, 180] */
                 lo[k] = lo[k - 1] + d;
                 mean += lo[k];
             }
@@ -378,7 +400,7 @@ enum r2h_status r2h_cells_overlay_chunk(struct cworker *w, uint64_t chunk, char 
         double a2 = 0, xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
         for (int k = 0; k < nv; k++) {
             const int j = k + 1 == nv ? 0 : k + 1;
-            a2 += x[k] * y[j] - x[j] * y[k];
+            a2 += (x[k] - x[0]) * (y[j] - y[0]) - (x[j] - x[0]) * (y[k] - y[0]);
             xmin = x[k] < xmin ? x[k] : xmin;
             xmax = x[k] > xmax ? x[k] : xmax;
             ymin = y[k] < ymin ? y[k] : ymin;
@@ -456,6 +478,33 @@ enum r2h_status r2h_cells_overlay_chunk(struct cworker *w, uint64_t chunk, char 
             m++;
         }
     }
+    /* Usually the pairs are in cell order already (one copy reached the raster) and every cell
+     * with pairs has a row: hand them over as they are. */
+    int ordered = 1;
+    for (size_t p = 1; p < w->pn && ordered; p++)
+        ordered = w->pcell[p] >= w->pcell[p - 1];
+    for (size_t p = 0; p < w->pn && ordered; p++)
+        ordered = w->has[w->pcell[p]];
+    if (ordered) {
+        size_t k = 0, p = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!w->has[i])
+                continue;
+            w->pstart[k++] = (uint32_t)p;
+            while (p < w->pn && w->pcell[p] == i)
+                p++;
+        }
+        w->pstart[k] = (uint32_t)p;
+        w->xrow = w->prow;
+        w->xcol = w->pcol;
+        w->xfrac = w->pfrac;
+        w->xval = w->pval;
+        w->st.rows += m;
+        w->st.pairs += w->pn;
+        w->nout = m;
+        w->st.phase[R2H_CELLS_SAMPLE] += r2h_now() - t2;
+        return R2H_OK;
+    }
     for (size_t p = 0; p < w->pn; p++)
         w->near[w->pcell[p]]++;
     if (w->pn > w->ocap) {
@@ -501,6 +550,10 @@ enum r2h_status r2h_cells_overlay_chunk(struct cworker *w, uint64_t chunk, char 
         w->ofrac[q] = w->pfrac[p];
         memcpy(w->oval + (size_t)q * ps, w->pval + p * ps, ps);
     }
+    w->xrow = w->orow;
+    w->xcol = w->ocol;
+    w->xfrac = w->ofrac;
+    w->xval = w->oval;
     w->st.rows += m;
     w->st.pairs += at;
     w->nout = m;

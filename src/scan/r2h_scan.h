@@ -178,7 +178,8 @@ enum r2h_status r2h_scan_cells_run(const struct r2h_cells_options *o,
 
 /* The fraction of the area of each pixel (col, row) of columns [cx0, cx1) and rows [ry0, ry1)
  * that lies inside the polygon x[0..n), y[0..n) (pixel coordinates: pixel (c, r) is the unit
- * square at (c, r); edges straight; either orientation; simple polygons). Calls
+ * square at (c, r); edges straight; either orientation; simple polygons of at most 13
+ * vertices: NaN for more). Calls
  * emit(ctx, col, row, f) for each pixel with f > 1e-12, row by row; returns the polygon's area.
  * scratch: room for (width of the polygon's box + 3) doubles; *scratch_n is grown with
  * r2h_realloc when short (0 returned and *scratch left as it was when that fails). Pure. */

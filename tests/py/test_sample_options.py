@@ -190,7 +190,7 @@ def test_auto_method_and_point_warning(run_cli, src, tmp_path):
 
 
 @pytest.mark.parametrize("args,needle", [
-    (("--method", "nearest"), "--method must be point, sample or auto"),
+    (("--method", "nearest"), "--method must be point, sample, overlay or auto"),
     (("--resample", "bilinear"), "--resample needs --method sample"),
     (("--method", "sample", "--resample", "lanczos"), "--resample must be"),
     (("--method", "sample", "--aggregate"), "--aggregate"),
