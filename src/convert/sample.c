@@ -349,19 +349,23 @@ static enum r2h_status group_rows(struct gthread *gt, const uint64_t *cells,
     if (b->n == 1 && vsz == r2h_dtype_size(b->dt[0])) {
         data[0].values = vals;
     } else {
-        if (n * vsz > gt->splitcap) {
+        /* each column starts 8-byte aligned (the writer loads whole values) */
+        const size_t need = n * vsz + 8 * (size_t)b->n;
+        if (need > gt->splitcap) {
             r2h_free(gt->split);
-            gt->splitcap = n * vsz;
+            gt->splitcap = need;
             if (!(gt->split = r2h_malloc(gt->splitcap))) {
                 gt->splitcap = 0;
                 return R2H_ERR_NOMEM;
             }
         }
-        for (int i = 0, at = 0; i < b->n; at += (int)(n * r2h_dtype_size(b->dt[i])), i++) {
+        for (size_t i = 0, at = 0; i < (size_t)b->n; i++) {
             const size_t sz = r2h_dtype_size(b->dt[i]);
+            at = (at + 7) & ~(size_t)7;
             for (size_t j = 0; j < n; j++)
                 memcpy(gt->split + at + j * sz, vals + j * vsz + b->off[i], sz);
             data[i].values = gt->split + at;
+            at += n * sz;
         }
     }
     data[b->n].values = cells;
