@@ -59,6 +59,25 @@ def test_round_trip_keys_and_content(run_cli, s3, raster, tmp_path):
         assert remote.equals(mine), k
 
 
+@pytest.mark.parametrize("method", [["--method", "overlay", "--stat", "sum,mean,coverage"],
+                                    ["--method", "sample"]])
+def test_cell_methods_to_s3_equal_local(run_cli, s3, raster, tmp_path, method):
+    """--method overlay and sample write the same files to S3 as locally, and verify there."""
+    local = tmp_path / "local"
+    assert run_cli("convert", raster, local, "--resolution", "4", "--quiet",
+                   *method).returncode == 0
+    p = run_cli("convert", raster, "s3://bkt/cells/", "--resolution", "4", "--quiet", *method,
+                env=s3.env())
+    assert p.returncode == 0, p.stderr
+    parts = sorted(k for k in s3.keys("bkt") if k.endswith("data_0.parquet"))
+    assert parts and parts == sorted(
+        f"cells/{f.parent.name}/data_0.parquet" for f in local.rglob("*.parquet"))
+    for k in parts:
+        assert s3_rows(s3, "bkt", k).equals(local_rows(local / k.split("/", 1)[1])), k
+    p = run_cli("verify", "s3://bkt/cells/", "--input", raster, env=s3.env())
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
 def test_input_from_s3_and_resume(run_cli, s3, raster, tmp_path):
     s3.client.put_object(Bucket="bkt", Key="in/r.tif", Body=Path(raster).read_bytes())
     local = tmp_path / "local"
