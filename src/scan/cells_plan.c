@@ -213,7 +213,9 @@ enum r2h_status r2h_scan_cells_plan(struct r2h_raster *r, const struct r2h_cells
     /* Chunks of 7^K cells: 5 levels, fewer when a chunk's pixel window would be large (cells
      * much coarser than pixels), more when there would be very many chunks. */
     const double px_area = pixel_area_m2(r);
-    int K = res < 5 ? res : 5;
+    /* overlay: 4 levels, its per-cell buffers (polygons, pairs) are larger */
+    const int Kmax = o->kernel == R2H_KERNEL_OVERLAY ? 4 : 5;
+    int K = res < Kmax ? res : Kmax;
     while (K > 0 && r2h_index_hex_area_avg_m2(res - K) / px_area > (double)o->window_pixels / 4)
         K--;
     struct footprint fp;
