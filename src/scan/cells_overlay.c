@@ -273,7 +273,15 @@ static inline __attribute__((always_inline)) void emit_pair(void *ctx, int col, 
     w->prow[p] = row;
     w->pcol[p] = col;
     w->pfrac[p] = f;
-    memcpy(w->pval + p * ps, w->wvals + at * ps, ps);
+    unsigned char *d = w->pval + p * ps;
+    const unsigned char *s = w->wvals + at * ps;
+    switch (ps) { /* fixed sizes: no call */
+    case 1: *d = *s; break;
+    case 2: memcpy(d, s, 2); break;
+    case 4: memcpy(d, s, 4); break;
+    case 8: memcpy(d, s, 8); break;
+    default: memcpy(d, s, ps);
+    }
     k->valid += f;
 }
 
