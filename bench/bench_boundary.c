@@ -34,8 +34,8 @@ int main(int argc, char **argv)
     if (!cells || !u || !v || !la || !lo || !nv)
         return 1;
     const double step = 2 * r2h_index_edge_km(cres) / 111.2; /* degrees */
-    double t_ref = 0, t_fast = 0, t_enum = 0, sink = 0;
-    size_t cells_n = 0, fast_n = 0;
+    double t_ref = 0, t_fast = 0, t_exact = 0, t_enum = 0, sink = 0;
+    size_t cells_n = 0, fast_n = 0, exact_n = 0;
     for (int r = 0; r < rounds; r++) {
         for (int p = 0; p < 9; p++) {
             const uint64_t chunk =
@@ -48,9 +48,12 @@ int main(int argc, char **argv)
             for (size_t i = 0; i < n; i++)
                 sink += r2h_index_cell_vertices(cells[i], la + i * V, lo + i * V);
             double t3 = now();
+            exact_n += r2h_index_boundaries_exact(chunk, res, cells, u, v, n, la, lo, V, nv);
+            double t4 = now();
             t_enum += t1 - t0;
             t_fast += t2 - t1;
             t_ref += t3 - t2;
+            t_exact += t4 - t3;
             cells_n += n;
         }
     }
@@ -59,5 +62,6 @@ int main(int argc, char **argv)
     printf("cellToBoundary per cell       %7.1f ns\n", 1e9 * t_ref / (double)cells_n);
     printf("r2h_index_boundaries per cell %7.1f ns (enumeration with u, v: %.1f ns)\n",
            1e9 * t_fast / (double)cells_n, 1e9 * t_enum / (double)cells_n);
+    printf("r2h_index_boundaries_exact    %7.1f ns\n", 1e9 * t_exact / (double)cells_n);
     return sink < 0;
 }

@@ -325,6 +325,8 @@ static int cache_open(struct vcache *vc, const double *u, const double *v, size_
     return 1;
 }
 
+static size_t cache_slot(const struct vcache *vc, double pu, double pv, int type);
+
 /* The fast vertices of the cell at (u, v); 0 if one is not for the fast path. */
 static int fast_cell(const struct model *m, struct vcache *vc, double u, double v, double *lat,
                      double *lng)
@@ -350,24 +352,99 @@ static int fast_cell(const struct model *m, struct vcache *vc, double u, double 
     return 1;
 }
 
+static size_t cache_slot(const struct vcache *vc, double pu, double pv, int type)
+{
+    return 2 * ((size_t)((long)pv - vc->v0) * (size_t)vc->w + (size_t)((long)pu - vc->u0)) +
+           (size_t)type;
+}
+
 /* The boundaries of cells[0..n) by model m, each vertex computed once (cache permitting); cells
  * the model may not give by cellToBoundary. Returns how many came from the model. */
-static size_t model_boundaries(const struct model *m, const uint64_t *cells, const double *u,
-                               const double *v, size_t n, double *lat, double *lng, size_t stride,
-                               uint8_t *nv)
+static size_t model_boundaries(const struct model *m, const struct vcache *vc,
+                               const uint64_t *cells, const double *u, const double *v, size_t n,
+                               double *lat, double *lng, size_t stride, uint8_t *nv)
 {
-    struct vcache vc;
-    const int cached = cache_open(&vc, u, v, n);
     size_t done = 0;
     for (size_t i = 0; i < n; i++) {
         double *la = lat + i * stride, *lo = lng + i * stride;
-        if (fast_cell(m, cached ? &vc : NULL, u[i], v[i], la, lo)) {
+        if (fast_cell(m, (struct vcache *)vc, u[i], v[i], la, lo)) {
             nv[i] = 6;
             done++;
         } else {
             nv[i] = (uint8_t)r2h_index_cell_vertices(cells[i], la, lo);
         }
     }
+    return done;
+}
+
+/* Colour 0, 1 or 2 of the cell at (u, v): neighbours differ, so the three cells around a vertex
+ * have one of each. */
+static int colour(double u, double v)
+{
+    return (int)((((long)u + (long)v) % 3 + 3) % 3);
+}
+
+/* H3's own vertices (cellToBoundary's doubles): cellToBoundary of the cells of colour 0 only,
+ * whose vertices are every vertex of the others (on one face H3 computes a vertex from its
+ * normalised substrate coordinates, the same doubles from each of its three cells); a cell
+ * whose colour-0 neighbour is outside the chunk by cellToBoundary. Returns how many cells were
+ * assembled from their neighbours' vertices. */
+static size_t exact_boundaries(const struct model *m, struct vcache *vc, const uint64_t *cells,
+                               const double *u, const double *v, size_t n, double *lat, double *lng,
+                               size_t stride, uint8_t *nv)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (colour(u[i], v[i]))
+            continue;
+        double *la = lat + i * stride, *lo = lng + i * stride;
+        nv[i] = (uint8_t)r2h_index_cell_vertices(cells[i], la, lo);
+        for (int k = 0; k < 6 && nv[i] == 6; k++) {
+            const int *c = CAND[m->perm[k]];
+            const size_t at = cache_slot(vc, u[i] + c[0], v[i] + c[1], c[2]);
+            vc->ll[at][0] = la[k];
+            vc->ll[at][1] = lo[k];
+            vc->st[at] = 1;
+        }
+    }
+    size_t done = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!colour(u[i], v[i]))
+            continue;
+        double *la = lat + i * stride, *lo = lng + i * stride;
+        int k = 0;
+        for (; k < 6; k++) {
+            const int *c = CAND[m->perm[k]];
+            const size_t at = cache_slot(vc, u[i] + c[0], v[i] + c[1], c[2]);
+            if (vc->st[at] != 1)
+                break;
+            la[k] = vc->ll[at][0];
+            lo[k] = vc->ll[at][1];
+        }
+        if (k == 6) {
+            nv[i] = 6;
+            done++;
+        } else {
+            nv[i] = (uint8_t)r2h_index_cell_vertices(cells[i], la, lo);
+        }
+    }
+    return done;
+}
+
+/* The boundaries of a group of cells on one face by model m (exact: H3's own vertices). */
+static size_t group_boundaries(const struct model *m, int exact, const uint64_t *cells,
+                               const double *u, const double *v, size_t n, double *lat, double *lng,
+                               size_t stride, uint8_t *nv)
+{
+    struct vcache vc;
+    const int cached = cache_open(&vc, u, v, n);
+    size_t done = 0;
+    if (!exact)
+        done = model_boundaries(m, cached ? &vc : NULL, cells, u, v, n, lat, lng, stride, nv);
+    else if (cached)
+        done = exact_boundaries(m, &vc, cells, u, v, n, lat, lng, stride, nv);
+    else
+        for (size_t i = 0; i < n; i++)
+            nv[i] = (uint8_t)r2h_index_cell_vertices(cells[i], lat + i * stride, lng + i * stride);
     if (cached) {
         r2h_free(vc.ll);
         r2h_free(vc.st);
@@ -383,16 +460,16 @@ static size_t model_boundaries(const struct model *m, const uint64_t *cells, con
  * chunk lies on one face; else child by child (a chunk across a face edge has most children on
  * one face) while the groups stay large; else by cellToBoundary. Returns how many came from a
  * model. */
-static size_t chunk_boundaries(uint64_t chunk, int cres, const uint64_t *cells, const double *u,
-                               const double *v, size_t n, double *lat, double *lng, size_t stride,
-                               uint8_t *nv)
+static size_t chunk_boundaries(uint64_t chunk, int cres, int exact, const uint64_t *cells,
+                               const double *u, const double *v, size_t n, double *lat, double *lng,
+                               size_t stride, uint8_t *nv)
 {
     struct model m;
     if (n >= 7 && r2h_index_planar(chunk)) {
         const int f = single_face(chunk);
         m.fr = f >= 0 ? &frames[f] : NULL;
         if (m.fr && fit(&m, cells, u, v, n))
-            return model_boundaries(&m, cells, u, v, n, lat, lng, stride, nv);
+            return group_boundaries(&m, exact, cells, u, v, n, lat, lng, stride, nv);
     }
     if (n >= 7 * MIN_GROUP && cres < R2H_MAX_RES) {
         /* Descendants come in index order: each child's are a run with the same digits up to
@@ -402,12 +479,24 @@ static size_t chunk_boundaries(uint64_t chunk, int cres, const uint64_t *cells, 
         for (size_t i = 0, j; i < n; i = j) {
             for (j = i + 1; j < n && cells[j] >> shift == cells[i] >> shift; j++)
                 ;
-            done +=
-                chunk_boundaries(r2h_index_parent(cells[i], cres + 1), cres + 1, cells + i, u + i,
-                                 v + i, j - i, lat + i * stride, lng + i * stride, stride, nv + i);
+            done += chunk_boundaries(r2h_index_parent(cells[i], cres + 1), cres + 1, exact,
+                                     cells + i, u + i, v + i, j - i, lat + i * stride,
+                                     lng + i * stride, stride, nv + i);
         }
         return done;
     }
+    for (size_t i = 0; i < n; i++)
+        nv[i] = (uint8_t)r2h_index_cell_vertices(cells[i], lat + i * stride, lng + i * stride);
+    return 0;
+}
+
+static size_t boundaries(uint64_t chunk, int res, int exact, const uint64_t *cells, const double *u,
+                         const double *v, size_t n, double *lat, double *lng, size_t stride,
+                         uint8_t *nv)
+{
+    const int cres = r2h_index_resolution(chunk);
+    if (u && v && res > cres && pthread_once(&frames_once, init_frames) == 0 && frames_ok)
+        return chunk_boundaries(chunk, cres, exact, cells, u, v, n, lat, lng, stride, nv);
     for (size_t i = 0; i < n; i++)
         nv[i] = (uint8_t)r2h_index_cell_vertices(cells[i], lat + i * stride, lng + i * stride);
     return 0;
@@ -417,10 +506,12 @@ size_t r2h_index_boundaries(uint64_t chunk, int res, const uint64_t *cells, cons
                             const double *v, size_t n, double *lat, double *lng, size_t stride,
                             uint8_t *nv)
 {
-    const int cres = r2h_index_resolution(chunk);
-    if (u && v && res > cres && pthread_once(&frames_once, init_frames) == 0 && frames_ok)
-        return chunk_boundaries(chunk, cres, cells, u, v, n, lat, lng, stride, nv);
-    for (size_t i = 0; i < n; i++)
-        nv[i] = (uint8_t)r2h_index_cell_vertices(cells[i], lat + i * stride, lng + i * stride);
-    return 0;
+    return boundaries(chunk, res, 0, cells, u, v, n, lat, lng, stride, nv);
+}
+
+size_t r2h_index_boundaries_exact(uint64_t chunk, int res, const uint64_t *cells, const double *u,
+                                  const double *v, size_t n, double *lat, double *lng,
+                                  size_t stride, uint8_t *nv)
+{
+    return boundaries(chunk, res, 1, cells, u, v, n, lat, lng, stride, nv);
 }

@@ -103,5 +103,11 @@ enum r2h_status r2h_index_region_box(uint64_t cell, struct r2h_box *out);
 size_t r2h_index_boundaries(uint64_t chunk, int res, const uint64_t *cells, const double *u,
                             const double *v, size_t n, double *lat, double *lng, size_t stride,
                             uint8_t *nv);
+/* The same, the doubles of cellToBoundary themselves: on a chunk on one face, cellToBoundary
+ * of one cell in three (each vertex is H3's, shared by three cells), the others assembled from
+ * their vertices; returns how many cells were assembled. Slower, no difference at all. */
+size_t r2h_index_boundaries_exact(uint64_t chunk, int res, const uint64_t *cells, const double *u,
+                                  const double *v, size_t n, double *lat, double *lng,
+                                  size_t stride, uint8_t *nv);
 
 #endif

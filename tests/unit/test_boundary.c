@@ -19,6 +19,8 @@ enum { V = 10 };
  * the cosine of the latitude), cells compared, cells on the fast path. */
 static double max_diff, max_arc;
 static size_t n_cells, n_fast, n_bad;
+/* The same for r2h_index_boundaries_exact: cells assembled, cells not bit-identical. */
+static size_t n_exact, n_bad_exact;
 
 static void vec_of(double lat, double lng, double p[3])
 {
@@ -71,6 +73,19 @@ static void check_chunk(uint64_t chunk, int res)
             fprintf(stderr, "    cell %llx (chunk %llx res %d): boundary differs\n",
                     (unsigned long long)cells[i], (unsigned long long)chunk, res);
     }
+    /* The exact variant: the very doubles of cellToBoundary. */
+    n_exact += r2h_index_boundaries_exact(chunk, res, cells, u, v, n, lat, lng, V, nv);
+    for (size_t i = 0; i < n; i++) {
+        CellBoundary b;
+        const int ok = cellToBoundary(cells[i], &b) == E_SUCCESS;
+        int bad = !ok || nv[i] != b.numVerts;
+        for (int j = 0; !bad && j < b.numVerts; j++)
+            bad = lat[i * V + j] != radsToDegs(b.verts[j].lat) ||
+                  lng[i * V + j] != radsToDegs(b.verts[j].lng);
+        if (bad && n_bad_exact++ < 5)
+            fprintf(stderr, "    cell %llx (chunk %llx res %d): exact boundary differs\n",
+                    (unsigned long long)cells[i], (unsigned long long)chunk, res);
+    }
 out:
     free(cells);
     free(u);
@@ -120,7 +135,10 @@ static void report(const char *what)
     fprintf(stderr,
             "    %s: %zu cells, %zu fast, max vertex difference %.3g degrees (%.3g of arc)\n", what,
             n_cells, n_fast, max_diff, max_arc);
+    fprintf(stderr, "    exact: %zu cells assembled from shared vertices, %zu differ\n", n_exact,
+            n_bad_exact);
     t_assert(n_bad == 0, "every vertex within 1e-11 degrees of cellToBoundary");
+    t_assert(n_bad_exact == 0, "every exact vertex equal to cellToBoundary's");
 }
 
 TEST(random_places)
@@ -132,6 +150,7 @@ TEST(random_places)
     }
     report("random places");
     t_assert(n_fast > n_cells / 2, "most cells on the fast path");
+    t_assert(n_exact > n_cells / 2, "most cells assembled");
 }
 
 /* The pentagons' centres: the icosahedron's vertices. */
