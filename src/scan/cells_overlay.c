@@ -120,16 +120,18 @@ double r2h_scan_cover(const double *x, const double *y, int n, int cx0, int cx1,
  * w->nv (0: the cell is left out, a vertex does not transform). Geographic rasters: longitudes
  * unwrapped along the boundary and placed so that their mean is within 360 degrees east of the
  * raster's west edge; the cell around a pole is closed along the pole's latitude. */
-static enum r2h_status polygons(struct cworker *w, size_t n)
+static enum r2h_status polygons(struct cworker *w, uint64_t chunk, size_t n)
 {
     struct cscan *s = w->scan;
     const struct r2h_raster_info *in = s->in;
     const double *gt = in->gt;
     enum { V = R2H_CELLS_MAX_VERTS };
+    r2h_index_boundaries_exact(chunk, s->o->resolution, w->cells, w->u, w->v, n, w->vlat,
+                               w->vlng, V, w->nv);
     size_t m = 0; /* vertices to transform (projected rasters) */
     for (size_t i = 0; i < n; i++) {
         double *la = w->vlat + i * V, *lo = w->vlng + i * V;
-        int nv = r2h_index_cell_vertices(w->cells[i], la, lo);
+        int nv = w->nv[i];
         if (in->geographic) {
             double d, mean = lo[0];
             for (int k = 1; k < nv; k++) {
@@ -314,9 +316,9 @@ enum r2h_status r2h_cells_overlay_chunk(struct cworker *w, uint64_t chunk, char 
     const struct r2h_raster_info *in = s->in;
     const int res = s->o->resolution;
     double t0 = r2h_now();
-    const size_t n = r2h_index_descendants(chunk, res, w->cells, NULL, NULL);
+    const size_t n = r2h_index_descendants(chunk, res, w->cells, w->u, w->v);
     w->st.cells += n;
-    enum r2h_status st = polygons(w, n);
+    enum r2h_status st = polygons(w, chunk, n);
     if (st != R2H_OK) {
         r2h_fmt(msg, msglen, "cannot transform cell boundaries to the raster's CRS");
         return st;
