@@ -126,8 +126,8 @@ static enum r2h_status polygons(struct cworker *w, uint64_t chunk, size_t n)
     const struct r2h_raster_info *in = s->in;
     const double *gt = in->gt;
     enum { V = R2H_CELLS_MAX_VERTS };
-    r2h_index_boundaries_exact(chunk, s->o->resolution, w->cells, w->u, w->v, n, w->vlat,
-                               w->vlng, V, w->nv);
+    r2h_index_boundaries_exact(chunk, s->o->resolution, w->cells, w->u, w->v, n, w->vlat, w->vlng,
+                               V, w->nv);
     size_t m = 0; /* vertices to transform (projected rasters) */
     for (size_t i = 0; i < n; i++) {
         double *la = w->vlat + i * V, *lo = w->vlng + i * V;
