@@ -163,8 +163,8 @@ struct model {
     int perm[6];
 };
 
-/* Largest error (plane units, about radians) allowed between the model and H3: H3's own
- * rounding is a few 1e-15; the bar is 1e-11 degrees (1.7e-13 radians). */
+/* Largest error (plane units, about radians) allowed between the model and H3, whose own
+ * rounding is a few 1e-16 (seen: under 1e-15). */
 #define FIT_TOL 2e-14
 
 static void model_at(const struct model *m, double u, double v, double x[3])
@@ -179,8 +179,8 @@ static double dist3(const double a[3], const double b[3])
     return sqrt(dot3(d, d));
 }
 
-/* Vertex k of H3's boundary of cells[i] against the model: 1 if it is lattice vertex
- * CAND[perm[k]], with perm[k] found when it is -1. */
+/* H3's boundary of the cell at (u, v) against the model: 1 if it is a hexagon whose vertex k
+ * is lattice vertex CAND[perm[k]] for every k, perm[k] found where it is -1. */
 static int check_vertices(struct model *m, H3Index cell, double u, double v)
 {
     CellBoundary b;
@@ -216,7 +216,7 @@ static int check_vertices(struct model *m, H3Index cell, double u, double v)
 }
 
 /* Fits the model to the centres of three well-spread descendants and checks it against the
- * centres of a dozen more and the boundaries of three; 0 when any check fails. */
+ * centres of a dozen more and the boundaries of four (which give perm); 0 when a check fails. */
 static int fit(struct model *m, const uint64_t *cells, const double *u, const double *v, size_t n)
 {
     size_t i1 = 0, i2 = 0;
@@ -295,11 +295,11 @@ static int vertex(const struct model *m, double pu, double pv, int type, double 
 
 /* Vertices computed once for the three cells that share each: lattice vertices of the grid
  * points (u0.., v0..) over a box of w columns, two per point, with a state each (0 not yet, 1
- * computed, 2 not for the fast path). */
+ * computed, 2 not for the fast path). A box much larger than the cells is not made. */
 struct vcache {
     double (*ll)[2];
     uint8_t *st;
-    long u0, v0, w, h;
+    long u0, v0, w;
 };
 
 static int cache_open(struct vcache *vc, const double *u, const double *v, size_t n)
@@ -314,8 +314,7 @@ static int cache_open(struct vcache *vc, const double *u, const double *v, size_
     vc->u0 = (long)umin - 1;
     vc->v0 = (long)vmin - 1;
     vc->w = (long)umax - vc->u0 + 1;
-    vc->h = (long)vmax - vc->v0 + 1;
-    const size_t cnt = 2 * (size_t)vc->w * (size_t)vc->h;
+    const size_t cnt = 2 * (size_t)vc->w * (size_t)((long)vmax - vc->v0 + 1);
     if (cnt > 16 * n + 4096)
         return 0;
     vc->ll = r2h_malloc(cnt * sizeof *vc->ll);
@@ -328,7 +327,12 @@ static int cache_open(struct vcache *vc, const double *u, const double *v, size_
     return 1;
 }
 
-static size_t cache_slot(const struct vcache *vc, double pu, double pv, int type);
+/* Where lattice vertex (pu, pv, type) is in the cache. */
+static size_t cache_slot(const struct vcache *vc, double pu, double pv, int type)
+{
+    return 2 * ((size_t)((long)pv - vc->v0) * (size_t)vc->w + (size_t)((long)pu - vc->u0)) +
+           (size_t)type;
+}
 
 /* The fast vertices of the cell at (u, v); 0 if one is not for the fast path. */
 static int fast_cell(const struct model *m, struct vcache *vc, double u, double v, double *lat,
@@ -342,9 +346,7 @@ static int fast_cell(const struct model *m, struct vcache *vc, double u, double 
                 return 0;
             continue;
         }
-        const size_t at =
-            2 * ((size_t)((long)pv - vc->v0) * (size_t)vc->w + (size_t)((long)pu - vc->u0)) +
-            (size_t)c[2];
+        const size_t at = cache_slot(vc, pu, pv, c[2]);
         if (!vc->st[at])
             vc->st[at] = vertex(m, pu, pv, c[2], &vc->ll[at][0], &vc->ll[at][1]) ? 1 : 2;
         if (vc->st[at] != 1)
@@ -355,22 +357,16 @@ static int fast_cell(const struct model *m, struct vcache *vc, double u, double 
     return 1;
 }
 
-static size_t cache_slot(const struct vcache *vc, double pu, double pv, int type)
-{
-    return 2 * ((size_t)((long)pv - vc->v0) * (size_t)vc->w + (size_t)((long)pu - vc->u0)) +
-           (size_t)type;
-}
-
 /* The boundaries of cells[0..n) by model m, each vertex computed once (cache permitting); cells
  * the model may not give by cellToBoundary. Returns how many came from the model. */
-static size_t model_boundaries(const struct model *m, const struct vcache *vc,
-                               const uint64_t *cells, const double *u, const double *v, size_t n,
-                               double *lat, double *lng, size_t stride, uint8_t *nv)
+static size_t model_boundaries(const struct model *m, struct vcache *vc, const uint64_t *cells,
+                               const double *u, const double *v, size_t n, double *lat, double *lng,
+                               size_t stride, uint8_t *nv)
 {
     size_t done = 0;
     for (size_t i = 0; i < n; i++) {
         double *la = lat + i * stride, *lo = lng + i * stride;
-        if (fast_cell(m, (struct vcache *)vc, u[i], v[i], la, lo)) {
+        if (fast_cell(m, vc, u[i], v[i], la, lo)) {
             nv[i] = 6;
             done++;
         } else {
