@@ -91,4 +91,23 @@ uint64_t r2h_index_cell_at(double lat, double lng, int res);
  * possibly past ±180; -180..180 when it reaches a pole. Cheap (8 samples per edge). */
 enum r2h_status r2h_index_region_box(uint64_t cell, struct r2h_box *out);
 
+/* ---- boundaries of a chunk's descendants (boundary.c; --method overlay) ---- */
+
+/* Boundaries (degrees, counter-clockwise as cellToBoundary, up to 10 vertices at lat/lng +
+ * i * stride) of the descendants cells[0..n) of chunk at resolution res, as listed by
+ * r2h_index_descendants(chunk, res, cells, u, v) with its u, v; nv[i] = vertex count (0: an
+ * invalid cell). Equal to cellToBoundary to ~1e-12 degrees: when chunk lies on one icosahedron
+ * face, from a model of H3's face plane checked against H3, each vertex computed once for the
+ * three cells that share it; otherwise (and for cells near a pole, the antimeridian or a face
+ * edge) by cellToBoundary. Returns how many cells went through the fast path. Thread-safe. */
+size_t r2h_index_boundaries(uint64_t chunk, int res, const uint64_t *cells, const double *u,
+                            const double *v, size_t n, double *lat, double *lng, size_t stride,
+                            uint8_t *nv);
+/* The same, the doubles of cellToBoundary themselves: on a chunk on one face, cellToBoundary
+ * of one cell in three (each vertex is H3's, shared by three cells), the others assembled from
+ * their vertices; returns how many cells were assembled. Slower, no difference at all. */
+size_t r2h_index_boundaries_exact(uint64_t chunk, int res, const uint64_t *cells, const double *u,
+                                  const double *v, size_t n, double *lat, double *lng,
+                                  size_t stride, uint8_t *nv);
+
 #endif

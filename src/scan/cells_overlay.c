@@ -137,20 +137,24 @@ double r2h_scan_cover(const double *x, const double *y, int n, int cx0, int cx1,
 
 /* ---- polygons of a chunk's cells --------------------------------------------------------- */
 
-/* Pixel coordinates of the polygons of cells [lo_i, hi_i) into w->vx, vy (R2H_CELLS_MAX_VERTS
+/* Pixel coordinates of the polygons of cells [lo_i, hi_i) (the descendants of up, whose
+ * boundaries come in one r2h_index_boundaries_exact call) into w->vx, vy (R2H_CELLS_MAX_VERTS
  * per cell) and w->nv (0: the cell is left out, a vertex does not transform). Geographic rasters:
  * longitudes unwrapped along the boundary and placed so that their mean is within 360 degrees east
  * of the raster's west edge; the cell around a pole is closed along the pole's latitude. */
-static enum r2h_status polygons(struct cworker *w, size_t lo_i, size_t hi_i)
+static enum r2h_status polygons(struct cworker *w, uint64_t up, size_t lo_i, size_t hi_i)
 {
     struct cscan *s = w->scan;
     const struct r2h_raster_info *in = s->in;
     const double *gt = in->gt;
     enum { V = R2H_CELLS_MAX_VERTS };
+    r2h_index_boundaries_exact(up, s->o->resolution, w->cells + lo_i, w->u + lo_i, w->v + lo_i,
+                               hi_i - lo_i, w->vlat + lo_i * V, w->vlng + lo_i * V, V,
+                               w->nv + lo_i);
     size_t m = lo_i * V; /* vertices to transform (projected rasters), packed from lo_i's slot */
     for (size_t i = lo_i; i < hi_i; i++) {
         double *la = w->vlat + i * V, *lo = w->vlng + i * V;
-        int nv = r2h_index_cell_vertices(w->cells[i], la, lo);
+        int nv = w->nv[i];
         if (in->geographic) {
             double d, mean = lo[0];
             for (int k = 1; k < nv; k++) {
@@ -376,12 +380,14 @@ enum r2h_status r2h_cells_overlay_chunk(struct cworker *w, uint64_t chunk, char 
     const struct r2h_raster_info *in = s->in;
     const int res = s->o->resolution;
     double t0 = r2h_now();
-    const size_t n = r2h_index_descendants(chunk, res, w->cells, NULL, NULL);
+    const size_t n = r2h_index_descendants(chunk, res, w->cells, w->u, w->v);
     w->st.cells += n;
     /* Polygons of the blocks of 7^L cells (descendants of one cell L levels up: consecutive)
-     * that may have valid pixels under them; the others (sea, say) are left out. */
+     * that may have valid pixels under them; the others (sea, say) are left out. When none is
+     * left out, the chunk's boundaries in one call (vertices shared across the blocks). */
     const int K = res - s->plan->chunk_res, L = K < 3 ? K : 3;
     enum r2h_status st = R2H_OK;
+    size_t nvoid = 0;
     for (size_t lo = 0; lo < n;) {
         const uint64_t up = r2h_index_parent(w->cells[lo], res - L);
         size_t hi = lo + 1;
@@ -390,10 +396,24 @@ enum r2h_status r2h_cells_overlay_chunk(struct cworker *w, uint64_t chunk, char 
         const int nothing = L > 0 ? region_void(w, up, msg, msglen, &st) : 0;
         if (nothing < 0)
             return st;
-        if (nothing) {
-            w->st.void_chunks++;
+        memset(w->has + lo, nothing, hi - lo); /* has: scratch, the block is void */
+        nvoid += nothing;
+        lo = hi;
+    }
+    w->st.void_chunks += nvoid;
+    for (size_t lo = 0; lo < n;) {
+        size_t hi = lo + 1;
+        uint64_t up = chunk;
+        if (nvoid) {
+            up = r2h_index_parent(w->cells[lo], res - L);
+            while (hi < n && r2h_index_parent(w->cells[hi], res - L) == up)
+                hi++;
+        } else {
+            hi = n;
+        }
+        if (w->has[lo]) {
             memset(w->nv + lo, 0, hi - lo);
-        } else if ((st = polygons(w, lo, hi)) != R2H_OK) {
+        } else if ((st = polygons(w, up, lo, hi)) != R2H_OK) {
             r2h_fmt(msg, msglen, "cannot transform cell boundaries to the raster's CRS");
             return st;
         }
