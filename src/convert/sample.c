@@ -1,4 +1,4 @@
-/* sample.c - --method sample in a convert run (docs/design/0009-cell-sampling.md): the scan per
+/* sample.c - --method sample and overlay in a convert run (docs/design/0009, 0010): the scan per
  * cell (src/scan/cells.c) hands each chunk's rows, already in index order, to a ring of slots;
  * writer threads take them in the plan's order as row groups (collected in turn, encoded in
  * parallel, appended in order to their partition's file), or, with parents or string cells,

@@ -287,3 +287,16 @@ def test_threads_and_memory_do_not_change_the_bytes(run_cli, rasters, tmp_path):
         convert(run_cli, rasters["utm"], out, 9, "--stat", STATS, *args)
         outs.append(sorted((p.relative_to(out), p.read_bytes()) for p in out.glob("h0=*/*.parquet")))
     assert outs[0] == outs[1] == outs[2]
+
+
+@pytest.mark.parametrize("key,res", [("elev.tif", 7), ("elev.tif", 8), ("L7_ETMs.tif", 9),
+                                     ("egm96_15.gtx", 2)])
+def test_real_rasters_equal_geos_reference(run_cli, testdata, tmp_path, key, res):
+    """Rasters nobody here wrote: terra's elev.tif (geographic), stars' L7_ETMs.tif (UTM) and
+    proj-data's egm96_15.gtx (global, its rows reaching past the poles)."""
+    src = testdata[key]
+    cells, h0, cols = convert(run_cli, src, tmp_path / "o", res, "--stat", STATS)
+    ref, _ = overlay_reference(src, res)
+    assert ref
+    vn = next(k[:-4] for k in cols if k.endswith("_sum"))
+    check_against(cells, h0, cols, ref, vn=vn)
