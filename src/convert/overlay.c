@@ -80,9 +80,9 @@ enum r2h_status r2h_overlay_create(struct run *run, struct r2h_overlay **out)
         r2h_fmt(run->err, run->errlen, "--method overlay takes one band (--bands gives %d)", b->n);
         return R2H_ERR_INVALID;
     }
-    if (o->parents || o->cell_string) {
-        r2h_fmt(run->err, run->errlen,
-                "--method overlay does not take --parents or --cell-format string yet");
+    if (o->parents >> o->resolution) {
+        r2h_fmt(run->err, run->errlen, "--parents must be resolutions below --resolution %d",
+                o->resolution);
         return R2H_ERR_INVALID;
     }
     if (!(o->min_coverage >= 0 && o->min_coverage <= 1)) {
@@ -186,9 +186,10 @@ enum r2h_status r2h_overlay_create(struct run *run, struct r2h_overlay **out)
     }
     /* The canonical text (fingerprint, footer). */
     static const char *const units[] = {"none", "per-m2", "per-ha", "per-km2"};
-    size_t n = (size_t)snprintf(ov->spec, sizeof ov->spec,
-                                "overlay;min_coverage=%.17g;density=%s;columns=", o->min_coverage,
-                                units[o->density_unit]);
+    size_t n = (size_t)snprintf(
+        ov->spec, sizeof ov->spec,
+        "overlay;min_coverage=%.17g;density=%s;cells=%s;parents=%u;columns=", o->min_coverage,
+        units[o->density_unit], o->cell_string ? "string" : "uint64", o->parents);
     for (int i = 0; i < ov->out.n && n < sizeof ov->spec; i++)
         n += (size_t)snprintf(ov->spec + n, sizeof ov->spec - n, "%s%s", i ? "," : "",
                               ov->out.name[i]);

@@ -54,8 +54,12 @@ struct r2h_sampler {
     struct sworker *workers;
     /* The group pipeline (pixel rows without extra columns): row groups are collected from the
      * slots in turn, encoded in parallel, appended to their partition's file in order. */
-    struct r2h_pq_column_spec cols[R2H_RASTER_MAX_BANDS + 1];
+    struct r2h_pq_column_spec cols[R2H_RASTER_MAX_BANDS + 1 + R2H_MAX_RES];
     char cellname[8];
+    /* overlay's extra columns in the group pipeline: string cells, parents (after the cell) */
+    int cell_string;
+    int nparents, pres[R2H_MAX_RES];
+    char pname[R2H_MAX_RES][16];
     size_t ncols;
     size_t rg_rows;                        /* rows per row group */
     pthread_cond_t turn;                   /* the collector's turn and the commit order */
@@ -296,6 +300,10 @@ struct gthread {
     struct r2h_pq_group *g;
     unsigned char *split;
     size_t splitcap;
+    uint64_t *ext;     /* parents' columns */
+    char *text;        /* hex of cells and parents, 16 bytes each */
+    const char **txtp; /* pointers to them, by column */
+    size_t extcap;     /* rows the three have room for */
     pthread_t tid;
     double phase[NPHASES];
 };
@@ -345,7 +353,7 @@ static enum r2h_status group_rows(struct gthread *gt, const uint64_t *cells,
     struct r2h_sampler *sm = gt->sm;
     const struct r2h_bands *b = sm->layout;
     const size_t vsz = sm->vsz;
-    struct r2h_pq_column_data data[R2H_RASTER_MAX_BANDS + 1] = {{0}};
+    struct r2h_pq_column_data data[R2H_RASTER_MAX_BANDS + 1 + R2H_MAX_RES] = {{0}};
     if (b->n == 1 && vsz == r2h_dtype_size(b->dt[0])) {
         data[0].values = vals;
     } else {
@@ -369,6 +377,36 @@ static enum r2h_status group_rows(struct gthread *gt, const uint64_t *cells,
         }
     }
     data[b->n].values = cells;
+    if (sm->nparents || sm->cell_string) {
+        const size_t ncell = 1 + (size_t)sm->nparents;
+        if (n > gt->extcap) {
+            r2h_free(gt->ext);
+            r2h_free(gt->text);
+            r2h_free(gt->txtp);
+            gt->ext = r2h_malloc(n * ncell * sizeof *gt->ext);
+            gt->text = r2h_malloc(n * ncell * 16);
+            gt->txtp = r2h_malloc(n * ncell * sizeof *gt->txtp);
+            gt->extcap = gt->ext && gt->text && gt->txtp ? n : 0;
+            if (!gt->extcap)
+                return R2H_ERR_NOMEM;
+        }
+        for (size_t c = 0; c < ncell; c++) {
+            uint64_t *col = gt->ext + c * n;
+            for (size_t j = 0; j < n; j++)
+                col[j] = c ? r2h_index_parent(cells[j], sm->pres[c - 1]) : cells[j];
+            if (sm->cell_string) {
+                const char **p = gt->txtp + c * n;
+                for (size_t j = 0; j < n; j++) {
+                    char *t = gt->text + (c * n + j) * 16;
+                    r2h_fmt(t, 16, "%015llx", (unsigned long long)col[j]);
+                    p[j] = t;
+                }
+                data[(size_t)b->n + c].values = p;
+            } else if (c) {
+                data[(size_t)b->n + c].values = col;
+            }
+        }
+    }
     return r2h_pq_group_write(gt->g, data, n);
 }
 
@@ -698,6 +736,23 @@ enum r2h_status r2h_conv_sample(struct run *run, int nthreads)
     if (!run->agg) {
         sm->ncols = (size_t)r2h_conv_sample_columns(run, sm->layout, sm->cols, sm->cellname,
                                                     sizeof sm->cellname);
+        if (run->overlay) { /* string cells and parents (the sample method's go as rows) */
+            sm->cell_string = opt->cell_string;
+            const enum r2h_pq_type ct = opt->cell_string ? R2H_PQ_STRING : R2H_PQ_UINT64;
+            if (opt->cell_string)
+                sm->cols[sm->ncols - 1] =
+                    (struct r2h_pq_column_spec){.name = sm->cellname, .type = ct};
+            for (int r = 0; r < opt->resolution; r++) {
+                if (!(opt->parents & (1u << r)))
+                    continue;
+                const int k = sm->nparents++;
+                sm->pres[k] = r;
+                /* h0 would clash with the Hive partition column h0 */
+                r2h_fmt(sm->pname[k], sizeof sm->pname[k], r == 0 ? "parent_h%d" : "h%d", r);
+                sm->cols[sm->ncols++] =
+                    (struct r2h_pq_column_spec){.name = sm->pname[k], .type = ct};
+            }
+        }
         sm->rg_rows = run->row_group_rows;
         struct r2h_pq_options po;
         r2h_pq_options_init(&po);
@@ -750,6 +805,9 @@ out_threads:
     for (int i = 0; gts && i < nwriters; i++) {
         r2h_pq_group_free(gts[i].g);
         r2h_free(gts[i].split);
+        r2h_free(gts[i].ext);
+        r2h_free(gts[i].text);
+        r2h_free(gts[i].txtp);
     }
     r2h_free(gts);
 out:

@@ -259,7 +259,7 @@ def test_verify_checks_overlay_datasets(run_cli, rasters, tmp_path):
     (["--aggregate"], "--aggregate"),
     (["--resample", "bilinear"], "--resample"),
     (["--bands", "1,1"], None),
-    (["--parents", "3"], "--parents"),
+    (["--parents", "9"], "--parents"),
     (["--stat", "total"], "--density-unit"),
     (["--stat", "fractions"], "--classes"),
 ])
@@ -322,3 +322,22 @@ def test_exactextract_fractions_are_float32(rasters):
             exact32 += np.float32(exact) == np.float32(fe) and float(np.float32(fe)) == fe
     assert n > 100
     assert exact32 >= 0.99 * n, (exact32, n)
+
+
+def test_parents_and_string_cells(run_cli, rasters, tmp_path):
+    """--parents and --cell-format string add columns (h3-py's parents, its hex strings) and
+    change nothing else."""
+    cells, _, cols = convert(run_cli, rasters["utm"], tmp_path / "a", 9, "--stat", STATS)
+    out = tmp_path / "b"
+    p = run_cli("convert", rasters["utm"], out, "--resolution", "9", "--method", "overlay",
+                "--stat", STATS, "--parents", "0,4,8", "--cell-format", "string", "--quiet")
+    assert p.returncode == 0, p.stderr
+    t = pads.dataset(str(out), format="parquet", partitioning="hive").to_table().to_pydict()
+    assert [h3.str_to_int(c) for c in t["h9"]] == cells
+    for i, c in enumerate(t["h9"]):
+        assert t["h8"][i] == h3.cell_to_parent(c, 8) and t["h4"][i] == h3.cell_to_parent(c, 4)
+        assert t["parent_h0"][i] == h3.cell_to_parent(c, 0)
+    for k in cols:
+        assert t[k] == cols[k], k
+    p = run_cli("verify", out, "--input", rasters["utm"])
+    assert p.returncode == 0, p.stdout + p.stderr
