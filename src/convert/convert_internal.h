@@ -167,9 +167,11 @@ void r2h_overlay_destroy(struct r2h_overlay *ov);
 const struct r2h_bands *r2h_overlay_layout(const struct r2h_overlay *ov);
 /* "overlay;min_coverage=..;density=..;columns=.." (fingerprint, footer raster2h3:method). */
 const char *r2h_overlay_spec(const struct r2h_overlay *ov);
+struct r2h_overlay_areas; /* pixel areas already computed (projected rasters), per thread */
 enum r2h_status r2h_overlay_fold(const struct r2h_overlay *ov, struct r2h_raster *raster,
                                  const struct r2h_cells_batch *b, unsigned char *out,
-                                 void **scratch, size_t *scratch_n);
+                                 void **scratch, size_t *scratch_n,
+                                 struct r2h_overlay_areas **memo);
 
 /* resume.c */
 /* Mark partitions complete (skip) or stale, removing leftover temporary files and strays;

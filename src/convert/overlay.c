@@ -205,15 +205,32 @@ void r2h_overlay_destroy(struct r2h_overlay *ov)
     r2h_free(ov);
 }
 
+/* Areas of pixels already computed (projected rasters: four corners through PROJ each): a
+ * direct-mapped table by pixel; a cell's pixels are mostly its neighbours' too. */
+enum { AREA_SLOTS = 1 << 16 };
+struct r2h_overlay_areas {
+    uint64_t key[AREA_SLOTS]; /* pixel index + 1; 0: empty */
+    double m2[AREA_SLOTS];
+};
+
 /* The ellipsoidal area in m2 of pixel (row, col). */
-static double pixel_m2(const struct r2h_overlay *ov, struct r2h_raster *raster, int row, int col)
+static double pixel_m2(const struct r2h_overlay *ov, struct r2h_raster *raster,
+                       struct r2h_overlay_areas *memo, int row, int col)
 {
     if (ov->row_area)
         return row >= 0 && row < ov->height ? ov->row_area[row] : 0;
-    double lat[4], lng[4];
-    if (r2h_raster_pixel_corners(raster, row, col, lat, lng) != R2H_OK)
-        return 0;
-    return r2h_quad_area_m2(lat, lng);
+    const uint64_t key = (uint64_t)row * (uint64_t)ov->run->info->width + (uint64_t)col + 1;
+    const size_t slot = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 48);
+    if (memo && memo->key[slot] == key)
+        return memo->m2[slot];
+    double lat[4], lng[4], m2 = 0;
+    if (r2h_raster_pixel_corners(raster, row, col, lat, lng) == R2H_OK)
+        m2 = r2h_quad_area_m2(lat, lng);
+    if (memo) {
+        memo->key[slot] = key;
+        memo->m2[slot] = m2;
+    }
+    return m2;
 }
 
 struct vw {
@@ -283,8 +300,10 @@ static double mode_of(struct vw *t, size_t m)
 
 enum r2h_status r2h_overlay_fold(const struct r2h_overlay *ov, struct r2h_raster *raster,
                                  const struct r2h_cells_batch *b, unsigned char *out,
-                                 void **scratch, size_t *scratch_n)
+                                 void **scratch, size_t *scratch_n, struct r2h_overlay_areas **memo)
 {
+    if (ov->need_area && !ov->row_area && !*memo && !(*memo = r2h_calloc(1, sizeof **memo)))
+        return R2H_ERR_NOMEM;
     const struct r2h_bands *o = &ov->out;
     const size_t ps = b->pixel_size, vsz = r2h_dtype_size(ov->dt), rs = o->pixel_size;
     const size_t npairs = b->n ? b->pstart[b->n] : 0;
@@ -311,7 +330,7 @@ enum r2h_status r2h_overlay_fold(const struct r2h_overlay *ov, struct r2h_raster
         }
         if (ov->need_area)
             for (uint32_t k = k0; k < k1; k++) {
-                const double a = b->pfrac[k] * pixel_m2(ov, raster, b->prow[k], b->pcol[k]);
+                const double a = b->pfrac[k] * pixel_m2(ov, raster, *memo, b->prow[k], b->pcol[k]);
                 area += a;
                 tot += val[k] * a;
             }

@@ -86,6 +86,7 @@ struct sworker {
     int index;
     void *scratch; /* overlay's mode */
     size_t scratch_n;
+    struct r2h_overlay_areas *memo; /* overlay's pixel areas (projected rasters) */
 };
 
 /* ---- the consumer (scan worker threads) ---------------------------------------------------- */
@@ -142,7 +143,7 @@ static enum r2h_status consume(void *state, const struct r2h_cells_batch *b, cha
     memcpy(s->cells, b->cells, b->n * sizeof *s->cells);
     if (sm->ov) {
         if (r2h_overlay_fold(sm->ov, sm->run->workers[w->index].raster, b, s->vals, &w->scratch,
-                             &w->scratch_n) != R2H_OK) {
+                             &w->scratch_n, &w->memo) != R2H_OK) {
             r2h_fmt(msg, msglen, "out of memory folding cells");
             return R2H_ERR_NOMEM;
         }
@@ -585,8 +586,10 @@ static void free_sampler(struct r2h_sampler *sm)
         r2h_free(sm->slots[i].vals);
     }
     r2h_free(sm->slots);
-    for (int i = 0; sm->workers && i < sm->run->nworkers; i++)
+    for (int i = 0; sm->workers && i < sm->run->nworkers; i++) {
         r2h_free(sm->workers[i].scratch);
+        r2h_free(sm->workers[i].memo);
+    }
     r2h_free(sm->workers);
     r2h_free(sm->keys);
     r2h_scan_cells_plan_free(&sm->plan);
