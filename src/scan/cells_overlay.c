@@ -386,12 +386,15 @@ enum r2h_status r2h_cells_overlay_chunk(struct cworker *w, uint64_t chunk, char 
      * that may have valid pixels under them; the others (sea, say) are left out. When none is
      * left out, the chunk's boundaries in one call (vertices shared across the blocks). */
     const int K = res - s->plan->chunk_res, L = K < 3 ? K : 3;
+    /* cells with the same bits above their last L digits share the parent L levels up (the
+     * descendants of a chunk have one resolution) */
+    const int dshift = 3 * (15 - (res - L));
     enum r2h_status st = R2H_OK;
     size_t nvoid = 0;
     for (size_t lo = 0; lo < n;) {
         const uint64_t up = r2h_index_parent(w->cells[lo], res - L);
         size_t hi = lo + 1;
-        while (hi < n && r2h_index_parent(w->cells[hi], res - L) == up)
+        while (hi < n && w->cells[hi] >> dshift == w->cells[lo] >> dshift)
             hi++;
         const int nothing = L > 0 ? region_void(w, up, msg, msglen, &st) : 0;
         if (nothing < 0)
@@ -406,7 +409,7 @@ enum r2h_status r2h_cells_overlay_chunk(struct cworker *w, uint64_t chunk, char 
         uint64_t up = chunk;
         if (nvoid) {
             up = r2h_index_parent(w->cells[lo], res - L);
-            while (hi < n && r2h_index_parent(w->cells[hi], res - L) == up)
+            while (hi < n && w->cells[hi] >> dshift == w->cells[lo] >> dshift)
                 hi++;
         } else {
             hi = n;
