@@ -63,6 +63,12 @@ static enum r2h_status append_strings(struct r2h_pq_writer *w, struct pq_column 
     return R2H_OK;
 }
 
+static size_t elem_size(enum r2h_pq_type t)
+{
+    static const size_t sz[] = {1, 1, 2, 2, 4, 4, 8, 8, 4, 8, sizeof(char *)};
+    return sz[t];
+}
+
 /* Copy/convert the valid values of rows [0, n) into dst; returns how many were stored. */
 #define CONVERT(SRC_T, DST_T)                                                                      \
     do {                                                                                           \
@@ -79,9 +85,14 @@ static enum r2h_status append_strings(struct r2h_pq_writer *w, struct pq_column 
         }                                                                                          \
     } while (0)
 
-static size_t append_fixed(struct pq_column *c, const void *values, const uint8_t *valid, size_t n)
+__attribute__((target_clones("avx2", "default"), optimize("tree-vectorize"))) static size_t
+append_fixed(struct pq_column *c, const void *values, const uint8_t *valid, size_t n)
 {
     size_t k = 0;
+    if (!valid && c->width == elem_size(c->type)) { /* bit copies */
+        memcpy(c->vals.data + c->vals.len, values, n * c->width);
+        return n;
+    }
     switch (c->type) {
     case R2H_PQ_INT8: CONVERT(int8_t, int32_t); break;
     case R2H_PQ_UINT8: CONVERT(uint8_t, uint32_t); break; /* zero-extended */
@@ -96,12 +107,6 @@ static size_t append_fixed(struct pq_column *c, const void *values, const uint8_
     case R2H_PQ_STRING: break;
     }
     return k;
-}
-
-static size_t elem_size(enum r2h_pq_type t)
-{
-    static const size_t sz[] = {1, 1, 2, 2, 4, 4, 8, 8, 4, 8, sizeof(char *)};
-    return sz[t];
 }
 
 enum r2h_status r2h_pq_column_append(struct r2h_pq_writer *w, struct pq_column *c,
