@@ -84,6 +84,150 @@ int r2h_cells_fit(struct cworker *w, uint64_t cell, int L, size_t p7, double u0,
     return 1;
 }
 
+/* What placing a parent's 7 children needs: the last level's steps (padded to 8 with zeros),
+ * the near-edge bound, the window and the raster in shifted columns and rows. */
+struct kids {
+    double lds[8], ldt[8];
+    double half;
+    long WX, WY, KXl, KYl, ww, wh, width, height;
+};
+
+/* Place the 7 children i0.. of a parent at (xk, yk) (shifted) with the linearisation's
+ * derivatives: idx[i] their pixel in the window or -1, near-edge ones also listed in near.
+ * Returns 0, or 1 when the chunk must take the general path. */
+static inline int kids_scalar(const struct kids *k, double xk, double yk, double xs, double xt,
+                              double ys, double yt, size_t i0, int32_t *idx, uint32_t *near,
+                              size_t *nn)
+{
+    for (int d = 0; d < 7; d++) {
+        const size_t i = i0 + (size_t)d;
+        const double x = xk + xs * k->lds[d] + xt * k->ldt[d];
+        const double y = yk + ys * k->lds[d] + yt * k->ldt[d];
+        if (!(x >= 0.5 && y >= 0.5))
+            return 1; /* below the chunk's bound: never expected */
+        const long ix = (long)x, iy = (long)y;
+        const double fx = x - (double)ix, fy = y - (double)iy;
+        if ((fabs(fx - 0.5) > k->half) | (fabs(fy - 0.5) > k->half)) {
+            idx[i] = -1;
+            near[(*nn)++] = (uint32_t)i;
+            continue;
+        }
+        const unsigned long ux = (unsigned long)(ix - k->WX), uy = (unsigned long)(iy - k->WY);
+        if (ux < (unsigned long)k->ww && uy < (unsigned long)k->wh)
+            idx[i] = (int32_t)(uy * (unsigned long)k->ww + ux);
+        else if ((unsigned long)(ix - k->KXl) < (unsigned long)k->width &&
+                 (unsigned long)(iy - k->KYl) < (unsigned long)k->height)
+            return 1; /* outside the window yet on the raster: never expected */
+        else
+            idx[i] = -1;
+    }
+    return 0;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define R2H_KIDS_AVX2 1
+#include <immintrin.h>
+
+/* kids_scalar four children at a time: the same operations in the same order (multiplies and
+ * adds apart, no FMA), truncation as a rounding toward zero, integer tests on exact integral
+ * doubles; so the same pixels, near-edge children and decisions. */
+__attribute__((target("avx2"))) static int kids_avx2(const struct kids *k, double xk, double yk,
+                                                     double xs, double xt, double ys, double yt,
+                                                     size_t i0, int32_t *idx, uint32_t *near,
+                                                     size_t *nn)
+{
+    const __m256d XK = _mm256_set1_pd(xk), YK = _mm256_set1_pd(yk);
+    const __m256d XS = _mm256_set1_pd(xs), XT = _mm256_set1_pd(xt);
+    const __m256d YS = _mm256_set1_pd(ys), YT = _mm256_set1_pd(yt);
+    const __m256d P5 = _mm256_set1_pd(0.5), H = _mm256_set1_pd(k->half);
+    const __m256d ABS = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL));
+    const __m256d Z = _mm256_setzero_pd();
+    const __m256d WX = _mm256_set1_pd((double)k->WX), WY = _mm256_set1_pd((double)k->WY);
+    const __m256d WW = _mm256_set1_pd((double)k->ww), WH = _mm256_set1_pd((double)k->wh);
+    const __m256d KX = _mm256_set1_pd((double)k->KXl), KY = _mm256_set1_pd((double)k->KYl);
+    const __m256d RW = _mm256_set1_pd((double)k->width), RH = _mm256_set1_pd((double)k->height);
+    for (int h = 0; h < 2; h++) {
+        const int lanes = h ? 0x7 : 0xf;
+        const __m256d LS = _mm256_loadu_pd(k->lds + 4 * h), LT = _mm256_loadu_pd(k->ldt + 4 * h);
+        const __m256d x =
+            _mm256_add_pd(_mm256_add_pd(XK, _mm256_mul_pd(XS, LS)), _mm256_mul_pd(XT, LT));
+        const __m256d y =
+            _mm256_add_pd(_mm256_add_pd(YK, _mm256_mul_pd(YS, LS)), _mm256_mul_pd(YT, LT));
+        const int ge = _mm256_movemask_pd(
+            _mm256_and_pd(_mm256_cmp_pd(x, P5, _CMP_GE_OQ), _mm256_cmp_pd(y, P5, _CMP_GE_OQ)));
+        if ((ge & lanes) != lanes)
+            return 1;
+        const __m256d tx = _mm256_round_pd(x, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        const __m256d ty = _mm256_round_pd(y, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        const __m256d ax = _mm256_and_pd(_mm256_sub_pd(_mm256_sub_pd(x, tx), P5), ABS);
+        const __m256d ay = _mm256_and_pd(_mm256_sub_pd(_mm256_sub_pd(y, ty), P5), ABS);
+        const int nearm = _mm256_movemask_pd(_mm256_or_pd(_mm256_cmp_pd(ax, H, _CMP_GT_OQ),
+                                                          _mm256_cmp_pd(ay, H, _CMP_GT_OQ))) &
+                          lanes;
+        const __m256d ux = _mm256_sub_pd(tx, WX), uy = _mm256_sub_pd(ty, WY);
+        const __m256d inwv = _mm256_and_pd(
+            _mm256_and_pd(_mm256_cmp_pd(ux, Z, _CMP_GE_OQ), _mm256_cmp_pd(ux, WW, _CMP_LT_OQ)),
+            _mm256_and_pd(_mm256_cmp_pd(uy, Z, _CMP_GE_OQ), _mm256_cmp_pd(uy, WH, _CMP_LT_OQ)));
+        const int inw = _mm256_movemask_pd(inwv);
+        const __m256d rx = _mm256_sub_pd(tx, KX), ry = _mm256_sub_pd(ty, KY);
+        const int onr = _mm256_movemask_pd(_mm256_and_pd(
+            _mm256_and_pd(_mm256_cmp_pd(rx, Z, _CMP_GE_OQ), _mm256_cmp_pd(rx, RW, _CMP_LT_OQ)),
+            _mm256_and_pd(_mm256_cmp_pd(ry, Z, _CMP_GE_OQ), _mm256_cmp_pd(ry, RH, _CMP_LT_OQ))));
+        if (lanes & ~nearm & ~inw & onr)
+            return 1; /* outside the window yet on the raster: never expected */
+        /* In-window positions are integral and below 2^31: exact in double. */
+        const __m256d lin =
+            _mm256_blendv_pd(_mm256_set1_pd(-1.0), _mm256_add_pd(_mm256_mul_pd(uy, WW), ux), inwv);
+        const __m256d o =
+            _mm256_blendv_pd(lin, _mm256_set1_pd(-1.0), _mm256_cmp_pd(ax, H, _CMP_GT_OQ));
+        const __m256d oo =
+            _mm256_blendv_pd(o, _mm256_set1_pd(-1.0), _mm256_cmp_pd(ay, H, _CMP_GT_OQ));
+        const __m128i oi = _mm256_cvttpd_epi32(oo);
+        const size_t at = i0 + 4 * (size_t)h;
+        _mm_maskstore_epi32(idx + at, h ? _mm_set_epi32(0, -1, -1, -1) : _mm_set1_epi32(-1), oi);
+        for (int m = nearm; m; m &= m - 1)
+            near[(*nn)++] = (uint32_t)(at + (size_t)__builtin_ctz((unsigned)m));
+    }
+    return 0;
+}
+#endif
+
+/* The rows of a sub-chunk's n placed cells whose pixel is valid, appended at out_cells/pix + m
+ * without a branch per cell (a row is written at m each time, m advances when it is valid;
+ * m <= i keeps every write within the chunk's buffers). Returns the new m. */
+#define COMPACT(T)                                                                                 \
+    do {                                                                                           \
+        const T *src = (const T *)(const void *)w->wvals;                                          \
+        T *dst = (T *)(void *)w->pix;                                                              \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            const int32_t o = idx[i];                                                              \
+            const size_t q = o < 0 ? 0 : (size_t)o;                                                \
+            w->out_cells[m] = w->cells[i];                                                         \
+            memcpy(dst + m, src + q, sizeof(T));                                                   \
+            m += (size_t)(o >= 0) & (size_t)(w->wvalid[q] != 0);                                   \
+        }                                                                                          \
+    } while (0)
+
+static size_t compact(struct cworker *w, const int32_t *idx, size_t n, size_t ps, size_t m)
+{
+    switch (ps) {
+    case 1: COMPACT(uint8_t); return m;
+    case 2: COMPACT(uint16_t); return m;
+    case 4: COMPACT(uint32_t); return m;
+    case 8: COMPACT(uint64_t); return m;
+    default: break;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const int32_t o = idx[i];
+        if (o < 0 || !w->wvalid[o])
+            continue;
+        w->out_cells[m] = w->cells[i];
+        put_pixel(w->pix + m * ps, w->wvals + (size_t)o * ps, ps);
+        m++;
+    }
+    return m;
+}
+
 /* The fast path of a chunk (nearest, the model trusted for the whole chunk): a window that
  * provably holds every descendant's centre (the model's range over the box of their positions,
  * widened by a pixel) is read first; then its sub-chunks (7^2 of them) one by one, each
@@ -170,6 +314,22 @@ int r2h_cells_fast_chunk(struct cworker *w, uint64_t chunk, int K, char *msg, si
     const long KXl = 1 - ifloor(clo[0]), KYl = 1 - ifloor(clo[1]);
     const double KX = (double)KXl, KY = (double)KYl;
     const long WX = wx + KXl, WY = wy + KYl; /* the window in shifted columns and rows */
+    struct kids kd = {.half = half,
+                      .WX = WX,
+                      .WY = WY,
+                      .KXl = KXl,
+                      .KYl = KYl,
+                      .ww = ww,
+                      .wh = wh,
+                      .width = in->width,
+                      .height = in->height};
+    for (int d = 0; d < 7; d++) {
+        kd.lds[d] = lds[d];
+        kd.ldt[d] = ldt[d];
+    }
+#ifdef R2H_KIDS_AVX2
+    const int avx2 = __builtin_cpu_supports("avx2");
+#endif
     size_t m = 0;
     for (size_t si = 0; si < nsub; si++) {
         /* The sub-chunk: its cell, the position of its centre, the box of its descendants. */
@@ -219,29 +379,16 @@ int r2h_cells_fast_chunk(struct cworker *w, uint64_t chunk, int K, char *msg, si
             /* Positions are shifted by (KX, KY) >= 1 - the chunk's lowest column and row, so
              * that they are >= 1 and truncation is floor. */
             const double xk = x0 + KX, yk = y0 + KY;
-            for (int d = 0; d < 7; d++) {
-                const size_t i = p * 7 + (size_t)d;
-                w->cells[i] = base | ((uint64_t)d << cshift);
-                const double x = xk + xs * lds[d] + xt * ldt[d];
-                const double y = yk + ys * lds[d] + yt * ldt[d];
-                if (!(x >= 0.5 && y >= 0.5))
-                    return 0; /* below the chunk's bound: never expected */
-                const long ix = (long)x, iy = (long)y;
-                const double fx = x - (double)ix, fy = y - (double)iy;
-                if ((fabs(fx - 0.5) > half) | (fabs(fy - 0.5) > half)) {
-                    idx[i] = -1;
-                    w->near[nn++] = (uint32_t)i;
-                    continue;
-                }
-                const unsigned long ux = (unsigned long)(ix - WX), uy = (unsigned long)(iy - WY);
-                if (ux < (unsigned long)ww && uy < (unsigned long)wh)
-                    idx[i] = (int32_t)(uy * (unsigned long)ww + ux);
-                else if ((unsigned long)(ix - KXl) < (unsigned long)in->width &&
-                         (unsigned long)(iy - KYl) < (unsigned long)in->height)
-                    return 0; /* outside the window yet on the raster: never expected */
-                else
-                    idx[i] = -1;
-            }
+            for (int d = 0; d < 7; d++)
+                w->cells[p * 7 + (size_t)d] = base | ((uint64_t)d << cshift);
+#ifdef R2H_KIDS_AVX2
+            if (avx2 ? kids_avx2(&kd, xk, yk, xs, xt, ys, yt, p * 7, idx, w->near, &nn)
+                     : kids_scalar(&kd, xk, yk, xs, xt, ys, yt, p * 7, idx, w->near, &nn))
+                return 0;
+#else
+            if (kids_scalar(&kd, xk, yk, xs, xt, ys, yt, p * 7, idx, w->near, &nn))
+                return 0;
+#endif
         }
         if (nn) {
             w->st.exact += nn;
@@ -259,14 +406,7 @@ int r2h_cells_fast_chunk(struct cworker *w, uint64_t chunk, int K, char *msg, si
                     return 0;
             }
         }
-        for (size_t i = 0; i < n; i++) {
-            const int32_t o = idx[i];
-            if (o < 0 || !w->wvalid[o])
-                continue;
-            w->out_cells[m] = w->cells[i];
-            put_pixel(w->pix + m * ps, w->wvals + (size_t)o * ps, ps);
-            m++;
-        }
+        m = compact(w, idx, n, ps, m);
     }
     w->st.rows += m;
     w->nout = m;
