@@ -128,66 +128,116 @@ static inline int kids_scalar(const struct kids *k, double xk, double yk, double
 #define R2H_KIDS_AVX2 1
 #include <immintrin.h>
 
-/* kids_scalar four children at a time: the same operations in the same order (multiplies and
- * adds apart, no FMA), truncation as a rounding toward zero, integer tests on exact integral
- * doubles; so the same pixels, near-edge children and decisions. */
-__attribute__((target("avx2"))) static int kids_avx2(const struct kids *k, double xk, double yk,
-                                                     double xs, double xt, double ys, double yt,
-                                                     size_t i0, int32_t *idx, uint32_t *near,
-                                                     size_t *nn)
+/* The children of parents [0, np) (np a multiple of 4), four parents at a time: their
+ * model positions and derivatives (the cubic of r2h_cells_fast_chunk), then each child as
+ * kids_scalar does. The same operations in the same order (multiplies and adds apart, no FMA),
+ * truncation as a rounding toward zero, integer tests on exact integral doubles: the same
+ * pixels, near-edge children (listed in the same order) and decisions. Returns 0, or 1 when the
+ * chunk must take the general path. */
+__attribute__((target("avx2"))) static int
+parents_avx2(const struct kids *k, const struct r2h_cells_model *md, const double *pu,
+             const double *pv, double u0, double v0, double KXd, double KYd, size_t np,
+             int32_t *idx, uint32_t *near, size_t *nn)
 {
-    const __m256d XK = _mm256_set1_pd(xk), YK = _mm256_set1_pd(yk);
-    const __m256d XS = _mm256_set1_pd(xs), XT = _mm256_set1_pd(xt);
-    const __m256d YS = _mm256_set1_pd(ys), YT = _mm256_set1_pd(yt);
-    const __m256d P5 = _mm256_set1_pd(0.5), H = _mm256_set1_pd(k->half);
+    const double *a = md->a[0], *b = md->a[1];
+    const __m256d SC = _mm256_set1_pd(md->scale), U0 = _mm256_set1_pd(u0), V0 = _mm256_set1_pd(v0);
+#define B(e) _mm256_set1_pd(e)
+#define ADD _mm256_add_pd
+#define MUL _mm256_mul_pd
+    /* coefficient broadcasts, including the scalar code's 2 * a[3] and 3 * a[6] products */
+    const __m256d A0 = B(a[0]), A1 = B(a[1]), A2 = B(a[2]), A3 = B(a[3]), A4 = B(a[4]),
+                  A5 = B(a[5]), A6 = B(a[6]), A7 = B(a[7]), A8 = B(a[8]), A9 = B(a[9]);
+    const __m256d B0 = B(b[0]), B1 = B(b[1]), B2 = B(b[2]), B3 = B(b[3]), B4 = B(b[4]),
+                  B5 = B(b[5]), B6 = B(b[6]), B7 = B(b[7]), B8 = B(b[8]), B9 = B(b[9]);
+    const __m256d A3x2 = B(2 * a[3]), A6x3 = B(3 * a[6]), A7x2 = B(2 * a[7]), A5x2 = B(2 * a[5]),
+                  A8x2 = B(2 * a[8]), A9x3 = B(3 * a[9]);
+    const __m256d B3x2 = B(2 * b[3]), B6x3 = B(3 * b[6]), B7x2 = B(2 * b[7]), B5x2 = B(2 * b[5]),
+                  B8x2 = B(2 * b[8]), B9x3 = B(3 * b[9]);
+    const __m256d KX = B(KXd), KY = B(KYd);
+    const __m256d P5 = B(0.5), H = B(k->half), M1 = B(-1.0), Z = _mm256_setzero_pd();
     const __m256d ABS = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL));
-    const __m256d Z = _mm256_setzero_pd();
-    const __m256d WX = _mm256_set1_pd((double)k->WX), WY = _mm256_set1_pd((double)k->WY);
-    const __m256d WW = _mm256_set1_pd((double)k->ww), WH = _mm256_set1_pd((double)k->wh);
-    const __m256d KX = _mm256_set1_pd((double)k->KXl), KY = _mm256_set1_pd((double)k->KYl);
-    const __m256d RW = _mm256_set1_pd((double)k->width), RH = _mm256_set1_pd((double)k->height);
-    for (int h = 0; h < 2; h++) {
-        const int lanes = h ? 0x7 : 0xf;
-        const __m256d LS = _mm256_loadu_pd(k->lds + 4 * h), LT = _mm256_loadu_pd(k->ldt + 4 * h);
-        const __m256d x =
-            _mm256_add_pd(_mm256_add_pd(XK, _mm256_mul_pd(XS, LS)), _mm256_mul_pd(XT, LT));
-        const __m256d y =
-            _mm256_add_pd(_mm256_add_pd(YK, _mm256_mul_pd(YS, LS)), _mm256_mul_pd(YT, LT));
-        const int ge = _mm256_movemask_pd(
-            _mm256_and_pd(_mm256_cmp_pd(x, P5, _CMP_GE_OQ), _mm256_cmp_pd(y, P5, _CMP_GE_OQ)));
-        if ((ge & lanes) != lanes)
-            return 1;
-        const __m256d tx = _mm256_round_pd(x, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-        const __m256d ty = _mm256_round_pd(y, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-        const __m256d ax = _mm256_and_pd(_mm256_sub_pd(_mm256_sub_pd(x, tx), P5), ABS);
-        const __m256d ay = _mm256_and_pd(_mm256_sub_pd(_mm256_sub_pd(y, ty), P5), ABS);
-        const int nearm = _mm256_movemask_pd(_mm256_or_pd(_mm256_cmp_pd(ax, H, _CMP_GT_OQ),
-                                                          _mm256_cmp_pd(ay, H, _CMP_GT_OQ))) &
-                          lanes;
-        const __m256d ux = _mm256_sub_pd(tx, WX), uy = _mm256_sub_pd(ty, WY);
-        const __m256d inwv = _mm256_and_pd(
-            _mm256_and_pd(_mm256_cmp_pd(ux, Z, _CMP_GE_OQ), _mm256_cmp_pd(ux, WW, _CMP_LT_OQ)),
-            _mm256_and_pd(_mm256_cmp_pd(uy, Z, _CMP_GE_OQ), _mm256_cmp_pd(uy, WH, _CMP_LT_OQ)));
-        const int inw = _mm256_movemask_pd(inwv);
-        const __m256d rx = _mm256_sub_pd(tx, KX), ry = _mm256_sub_pd(ty, KY);
-        const int onr = _mm256_movemask_pd(_mm256_and_pd(
-            _mm256_and_pd(_mm256_cmp_pd(rx, Z, _CMP_GE_OQ), _mm256_cmp_pd(rx, RW, _CMP_LT_OQ)),
-            _mm256_and_pd(_mm256_cmp_pd(ry, Z, _CMP_GE_OQ), _mm256_cmp_pd(ry, RH, _CMP_LT_OQ))));
-        if (lanes & ~nearm & ~inw & onr)
-            return 1; /* outside the window yet on the raster: never expected */
-        /* In-window positions are integral and below 2^31: exact in double. */
-        const __m256d lin =
-            _mm256_blendv_pd(_mm256_set1_pd(-1.0), _mm256_add_pd(_mm256_mul_pd(uy, WW), ux), inwv);
-        const __m256d o =
-            _mm256_blendv_pd(lin, _mm256_set1_pd(-1.0), _mm256_cmp_pd(ax, H, _CMP_GT_OQ));
-        const __m256d oo =
-            _mm256_blendv_pd(o, _mm256_set1_pd(-1.0), _mm256_cmp_pd(ay, H, _CMP_GT_OQ));
-        const __m128i oi = _mm256_cvttpd_epi32(oo);
-        const size_t at = i0 + 4 * (size_t)h;
-        _mm_maskstore_epi32(idx + at, h ? _mm_set_epi32(0, -1, -1, -1) : _mm_set1_epi32(-1), oi);
-        for (int m = nearm; m; m &= m - 1)
-            near[(*nn)++] = (uint32_t)(at + (size_t)__builtin_ctz((unsigned)m));
+    const __m256d WX = B((double)k->WX), WY = B((double)k->WY);
+    const __m256d WW = B((double)k->ww), WH = B((double)k->wh);
+    const __m256d RX = B((double)k->KXl), RY = B((double)k->KYl);
+    const __m256d RW = B((double)k->width), RH = B((double)k->height);
+    for (size_t p = 0; p < np; p += 4) {
+        const __m256d su = MUL(ADD(_mm256_loadu_pd(pu + p), U0), SC);
+        const __m256d tv = MUL(ADD(_mm256_loadu_pd(pv + p), V0), SC);
+        /* x0 = a0 + su*(a1 + su*((a3 + su*a6) + tv*a7)) + tv*((a2 + su*a4) + tv*((a5 + su*a8) +
+         * tv*a9)) */
+        const __m256d x0 = ADD(
+            ADD(A0, MUL(su, ADD(A1, MUL(su, ADD(ADD(A3, MUL(su, A6)), MUL(tv, A7)))))),
+            MUL(tv, ADD(ADD(A2, MUL(su, A4)), MUL(tv, ADD(ADD(A5, MUL(su, A8)), MUL(tv, A9))))));
+        const __m256d y0 = ADD(
+            ADD(B0, MUL(su, ADD(B1, MUL(su, ADD(ADD(B3, MUL(su, B6)), MUL(tv, B7)))))),
+            MUL(tv, ADD(ADD(B2, MUL(su, B4)), MUL(tv, ADD(ADD(B5, MUL(su, B8)), MUL(tv, B9))))));
+        /* xs = a1 + 2a3*su + a4*tv + 3a6*su*su + 2a7*su*tv + a8*tv*tv, left to right */
+        const __m256d xs =
+            ADD(ADD(ADD(ADD(ADD(A1, MUL(A3x2, su)), MUL(A4, tv)), MUL(MUL(A6x3, su), su)),
+                    MUL(MUL(A7x2, su), tv)),
+                MUL(MUL(A8, tv), tv));
+        const __m256d xt =
+            ADD(ADD(ADD(ADD(ADD(A2, MUL(A4, su)), MUL(A5x2, tv)), MUL(MUL(A7, su), su)),
+                    MUL(MUL(A8x2, su), tv)),
+                MUL(MUL(A9x3, tv), tv));
+        const __m256d ys =
+            ADD(ADD(ADD(ADD(ADD(B1, MUL(B3x2, su)), MUL(B4, tv)), MUL(MUL(B6x3, su), su)),
+                    MUL(MUL(B7x2, su), tv)),
+                MUL(MUL(B8, tv), tv));
+        const __m256d yt =
+            ADD(ADD(ADD(ADD(ADD(B2, MUL(B4, su)), MUL(B5x2, tv)), MUL(MUL(B7, su), su)),
+                    MUL(MUL(B8x2, su), tv)),
+                MUL(MUL(B9x3, tv), tv));
+        const __m256d xk = ADD(x0, KX), yk = ADD(y0, KY);
+        int nearm[4] = {0, 0, 0, 0};
+        for (int d = 0; d < 7; d++) {
+            const __m256d LS = B(k->lds[d]), LT = B(k->ldt[d]);
+            const __m256d x = ADD(ADD(xk, MUL(xs, LS)), MUL(xt, LT));
+            const __m256d y = ADD(ADD(yk, MUL(ys, LS)), MUL(yt, LT));
+            const int ge = _mm256_movemask_pd(
+                _mm256_and_pd(_mm256_cmp_pd(x, P5, _CMP_GE_OQ), _mm256_cmp_pd(y, P5, _CMP_GE_OQ)));
+            if (ge != 0xf)
+                return 1; /* below the chunk's bound: never expected */
+            const __m256d tx = _mm256_round_pd(x, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            const __m256d ty = _mm256_round_pd(y, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            const __m256d ax = _mm256_and_pd(_mm256_sub_pd(_mm256_sub_pd(x, tx), P5), ABS);
+            const __m256d ay = _mm256_and_pd(_mm256_sub_pd(_mm256_sub_pd(y, ty), P5), ABS);
+            const __m256d nv =
+                _mm256_or_pd(_mm256_cmp_pd(ax, H, _CMP_GT_OQ), _mm256_cmp_pd(ay, H, _CMP_GT_OQ));
+            const int nm = _mm256_movemask_pd(nv);
+            const __m256d ux = _mm256_sub_pd(tx, WX), uy = _mm256_sub_pd(ty, WY);
+            const __m256d inwv = _mm256_and_pd(
+                _mm256_and_pd(_mm256_cmp_pd(ux, Z, _CMP_GE_OQ), _mm256_cmp_pd(ux, WW, _CMP_LT_OQ)),
+                _mm256_and_pd(_mm256_cmp_pd(uy, Z, _CMP_GE_OQ), _mm256_cmp_pd(uy, WH, _CMP_LT_OQ)));
+            const int inw = _mm256_movemask_pd(inwv);
+            if (~(nm | inw) & 0xf) { /* outside the window: on the raster? */
+                const __m256d rx = _mm256_sub_pd(tx, RX), ry = _mm256_sub_pd(ty, RY);
+                const int onr = _mm256_movemask_pd(
+                    _mm256_and_pd(_mm256_and_pd(_mm256_cmp_pd(rx, Z, _CMP_GE_OQ),
+                                                _mm256_cmp_pd(rx, RW, _CMP_LT_OQ)),
+                                  _mm256_and_pd(_mm256_cmp_pd(ry, Z, _CMP_GE_OQ),
+                                                _mm256_cmp_pd(ry, RH, _CMP_LT_OQ))));
+                if (~(nm | inw) & onr & 0xf)
+                    return 1; /* outside the window yet on the raster: never expected */
+            }
+            /* In-window positions are integral and below 2^31: exact in double. */
+            const __m256d lin = _mm256_blendv_pd(M1, ADD(MUL(uy, WW), ux), inwv);
+            const __m128i oi = _mm256_cvttpd_epi32(_mm256_blendv_pd(lin, M1, nv));
+            int32_t o[4];
+            _mm_storeu_si128((__m128i *)(void *)o, oi);
+            for (int l = 0; l < 4; l++) {
+                idx[(p + (size_t)l) * 7 + (size_t)d] = o[l];
+                nearm[l] |= ((nm >> l) & 1) << d;
+            }
+        }
+        for (int l = 0; l < 4; l++)
+            for (int m = nearm[l]; m; m &= m - 1)
+                near[(*nn)++] =
+                    (uint32_t)((p + (size_t)l) * 7 + (size_t)__builtin_ctz((unsigned)m));
     }
+#undef B
+#undef ADD
+#undef MUL
     return 0;
 }
 #endif
@@ -360,6 +410,21 @@ int r2h_cells_fast_chunk(struct cworker *w, uint64_t chunk, int K, char *msg, si
         const size_t n = np * 7;
         size_t nn = 0;
         for (size_t p = 0; p < np; p++) {
+            const uint64_t base =
+                (w->pcells[p] & ~(((uint64_t)0xf << 52) | ((uint64_t)7 << cshift))) |
+                ((uint64_t)res << 52);
+            for (int d = 0; d < 7; d++)
+                w->cells[p * 7 + (size_t)d] = base | ((uint64_t)d << cshift);
+        }
+        size_t p0 = 0;
+#ifdef R2H_KIDS_AVX2
+        if (avx2) {
+            p0 = np & ~(size_t)3;
+            if (parents_avx2(&kd, &md, w->pu, w->pv, u0, v0, KX, KY, p0, idx, w->near, &nn))
+                return 0;
+        }
+#endif
+        for (size_t p = p0; p < np; p++) {
             const double su = (w->pu[p] + u0) * sc, tv = (w->pv[p] + v0) * sc;
             const double x0 = a[0] + su * (a[1] + su * (a[3] + su * a[6] + tv * a[7])) +
                               tv * (a[2] + su * a[4] + tv * (a[5] + su * a[8] + tv * a[9]));
@@ -373,22 +438,11 @@ int r2h_cells_fast_chunk(struct cworker *w, uint64_t chunk, int K, char *msg, si
                               2 * b[7] * su * tv + b[8] * tv * tv;
             const double yt = b[2] + b[4] * su + 2 * b[5] * tv + b[7] * su * su +
                               2 * b[8] * su * tv + 3 * b[9] * tv * tv;
-            const uint64_t base =
-                (w->pcells[p] & ~(((uint64_t)0xf << 52) | ((uint64_t)7 << cshift))) |
-                ((uint64_t)res << 52);
             /* Positions are shifted by (KX, KY) >= 1 - the chunk's lowest column and row, so
              * that they are >= 1 and truncation is floor. */
             const double xk = x0 + KX, yk = y0 + KY;
-            for (int d = 0; d < 7; d++)
-                w->cells[p * 7 + (size_t)d] = base | ((uint64_t)d << cshift);
-#ifdef R2H_KIDS_AVX2
-            if (avx2 ? kids_avx2(&kd, xk, yk, xs, xt, ys, yt, p * 7, idx, w->near, &nn)
-                     : kids_scalar(&kd, xk, yk, xs, xt, ys, yt, p * 7, idx, w->near, &nn))
-                return 0;
-#else
             if (kids_scalar(&kd, xk, yk, xs, xt, ys, yt, p * 7, idx, w->near, &nn))
                 return 0;
-#endif
         }
         if (nn) {
             w->st.exact += nn;
