@@ -302,8 +302,10 @@ int r2h_cells_fast_chunk(struct cworker *w, uint64_t chunk, int K, char *msg, si
     const double sc = md.scale;
     r2h_cells_model_range(&md, 0, 0, s->umax_from[0] * sc, s->vmax_from[0] * sc, lo, hi);
     const double clo[2] = {lo[0], lo[1]};
-    if (s->period > 0 && (lo[0] < 0 || hi[0] >= s->period))
-        return 0; /* across the raster's seam in longitude */
+    /* Across the raster's seam in longitude: a column c < 0 is also column c + period, on the
+     * raster unless that is east of it; a column >= period is on the raster again. */
+    if (s->period > 0 && ((lo[0] < 0 && lo[0] + s->period < in->width) || hi[0] >= s->period))
+        return 0;
     if (!(hi[0] >= 0 && hi[1] >= 0 && lo[0] < in->width && lo[1] < in->height &&
           hi[0] - lo[0] < 1e9 && hi[1] - lo[1] < 1e9)) {
         w->nout = 0;
