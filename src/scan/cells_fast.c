@@ -242,23 +242,32 @@ parents_avx2(const struct kids *k, const struct r2h_cells_model *md, const doubl
 }
 #endif
 
-/* The rows of a sub-chunk's n placed cells whose pixel is valid, appended at out_cells/pix + m
- * without a branch per cell (a row is written at m each time, m advances when it is valid;
- * m <= i keeps every write within the chunk's buffers). Returns the new m. */
+/* The rows of a sub-chunk's np * 7 placed cells (child d of parent p: pcells[p] | d << cshift,
+ * pixel idx[7p + d]) whose pixel is valid, appended at out_cells/pix + m without a branch per
+ * cell (a row is written at m each time, m advances when it is valid; m <= 7p + d keeps every
+ * write within the chunk's buffers). Returns the new m. */
 #define COMPACT(T)                                                                                 \
     do {                                                                                           \
-        const T *src = (const T *)(const void *)w->wvals;                                          \
-        T *dst = (T *)(void *)w->pix;                                                              \
-        for (size_t i = 0; i < n; i++) {                                                           \
-            const int32_t o = idx[i];                                                              \
-            const size_t q = o < 0 ? 0 : (size_t)o;                                                \
-            w->out_cells[m] = w->cells[i];                                                         \
-            memcpy(dst + m, src + q, sizeof(T));                                                   \
-            m += (size_t)(o >= 0) & (size_t)(w->wvalid[q] != 0);                                   \
+        const T *restrict src = (const T *)(const void *)w->wvals;                                 \
+        const uint8_t *restrict valid = w->wvalid;                                                 \
+        const uint64_t *restrict pc = w->pcells;                                                   \
+        T *restrict dst = (T *)(void *)w->pix;                                                     \
+        uint64_t *restrict oc = w->out_cells;                                                      \
+        for (size_t p = 0; p < np; p++) {                                                          \
+            const uint64_t base = pc[p];                                                           \
+            const int32_t *restrict ip = idx + p * 7;                                              \
+            for (int d = 0; d < 7; d++) {                                                          \
+                const int32_t o = ip[d];                                                           \
+                const size_t q = o < 0 ? 0 : (size_t)o;                                            \
+                oc[m] = base | ((uint64_t)d << cshift);                                            \
+                dst[m] = src[q];                                                                   \
+                m += (size_t)(o >= 0) & (size_t)(valid[q] != 0);                                   \
+            }                                                                                      \
         }                                                                                          \
     } while (0)
 
-static size_t compact(struct cworker *w, const int32_t *idx, size_t n, size_t ps, size_t m)
+static size_t compact(struct cworker *w, const int32_t *idx, size_t np, int cshift, size_t ps,
+                      size_t m)
 {
     switch (ps) {
     case 1: COMPACT(uint8_t); return m;
@@ -267,11 +276,11 @@ static size_t compact(struct cworker *w, const int32_t *idx, size_t n, size_t ps
     case 8: COMPACT(uint64_t); return m;
     default: break;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < np * 7; i++) {
         const int32_t o = idx[i];
         if (o < 0 || !w->wvalid[o])
             continue;
-        w->out_cells[m] = w->cells[i];
+        w->out_cells[m] = w->pcells[i / 7] | ((uint64_t)(i % 7) << cshift);
         put_pixel(w->pix + m * ps, w->wvals + (size_t)o * ps, ps);
         m++;
     }
@@ -409,15 +418,11 @@ int r2h_cells_fast_chunk(struct cworker *w, uint64_t chunk, int K, char *msg, si
          * model's linearisation at the parent (error bounded into the margin). */
         const size_t np = r2h_index_descendants_with(
             subcell, res - 1, (const double(*)[7][2])s->off + L, w->pcells, w->pu, w->pv);
-        const size_t n = np * 7;
         size_t nn = 0;
-        for (size_t p = 0; p < np; p++) {
-            const uint64_t base =
-                (w->pcells[p] & ~(((uint64_t)0xf << 52) | ((uint64_t)7 << cshift))) |
-                ((uint64_t)res << 52);
-            for (int d = 0; d < 7; d++)
-                w->cells[p * 7 + (size_t)d] = base | ((uint64_t)d << cshift);
-        }
+        /* Each parent's first child (digit 0): child d is that | d << cshift. */
+        for (size_t p = 0; p < np; p++)
+            w->pcells[p] = (w->pcells[p] & ~(((uint64_t)0xf << 52) | ((uint64_t)7 << cshift))) |
+                           ((uint64_t)res << 52);
         size_t p0 = 0;
 #ifdef R2H_KIDS_AVX2
         if (avx2) {
@@ -448,6 +453,10 @@ int r2h_cells_fast_chunk(struct cworker *w, uint64_t chunk, int K, char *msg, si
         }
         if (nn) {
             w->st.exact += nn;
+            for (size_t j = 0; j < nn; j++) {
+                const size_t i = w->near[j];
+                w->cells[i] = w->pcells[i / 7] | ((uint64_t)(i % 7) << cshift);
+            }
             if (r2h_cells_exact_positions(w, w->near, nn) != R2H_OK)
                 return 0;
             for (size_t j = 0; j < nn; j++) {
@@ -462,7 +471,7 @@ int r2h_cells_fast_chunk(struct cworker *w, uint64_t chunk, int K, char *msg, si
                     return 0;
             }
         }
-        m = compact(w, idx, n, ps, m);
+        m = compact(w, idx, np, cshift, ps, m);
     }
     w->st.rows += m;
     w->nout = m;
