@@ -374,18 +374,22 @@ static size_t small_range_dict(struct r2h_pq_writer *w, const struct pq_column *
         r2h_pq_fail(w, R2H_ERR_NOMEM, "out of memory building dictionary of '%s'", c->name);
         return 0;
     }
-    uint32_t *slot = (uint32_t *)(void *)w->hash.data, *dv = (uint32_t *)(void *)w->dict.data;
+    uint32_t *restrict slot = (uint32_t *)(void *)w->hash.data;
+    uint32_t *restrict dv = (uint32_t *)(void *)w->dict.data;
+    uint32_t *restrict ix = idx;
+    const uint32_t *restrict vv = v;
     memset(slot, 0, 65536 * 4);
     size_t nd = 0;
     for (size_t i = 0; i < n; i++) {
-        const uint32_t k = v[i] - base; /* < 65536 */
-        if (!slot[k]) {
+        const uint32_t k = vv[i] - base; /* < 65536 */
+        uint32_t e = slot[k];
+        if (__builtin_expect(!e, 0)) {
             if (nd == lim)
                 return 0;
-            dv[nd++] = v[i];
-            slot[k] = (uint32_t)nd;
+            dv[nd++] = vv[i];
+            e = slot[k] = (uint32_t)nd;
         }
-        idx[i] = slot[k] - 1;
+        ix[i] = e - 1;
     }
     return nd;
 }

@@ -148,7 +148,7 @@ enum r2h_status r2h_pq_bitpack(struct r2h_buf *out, const uint64_t *v, size_t n,
 /* Hybrid encoder over any unsigned element type; instantiated for levels (uint8_t) and
  * dictionary indices (uint32_t). Runs of >= 8 equal values become RLE runs, everything else
  * bit-packed groups of 8 (last group zero-padded; readers stop at the page's value count). */
-#define DEFINE_HYBRID(fname, T, PACKG)                                                             \
+#define DEFINE_HYBRID(fname, T, PACKG, RUN8)                                                       \
     static enum r2h_status fname(struct r2h_buf *out, const T *v, size_t n, int w)                 \
     {                                                                                              \
         size_t vbytes = (size_t)(w + 7) / 8;                                                       \
@@ -172,8 +172,7 @@ enum r2h_status r2h_pq_bitpack(struct r2h_buf *out, const uint64_t *v, size_t n,
             do {                                                                                   \
                 m += 8;                                                                            \
                 g++;                                                                               \
-            } while (i + m < n && g < HYBRID_MAX_GROUPS &&                                         \
-                     !(i + m + 8 <= n && v[i + m] == v[i + m + 7] && run_at(v + i + m)));          \
+            } while (i + m < n && g < HYBRID_MAX_GROUPS && !(i + m + 8 <= n && RUN8(v + i + m)));  \
             if (r2h_buf_reserve(out, 10 + g * (size_t)w) != R2H_OK)                                \
                 return R2H_ERR_NOMEM;                                                              \
             uint8_t *d = out->data + out->len;                                                     \
@@ -205,15 +204,28 @@ static uint8_t *pack_groups_u8(uint8_t *dst, const uint8_t *v, size_t g, int w)
 }
 
 /* True if the 8 values at p are equal (an RLE run starts here). */
-#define run_at(p) run_at_generic((p)[0], (p)[1], (p)[2], (p)[3], (p)[4], (p)[5], (p)[6])
-static int run_at_generic(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e, uint64_t f,
-                          uint64_t g)
+static inline int run8_u8(const uint8_t *p)
 {
-    return a == b && a == c && a == d && a == e && a == f && a == g;
+    return p[0] == p[7] && p[0] == p[1] && p[0] == p[2] && p[0] == p[3] && p[0] == p[4] &&
+           p[0] == p[5] && p[0] == p[6];
 }
 
-DEFINE_HYBRID(hybrid_u32, uint32_t, pack_groups_u32)
-DEFINE_HYBRID(hybrid_u8, uint8_t, pack_groups_u8)
+/* The same for dictionary indices, without a branch per value (two 4-lane compares). */
+static inline int run8_u32(const uint32_t *p)
+{
+    typedef uint32_t v4u __attribute__((vector_size(16)));
+    v4u a, b;
+    memcpy(&a, p, sizeof a);
+    memcpy(&b, p + 4, sizeof b);
+    const v4u f = {p[0], p[0], p[0], p[0]};
+    const v4u e = (v4u)((a == f) & (b == f));
+    uint64_t h[2];
+    memcpy(h, &e, sizeof h);
+    return (h[0] & h[1]) == ~(uint64_t)0;
+}
+
+DEFINE_HYBRID(hybrid_u32, uint32_t, pack_groups_u32, run8_u32)
+DEFINE_HYBRID(hybrid_u8, uint8_t, pack_groups_u8, run8_u8)
 
 enum r2h_status r2h_pq_rle_hybrid(struct r2h_buf *out, const uint32_t *v, size_t n, int w)
 {
