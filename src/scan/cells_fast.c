@@ -124,7 +124,8 @@ static inline int kids_scalar(const struct kids *k, double xk, double yk, double
     return 0;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* R2H_NO_SIMD (a compile definition) keeps the scalar code, e.g. to test it on AVX2 machines. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(R2H_NO_SIMD)
 #define R2H_KIDS_AVX2 1
 #include <immintrin.h>
 
