@@ -92,15 +92,16 @@ struct kids {
     long WX, WY, KXl, KYl, ww, wh, width, height;
 };
 
-/* Place the 7 children i0.. of a parent at (xk, yk) (shifted) with the linearisation's
- * derivatives: idx[i] their pixel in the window or -1, near-edge ones also listed in near.
- * Returns 0, or 1 when the chunk must take the general path. */
+/* Place the 7 children of parent p of np at (xk, yk) (shifted) with the linearisation's
+ * derivatives: idx[d * np + p] the pixel in the window of child d or -1; near-edge children
+ * (numbered 7p + d) also listed in near. Returns 0, or 1 when the chunk must take the general
+ * path. */
 static inline int kids_scalar(const struct kids *k, double xk, double yk, double xs, double xt,
-                              double ys, double yt, size_t i0, int32_t *idx, uint32_t *near,
-                              size_t *nn)
+                              double ys, double yt, size_t p, size_t np, int32_t *idx,
+                              uint32_t *near, size_t *nn)
 {
     for (int d = 0; d < 7; d++) {
-        const size_t i = i0 + (size_t)d;
+        const size_t i = p * 7 + (size_t)d, at = (size_t)d * np + p;
         const double x = xk + xs * k->lds[d] + xt * k->ldt[d];
         const double y = yk + ys * k->lds[d] + yt * k->ldt[d];
         if (!(x >= 0.5 && y >= 0.5))
@@ -108,18 +109,18 @@ static inline int kids_scalar(const struct kids *k, double xk, double yk, double
         const long ix = (long)x, iy = (long)y;
         const double fx = x - (double)ix, fy = y - (double)iy;
         if ((fabs(fx - 0.5) > k->half) | (fabs(fy - 0.5) > k->half)) {
-            idx[i] = -1;
+            idx[at] = -1;
             near[(*nn)++] = (uint32_t)i;
             continue;
         }
         const unsigned long ux = (unsigned long)(ix - k->WX), uy = (unsigned long)(iy - k->WY);
         if (ux < (unsigned long)k->ww && uy < (unsigned long)k->wh)
-            idx[i] = (int32_t)(uy * (unsigned long)k->ww + ux);
+            idx[at] = (int32_t)(uy * (unsigned long)k->ww + ux);
         else if ((unsigned long)(ix - k->KXl) < (unsigned long)k->width &&
                  (unsigned long)(iy - k->KYl) < (unsigned long)k->height)
             return 1; /* outside the window yet on the raster: never expected */
         else
-            idx[i] = -1;
+            idx[at] = -1;
     }
     return 0;
 }
@@ -129,7 +130,7 @@ static inline int kids_scalar(const struct kids *k, double xk, double yk, double
 #define R2H_KIDS_AVX2 1
 #include <immintrin.h>
 
-/* The children of parents [0, np) (np a multiple of 4), four parents at a time: their
+/* The children of parents [0, n4) of np (n4 a multiple of 4), four parents at a time: their
  * model positions and derivatives (the cubic of r2h_cells_fast_chunk), then each child as
  * kids_scalar does. The same operations in the same order (multiplies and adds apart, no FMA),
  * truncation as a rounding toward zero, integer tests on exact integral doubles: the same
@@ -137,7 +138,7 @@ static inline int kids_scalar(const struct kids *k, double xk, double yk, double
  * chunk must take the general path. */
 __attribute__((target("avx2"))) static int
 parents_avx2(const struct kids *k, const struct r2h_cells_model *md, const double *pu,
-             const double *pv, double u0, double v0, double KXd, double KYd, size_t np,
+             const double *pv, double u0, double v0, double KXd, double KYd, size_t n4, size_t np,
              int32_t *idx, uint32_t *near, size_t *nn)
 {
     const double *a = md->a[0], *b = md->a[1];
@@ -161,7 +162,7 @@ parents_avx2(const struct kids *k, const struct r2h_cells_model *md, const doubl
     const __m256d WW = B((double)k->ww), WH = B((double)k->wh);
     const __m256d RX = B((double)k->KXl), RY = B((double)k->KYl);
     const __m256d RW = B((double)k->width), RH = B((double)k->height);
-    for (size_t p = 0; p < np; p += 4) {
+    for (size_t p = 0; p < n4; p += 4) {
         const __m256d su = MUL(ADD(_mm256_loadu_pd(pu + p), U0), SC);
         const __m256d tv = MUL(ADD(_mm256_loadu_pd(pv + p), V0), SC);
         /* x0 = a0 + su*(a1 + su*((a3 + su*a6) + tv*a7)) + tv*((a2 + su*a4) + tv*((a5 + su*a8) +
@@ -224,12 +225,10 @@ parents_avx2(const struct kids *k, const struct r2h_cells_model *md, const doubl
             /* In-window positions are integral and below 2^31: exact in double. */
             const __m256d lin = _mm256_blendv_pd(M1, ADD(MUL(uy, WW), ux), inwv);
             const __m128i oi = _mm256_cvttpd_epi32(_mm256_blendv_pd(lin, M1, nv));
-            int32_t o[4];
-            _mm_storeu_si128((__m128i *)(void *)o, oi);
-            for (int l = 0; l < 4; l++) {
-                idx[(p + (size_t)l) * 7 + (size_t)d] = o[l];
-                nearm[l] |= ((nm >> l) & 1) << d;
-            }
+            _mm_storeu_si128((__m128i *)(void *)(idx + (size_t)d * np + p), oi);
+            if (__builtin_expect(nm != 0, 0))
+                for (int l = 0; l < 4; l++)
+                    nearm[l] |= ((nm >> l) & 1) << d;
         }
         for (int l = 0; l < 4; l++)
             for (int m = nearm[l]; m; m &= m - 1)
@@ -244,7 +243,7 @@ parents_avx2(const struct kids *k, const struct r2h_cells_model *md, const doubl
 #endif
 
 /* The rows of a sub-chunk's np * 7 placed cells (child d of parent p: pcells[p] | d << cshift,
- * pixel idx[7p + d]) whose pixel is valid, appended at out_cells/pix + m without a branch per
+ * pixel idx[d * np + p]) whose pixel is valid, appended at out_cells/pix + m without a branch per
  * cell (a row is written at m each time, m advances when it is valid; m <= 7p + d keeps every
  * write within the chunk's buffers). Returns the new m. */
 #define COMPACT(T)                                                                                 \
@@ -256,9 +255,8 @@ parents_avx2(const struct kids *k, const struct r2h_cells_model *md, const doubl
         uint64_t *restrict oc = w->out_cells;                                                      \
         for (size_t p = 0; p < np; p++) {                                                          \
             const uint64_t base = pc[p];                                                           \
-            const int32_t *restrict ip = idx + p * 7;                                              \
             for (int d = 0; d < 7; d++) {                                                          \
-                const int32_t o = ip[d];                                                           \
+                const int32_t o = idx[(size_t)d * np + p];                                         \
                 const size_t q = o < 0 ? 0 : (size_t)o;                                            \
                 oc[m] = base | ((uint64_t)d << cshift);                                            \
                 dst[m] = src[q];                                                                   \
@@ -278,7 +276,7 @@ static size_t compact(struct cworker *w, const int32_t *idx, size_t np, int cshi
     default: break;
     }
     for (size_t i = 0; i < np * 7; i++) {
-        const int32_t o = idx[i];
+        const int32_t o = idx[(i % 7) * np + i / 7];
         if (o < 0 || !w->wvalid[o])
             continue;
         w->out_cells[m] = w->pcells[i / 7] | ((uint64_t)(i % 7) << cshift);
@@ -428,7 +426,7 @@ int r2h_cells_fast_chunk(struct cworker *w, uint64_t chunk, int K, char *msg, si
 #ifdef R2H_KIDS_AVX2
         if (avx2) {
             p0 = np & ~(size_t)3;
-            if (parents_avx2(&kd, &md, w->pu, w->pv, u0, v0, KX, KY, p0, idx, w->near, &nn))
+            if (parents_avx2(&kd, &md, w->pu, w->pv, u0, v0, KX, KY, p0, np, idx, w->near, &nn))
                 return 0;
         }
 #endif
@@ -449,7 +447,7 @@ int r2h_cells_fast_chunk(struct cworker *w, uint64_t chunk, int K, char *msg, si
             /* Positions are shifted by (KX, KY) >= 1 - the chunk's lowest column and row, so
              * that they are >= 1 and truncation is floor. */
             const double xk = x0 + KX, yk = y0 + KY;
-            if (kids_scalar(&kd, xk, yk, xs, xt, ys, yt, p * 7, idx, w->near, &nn))
+            if (kids_scalar(&kd, xk, yk, xs, xt, ys, yt, p, np, idx, w->near, &nn))
                 return 0;
         }
         if (nn) {
@@ -467,7 +465,7 @@ int r2h_cells_fast_chunk(struct cworker *w, uint64_t chunk, int K, char *msg, si
                     continue;
                 const long ix = ifloor(w->px[i]), iy = ifloor(w->py[i]);
                 if (ix >= wx && ix <= wx1 && iy >= wy && iy <= wy1)
-                    idx[i] = (int32_t)((iy - wy) * ww + (ix - wx));
+                    idx[(i % 7) * np + i / 7] = (int32_t)((iy - wy) * ww + (ix - wx));
                 else if (ix >= 0 && iy >= 0 && ix < in->width && iy < in->height)
                     return 0;
             }
