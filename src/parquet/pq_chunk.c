@@ -234,8 +234,14 @@ enum r2h_status r2h_pq_chunk_write(struct r2h_pq_writer *w, struct pq_column *c,
     m->data_off = m->dict_off = -1;
     m->num_values = (int64_t)nrows;
     m->encodings = 1u << PQ_RLE;
-    r2h_pq_column_stats(c, nrows, m);
     enum r2h_pq_encoding enc = choose_encoding(c);
+    /* A REQUIRED 64-bit DELTA column: statistics page by page, while the page is in cache. */
+    const int page_stats = enc == R2H_PQ_ENC_DELTA && !c->optional &&
+                           (c->type == R2H_PQ_INT64 || c->type == R2H_PQ_UINT64);
+    if (page_stats)
+        r2h_pq_column_stats_begin(c, nrows, m);
+    else
+        r2h_pq_column_stats(c, nrows, m);
     int dict_bw = 0;
     if (enc == R2H_PQ_ENC_DICT) {
         size_t nd = r2h_pq_column_dict(w, c, c->encoding == R2H_PQ_ENC_AUTO, m);
@@ -259,6 +265,8 @@ enum r2h_status r2h_pq_chunk_write(struct r2h_pq_writer *w, struct pq_column *c,
             return r2h_pq_fail(w, R2H_ERR_NOMEM, "out of memory encoding levels");
         if (page_values(w, c, enc, dict_bw, v0, v1, &penc) != R2H_OK)
             return w->err;
+        if (page_stats)
+            r2h_pq_column_stats_add(c, r0, r1, m);
         if (emit_page(w, m, PQ_DATA_PAGE, r1 - r0, penc) != R2H_OK)
             return w->err;
         r0 = r1;

@@ -238,10 +238,9 @@ static void string_stats(const struct pq_column *c, size_t n, struct pq_chunk_me
     m->has_minmax = m->min_len <= PQ_STRING_STATS_MAX && m->max_len <= PQ_STRING_STATS_MAX;
 }
 
-void r2h_pq_column_stats(const struct pq_column *c, size_t nrows, struct pq_chunk_meta *m)
+void r2h_pq_column_stats_begin(const struct pq_column *c, size_t nrows, struct pq_chunk_meta *m)
 {
-    size_t n = c->nvals;
-    m->null_count = (int64_t)(nrows - n);
+    m->null_count = (int64_t)(nrows - c->nvals);
     m->has_minmax = 0;
     m->sorted = 0;
     m->min_p = m->min;
@@ -249,6 +248,43 @@ void r2h_pq_column_stats(const struct pq_column *c, size_t nrows, struct pq_chun
     m->legacy_minmax = c->type != R2H_PQ_UINT8 && c->type != R2H_PQ_UINT16 &&
                        c->type != R2H_PQ_UINT32 && c->type != R2H_PQ_UINT64 &&
                        c->type != R2H_PQ_STRING;
+}
+
+/* Merge the statistics of rows [r0, r1) (r1 > r0) into m, for REQUIRED 64-bit integers in
+ * type T's order, given those of rows [0, r0) (none when r0 is 0). */
+#define ADD_STATS(T, FN)                                                                           \
+    do {                                                                                           \
+        const T *v = (const T *)(const void *)c->vals.data;                                        \
+        T mn, mx, omn, omx;                                                                        \
+        int asc;                                                                                   \
+        FN(v + r0, r1 - r0, &mn, &mx, &asc);                                                       \
+        if (r0 > 0) {                                                                              \
+            memcpy(&omn, m->min, sizeof omn);                                                      \
+            memcpy(&omx, m->max, sizeof omx);                                                      \
+            mn = omn < mn ? omn : mn;                                                              \
+            mx = omx > mx ? omx : mx;                                                              \
+            asc = asc && m->sorted && !(v[r0 - 1] > v[r0]);                                        \
+        }                                                                                          \
+        memcpy(m->min, &mn, sizeof mn);                                                            \
+        memcpy(m->max, &mx, sizeof mx);                                                            \
+        m->min_len = m->max_len = sizeof mn;                                                       \
+        m->has_minmax = 1;                                                                         \
+        m->sorted = asc;                                                                           \
+    } while (0)
+
+void r2h_pq_column_stats_add(const struct pq_column *c, size_t r0, size_t r1,
+                             struct pq_chunk_meta *m)
+{
+    if (c->type == R2H_PQ_INT64)
+        ADD_STATS(int64_t, stats_i64);
+    else
+        ADD_STATS(uint64_t, stats_u64);
+}
+
+void r2h_pq_column_stats(const struct pq_column *c, size_t nrows, struct pq_chunk_meta *m)
+{
+    size_t n = c->nvals;
+    r2h_pq_column_stats_begin(c, nrows, m);
     if (n == 0)
         return;
     switch (c->type) {
