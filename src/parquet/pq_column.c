@@ -63,6 +63,12 @@ static enum r2h_status append_strings(struct r2h_pq_writer *w, struct pq_column 
     return R2H_OK;
 }
 
+static size_t elem_size(enum r2h_pq_type t)
+{
+    static const size_t sz[] = {1, 1, 2, 2, 4, 4, 8, 8, 4, 8, sizeof(char *)};
+    return sz[t];
+}
+
 /* Copy/convert the valid values of rows [0, n) into dst; returns how many were stored. */
 #define CONVERT(SRC_T, DST_T)                                                                      \
     do {                                                                                           \
@@ -79,9 +85,14 @@ static enum r2h_status append_strings(struct r2h_pq_writer *w, struct pq_column 
         }                                                                                          \
     } while (0)
 
-static size_t append_fixed(struct pq_column *c, const void *values, const uint8_t *valid, size_t n)
+__attribute__((target_clones("avx2", "default"), optimize("tree-vectorize"))) static size_t
+append_fixed(struct pq_column *c, const void *values, const uint8_t *valid, size_t n)
 {
     size_t k = 0;
+    if (!valid && c->width == elem_size(c->type)) { /* bit copies */
+        memcpy(c->vals.data + c->vals.len, values, n * c->width);
+        return n;
+    }
     switch (c->type) {
     case R2H_PQ_INT8: CONVERT(int8_t, int32_t); break;
     case R2H_PQ_UINT8: CONVERT(uint8_t, uint32_t); break; /* zero-extended */
@@ -96,12 +107,6 @@ static size_t append_fixed(struct pq_column *c, const void *values, const uint8_
     case R2H_PQ_STRING: break;
     }
     return k;
-}
-
-static size_t elem_size(enum r2h_pq_type t)
-{
-    static const size_t sz[] = {1, 1, 2, 2, 4, 4, 8, 8, 4, 8, sizeof(char *)};
-    return sz[t];
 }
 
 enum r2h_status r2h_pq_column_append(struct r2h_pq_writer *w, struct pq_column *c,
@@ -233,10 +238,9 @@ static void string_stats(const struct pq_column *c, size_t n, struct pq_chunk_me
     m->has_minmax = m->min_len <= PQ_STRING_STATS_MAX && m->max_len <= PQ_STRING_STATS_MAX;
 }
 
-void r2h_pq_column_stats(const struct pq_column *c, size_t nrows, struct pq_chunk_meta *m)
+void r2h_pq_column_stats_begin(const struct pq_column *c, size_t nrows, struct pq_chunk_meta *m)
 {
-    size_t n = c->nvals;
-    m->null_count = (int64_t)(nrows - n);
+    m->null_count = (int64_t)(nrows - c->nvals);
     m->has_minmax = 0;
     m->sorted = 0;
     m->min_p = m->min;
@@ -244,6 +248,43 @@ void r2h_pq_column_stats(const struct pq_column *c, size_t nrows, struct pq_chun
     m->legacy_minmax = c->type != R2H_PQ_UINT8 && c->type != R2H_PQ_UINT16 &&
                        c->type != R2H_PQ_UINT32 && c->type != R2H_PQ_UINT64 &&
                        c->type != R2H_PQ_STRING;
+}
+
+/* Merge the statistics of rows [r0, r1) (r1 > r0) into m, for REQUIRED 64-bit integers in
+ * type T's order, given those of rows [0, r0) (none when r0 is 0). */
+#define ADD_STATS(T, FN)                                                                           \
+    do {                                                                                           \
+        const T *v = (const T *)(const void *)c->vals.data;                                        \
+        T mn, mx, omn, omx;                                                                        \
+        int asc;                                                                                   \
+        FN(v + r0, r1 - r0, &mn, &mx, &asc);                                                       \
+        if (r0 > 0) {                                                                              \
+            memcpy(&omn, m->min, sizeof omn);                                                      \
+            memcpy(&omx, m->max, sizeof omx);                                                      \
+            mn = omn < mn ? omn : mn;                                                              \
+            mx = omx > mx ? omx : mx;                                                              \
+            asc = asc && m->sorted && !(v[r0 - 1] > v[r0]);                                        \
+        }                                                                                          \
+        memcpy(m->min, &mn, sizeof mn);                                                            \
+        memcpy(m->max, &mx, sizeof mx);                                                            \
+        m->min_len = m->max_len = sizeof mn;                                                       \
+        m->has_minmax = 1;                                                                         \
+        m->sorted = asc;                                                                           \
+    } while (0)
+
+void r2h_pq_column_stats_add(const struct pq_column *c, size_t r0, size_t r1,
+                             struct pq_chunk_meta *m)
+{
+    if (c->type == R2H_PQ_INT64)
+        ADD_STATS(int64_t, stats_i64);
+    else
+        ADD_STATS(uint64_t, stats_u64);
+}
+
+void r2h_pq_column_stats(const struct pq_column *c, size_t nrows, struct pq_chunk_meta *m)
+{
+    size_t n = c->nvals;
+    r2h_pq_column_stats_begin(c, nrows, m);
     if (n == 0)
         return;
     switch (c->type) {
@@ -369,18 +410,22 @@ static size_t small_range_dict(struct r2h_pq_writer *w, const struct pq_column *
         r2h_pq_fail(w, R2H_ERR_NOMEM, "out of memory building dictionary of '%s'", c->name);
         return 0;
     }
-    uint32_t *slot = (uint32_t *)(void *)w->hash.data, *dv = (uint32_t *)(void *)w->dict.data;
+    uint32_t *restrict slot = (uint32_t *)(void *)w->hash.data;
+    uint32_t *restrict dv = (uint32_t *)(void *)w->dict.data;
+    uint32_t *restrict ix = idx;
+    const uint32_t *restrict vv = v;
     memset(slot, 0, 65536 * 4);
     size_t nd = 0;
     for (size_t i = 0; i < n; i++) {
-        const uint32_t k = v[i] - base; /* < 65536 */
-        if (!slot[k]) {
+        const uint32_t k = vv[i] - base; /* < 65536 */
+        uint32_t e = slot[k];
+        if (__builtin_expect(!e, 0)) {
             if (nd == lim)
                 return 0;
-            dv[nd++] = v[i];
-            slot[k] = (uint32_t)nd;
+            dv[nd++] = vv[i];
+            e = slot[k] = (uint32_t)nd;
         }
-        idx[i] = slot[k] - 1;
+        ix[i] = e - 1;
     }
     return nd;
 }

@@ -153,6 +153,11 @@ enum r2h_status r2h_pq_column_append(struct r2h_pq_writer *w, struct pq_column *
 
 /* Chunk statistics: null count, min/max in the column's sort order, sortedness. */
 void r2h_pq_column_stats(const struct pq_column *c, size_t nrows, struct pq_chunk_meta *m);
+/* The same in steps, for REQUIRED INT64/UINT64 columns: _begin as for no values, then _add for
+ * consecutive row ranges [r0, r1) from row 0 (each while its rows are in cache). */
+void r2h_pq_column_stats_begin(const struct pq_column *c, size_t nrows, struct pq_chunk_meta *m);
+void r2h_pq_column_stats_add(const struct pq_column *c, size_t r0, size_t r1,
+                             struct pq_chunk_meta *m);
 
 /* Build the chunk's dictionary into w->dict/w->idx; m holds the chunk's statistics (from
  * r2h_pq_column_stats). Returns the entry count, or 0 when the column has no values or the

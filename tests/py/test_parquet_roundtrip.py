@@ -331,6 +331,26 @@ def test_unsorted_claim_not_recorded(tmp_path):
     check_all(path, cols)
 
 
+@pytest.mark.parametrize("typ", ["uint64", "int64"])
+@pytest.mark.parametrize("drop_at", [None, 50, 77])
+def test_sorted_claim_checked_across_pages(tmp_path, typ, drop_at):
+    """64-bit DELTA columns take their statistics page by page: a step down exactly at a page
+    boundary (row 50 with 25-row pages) or inside a page clears the sorted claim; min and max
+    are the whole row group's."""
+    dt = np.uint64 if typ == "uint64" else np.int64
+    v = (np.arange(200, dtype=np.int64) * 3 - (0 if typ == "uint64" else 300)).astype(dt)
+    if drop_at is not None:
+        v[drop_at] = v[drop_at - 1] - dt(1)
+        v[5] = v[4]  # equal neighbours stay sorted
+    cols = [column("c", typ, v, enc="delta", sorted_=True)]
+    path = write(tmp_path, cols, len(v), rg_rows=200, page_rows=25)
+    rg = pq.ParquetFile(path).metadata.row_group(0)
+    assert bool(rg.sorting_columns) == (drop_at is None)
+    st = rg.column(0).statistics
+    assert (st.min, st.max) == (int(v.min()), int(v.max()))
+    check_all(path, cols)
+
+
 def test_no_page_index(tmp_path):
     cols = [column("x", "int32", np.arange(100, dtype=np.int32))]
     path = write(tmp_path, cols, 100)
