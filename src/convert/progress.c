@@ -89,8 +89,9 @@ void r2h_conv_profile_event(const struct run *run)
     char path[200];
     if (run->overlay) {
         r2h_fmt(path, sizeof path,
-                "cell polygons by cellToBoundary, %llu (cell, valid pixel) pairs, %llu blocks "
-                "of cells without valid pixels skipped",
+                "cell polygons from H3's boundaries (cellToBoundary for a third of the cells, "
+                "the others assembled from their vertices), %llu (cell, valid pixel) pairs, %llu "
+                "blocks of cells without valid pixels skipped",
                 (unsigned long long)run->pairs, (unsigned long long)run->void_chunks);
         ev.index_path = path;
     }
