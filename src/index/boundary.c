@@ -57,27 +57,6 @@ static void centre_vec(H3Index h, double p[3])
     p[2] = sin(g.lat);
 }
 
-/* The one face a cell touches, or -1 when it touches several (or H3 fails). */
-static int single_face(H3Index cell)
-{
-    int max = 0, faces[NUM_FACES];
-    if (maxFaceCount(cell, &max) != E_SUCCESS || max > NUM_FACES)
-        return -1;
-    for (int i = 0; i < max; i++)
-        faces[i] = -1;
-    if (getIcosahedronFaces(cell, faces) != E_SUCCESS)
-        return -1;
-    int f = -1;
-    for (int i = 0; i < max; i++) {
-        if (faces[i] < 0)
-            continue;
-        if (f >= 0 && faces[i] != f)
-            return -1;
-        f = faces[i];
-    }
-    return f;
-}
-
 /* The three pentagons nearest p (unit vector): for p on a face, its corners. */
 static void nearest3(const double pent[12][3], const double p[3], int k[3])
 {
@@ -109,7 +88,7 @@ static void init_frames(void)
         return;
     for (int bc = 0; bc < R2H_NUM_BASE_CELLS; bc++) {
         const H3Index h = r2h_index_res0_cell(bc);
-        const int f = isPentagon(h) ? -1 : single_face(h);
+        const int f = isPentagon(h) ? -1 : r2h_index_one_face(h);
         if (f < 0)
             continue;
         double p[3], g[3] = {0, 0, 0};
@@ -478,7 +457,7 @@ static size_t chunk_boundaries(uint64_t chunk, int cres, int exact, const uint64
 {
     struct model m;
     if (n >= 7 && r2h_index_planar(chunk)) {
-        const int f = single_face(chunk);
+        const int f = r2h_index_one_face(chunk);
         m.fr = f >= 0 ? &frames[f] : NULL;
         if (m.fr && fit(&m, cells, u, v, n))
             return group_boundaries(&m, exact, cells, u, v, n, lat, lng, stride, nv);

@@ -126,8 +126,7 @@ void r2h_index_centres(const uint64_t *cells, size_t n, double *lat, double *lng
     }
 }
 
-/* The one face cell touches, or -1 when it touches several (or H3 fails). */
-static int one_face(H3Index cell)
+int r2h_index_one_face(uint64_t cell)
 {
     int max = 0, faces[20];
     if (maxFaceCount(cell, &max) != E_SUCCESS || max > 20)
@@ -160,11 +159,11 @@ int r2h_index_planar(uint64_t cell)
     H3Index disk[7] = {0};
     if (gridDisk(cell, 1, disk) != E_SUCCESS)
         return 0;
-    const int f = one_face(cell);
+    const int f = r2h_index_one_face(cell);
     if (f < 0)
         return 0;
     for (int i = 0; i < 7; i++)
-        if (disk[i] && one_face(disk[i]) != f)
+        if (disk[i] && r2h_index_one_face(disk[i]) != f)
             return 0;
     return 1;
 }

@@ -76,6 +76,8 @@ void r2h_index_offsets(int res0, int res, double (*off)[7][2]);
 /* 1 if the centres of all descendants of cell are the gnomonic image of one face's plane (cell
  * and its neighbours touch one face only; cell is no pentagon). Thread-safe. */
 int r2h_index_planar(uint64_t cell);
+/* The one icosahedron face cell touches, or -1 when it touches several (or H3 fails). */
+int r2h_index_one_face(uint64_t cell);
 /* Centres (cellToLatLng, degrees) of n cells. Thread-safe. */
 void r2h_index_centres(const uint64_t *cells, size_t n, double *lat, double *lng);
 /* The children of a cell (up to 7, ascending); 0 at resolution 15. */
