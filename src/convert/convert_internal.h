@@ -70,7 +70,7 @@ struct run {
     uint8_t planned[R2H_NUM_BASE_CELLS]; /* sample: partitions the plan may give rows */
     double pixel_area, cell_area;        /* m2 at the raster's centre (r2h_conv_method_sample) */
     int cells_mode;                      /* the scan per cell: progress and profile count cells */
-    uint64_t void_chunks, pairs;         /* overlay: chunks skipped, (cell, pixel) pairs */
+    uint64_t void_blocks, pairs;         /* overlay: blocks skipped, (cell, pixel) pairs */
     double phase[NPHASES];
     double t_start, t_last_progress;
     uint64_t pixels_total;

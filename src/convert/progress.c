@@ -92,7 +92,7 @@ void r2h_conv_profile_event(const struct run *run)
                 "cell polygons from H3's boundaries (cellToBoundary for a third of the cells, "
                 "the others assembled from their vertices), %llu (cell, valid pixel) pairs, %llu "
                 "blocks of cells without valid pixels skipped",
-                (unsigned long long)run->pairs, (unsigned long long)run->void_chunks);
+                (unsigned long long)run->pairs, (unsigned long long)run->void_blocks);
         ev.index_path = path;
     }
     ev.pixels_read = run->res.pixels_read;

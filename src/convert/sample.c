@@ -655,7 +655,7 @@ void r2h_conv_cells_finish(struct run *run, struct r2h_conv_cells *cs)
         const struct r2h_cells_stats *c = &cs->stats[i];
         run->res.pixels_read += c->cells;
         run->res.index_fallbacks += c->exact;
-        run->void_chunks += c->void_chunks;
+        run->void_blocks += c->void_blocks;
         run->pairs += c->pairs;
         run->phase[PHASE_READ] += c->phase[R2H_CELLS_READ];
         run->phase[PHASE_LOCATE] += c->phase[R2H_CELLS_CENTRE];

@@ -232,6 +232,27 @@ struct sink {
     int nomem;
 };
 
+/* One set of pair arrays (rows, columns, fractions, pixel records of ps bytes) to room for cap
+ * pairs; 0 when an allocation fails (those that succeeded are kept). */
+static int grow_set(int32_t **row, int32_t **col, double **frac, unsigned char **val, size_t cap,
+                    size_t ps)
+{
+    int32_t *r = r2h_realloc(*row, cap * sizeof *r);
+    if (r)
+        *row = r;
+    int32_t *c = r2h_realloc(*col, cap * sizeof *c);
+    if (c)
+        *col = c;
+    double *f = r2h_realloc(*frac, cap * sizeof *f);
+    if (f)
+        *frac = f;
+    unsigned char *v = r2h_realloc(*val, cap * ps);
+    if (v)
+        *val = v;
+    return r && c && f && v;
+}
+
+/* The pairs as found, with their cells, to room for need pairs. */
 static int grow_pairs(struct cworker *w, size_t need)
 {
     if (need <= w->pcap)
@@ -239,23 +260,10 @@ static int grow_pairs(struct cworker *w, size_t need)
     size_t cap = w->pcap ? 2 * w->pcap : 65536;
     while (cap < need)
         cap *= 2;
-    const size_t ps = w->scan->in->pixel_size;
     uint32_t *c = r2h_realloc(w->pcell, cap * sizeof *c);
     if (c)
         w->pcell = c;
-    int32_t *r = r2h_realloc(w->prow, cap * sizeof *r);
-    if (r)
-        w->prow = r;
-    int32_t *k = r2h_realloc(w->pcol, cap * sizeof *k);
-    if (k)
-        w->pcol = k;
-    double *f = r2h_realloc(w->pfrac, cap * sizeof *f);
-    if (f)
-        w->pfrac = f;
-    unsigned char *v = r2h_realloc(w->pval, cap * ps);
-    if (v)
-        w->pval = v;
-    if (!c || !r || !k || !f || !v)
+    if (!grow_set(&w->prow, &w->pcol, &w->pfrac, &w->pval, cap, w->scan->in->pixel_size) || !c)
         return 0;
     w->pcap = cap;
     return 1;
@@ -403,7 +411,7 @@ enum r2h_status r2h_cells_overlay_chunk(struct cworker *w, uint64_t chunk, char 
         nvoid += nothing;
         lo = hi;
     }
-    w->st.void_chunks += nvoid;
+    w->st.void_blocks += nvoid;
     for (size_t lo = 0; lo < n;) {
         size_t hi = lo + 1;
         uint64_t up = chunk;
@@ -539,24 +547,11 @@ enum r2h_status r2h_cells_overlay_chunk(struct cworker *w, uint64_t chunk, char 
     for (size_t p = 0; p < w->pn; p++)
         w->near[w->pcell[p]]++;
     if (w->pn > w->ocap) {
-        const size_t ps = in->pixel_size, cap = w->pn;
-        int32_t *r = r2h_realloc(w->orow, cap * sizeof *r);
-        if (r)
-            w->orow = r;
-        int32_t *c = r2h_realloc(w->ocol, cap * sizeof *c);
-        if (c)
-            w->ocol = c;
-        double *f = r2h_realloc(w->ofrac, cap * sizeof *f);
-        if (f)
-            w->ofrac = f;
-        unsigned char *v = r2h_realloc(w->oval, cap * ps);
-        if (v)
-            w->oval = v;
-        if (!r || !c || !f || !v) {
+        if (!grow_set(&w->orow, &w->ocol, &w->ofrac, &w->oval, w->pn, in->pixel_size)) {
             r2h_fmt(msg, msglen, "out of memory laying cells over pixels");
             return R2H_ERR_NOMEM;
         }
-        w->ocap = cap;
+        w->ocap = w->pn;
     }
     /* near[i] becomes the first output slot of cell i's pairs. */
     uint32_t at = 0;

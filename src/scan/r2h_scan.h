@@ -164,7 +164,7 @@ struct r2h_cells_stats {
     uint64_t exact;           /* centres computed by H3 + PROJ */
     uint64_t modelled_chunks; /* chunks placed by the model */
     uint64_t exact_chunks;
-    uint64_t void_chunks; /* overlay: blocks of cells with no valid pixel under them, skipped */
+    uint64_t void_blocks; /* overlay: blocks of cells with no valid pixel under them, skipped */
     uint64_t pairs;       /* overlay: (cell, valid pixel) pairs handed over */
     double phase[R2H_CELLS_NPHASES];
 };
