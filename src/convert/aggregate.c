@@ -242,27 +242,38 @@ unsigned r2h_stats_parse(const char *list)
     return bits;
 }
 
-/* Pixel areas: how the rows carry them (r2h_agg_rows) and, for geographic unrotated rasters,
- * the table of areas per raster row. */
-static enum r2h_status plan_areas(struct r2h_agg *a, const struct r2h_raster_info *in, char *err,
-                                  size_t errlen)
+enum r2h_status r2h_row_areas_m2(const struct r2h_raster_info *in, double **out)
 {
-    a->rows = R2H_AGG_ROWS_AREA;
+    *out = NULL;
     if (!in->geographic || in->rotated)
-        return R2H_OK; /* areas from the pixel corners, in the read pass */
-    a->row_area = r2h_malloc((size_t)(in->height > 0 ? in->height : 1) * sizeof(double));
-    if (!a->row_area) {
-        r2h_fmt(err, errlen, "out of memory");
+        return R2H_OK;
+    double *t = r2h_malloc((size_t)(in->height > 0 ? in->height : 1) * sizeof(double));
+    if (!t)
         return R2H_ERR_NOMEM;
-    }
     const double *gt = in->gt;
     const double dl = fabs(gt[1]) * (M_PI / 180);
     for (int y = 0; y < in->height; y++) {
         double p0 = gt[3] + y * gt[5], p1 = gt[3] + (y + 1) * gt[5];
         p0 = p0 > 90 ? 90 : p0 < -90 ? -90 : p0;
         p1 = p1 > 90 ? 90 : p1 < -90 ? -90 : p1;
-        a->row_area[y] = WGS84_A * WGS84_A * dl * fabs(auth_q(p0) - auth_q(p1)) / 2;
+        t[y] = WGS84_A * WGS84_A * dl * fabs(auth_q(p0) - auth_q(p1)) / 2;
     }
+    *out = t;
+    return R2H_OK;
+}
+
+/* Pixel areas: how the rows carry them (r2h_agg_rows) and, for geographic unrotated rasters,
+ * the table of areas per raster row. */
+static enum r2h_status plan_areas(struct r2h_agg *a, const struct r2h_raster_info *in, char *err,
+                                  size_t errlen)
+{
+    a->rows = R2H_AGG_ROWS_AREA;
+    if (r2h_row_areas_m2(in, &a->row_area) != R2H_OK) {
+        r2h_fmt(err, errlen, "out of memory");
+        return R2H_ERR_NOMEM;
+    }
+    if (!a->row_area)
+        return R2H_OK; /* areas from the pixel corners, in the read pass */
     /* The row is the area's reference and the pixel order at once (pixels of one row have one
      * area): it goes below the value key when both fit in 64 bits. */
     int bits = 0;

@@ -10,9 +10,6 @@
 #include "convert_internal.h"
 #include "r2h_scan.h"
 
-#define WGS84_A 6378137.0
-#define WGS84_E2 0.0066943799901413165
-
 enum kind { K_COUNT, K_COVERAGE, K_AREA, K_SUM, K_MEAN, K_MIN, K_MAX, K_MODE, K_TOTAL, K_FRAC };
 
 struct r2h_overlay {
@@ -55,14 +52,6 @@ static int add(struct r2h_overlay *ov, enum kind k, int arg, enum r2h_dtype dt, 
     o->pixel_size += r2h_dtype_size(dt);
     r2h_fmt(o->name[i], sizeof o->name[i], "%s", name);
     return 1;
-}
-
-/* q(phi) of the authalic latitude (Snyder 3-12), as aggregate.c. */
-static double auth_q(double phi)
-{
-    const double e = sqrt(WGS84_E2), s = sin(phi);
-    return (1 - WGS84_E2) *
-           (s / (1 - WGS84_E2 * s * s) - 1 / (2 * e) * log((1 - e * s) / (1 + e * s)));
 }
 
 enum r2h_status r2h_overlay_create(struct run *run, struct r2h_overlay **out)
@@ -167,22 +156,10 @@ enum r2h_status r2h_overlay_create(struct run *run, struct r2h_overlay **out)
                 return R2H_ERR_INVALID;
             }
     /* Pixel areas per row: geographic, north-up rasters (also the mean's weights). */
-    const double *gt = in->gt;
-    if (in->geographic && gt[2] == 0 && gt[4] == 0) {
-        ov->row_area = r2h_malloc((size_t)(in->height > 0 ? in->height : 1) * sizeof(double));
-        if (!ov->row_area) {
-            r2h_overlay_destroy(ov);
-            r2h_fmt(run->err, run->errlen, "out of memory");
-            return R2H_ERR_NOMEM;
-        }
-        const double dl = fabs(gt[1]) * M_PI / 180;
-        for (int y = 0; y < in->height; y++) {
-            double p0 = (gt[3] + y * gt[5]) * M_PI / 180,
-                   p1 = (gt[3] + (y + 1) * gt[5]) * M_PI / 180;
-            p0 = fmax(-M_PI / 2, fmin(M_PI / 2, p0));
-            p1 = fmax(-M_PI / 2, fmin(M_PI / 2, p1));
-            ov->row_area[y] = WGS84_A * WGS84_A * dl * fabs(auth_q(p0) - auth_q(p1)) / 2;
-        }
+    if (r2h_row_areas_m2(in, &ov->row_area) != R2H_OK) {
+        r2h_overlay_destroy(ov);
+        r2h_fmt(run->err, run->errlen, "out of memory");
+        return R2H_ERR_NOMEM;
     }
     /* The canonical text (fingerprint, footer). */
     static const char *const units[] = {"none", "per-m2", "per-ha", "per-km2"};

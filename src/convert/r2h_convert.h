@@ -168,6 +168,11 @@ enum r2h_status r2h_agg_columns(const struct r2h_agg *a, const struct r2h_pq_col
 enum r2h_status r2h_agg_write(const struct r2h_agg *a, struct r2h_merge *m, struct r2h_pq_writer *w,
                               uint64_t *nout, double *vmin, double *vmax, char *msg, size_t msglen);
 
+/* The WGS84 ellipsoidal area (m2) of a pixel of each raster row of a geographic, unrotated
+ * raster (bands between two parallels, by the authalic latitude) into *out (height entries,
+ * free with r2h_free); *out = NULL for other rasters, whose pixels differ along a row.
+ * R2H_ERR_NOMEM. */
+enum r2h_status r2h_row_areas_m2(const struct r2h_raster_info *in, double **out);
 /* WGS84 ellipsoidal area (m2) of a lat/lng quadrilateral given by its corners (degrees), edges
  * straight in the cylindrical equal-area projection: exact for parallels/meridians. */
 double r2h_quad_area_m2(const double lat[4], const double lng[4]);
