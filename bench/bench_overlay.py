@@ -23,21 +23,12 @@ Writes bench/out/overlay-<raster>.json and prints a markdown table.
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 
-import duckdb
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-OUT = os.path.join(HERE, "out")
-R2H3 = os.path.join(ROOT, "build", "raster2h3")
-R2D = os.path.join(ROOT, ".venv-bench", "bin", "raster2dggs")
-PY = sys.executable
-
+# the same timing, row counting and paths as the sample benchmark beside it
+from bench_sample import OUT, R2D, R2H3, parquet_rows, timed
 
 
 def valid_pixels(raster):
@@ -54,24 +45,6 @@ def valid_pixels(raster):
                           dtype=np.float64)
         n += int(np.count_nonzero(np.isfinite(a) & (a != nd if nd is not None else True)))
     return n
-
-
-def timed(cmd, env=None):
-    p = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, env=env)
-    if p.returncode != 0:
-        raise RuntimeError(f"{cmd[0]} failed ({p.returncode}): {p.stderr[-2000:]}")
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", p.stderr).group(1)
-    parts = [float(x) for x in wall.split(":")]
-    secs = sum(v * 60 ** i for i, v in enumerate(reversed(parts)))
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1))
-    return secs, rss / 1024.0, p.stdout
-
-
-def parquet_rows(d):
-    files = [os.path.join(r, f) for r, _, fs in os.walk(d) for f in fs if f.endswith(".parquet")]
-    if not files:
-        return 0
-    return duckdb.sql(f"SELECT count(*) FROM read_parquet({files!r})").fetchall()[0][0]
 
 
 def run_tool(tool, raster, res, memory, stats, out):
@@ -117,7 +90,7 @@ def main():
                   f"{valid / secs / 1e6:.2f} M valid px/s, {rss:.0f} MiB", file=sys.stderr)
     with open(os.path.join(OUT, f"overlay-{name}.json"), "w") as f:
         json.dump({"memory": a.memory, "stat": a.stat, "results": results}, f, indent=1)
-    print(f"| raster | res | tool | runs | median s | cells | M valid px/s | peak RSS MiB | "
+    print("| raster | res | tool | runs | median s | cells | M valid px/s | peak RSS MiB | "
           f"raster2h3 speed-up |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
