@@ -91,7 +91,7 @@ def main():
     with open(os.path.join(OUT, f"overlay-{name}.json"), "w") as f:
         json.dump({"memory": a.memory, "stat": a.stat, "results": results}, f, indent=1)
     print("| raster | res | tool | runs | median s | cells | M valid px/s | peak RSS MiB | "
-          f"raster2h3 speed-up |")
+          "raster2h3 speed-up |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         ours = next((x for x in results if x["res"] == r["res"] and x["tool"] == "raster2h3"),
