@@ -153,9 +153,10 @@ int r2h_conv_method_sample(struct run *run);
 /* Check the options against the method (sample: no --aggregate, one band for bilinear/cubic,
  * whose value column becomes float64) and say which method AUTO chose (sample.c). */
 enum r2h_status r2h_conv_check_method(struct run *run, int sample);
-/* "method=sample;resample=<kernel>" for fingerprints and footers (sample.c). */
+/* "method=sample;resample=<kernel>", or the overlay's r2h_overlay_spec, for fingerprints
+ * (method.c). */
 const char *r2h_conv_method_spec(const struct run *run);
-/* "sample;resample=<kernel>" for the footer's raster2h3:method (sample.c). */
+/* The same without "method=", for the footer's raster2h3:method (method.c). */
 const char *r2h_conv_method_meta(const struct run *run);
 
 /* overlay.c: --method overlay's checks and output columns (the value record of a cell), and

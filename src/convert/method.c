@@ -49,12 +49,9 @@ const char *r2h_conv_method_spec(const struct run *run)
 
 const char *r2h_conv_method_meta(const struct run *run)
 {
-    static const char *const meta[] = {"sample;resample=nearest", "sample;resample=bilinear",
-                                       "sample;resample=cubic"};
-    const int k = run->opt->resample;
-    if (run->overlay)
-        return r2h_overlay_spec(run->overlay);
-    return meta[k >= 0 && k <= 2 ? k : 0];
+    /* the spec without its "method=" (the overlay's has none) */
+    const char *s = r2h_conv_method_spec(run);
+    return strncmp(s, "method=", 7) == 0 ? s + 7 : s;
 }
 
 enum r2h_status r2h_conv_check_method(struct run *run, int sample)
