@@ -59,7 +59,15 @@ def run_measured(args, env=None):
 
     The peak is the VmHWM that `--profile` reports (this process image only; rusage's maxrss of
     a child also counts the parent's pages at fork time). It is cross-checked against samples of
-    /proc/<pid>/status taken while the process runs."""
+    /proc/<pid>/status taken while the process runs, and the larger of the two is returned.
+
+    The kernel raises VmHWM lazily (on unmap and exit, or when status is read), not when pages
+    leave RSS through madvise(MADV_DONTNEED), which is how glibc trims a thread's arena. A peak
+    that lasts only until such a trim can therefore be missing from the VmHWM read at the end
+    while a sample taken during it saw it: measured here, the report fell short of a sample by
+    up to 1.6 MiB in 4 runs of 24 (the 16M late-pixel run of test_spill_policies_give_the_same
+    _rows, never by more). The cross-check allows 4 MiB for that and still catches a report
+    that is plainly wrong."""
     p = subprocess.Popen([str(BINARY), *map(str, args)], stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, env=cli_env(env), stdin=subprocess.DEVNULL)
     sampled = 0
@@ -75,7 +83,8 @@ def run_measured(args, env=None):
     rss = None
     if "peak RSS " in err:
         rss = float(err.split("peak RSS ")[1].split(" MiB")[0]) * 2**20
-        assert rss + 2**20 >= sampled, f"profile peak {rss} below sampled VmHWM {sampled}"
+        assert rss + 4 * 2**20 >= sampled, f"profile peak {rss} below sampled VmHWM {sampled}"
+        rss = max(rss, sampled)
     return p.returncode, err, rss
 
 
