@@ -123,7 +123,7 @@ enum r2h_status r2h_pq_writer_open(struct r2h_sink *sink, const struct r2h_pq_co
                                    struct r2h_pq_writer **out)
 {
     enum r2h_status st;
-    if (!sink || !out || !cols || ncols == 0 || ncols > INT32_MAX / 2) {
+    if ((!sink && !(opt && opt->rows)) || !out || !cols || ncols == 0 || ncols > INT32_MAX / 2) {
         r2h_sink_abort(sink);
         return R2H_ERR_INVALID;
     }
@@ -154,6 +154,10 @@ enum r2h_status r2h_pq_writer_open(struct r2h_sink *sink, const struct r2h_pq_co
     for (size_t i = 0; i < ncols; i++)
         if ((st = column_init(w, &w->cols[i], &cols[i], i)) != R2H_OK)
             goto out_abort;
+    if (w->opt.rows) { /* unencoded row groups: no file */
+        *out = w;
+        return R2H_OK;
+    }
     if (w->opt.codec == R2H_PQ_CODEC_ZSTD && !(w->zctx = ZSTD_createCCtx())) {
         st = R2H_ERR_NOMEM;
         goto out_abort;
@@ -268,11 +272,46 @@ static enum r2h_status append_row_group(struct r2h_pq_writer *w, size_t nrows)
     return append_row_group_of(w, w->cols, w->meta, nrows);
 }
 
+/* Unencoded row groups: the buffered columns cols (w's own or a twin's) to w's rows sink. */
+static enum r2h_status hand_rows(struct r2h_pq_writer *w, const struct pq_column *cols,
+                                 size_t nrows)
+{
+    struct r2h_pq_rowgroup_column *view = r2h_malloc(w->ncols * sizeof *view);
+    if (!view)
+        return r2h_pq_fail(w, R2H_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < w->ncols; i++) {
+        const struct pq_column *c = &cols[i];
+        view[i] = (struct r2h_pq_rowgroup_column){
+            .name = c->name,
+            .type = c->type,
+            .optional = c->optional,
+            .values = c->vals.data,
+            .offsets = c->type == R2H_PQ_STRING ? (const uint64_t *)c->offs.data : NULL,
+            .valid = c->optional ? c->def.data : NULL,
+            .nvals = c->nvals};
+    }
+    enum r2h_status st = w->opt.rows->group(w->opt.rows->ctx, view, w->ncols, nrows);
+    r2h_free(view);
+    if (st != R2H_OK)
+        return r2h_pq_fail(w, st, "%s", r2h_status_str(st));
+    return R2H_OK;
+}
+
 static enum r2h_status flush_row_group(struct r2h_pq_writer *w)
 {
     size_t nrows = w->nrows;
     if (nrows == 0)
         return R2H_OK;
+    if (w->opt.rows) {
+        if (hand_rows(w, w->cols, nrows) != R2H_OK)
+            return w->err;
+        for (size_t i = 0; i < w->ncols; i++)
+            column_reset(&w->cols[i]);
+        w->total_rows += (int64_t)nrows;
+        w->num_row_groups++;
+        w->nrows = 0;
+        return R2H_OK;
+    }
     for (size_t i = 0; i < w->ncols; i++)
         if (r2h_pq_chunk_write(w, &w->cols[i], nrows, &w->meta[i]) != R2H_OK)
             return w->err;
@@ -397,13 +436,18 @@ enum r2h_status r2h_pq_writer_close(struct r2h_pq_writer *w, char *errbuf, size_
         r2h_fmt(errbuf, errbuf_len, "no writer");
         return R2H_ERR_INVALID;
     }
-    if (w->err == R2H_OK && flush_row_group(w) == R2H_OK)
+    if (w->err == R2H_OK && flush_row_group(w) == R2H_OK && !w->opt.rows)
         write_footer(w);
     enum r2h_status st = w->err;
     if (st != R2H_OK) {
         r2h_fmt(errbuf, errbuf_len, "%s", w->errmsg);
         r2h_pq_writer_abort(w);
         return st;
+    }
+    if (w->opt.rows) { /* unencoded row groups: no file (a sink given is left empty) */
+        r2h_sink_abort(w->sink);
+        writer_free(w);
+        return R2H_OK;
     }
     char msg[sizeof w->sink->errmsg];
     st = r2h_sink_close(w->sink, msg, sizeof msg);
@@ -472,6 +516,8 @@ enum r2h_status r2h_pq_group_encode(struct r2h_pq_group *g)
     struct r2h_pq_writer *tw = g->tw;
     if (tw->err != R2H_OK)
         return tw->err;
+    if (tw->opt.rows) /* unencoded row groups: the rows are handed over as buffered */
+        return R2H_OK;
     g->start = tw->sink->bytes;
     for (size_t i = 0; i < tw->ncols; i++)
         if (r2h_pq_chunk_write(tw, &tw->cols[i], tw->nrows, &tw->meta[i]) != R2H_OK)
@@ -495,6 +541,16 @@ enum r2h_status r2h_pq_writer_append_group(struct r2h_pq_writer *w, struct r2h_p
     if (w->nrows || w->ncols != tw->ncols)
         return r2h_pq_fail(w, R2H_ERR_INVALID, "a group needs an empty row group and one schema");
     const size_t nrows = tw->nrows;
+    if (w->opt.rows) {
+        if (nrows && hand_rows(w, tw->cols, nrows) != R2H_OK)
+            return w->err;
+        w->total_rows += (int64_t)nrows;
+        w->num_row_groups += nrows > 0;
+        for (size_t i = 0; i < tw->ncols; i++)
+            column_reset(&tw->cols[i]);
+        tw->nrows = 0;
+        return R2H_OK;
+    }
     if (nrows && !g->encoded && r2h_pq_group_encode(g) != R2H_OK)
         return r2h_pq_fail(w, tw->err, "%s", tw->errmsg);
     if (nrows) {

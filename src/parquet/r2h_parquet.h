@@ -49,7 +49,32 @@ struct r2h_pq_column_spec {
                            * with gaps keeps DELTA pages instead of falling back to PLAIN */
 };
 
+/* One column of a row group as the writer buffers it (unencoded row groups, below): the
+ * non-null values in their Parquet physical type (8-, 16- and 32-bit integers as int32,
+ * sign- or zero-extended; 64-bit as int64; float; double; strings as bytes with nvals + 1
+ * uint64 offsets) and, for OPTIONAL columns, one 0/1 byte per row. */
+struct r2h_pq_rowgroup_column {
+    const char *name;
+    enum r2h_pq_type type;
+    int optional;
+    const void *values;
+    const uint64_t *offsets; /* STRING only */
+    const uint8_t *valid;    /* OPTIONAL only: 1 = a value */
+    size_t nvals;            /* values (non-null rows) */
+};
+
+/* Unencoded row groups: a writer whose options name one of these hands each row group to
+ * group(ctx, ...) instead of encoding it (the columns are borrowed for the call; it may be
+ * called from any thread that writes, appends or closes) and writes nothing to a sink (which
+ * may be NULL). An error it returns is the writer's (sticky). */
+struct r2h_pq_rows {
+    enum r2h_status (*group)(void *ctx, const struct r2h_pq_rowgroup_column *cols, size_t ncols,
+                             size_t nrows);
+    void *ctx;
+};
+
 struct r2h_pq_options {
+    const struct r2h_pq_rows *rows; /* NULL: Parquet; else unencoded row groups to rows */
     enum r2h_pq_codec codec;
     int level;              /* zstd level (ignored by other codecs) */
     size_t row_group_rows;  /* rows per row group (the last one may be shorter) */
