@@ -308,6 +308,72 @@ enum r2h_status r2h_verify(const struct r2h_verify_options *opt, struct r2h_veri
                            void (*report)(void *ctx, const char *line), void *ctx, char *errbuf,
                            size_t errbuf_len);
 
+/* ---- Rows in memory: the Arrow C stream interface ------------------------------------------
+ * The structs of the Arrow C data and stream interfaces (ABI-stable; see
+ * https://arrow.apache.org/docs/format/CDataInterface.html and CStreamInterface.html), under
+ * the guards the specification asks for, so that a program that includes Arrow's own
+ * definitions first keeps them. No Arrow library is needed. */
+#ifndef ARROW_C_DATA_INTERFACE
+#define ARROW_C_DATA_INTERFACE
+#define ARROW_FLAG_DICTIONARY_ORDERED 1
+#define ARROW_FLAG_NULLABLE 2
+#define ARROW_FLAG_MAP_KEYS_SORTED 4
+struct ArrowSchema {
+    const char *format;
+    const char *name;
+    const char *metadata;
+    int64_t flags;
+    int64_t n_children;
+    struct ArrowSchema **children;
+    struct ArrowSchema *dictionary;
+    void (*release)(struct ArrowSchema *);
+    void *private_data;
+};
+struct ArrowArray {
+    int64_t length;
+    int64_t null_count;
+    int64_t offset;
+    int64_t n_buffers;
+    int64_t n_children;
+    const void **buffers;
+    struct ArrowArray **children;
+    struct ArrowArray *dictionary;
+    void (*release)(struct ArrowArray *);
+    void *private_data;
+};
+#endif
+#ifndef ARROW_C_STREAM_INTERFACE
+#define ARROW_C_STREAM_INTERFACE
+struct ArrowArrayStream {
+    int (*get_schema)(struct ArrowArrayStream *, struct ArrowSchema *out);
+    int (*get_next)(struct ArrowArrayStream *, struct ArrowArray *out);
+    const char *(*get_last_error)(struct ArrowArrayStream *);
+    void (*release)(struct ArrowArrayStream *);
+    void *private_data;
+};
+#endif
+
+/* Run the conversion of opt and hand its rows over as Arrow record batches instead of writing
+ * Parquet files: the same columns, types and rows as the files r2h_convert would write with
+ * these options (uint64 cells as Arrow uint64, strings as utf8), each batch the rows of one
+ * row group of one partition (sorted by cell within it; batches of different partitions may
+ * arrive in any order). opt->output, overwrite and dry_run are not used (dry_run 1 is
+ * R2H_ERR_INVALID); work_unit, methods, bands, aggregation, parents, threads, memory and
+ * events are as for r2h_convert (spills, if any, go to opt->tmpdir).
+ *
+ * The run goes on in threads of its own, started here; at most two finished batches wait for
+ * the consumer, so peak memory is the run's budget plus those batches. The call returns once
+ * the schema is known: errors found before (missing input, bad options, unknown CRS) are
+ * returned here with the message in errbuf and *out untouched; later ones come from
+ * out->get_next (an errno value, EIO for most, ENOMEM, EINTR when interrupted) with the message
+ * from out->get_last_error. On R2H_OK *out is a stream the caller must release (out->release),
+ * also before its end: the run is then stopped and its threads joined. The stream is used from
+ * one thread at a time (any thread); opt, its strings and arrays are copied, but events go to
+ * opt->event from the run's threads until the stream ends, so event_ctx must stay valid until
+ * the stream is released. */
+enum r2h_status r2h_convert_to_arrow(const struct r2h_convert_options *opt,
+                                     struct ArrowArrayStream *out, char *errbuf, size_t errbuf_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,13 +14,14 @@ declare -A ALLOWED=(
     [io]="common"
     [sink]="common io"
     [parquet]="common io sink"
+    [arrow]="common io sink parquet"
     [raster]="common io"
     [index]="common"
     [scan]="common raster index"
     [sort]="common index"
     [dataset]="common io sink parquet index"
-    [convert]="common io sink parquet raster index scan sort dataset"
-    [tools]="common io sink parquet raster index sort dataset convert"
+    [convert]="common io sink parquet arrow raster index scan sort dataset"
+    [tools]="common io sink parquet arrow raster index sort dataset convert"
     [cli]=""
 )
 # Private headers: only their own module includes them.

@@ -104,13 +104,19 @@ long r2h_conv_take_next(struct run *run, size_t limit, uint64_t done_pixels)
     return i;
 }
 
-void r2h_conv_scan_progress(void *ctx, uint64_t pixels_done)
+int r2h_conv_scan_progress(void *ctx, uint64_t pixels_done)
 {
     struct run *run = ctx;
     pthread_mutex_lock(&run->mu);
     run->pixels_done += pixels_done;
     r2h_conv_progress_locked(run, 0);
     pthread_mutex_unlock(&run->mu);
+    return r2h_conv_unwanted(run);
+}
+
+int r2h_conv_unwanted(const struct run *run)
+{
+    return run->arrow && r2h_arrow_queue_released(run->arrow);
 }
 
 static void *write_worker(void *arg)
@@ -180,13 +186,14 @@ static enum r2h_status plan_chunks(struct run *run, const int (*win)[4], int nwi
                                 &run->nchunks, &run->pixels_total, run->err, run->errlen);
 }
 
-static enum r2h_status check_options(const struct r2h_convert_options *o, char *err, size_t len)
+static enum r2h_status check_options(const struct r2h_convert_options *o, int need_output,
+                                     char *err, size_t len)
 {
     if (!o->input || !*o->input) {
         r2h_fmt(err, len, "no input given");
         return R2H_ERR_INVALID;
     }
-    if (!o->output || !*o->output) {
+    if (need_output && (!o->output || !*o->output)) {
         r2h_fmt(err, len, "no output given");
         return R2H_ERR_INVALID;
     }
@@ -405,7 +412,7 @@ enum r2h_status r2h_conv_open(struct run *run)
     pthread_mutex_init(&run->mu, NULL);
     run->t_start = run->t_last_progress = r2h_now();
     run->budget = opt->memory ? opt->memory : (uint64_t)1 << 30;
-    enum r2h_status st = check_options(opt, run->err, run->errlen);
+    enum r2h_status st = check_options(opt, !run->arrow, run->err, run->errlen);
     if (st != R2H_OK)
         return st;
     if ((st = r2h_raster_open_srs(opt->input, opt->band, opt->srs, &run->raster, run->err,
@@ -487,13 +494,28 @@ void r2h_conv_close(struct run *run)
     pthread_mutex_destroy(&run->mu);
 }
 
+/* Unencoded row groups of an Arrow run: each a record batch, handed to the stream's queue. */
+static enum r2h_status arrow_group(void *ctx, const struct r2h_pq_rowgroup_column *cols,
+                                   size_t ncols, size_t nrows)
+{
+    struct run *run = ctx;
+    struct ArrowArray batch;
+    enum r2h_status st = r2h_arrow_batch(cols, ncols, nrows, &batch);
+    return st != R2H_OK ? st : r2h_arrow_queue_push(run->arrow, &batch);
+}
+
+/* The run: Parquet files under opt->output, or (arrow not NULL) Arrow batches to arrow, with no
+ * output, lock, resume or manifest. */
 static enum r2h_status convert_run(const struct r2h_convert_options *opt,
-                                   struct r2h_convert_result *res, char *errbuf, size_t errbuf_len)
+                                   struct r2h_convert_result *res, struct r2h_arrow_queue *arrow,
+                                   char *errbuf, size_t errbuf_len)
 {
     char scratch[16];
     struct run run = {.opt = opt,
                       .err = errbuf ? errbuf : scratch,
-                      .errlen = errbuf ? errbuf_len : sizeof scratch};
+                      .errlen = errbuf ? errbuf_len : sizeof scratch,
+                      .arrow = arrow};
+    run.rows = (struct r2h_pq_rows){.group = arrow_group, .ctx = &run};
     struct r2h_lock *lock = NULL;
     enum r2h_status st = r2h_conv_open(&run);
     if (st != R2H_OK)
@@ -510,6 +532,20 @@ static enum r2h_status convert_run(const struct r2h_convert_options *opt,
         r2h_agg_fingerprint(run.agg, run.fingerprint, sizeof run.fingerprint);
     if (sample)
         r2h_fingerprint_mix(run.fingerprint, sizeof run.fingerprint, r2h_conv_method_spec(&run));
+    if (arrow) {
+        struct r2h_pq_column_spec pcols[R2H_RASTER_MAX_BANDS + 1];
+        const struct r2h_pq_column_spec *cols = pcols;
+        char cellname[8];
+        size_t ncols = 0;
+        if (run.agg)
+            r2h_agg_columns(run.agg, &cols, &ncols);
+        else if (!sample)
+            ncols = r2h_conv_point_columns(&run, pcols, cellname, sizeof cellname);
+        if (ncols && (st = r2h_conv_announce_columns(&run, cols, ncols)) != R2H_OK)
+            goto out;
+        run.remote = 1; /* nothing local to make */
+        goto write;
+    }
     r2h_out_root(opt->output, run.root, sizeof run.root);
     run.remote = r2h_out_is_remote(run.root);
     if ((st = lock_output(&run, &lock)) != R2H_OK)
@@ -546,6 +582,7 @@ static enum r2h_status convert_run(const struct r2h_convert_options *opt,
         st = R2H_ERR_IO;
         goto out;
     }
+write:;
     const int nthreads = r2h_conv_thread_count(opt);
     if (opt->threads > nthreads)
         r2h_conv_warn(&run, "--threads %d reduced to %d: each thread needs %llu MiB of --memory",
@@ -564,7 +601,7 @@ static enum r2h_status convert_run(const struct r2h_convert_options *opt,
         goto out;
     if ((st = finish_read(&run)) != R2H_OK)
         goto out;
-    if (opt->work_unit < 0 && (st = r2h_conv_begin_dataset(&run)) != R2H_OK)
+    if (opt->work_unit < 0 && !arrow && (st = r2h_conv_begin_dataset(&run)) != R2H_OK)
         goto out;
     run_workers(&run, write_worker);
     if ((st = run.status) != R2H_OK)
@@ -573,7 +610,9 @@ static enum r2h_status convert_run(const struct r2h_convert_options *opt,
         for (int k = 0; k < NPHASES; k++)
             run.phase[k] += run.workers[i].phase[k];
 finish:
-    if (opt->work_unit >= 0)
+    if (arrow)
+        ;
+    else if (opt->work_unit >= 0)
         r2h_conv_finish_work_unit(&run);
     else if ((st = r2h_conv_finish_dataset(&run)) != R2H_OK)
         goto out;
@@ -609,5 +648,100 @@ enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_co
 {
     struct r2h_convert_options o;
     enum r2h_status st = sized_options(opt, &o, errbuf, errbuf_len);
-    return st != R2H_OK ? st : convert_run(&o, res, errbuf, errbuf_len);
+    return st != R2H_OK ? st : convert_run(&o, res, NULL, errbuf, errbuf_len);
+}
+
+/* ---- Arrow batches ------------------------------------------------------------------------ */
+
+/* An Arrow run's own copy of the caller's options (they outlive the call). */
+struct arrow_run {
+    struct r2h_convert_options o;
+    char *strs[5];
+    int *bands;
+    double *classes;
+    char **names;
+    int nnames;
+};
+
+static void arrow_run_free(void *ctx)
+{
+    struct arrow_run *a = ctx;
+    for (int i = 0; i < 5; i++)
+        r2h_free(a->strs[i]);
+    for (int i = 0; a->names && i < a->nnames; i++)
+        r2h_free(a->names[i]);
+    r2h_free(a->names);
+    r2h_free(a->bands);
+    r2h_free(a->classes);
+    r2h_free(a);
+}
+
+/* Copy s into a->strs[k] and point *field at it; 0 when out of memory. */
+static int own_str(struct arrow_run *a, int k, const char **field)
+{
+    if (!*field)
+        return 1;
+    a->strs[k] = r2h_strdup(*field);
+    *field = a->strs[k];
+    return a->strs[k] != NULL;
+}
+
+static struct arrow_run *arrow_run_new(const struct r2h_convert_options *o)
+{
+    struct arrow_run *a = r2h_calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->o = *o;
+    int ok = own_str(a, 0, &a->o.input) && own_str(a, 1, &a->o.value_name) &&
+             own_str(a, 2, &a->o.srs) && own_str(a, 3, &a->o.tmpdir);
+    a->o.output = NULL;
+    if (ok && o->bands && o->nbands > 0) {
+        ok = (a->bands = r2h_malloc((size_t)o->nbands * sizeof *a->bands)) != NULL;
+        if (ok)
+            memcpy(a->bands, o->bands, (size_t)o->nbands * sizeof *a->bands);
+        a->o.bands = a->bands;
+    }
+    if (ok && o->classes && o->nclasses > 0) {
+        ok = (a->classes = r2h_malloc((size_t)o->nclasses * sizeof *a->classes)) != NULL;
+        if (ok)
+            memcpy(a->classes, o->classes, (size_t)o->nclasses * sizeof *a->classes);
+        a->o.classes = a->classes;
+    }
+    if (ok && o->value_names && o->nvalue_names > 0) {
+        ok = (a->names = r2h_calloc((size_t)o->nvalue_names, sizeof *a->names)) != NULL;
+        for (int i = 0; ok && i < o->nvalue_names; i++, a->nnames++)
+            ok = !o->value_names[i] || (a->names[i] = r2h_strdup(o->value_names[i])) != NULL;
+        a->o.value_names = (const char *const *)a->names;
+    }
+    if (!ok) {
+        arrow_run_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+static enum r2h_status arrow_produce(void *ctx, struct r2h_arrow_queue *q, char *msg, size_t msglen)
+{
+    struct arrow_run *a = ctx;
+    return convert_run(&a->o, NULL, q, msg, msglen);
+}
+
+enum r2h_status r2h_convert_to_arrow(const struct r2h_convert_options *opt,
+                                     struct ArrowArrayStream *out, char *errbuf, size_t errbuf_len)
+{
+    struct r2h_convert_options o;
+    enum r2h_status st = sized_options(opt, &o, errbuf, errbuf_len);
+    if (st != R2H_OK)
+        return st;
+    if (!out || o.dry_run) {
+        r2h_fmt(errbuf, errbuf_len, "%s", out ? "a dry run has no rows to stream" : "no stream");
+        return R2H_ERR_INVALID;
+    }
+    struct arrow_run *a = arrow_run_new(&o);
+    if (!a) {
+        r2h_fmt(errbuf, errbuf_len, "out of memory");
+        return R2H_ERR_NOMEM;
+    }
+    /* Two finished batches may wait for the consumer while the writers make the next ones. */
+    return r2h_arrow_stream_start(arrow_produce, a, arrow_run_free, 2, out, errbuf, errbuf_len);
 }

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "r2h_arrow.h"
 #include "r2h_convert.h"
 #include "r2h_index.h"
 #include "r2h_scan.h"
@@ -71,6 +72,8 @@ struct run {
     double pixel_area, cell_area;        /* m2 at the raster's centre (r2h_conv_method_sample) */
     int cells_mode;                      /* the scan per cell: progress and profile count cells */
     uint64_t void_blocks, pairs;         /* overlay: blocks skipped, (cell, pixel) pairs */
+    struct r2h_arrow_queue *arrow;       /* rows to Arrow batches, not files (else NULL) */
+    struct r2h_pq_rows rows;             /* the writers' unencoded row groups to arrow */
     double phase[NPHASES];
     double t_start, t_last_progress;
     uint64_t pixels_total;
@@ -88,6 +91,18 @@ struct run {
 /* One R2H_EVENT_WARNING line to the options' event callback (if any); printf-style. */
 void r2h_conv_warn(const struct run *run, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* partition.c */
+/* The Parquet options of the run's partition files and row groups: zstd at the run's level,
+ * the run's row groups; unencoded row groups to the Arrow queue when the run has one. */
+void r2h_conv_pq_options(const struct run *run, struct r2h_pq_options *po);
+/* The columns of pixel rows (the bands' values, then the cell): n columns into cols (room for
+ * R2H_RASTER_MAX_BANDS + 1), the cell column's name in cellname. */
+size_t r2h_conv_point_columns(const struct run *run, struct r2h_pq_column_spec *cols,
+                              char *cellname, size_t cellnamelen);
+/* An Arrow run: the schema of its batches (no-op for a run that writes files). */
+enum r2h_status r2h_conv_announce_columns(struct run *run, const struct r2h_pq_column_spec *cols,
+                                          size_t ncols);
 
 /* progress.c */
 /* Pass ev to the options' event callback (if any). */
@@ -232,7 +247,9 @@ enum r2h_status r2h_conv_open_workers(struct run *run, int n, int with_rows);
 /* Release everything a run holds (convert.c). */
 void r2h_conv_close(struct run *run);
 /* The progress callback of the scan's consumers: pixels done, progress under run->mu. */
-void r2h_conv_scan_progress(void *ctx, uint64_t pixels_done);
+int r2h_conv_scan_progress(void *ctx, uint64_t pixels_done);
+/* 1 when the run's rows are no longer wanted (an Arrow run whose stream was released). */
+int r2h_conv_unwanted(const struct run *run);
 /* The row-buffer consumer of the scan (read_pass.c): route, sort, spill into run->runs. */
 void r2h_conv_rows_consumer(struct run *run, struct r2h_scan_consumer *out);
 /* Warnings about the pixels the scan dropped (read_pass.c). */

@@ -102,9 +102,9 @@ static enum r2h_status begin_count(void *ctx, int i, void **state, char *msg, si
     return R2H_OK;
 }
 
-static void count_progress(void *ctx, uint64_t pixels_done)
+static int count_progress(void *ctx, uint64_t pixels_done)
 {
-    r2h_conv_scan_progress(&((struct count_ctx *)ctx)->run, pixels_done);
+    return r2h_conv_scan_progress(&((struct count_ctx *)ctx)->run, pixels_done);
 }
 
 static void end_count(void *state)

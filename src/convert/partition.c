@@ -129,6 +129,14 @@ static enum r2h_status open_partition(struct run *run, int bc,
 {
     char dir[4096], name[32];
     enum r2h_status st;
+    struct r2h_pq_options po;
+    r2h_conv_pq_options(run, &po);
+    if (run->arrow) { /* rows to Arrow batches: no file */
+        r2h_fmt(path, pathlen, "%s", "");
+        if ((st = r2h_pq_writer_open(NULL, cols, ncols, &po, out)) != R2H_OK)
+            r2h_fmt(msg, msglen, "cannot start the Arrow batches: %s", r2h_status_str(st));
+        return st;
+    }
     r2h_dataset_part_dir(bc, name, sizeof name);
     r2h_fmt(dir, sizeof dir, "%s/%s", run->root, name);
     if (!run->remote && (st = r2h_conv_mkdir_p(dir, msg, msglen)) != R2H_OK)
@@ -137,11 +145,6 @@ static enum r2h_status open_partition(struct run *run, int bc,
     struct r2h_sink *sink = NULL;
     if ((st = r2h_out_open_sink(path, &sink, msg, msglen)) != R2H_OK)
         return st;
-    struct r2h_pq_options po;
-    r2h_pq_options_init(&po);
-    po.codec = R2H_PQ_CODEC_ZSTD;
-    po.level = run->opt->compression_level;
-    po.row_group_rows = run->row_group_rows;
     struct r2h_pq_writer *w = NULL;
     if ((st = r2h_pq_writer_open(sink, cols, ncols, &po, &w)) != R2H_OK) {
         r2h_fmt(msg, msglen, "%s: cannot start Parquet writer: %s", path, r2h_status_str(st));
@@ -183,7 +186,8 @@ enum r2h_status r2h_conv_write_partition_agg(struct run *run, int bc, double *ph
         return st;
     phase[PHASE_WRITE] += r2h_now() - t1;
     mp->rows = nout;
-    r2h_out_exists(path, &mp->bytes);
+    if (!run->arrow)
+        r2h_out_exists(path, &mp->bytes);
     return R2H_OK;
 }
 
@@ -195,21 +199,11 @@ enum r2h_status r2h_conv_write_partition(struct run *run, int bc, double *phase,
     char path[4200], cellname[8];
     double t1 = r2h_now();
     enum r2h_status st;
-    r2h_cell_column_name(run->opt->resolution, cellname, sizeof cellname);
     const struct r2h_bands *b = run->bands;
     struct r2h_pq_column_spec cols[R2H_RASTER_MAX_BANDS + 1];
-    r2h_bands_columns(b, cols);
-    /* Sampled cells are distinct and close: DELTA pages (cut at gaps) are a quarter of PLAIN's
-     * bytes for zstd to compress. Pixel rows keep PLAIN (repeated cells compress well). */
-    cols[b->n] =
-        (struct r2h_pq_column_spec){.name = cellname,
-                                    .type = R2H_PQ_UINT64,
-                                    .sorted_ascending = 1,
-                                    .encoding = run->sampler ? R2H_PQ_ENC_DELTA : R2H_PQ_ENC_PLAIN,
-                                    .delta_gaps = run->sampler != NULL};
+    const size_t ncols = r2h_conv_point_columns(run, cols, cellname, sizeof cellname);
     struct r2h_pq_writer *w = NULL;
-    if ((st = open_partition(run, bc, cols, (size_t)b->n + 1, path, sizeof path, &w, msg,
-                             msglen)) != R2H_OK)
+    if ((st = open_partition(run, bc, cols, ncols, path, sizeof path, &w, msg, msglen)) != R2H_OK)
         return st;
     enum { CHUNK = 65536 };
     unsigned char *vbuf = r2h_malloc((size_t)CHUNK * r2h_bands_value_bytes(b));
@@ -248,7 +242,8 @@ enum r2h_status r2h_conv_write_partition(struct run *run, int bc, double *phase,
     struct r2h_manifest_part *mp = &run->manifest.parts[bc];
     mp->min = r2h_bands_double(b, kmin, 0); /* the first band is the key's top field */
     mp->max = r2h_bands_double(b, kmax, 0);
-    r2h_out_exists(path, &mp->bytes);
+    if (!run->arrow)
+        r2h_out_exists(path, &mp->bytes);
     return R2H_OK;
 fail:
     return abort_writer(w, st, path, msg, msglen);
@@ -281,4 +276,41 @@ enum r2h_status r2h_conv_partition_close(struct r2h_pq_writer *w, const char *pa
                                          size_t msglen)
 {
     return close_writer(w, path, msg, msglen);
+}
+
+void r2h_conv_pq_options(const struct run *run, struct r2h_pq_options *po)
+{
+    r2h_pq_options_init(po);
+    po->codec = R2H_PQ_CODEC_ZSTD;
+    po->level = run->opt->compression_level;
+    po->row_group_rows = run->row_group_rows;
+    po->rows = run->arrow ? &run->rows : NULL;
+}
+
+size_t r2h_conv_point_columns(const struct run *run, struct r2h_pq_column_spec *cols,
+                              char *cellname, size_t cellnamelen)
+{
+    const struct r2h_bands *b = run->bands;
+    r2h_cell_column_name(run->opt->resolution, cellname, cellnamelen);
+    r2h_bands_columns(b, cols);
+    /* Sampled cells are distinct and close: DELTA pages (cut at gaps) are a quarter of PLAIN's
+     * bytes for zstd to compress. Pixel rows keep PLAIN (repeated cells compress well). */
+    cols[b->n] =
+        (struct r2h_pq_column_spec){.name = cellname,
+                                    .type = R2H_PQ_UINT64,
+                                    .sorted_ascending = 1,
+                                    .encoding = run->sampler ? R2H_PQ_ENC_DELTA : R2H_PQ_ENC_PLAIN,
+                                    .delta_gaps = run->sampler != NULL};
+    return (size_t)b->n + 1;
+}
+
+enum r2h_status r2h_conv_announce_columns(struct run *run, const struct r2h_pq_column_spec *cols,
+                                          size_t ncols)
+{
+    if (!run->arrow)
+        return R2H_OK;
+    enum r2h_status st = r2h_arrow_queue_schema(run->arrow, cols, ncols);
+    if (st != R2H_OK)
+        r2h_fmt(run->err, run->errlen, "out of memory");
+    return st;
 }

@@ -110,7 +110,7 @@ static void end(void *state)
     CPLPopErrorHandler();
 }
 
-static void progress(void *ctx, uint64_t cells)
+static int progress(void *ctx, uint64_t cells)
 {
     struct r2h_sampler *sm = ctx;
     struct run *run = sm->run;
@@ -118,6 +118,7 @@ static void progress(void *ctx, uint64_t cells)
     pthread_mutex_lock(&run->mu);
     r2h_conv_progress_locked(run, 0);
     pthread_mutex_unlock(&run->mu);
+    return r2h_conv_unwanted(run);
 }
 
 static enum r2h_status consume(void *state, const struct r2h_cells_batch *b, char *msg,
@@ -451,7 +452,8 @@ static enum r2h_status close_part(struct r2h_sampler *sm, struct part *p, char *
         mp->rows = p->rows;
         mp->min = p->has ? p->lo : 0;
         mp->max = p->has ? p->hi : 0;
-        r2h_out_exists(p->path, &mp->bytes);
+        if (!run->arrow)
+            r2h_out_exists(p->path, &mp->bytes);
         pthread_mutex_lock(&run->mu);
         run->res.rows_written += p->rows;
         run->res.pixels_valid += p->rows;
@@ -722,7 +724,7 @@ enum r2h_status r2h_conv_sample(struct run *run, int nthreads)
             goto out;
         }
     }
-    if (opt->work_unit < 0 && (st = r2h_conv_begin_dataset(run)) != R2H_OK)
+    if (opt->work_unit < 0 && !run->arrow && (st = r2h_conv_begin_dataset(run)) != R2H_OK)
         goto out;
     run->sampler = sm;
     /* Writers: with extra columns one thread through r2h_agg_write (rows); else the group
@@ -758,10 +760,9 @@ enum r2h_status r2h_conv_sample(struct run *run, int nthreads)
         }
         sm->rg_rows = run->row_group_rows;
         struct r2h_pq_options po;
-        r2h_pq_options_init(&po);
-        po.codec = R2H_PQ_CODEC_ZSTD;
-        po.level = opt->compression_level;
-        po.row_group_rows = run->row_group_rows;
+        r2h_conv_pq_options(run, &po);
+        if ((st = r2h_conv_announce_columns(run, sm->cols, sm->ncols)) != R2H_OK)
+            goto out_threads;
         for (int i = 0; i < nwriters; i++) {
             gts[i].sm = sm;
             if (r2h_pq_group_new(sm->cols, sm->ncols, &po, &gts[i].g) != R2H_OK) {

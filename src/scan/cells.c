@@ -25,8 +25,11 @@ static long take(struct cscan *s, uint64_t cells_done)
 {
     long i = -1;
     pthread_mutex_lock(&s->mu);
-    if (cells_done && s->con->progress)
-        s->con->progress(s->con->ctx, cells_done);
+    if (cells_done && s->con->progress && s->con->progress(s->con->ctx, cells_done) &&
+        s->status == R2H_OK) {
+        s->status = R2H_ERR_INTERRUPTED;
+        r2h_fmt(s->err, s->errlen, "stopped: the rows are no longer wanted");
+    }
     if (s->status == R2H_OK && s->next < s->plan->n)
         i = (long)s->next++;
     pthread_mutex_unlock(&s->mu);

@@ -54,8 +54,9 @@ struct r2h_scan_consumer {
     enum r2h_status (*consume_row)(void *state, const struct r2h_scan_row *row, char *msg,
                                    size_t msglen);
     void (*end_worker)(void *state);
-    /* pixels_done more pixels have been scanned (for progress reports) */
-    void (*progress)(void *ctx, uint64_t pixels_done);
+    /* pixels_done more pixels have been scanned (for progress reports); nonzero: stop the scan
+     * (it fails with R2H_ERR_INTERRUPTED), e.g. when the rows' consumer has gone away */
+    int (*progress)(void *ctx, uint64_t pixels_done);
 };
 
 /* Phases of the scan, timed per worker (--profile); consume is the time in consume_row. */
@@ -153,7 +154,7 @@ struct r2h_cells_consumer {
     enum r2h_status (*consume)(void *state, const struct r2h_cells_batch *b, char *msg,
                                size_t msglen);
     void (*end_worker)(void *state);
-    void (*progress)(void *ctx, uint64_t cells_done);
+    int (*progress)(void *ctx, uint64_t cells_done); /* as r2h_scan_consumer's */
 };
 
 enum { R2H_CELLS_CENTRE, R2H_CELLS_READ, R2H_CELLS_SAMPLE, R2H_CELLS_CONSUME, R2H_CELLS_NPHASES };

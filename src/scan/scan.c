@@ -114,8 +114,10 @@ static long take_next(struct scan *s, uint64_t done)
 {
     long i = -1;
     pthread_mutex_lock(&s->mu);
-    if (done && s->con->progress)
-        s->con->progress(s->con->ctx, done);
+    if (done && s->con->progress && s->con->progress(s->con->ctx, done) && s->status == R2H_OK) {
+        s->status = R2H_ERR_INTERRUPTED;
+        r2h_fmt(s->err, s->errlen, "stopped: the rows are no longer wanted");
+    }
     if (s->status == R2H_OK && s->next < s->opt->nchunks)
         i = (long)s->next++;
     pthread_mutex_unlock(&s->mu);
