@@ -95,21 +95,44 @@ static void array_release(struct ArrowArray *a)
     a->release = NULL;
 }
 
-/* Physical value k (int32, int64, float or double per the type) to width bytes at dst. */
-static void put_value(enum r2h_pq_type t, const void *src, size_t k, unsigned char *dst)
+/* Values of a column without nulls: w-byte values from the physical ones (int32 for 1- and
+ * 2-byte types: narrowed, each kept loop simple enough to vectorise). */
+static void copy_values(size_t w, const void *src, size_t n, unsigned char *dst)
 {
-    const size_t w = type_width[t];
     if (w >= 4) {
-        memcpy(dst, (const unsigned char *)src + k * w, w);
-        return;
-    }
-    const int32_t v = ((const int32_t *)src)[k];
-    if (w == 1) {
-        const uint8_t b = (uint8_t)v;
-        memcpy(dst, &b, 1);
+        memcpy(dst, src, n * w);
+    } else if (w == 2) {
+        const int32_t *v = src;
+        uint16_t *d = (uint16_t *)(void *)dst;
+        for (size_t i = 0; i < n; i++)
+            d[i] = (uint16_t)v[i];
     } else {
-        const uint16_t h = (uint16_t)v;
-        memcpy(dst, &h, 2);
+        const int32_t *v = src;
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (unsigned char)v[i];
+    }
+}
+
+/* Values of a column with nulls: value k of the non-null ones to each valid row, 0 elsewhere. */
+static void spread_values(size_t w, const void *src, const uint8_t *valid, size_t n,
+                          unsigned char *dst)
+{
+    const unsigned char *s = src;
+    const size_t sw = w >= 4 ? w : 4;
+    for (size_t i = 0, k = 0; i < n; i++) {
+        memset(dst + i * w, 0, w);
+        if (!valid[i])
+            continue;
+        if (w >= 4) {
+            memcpy(dst + i * w, s + k * sw, w);
+        } else {
+            int32_t v;
+            memcpy(&v, s + k * sw, 4);
+            const uint16_t h = (uint16_t)v;
+            const uint8_t b = (uint8_t)v;
+            memcpy(dst + i * w, w == 2 ? (const void *)&h : (const void *)&b, w);
+        }
+        k++;
     }
 }
 
@@ -164,19 +187,10 @@ static enum r2h_status column_array(const struct r2h_pq_rowgroup_column *c, size
     if (!(p->owned[1] = vals))
         goto out_nomem;
     p->bufs[1] = vals;
-    if (w >= 4 && !valid) {
-        memcpy(vals, c->values, nrows * w);
-    } else if (!valid) {
-        for (size_t i = 0; i < nrows; i++)
-            put_value(c->type, c->values, i, vals + i * w);
-    } else {
-        for (size_t i = 0, k = 0; i < nrows; i++) {
-            if (valid[i])
-                put_value(c->type, c->values, k++, vals + i * w);
-            else
-                memset(vals + i * w, 0, w);
-        }
-    }
+    if (valid)
+        spread_values(w, c->values, valid, nrows, vals);
+    else
+        copy_values(w, c->values, nrows, vals);
     return R2H_OK;
 out_nomem:
     array_release(out);
