@@ -168,6 +168,23 @@ def test_oracle_bbox_3857(run_cli, tmp_path):
     check_oracle(out, ds, 6, "value", "EPSG:3857")
 
 
+def test_oracle_row_groups(run_cli, tmp_path):
+    """A partition of several row groups (convert --memory 16M --threads 1: about 70k rows each),
+    with several rows per cell, loaded one row group at a time (and within --memory 16M)."""
+    src = synthetic(tmp_path / "big.tif", cols=600, rows=500, dx=0.0004, west=8.3, north=47.2)
+    ds = tmp_path / "big"
+    p = run_cli("convert", src, ds, "--resolution", 9, "--memory", "16M", "--threads", 1,
+                "--quiet")
+    assert p.returncode == 0, p.stderr
+    files = list(ds.glob("h0=*/data_0.parquet"))
+    assert len(files) == 1 and pq.ParquetFile(files[0]).num_row_groups >= 3
+    out = tmp_path / "big_grid.tif"
+    p = run_cli("rasterize", ds, out, "--bbox", "8.29,46.99,8.55,47.21", "--res", "0.0023",
+                "--memory", "16M")
+    assert p.returncode == 0, p.stderr
+    check_oracle(out, ds, 9, "value", "EPSG:4326")
+
+
 def test_bounded_memory(run_cli, tmp_path):
     """--memory 16M holds a fraction of the dataset's rows at once (1.6M rows, 16 bytes each,
     over 100+ partitions): the same raster as with the default budget."""
@@ -213,6 +230,10 @@ def test_errors(run_cli, tmp_path):
     fails(2, ds, out, "--like", src, "--nodata", "1e6", says="--nodata")
     fails(3, ds, out, "--like", tmp_path / "nope.tif")
     fails(4, ds, tmp_path / "nodir" / "o.tif", "--like", src, says="cannot create")
+    sds = tmp_path / "strings"
+    assert run_cli("convert", src, sds, "--resolution", 7, "--cell-format", "string",
+                   "--quiet").returncode == 0
+    fails(3, sds, out, "--like", src, says="--cell-format string")
     assert not (tmp_path / "nodir").exists()
     # and a good run leaves only OUT
     p = run_cli("rasterize", ds, out, "--like", src, "--co", "BLOCKXSIZE=32", "--co",
