@@ -229,7 +229,7 @@ void r2h_cli_usage(int cmd, FILE *f)
             "       raster2h3 info OUTPUT [--json]\n"
             "       raster2h3 preview OUTPUT OUT.png [--width N] [--extent world|data]\n"
             "                 [--column NAME]\n"
-            "       raster2h3 rasterize OUTPUT OUT.tif (--like RASTER | --bbox W,S,E,N --res DX)\n"
+            "       raster2h3 rasterize DATASET OUT.tif (--like RASTER | --bbox W,S,E,N --res DX)\n"
             "                 (see raster2h3 rasterize --help)\n"
             "       raster2h3 --version | --help\n\n"
             "Convert a raster (any GDAL dataset; s3://bucket/key is read as /vsis3/bucket/key)\n"
