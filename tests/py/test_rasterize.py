@@ -6,6 +6,9 @@ Round trips (convert --method sample with cells much finer than the pixels, then
 takes the first row of that cell read back with pyarrow; errors leave no OUT behind.
 """
 import math
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import h3
@@ -246,3 +249,28 @@ def test_errors(run_cli, tmp_path):
     ds_ = None
     p = run_cli("rasterize", "--help")
     assert p.returncode == 0 and "--like" in p.stdout and "float64" in p.stdout
+
+
+def test_interrupted_leaves_nothing(cli_path, tmp_path):
+    """SIGINT while writing: exit 5, the temporary removed, no OUT."""
+    src = synthetic(tmp_path / "s.tif")
+    ds = tmp_path / "ds"
+    assert subprocess.run([str(cli_path), "convert", str(src), str(ds), "--resolution", "8",
+                           "--quiet"]).returncode == 0
+    out = tmp_path / "slow.tif"
+    proc = subprocess.Popen([str(cli_path), "rasterize", str(ds), str(out), "--bbox",
+                             "-180,-85,180,85", "--res", "0.01"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 30
+        while not list(tmp_path.glob(".slow.tif.tmp-*")) and time.time() < deadline:
+            time.sleep(0.05)
+        assert list(tmp_path.glob(".slow.tif.tmp-*")), "no temporary seen"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 5, err
+    assert not list(tmp_path.glob("*slow.tif*"))
