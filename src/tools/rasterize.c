@@ -236,7 +236,7 @@ static void unload(struct run *ru, struct unit *u)
 {
     if (!u->cells)
         return;
-    ru->held -= (uint64_t)u->n * 16;
+    ru->held -= u->rows * 16; /* as allocated */
     r2h_free(u->cells);
     r2h_free(u->vals);
     u->cells = NULL;
@@ -327,7 +327,7 @@ out:
         u->n = 0;
         return st;
     }
-    ru->held += (uint64_t)u->n * 16;
+    ru->held += u->rows * 16;
     return R2H_OK;
 }
 

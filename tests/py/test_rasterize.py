@@ -115,6 +115,14 @@ def test_round_trip_synthetic(run_cli, tmp_path, dtype):
         assert nd == -32768
 
 
+def test_full_range_widens(run_cli, tmp_path):
+    """uint8 data using all 256 values (no NoData): the output widens to uint16, NoData 65535."""
+    d = (np.arange(40 * 32) % 256).astype(np.uint8).reshape(32, 40)
+    src = write_raster(tmp_path / "full.tif", d, (5.0, 0.01, 0.0, 45.0, 0.0, -0.01), 4326)
+    b, nd = assert_round_trip(run_cli, src, 12, tmp_path)
+    assert b.dtype == np.uint16 and nd == 65535 and not (b == nd).any()
+
+
 def test_round_trip_elev(run_cli, testdata, tmp_path):
     b, nd = assert_round_trip(run_cli, testdata["elev.tif"], 10, tmp_path)
     assert b.dtype == np.int16 and nd == -32768
