@@ -374,6 +374,42 @@ struct ArrowArrayStream {
 enum r2h_status r2h_convert_to_arrow(const struct r2h_convert_options *opt,
                                      struct ArrowArrayStream *out, char *errbuf, size_t errbuf_len);
 
+/* A dataset drawn back onto a raster grid (raster2h3 rasterize, docs/design/0011-rasterize.md):
+ * each pixel takes the value of the dataset's cell (at its resolution) holding the pixel's
+ * centre (the centre through the grid's CRS to WGS84, then latLngToCell), NoData where that
+ * cell has no row. Several rows of one cell (--method point with pixels finer than cells): the
+ * first row with a value, in file order. One band, one-band GeoTIFF, tiled, DEFLATE. */
+struct r2h_rasterize_options {
+    size_t struct_size;  /* sizeof(struct r2h_rasterize_options), set by the init function */
+    const char *dataset; /* dataset root (a directory; s3://bucket/prefix as the io layer reads) */
+    const char *out;     /* GeoTIFF path, written atomically (temporary name + rename) */
+    const char *like;    /* a raster whose grid (size, geotransform, CRS) to copy; or NULL and: */
+    double bbox[4];      /* W, S, E, N in srs units; used when like is NULL */
+    double res_x, res_y; /* pixel size in srs units (res_y 0: res_x) */
+    const char *srs;     /* CRS of bbox (default NULL: EPSG:4326) */
+    const char *column;  /* value column; NULL: the first value column */
+    int has_nodata;      /* 1: nodata below; else a default per type (NaN for floats, the
+                            type's max for unsigned, its min for signed integers; the other
+                            end, or a wider type, when the data reaches it) */
+    double nodata;
+    const char *const *creation_options; /* ncreation_options GTiff "KEY=VALUE" options */
+    int ncreation_options;
+    uint64_t memory; /* budget of the partitions' (cell, value) rows held at once (default 1
+                        GiB); a row group larger than it is still loaded whole */
+};
+/* Fill *o with defaults and struct_size. NULL is a no-op. Thread-safe. */
+void r2h_rasterize_options_init(struct r2h_rasterize_options *o);
+/* Write o->out. Output type from the column: uint8, uint16, int16, int32, uint32, float32,
+ * float64 as they are; int8 as int16; int64 and uint64 as float64 (exact up to 2^53).
+ * Errors (one line in errbuf): R2H_ERR_IO for a dataset that cannot be listed (missing) or an
+ * OUT that cannot be written; R2H_ERR_INPUT for no raster2h3 partitions, unreadable
+ * partitions or a --like raster that cannot be used; R2H_ERR_INVALID for an unknown column
+ * (the message lists them), a bad bbox or resolution, an srs that is not a CRS; R2H_ERR_CRS.
+ * Reads the dataset only; o and its strings are borrowed for the call; thread-safe for
+ * different OUT paths (GDAL: see the conventions). */
+enum r2h_status r2h_rasterize(const struct r2h_rasterize_options *o, char *errbuf,
+                              size_t errbuf_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -180,6 +180,29 @@ static int cmd_preview(int argc, char **argv)
     return EXIT_OK;
 }
 
+static int cmd_rasterize(int argc, char **argv)
+{
+    static struct r2h_cli_args a;
+    char msg[1024];
+    if (r2h_cli_parse(R2H_CLI_RASTERIZE, argc, argv, NULL, 0, &a, msg, sizeof msg) != R2H_OK)
+        return usage_error(msg);
+    if (a.help) {
+        r2h_cli_usage(R2H_CLI_RASTERIZE, stdout);
+        return EXIT_OK;
+    }
+    struct r2h_rasterize_options o = a.rasterize;
+    char err[1024] = "";
+    r2h_gdal_defaults(o.memory);
+    signal(SIGINT, on_signal); /* the temporary OUT is removed */
+    signal(SIGTERM, on_signal);
+    enum r2h_status st = r2h_rasterize(&o, err, sizeof err);
+    if (st != R2H_OK) {
+        fprintf(stderr, "raster2h3: %s\n", err[0] ? err : r2h_status_str(st));
+        return exit_code_of(st);
+    }
+    return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 #ifdef M_MMAP_THRESHOLD
@@ -210,6 +233,8 @@ int main(int argc, char **argv)
         return cmd_info(argc - 1, argv + 1);
     if (strcmp(argv[1], "preview") == 0)
         return cmd_preview(argc - 1, argv + 1);
+    if (strcmp(argv[1], "rasterize") == 0)
+        return cmd_rasterize(argc - 1, argv + 1);
     fprintf(stderr, "raster2h3: unknown command '%s' (see raster2h3 --help)\n", argv[1]);
     return EXIT_USAGE;
 }

@@ -48,10 +48,20 @@ enum {
     OPT_COLUMN,
     OPT_METHOD,
     OPT_MIN_COVERAGE,
-    OPT_RESAMPLE
+    OPT_RESAMPLE,
+    OPT_LIKE,
+    OPT_BBOX,
+    OPT_RES_XY,
+    OPT_CO
 };
 
-enum { C = R2H_CLI_CONVERT, V = R2H_CLI_VERIFY, I = R2H_CLI_INFO, P = R2H_CLI_PREVIEW };
+enum {
+    C = R2H_CLI_CONVERT,
+    V = R2H_CLI_VERIFY,
+    I = R2H_CLI_INFO,
+    P = R2H_CLI_PREVIEW,
+    R = R2H_CLI_RASTERIZE
+};
 
 /* One flag: its long name, whether it takes a value, the subcommands that accept it, and the
  * argument name and help line of convert's --help (in this order). */
@@ -82,13 +92,13 @@ static const struct cli_opt options[] = {
      "                             or NetCDF variable as an identifier, else 'value');\n"
      "                             with --bands a list a,b,c (default: those names, else\n"
      "                             band_<n>)"},
-    {"nodata", required_argument, OPT_NODATA, C | V, "V",
+    {"nodata", required_argument, OPT_NODATA, C | V | R, "V",
      "NoData value (overrides the band's; with --bands every band's)"},
     {"unscale", no_argument, OPT_UNSCALE, C, NULL,
      "write bands that have a scale/offset as float64 value * scale + offset\n"
      "                             (default: raw values, with a warning; NoData is tested on\n"
      "                             the raw value)"},
-    {"srs", required_argument, OPT_SRS, C | V, "SRS",
+    {"srs", required_argument, OPT_SRS, C | V | R, "SRS",
      "assign this CRS to the input (EPSG:4326, WKT, PROJ string; replaces the input's)"},
     {"input-url", required_argument, OPT_INPUT_URL, C, "URL", "input (instead of INPUT)"},
     {"method", required_argument, OPT_METHOD, C, "M",
@@ -123,7 +133,7 @@ static const struct cli_opt options[] = {
      "uint64 (default) | string: 15-digit lowercase hex like h3-py"},
     {"threads", required_argument, OPT_THREADS, C | V, "N",
      "worker threads (default: all cores); output is identical for any N"},
-    {"memory", required_argument, OPT_MEMORY, C, "SIZE",
+    {"memory", required_argument, OPT_MEMORY, C | R, "SIZE",
      "memory budget for buffered rows, e.g. 512M, 4G (default 1G); rows beyond it are\n"
      "                             spilled as sorted runs to --tmpdir"},
     {"tmpdir", required_argument, OPT_TMPDIR, C, "DIR",
@@ -138,7 +148,7 @@ static const struct cli_opt options[] = {
     {"dry-run", no_argument, OPT_DRY_RUN, C, NULL, "print what would be done, write nothing"},
     {"profile", no_argument, OPT_PROFILE, C, NULL, "print phase times and peak RSS to stderr"},
     {"quiet", no_argument, OPT_QUIET, C, NULL, "no progress output (--progress none)"},
-    {"help", no_argument, OPT_HELP, C | V | I | P, NULL, "show this help"},
+    {"help", no_argument, OPT_HELP, C | V | I | P | R, NULL, "show this help"},
     {"version", no_argument, OPT_VERSION, C, NULL, "show versions of raster2h3, H3 and GDAL"},
     /* Not in convert's help: verify's, info's and preview's own help texts describe them. */
     {"input", required_argument, OPT_INPUT, V, "INPUT", NULL},
@@ -146,7 +156,11 @@ static const struct cli_opt options[] = {
     {"json", no_argument, OPT_JSON, I, NULL, NULL},
     {"width", required_argument, OPT_WIDTH, P, "N", NULL},
     {"extent", required_argument, OPT_EXTENT, P, "world|data", NULL},
-    {"column", required_argument, OPT_COLUMN, P, "NAME", NULL},
+    {"column", required_argument, OPT_COLUMN, P | R, "NAME", NULL},
+    {"like", required_argument, OPT_LIKE, R, "RASTER", NULL},
+    {"bbox", required_argument, OPT_BBOX, R, "W,S,E,N", NULL},
+    {"res", required_argument, OPT_RES_XY, R, "DX[,DY]", NULL},
+    {"co", required_argument, OPT_CO, R, "KEY=VALUE", NULL},
 };
 #define NOPTS (sizeof options / sizeof options[0])
 
@@ -174,21 +188,53 @@ void r2h_cli_usage(int cmd, FILE *f)
                    "with min/max, source and versions.\n");
         return;
     }
+    if (cmd == R2H_CLI_RASTERIZE) {
+        fprintf(f,
+                "usage: raster2h3 rasterize DATASET OUT.tif (--like RASTER | --bbox W,S,E,N\n"
+                "                           --res DX[,DY] [--srs CRS]) [--column NAME]\n"
+                "                           [--nodata V] [--co KEY=VALUE]... [--memory SIZE]\n\n"
+                "Draw a dataset back onto a raster grid: each pixel takes the value of the\n"
+                "dataset's cell (at its resolution) holding the pixel's centre, NoData where\n"
+                "that cell has no row (a cell with several rows: the first). One-band GeoTIFF,\n"
+                "tiled, DEFLATE, written under a temporary name and renamed when complete.\n\n"
+                "  --like RASTER        copy the grid (size, geotransform, CRS) of RASTER\n"
+                "  --bbox W,S,E,N       extent in --srs units (with --res)\n"
+                "  --res DX[,DY]        pixel size in --srs units (DY default DX)\n"
+                "  --srs CRS            CRS of --bbox (default EPSG:4326); with --like, assigned\n"
+                "                       to RASTER as convert --srs does\n"
+                "  --column NAME        value column (default: the first value column)\n"
+                "  --nodata V           NoData value (default: NaN for floats; for integers the\n"
+                "                       type's max (unsigned) or min (signed), else the other\n"
+                "                       end, else a wider type, whichever the data leaves free)\n"
+                "  --co KEY=VALUE       GDAL GTiff creation option (repeatable; replaces the\n"
+                "                       default of that key: TILED=YES COMPRESS=DEFLATE\n"
+                "                       BIGTIFF=IF_SAFER)\n"
+                "  --memory SIZE        budget for the partitions' rows held at once (default\n"
+                "                       1G): peak memory is about the largest row group (16\n"
+                "                       bytes a row) or this budget, plus a strip of up to 256\n"
+                "                       rows of the output (24 bytes a pixel)\n\n"
+                "Output type: the column's (uint8, uint16, int16, int32, uint32, float32,\n"
+                "float64); int8 as int16; int64 and uint64 as float64 (exact up to 2^53).\n");
+        return;
+    }
     if (cmd == R2H_CLI_PREVIEW) {
         fprintf(f, "usage: raster2h3 preview OUTPUT OUT.png [--width N] [--extent world|data]"
                    " [--column NAME]\n\nAn equirectangular map of the dataset's cells coloured"
                    " by value (viridis),\nwith a min/max legend; transparent where no data.\n");
         return;
     }
-    fprintf(f, "usage: raster2h3 convert INPUT OUTPUT [options]\n"
-               "       raster2h3 verify OUTPUT [--input INPUT] (see raster2h3 verify --help)\n"
-               "       raster2h3 info OUTPUT [--json]\n"
-               "       raster2h3 preview OUTPUT OUT.png [--width N] [--extent world|data]\n"
-               "                 [--column NAME]\n"
-               "       raster2h3 --version | --help\n\n"
-               "Convert a raster (any GDAL dataset; s3://bucket/key is read as /vsis3/bucket/key)\n"
-               "to H3-indexed Parquet partitioned as OUTPUT/h0=<cell>/data_0.parquet.\n"
-               "Settings resolve flag > environment > default.\n\noptions:\n");
+    fprintf(f,
+            "usage: raster2h3 convert INPUT OUTPUT [options]\n"
+            "       raster2h3 verify OUTPUT [--input INPUT] (see raster2h3 verify --help)\n"
+            "       raster2h3 info OUTPUT [--json]\n"
+            "       raster2h3 preview OUTPUT OUT.png [--width N] [--extent world|data]\n"
+            "                 [--column NAME]\n"
+            "       raster2h3 rasterize DATASET OUT.tif (--like RASTER | --bbox W,S,E,N --res DX)\n"
+            "                 (see raster2h3 rasterize --help)\n"
+            "       raster2h3 --version | --help\n\n"
+            "Convert a raster (any GDAL dataset; s3://bucket/key is read as /vsis3/bucket/key)\n"
+            "to H3-indexed Parquet partitioned as OUTPUT/h0=<cell>/data_0.parquet.\n"
+            "Settings resolve flag > environment > default.\n\noptions:\n");
     for (size_t i = 0; i < NOPTS; i++) {
         if (!(options[i].cmds & R2H_CLI_CONVERT))
             continue;
@@ -306,6 +352,38 @@ static enum r2h_status nodata_value(const char *arg, int *has, double *out, char
     return R2H_OK;
 }
 
+/* --memory SIZE: at least 16M and at most this machine's memory. */
+static enum r2h_status memory_value(const char *arg, uint64_t *out, char *msg, size_t len)
+{
+    if (!(*out = parse_size(arg)) || *out < ((uint64_t)16 << 20))
+        return bad(msg, len, "--memory must be a size of at least 16M, got '%s'", arg);
+    if (machine_memory() && *out > machine_memory()) {
+        snprintf(msg, len,
+                 "--memory %s exceeds this machine's memory (%.1f GiB)"
+                 " (see raster2h3 --help)",
+                 arg, (double)machine_memory() / (1 << 30));
+        return R2H_ERR_INVALID;
+    }
+    return R2H_OK;
+}
+
+/* A list of up to n numbers a,b,c (the whole string): their count, or 0 if it is not one. */
+static int parse_numbers(const char *s, double *out, int n)
+{
+    int k = 0;
+    for (const char *p = s;;) {
+        char *end;
+        if (k == n)
+            return 0;
+        out[k++] = strtod(p, &end);
+        if (end == p || (*end && *end != ','))
+            return 0;
+        if (!*end)
+            return k;
+        p = end + 1;
+    }
+}
+
 /* --srs SRS: a CRS, which the empty string is not. */
 static enum r2h_status srs_value(const char *arg, const char **out, char *msg, size_t len)
 {
@@ -402,17 +480,7 @@ static enum r2h_status convert_flag(struct r2h_cli_args *a, struct parse *ps, in
         return int_value(arg, 1, 22, "--compression-level must be 1..22, got '%s'",
                          &o->compression_level, msg, len);
     case OPT_THREADS: return threads_value(arg, &o->threads, msg, len);
-    case OPT_MEMORY:
-        if (!(o->memory = parse_size(arg)) || o->memory < ((uint64_t)16 << 20))
-            return bad(msg, len, "--memory must be a size of at least 16M, got '%s'", arg);
-        if (machine_memory() && o->memory > machine_memory()) {
-            snprintf(msg, len,
-                     "--memory %s exceeds this machine's memory (%.1f GiB)"
-                     " (see raster2h3 --help)",
-                     arg, (double)machine_memory() / (1 << 30));
-            return R2H_ERR_INVALID;
-        }
-        break;
+    case OPT_MEMORY: return memory_value(arg, &o->memory, msg, len);
     case OPT_TMPDIR: o->tmpdir = arg; break;
     case OPT_PROGRESS:
         if (strcmp(arg, "bar") == 0)
@@ -577,6 +645,45 @@ static enum r2h_status view_flag(struct r2h_cli_args *a, int id, const char *arg
     return R2H_OK;
 }
 
+/* One flag of rasterize (o: a->rasterize). */
+static enum r2h_status rasterize_flag(struct r2h_cli_args *a, int id, const char *arg, char *msg,
+                                      size_t len)
+{
+    struct r2h_rasterize_options *o = &a->rasterize;
+    double v[4];
+    switch (id) {
+    case OPT_LIKE: o->like = arg; break;
+    case OPT_BBOX:
+        if (parse_numbers(arg, v, 4) != 4 || !(v[0] < v[2] && v[1] < v[3]))
+            return bad(msg, len, "--bbox must be W,S,E,N with W < E and S < N, got '%s'", arg);
+        memcpy(o->bbox, v, sizeof o->bbox);
+        a->bbox_set = 1;
+        break;
+    case OPT_RES_XY: {
+        const int n = parse_numbers(arg, v, 2);
+        if (n < 1 || !(v[0] > 0) || (n == 2 && !(v[1] > 0)))
+            return bad(msg, len, "--res must be DX or DX,DY (positive numbers), got '%s'", arg);
+        o->res_x = v[0];
+        o->res_y = n == 2 ? v[1] : v[0];
+        break;
+    }
+    case OPT_SRS: return srs_value(arg, &o->srs, msg, len);
+    case OPT_COLUMN: o->column = arg; break;
+    case OPT_NODATA: return nodata_value(arg, &o->has_nodata, &o->nodata, msg, len);
+    case OPT_MEMORY: return memory_value(arg, &o->memory, msg, len);
+    case OPT_CO:
+        if (!strchr(arg, '=') || arg[0] == '=')
+            return bad(msg, len, "--co must be KEY=VALUE, got '%s'", arg);
+        if (o->ncreation_options == (int)(sizeof a->co / sizeof a->co[0]))
+            return bad(msg, len, "too many --co options at '%s'", arg);
+        a->co[o->ncreation_options++] = arg;
+        o->creation_options = a->co;
+        break;
+    default: return R2H_ERR_INTERNAL;
+    }
+    return R2H_OK;
+}
+
 /* After the flags: positional arguments and the checks across flags. */
 static enum r2h_status finish(struct r2h_cli_args *a, struct parse *ps, int argc, char **argv,
                               const char *job_index, int stderr_tty, char *msg, size_t len)
@@ -598,6 +705,20 @@ static enum r2h_status finish(struct r2h_cli_args *a, struct parse *ps, int argc
             return bad(msg, len, "%s", "preview needs OUTPUT and OUT.png");
         a->preview.output = pos[0];
         a->preview.png = pos[1];
+        return R2H_OK;
+    }
+    if (a->cmd == R2H_CLI_RASTERIZE) {
+        struct r2h_rasterize_options *o = &a->rasterize;
+        if (npos > 2)
+            return bad(msg, len, "rasterize: unexpected argument '%s'", pos[2]);
+        if (npos < 2)
+            return bad(msg, len, "%s", "rasterize needs DATASET and OUT.tif");
+        if (o->like && (a->bbox_set || o->res_x > 0))
+            return bad(msg, len, "%s", "--like and --bbox/--res cannot be combined");
+        if (!o->like && (!a->bbox_set || !(o->res_x > 0)))
+            return bad(msg, len, "%s", "rasterize needs --like RASTER or --bbox W,S,E,N --res DX");
+        o->dataset = pos[0];
+        o->out = pos[1];
         return R2H_OK;
     }
     if (a->cmd == R2H_CLI_VERIFY) {
@@ -657,6 +778,7 @@ enum r2h_status r2h_cli_parse(int cmd, int argc, char **argv, const char *job_in
     r2h_convert_options_init(&a->convert);
     r2h_verify_options_init(&a->verify);
     r2h_preview_options_init(&a->preview);
+    r2h_rasterize_options_init(&a->rasterize);
     if (len)
         msg[0] = 0;
     struct option longopts[NOPTS + 1];
@@ -694,6 +816,8 @@ enum r2h_status r2h_cli_parse(int cmd, int argc, char **argv, const char *job_in
             st = convert_flag(a, &ps, c, optarg, msg, len);
         } else if (cmd == R2H_CLI_VERIFY) {
             st = verify_flag(a, c, optarg, msg, len);
+        } else if (cmd == R2H_CLI_RASTERIZE) {
+            st = rasterize_flag(a, c, optarg, msg, len);
         } else {
             st = view_flag(a, c, optarg, msg, len);
         }

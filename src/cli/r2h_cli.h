@@ -17,7 +17,13 @@ struct r2h_cli_events {
 void r2h_cli_event(void *ctx, const struct r2h_event *ev);
 
 /* The subcommands (bits: the option table says which accept a flag). */
-enum r2h_cli_cmd { R2H_CLI_CONVERT = 1, R2H_CLI_VERIFY = 2, R2H_CLI_INFO = 4, R2H_CLI_PREVIEW = 8 };
+enum r2h_cli_cmd {
+    R2H_CLI_CONVERT = 1,
+    R2H_CLI_VERIFY = 2,
+    R2H_CLI_INFO = 4,
+    R2H_CLI_PREVIEW = 8,
+    R2H_CLI_RASTERIZE = 16
+};
 
 /* What the command line asks for. The option structs borrow argv's strings and the arrays
  * below. */
@@ -27,9 +33,12 @@ struct r2h_cli_args {
     struct r2h_convert_options convert;
     struct r2h_verify_options verify;
     struct r2h_preview_options preview;
+    struct r2h_rasterize_options rasterize;
+    const char *co[64]; /* rasterize --co KEY=VALUE */
     const char *info_output;
     int info_json;
     int res_auto; /* convert --resolution auto: pick it from the input */
+    int bbox_set; /* rasterize --bbox given */
     int bands[64];
     const char *names[65];
     char namebuf[4096];

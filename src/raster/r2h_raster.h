@@ -190,4 +190,32 @@ enum r2h_status r2h_raster_pixel_corners(struct r2h_raster *r, int row, int col,
 int r2h_raster_window_for_box(const struct r2h_raster *r, double lat0, double lat1, double lng0,
                               double lng1, int win[][4], int *nwin);
 
+/* A grid without a dataset (raster2h3 rasterize): width x height pixels on geotransform gt in
+ * the CRS srs (anything OSRSetFromUserInput accepts). The handle has no bands: only
+ * r2h_raster_get_info (size, gt, geographic), r2h_raster_crs_wkt, r2h_raster_locate_row,
+ * r2h_raster_drop_off_globe and r2h_raster_to_pixel apply. R2H_ERR_INVALID for a bad size or
+ * geotransform or an srs that is not a CRS, R2H_ERR_CRS if it does not reach WGS84. */
+enum r2h_status r2h_raster_open_grid(int width, int height, const double gt[6], const char *srs,
+                                     struct r2h_raster **out, char *errbuf, size_t errbuf_len);
+
+/* A one-band GeoTIFF being written on grid's size, geotransform and CRS (raster_write.c):
+ * created as the hidden temporary "<dir>/.<name>.tmp-<pid>" beside path (registered for removal
+ * on SIGINT/SIGTERM), renamed to path by commit; abort (or a failed commit) removes it, so no
+ * partial file is left at path. Creation options: TILED=YES, COMPRESS=DEFLATE and
+ * BIGTIFF=IF_SAFER unless co (nco "KEY=VALUE" strings, GDAL's GTiff options) gives that key.
+ * R2H_ERR_IO with "<path>: cannot create: <GDAL's messages>" (e.g. a missing directory). */
+struct r2h_raster_writer;
+enum r2h_status r2h_raster_writer_open(const char *path, const struct r2h_raster *grid,
+                                       enum r2h_dtype dtype, double nodata, const char *const *co,
+                                       int nco, struct r2h_raster_writer **out, char *errbuf,
+                                       size_t errbuf_len);
+/* Rows y0 .. y0+h-1: width * h values of the writer's dtype, row-major. R2H_ERR_IO. */
+enum r2h_status r2h_raster_writer_write(struct r2h_raster_writer *w, int y0, int h,
+                                        const void *values, char *errbuf, size_t errbuf_len);
+/* Close, flush and rename into place; frees w whatever the outcome. R2H_ERR_IO. */
+enum r2h_status r2h_raster_writer_commit(struct r2h_raster_writer *w, char *errbuf,
+                                         size_t errbuf_len);
+/* Close and remove the temporary; frees w. NULL is a no-op. */
+void r2h_raster_writer_abort(struct r2h_raster_writer *w);
+
 #endif

@@ -498,6 +498,38 @@ enum r2h_status r2h_raster_open_another(const struct r2h_raster *first, const ch
     return open_raster(name, band, srs, first, out, errbuf, errbuf_len);
 }
 
+enum r2h_status r2h_raster_open_grid(int width, int height, const double gt[6], const char *srs,
+                                     struct r2h_raster **out, char *errbuf, size_t errbuf_len)
+{
+    if (width <= 0 || height <= 0 || !srs || !*srs || !(gt[1] != 0.0 || gt[2] != 0.0) ||
+        !(gt[4] != 0.0 || gt[5] != 0.0)) {
+        r2h_fmt(errbuf, errbuf_len, "a grid needs a size, a geotransform and a CRS");
+        return R2H_ERR_INVALID;
+    }
+    struct r2h_io_errors e;
+    r2h_io_errors_begin(&e, "grid");
+    enum r2h_status st = R2H_OK;
+    struct r2h_raster *r = r2h_calloc(1, sizeof *r);
+    if (!r) {
+        r2h_fmt(errbuf, errbuf_len, "out of memory");
+        st = R2H_ERR_NOMEM;
+        goto out_pop;
+    }
+    r->info.width = width;
+    r->info.height = height;
+    memcpy(r->info.gt, gt, sizeof r->info.gt);
+    r->info.rotated = gt[2] != 0.0 || gt[4] != 0.0;
+    if ((st = setup_crs(r, "grid", srs, errbuf, errbuf_len)) != R2H_OK) {
+        r2h_raster_close(r);
+        goto out_pop;
+    }
+    r->may_leave_globe = may_leave_globe(&r->info);
+    *out = r;
+out_pop:
+    r2h_io_errors_end(&e);
+    return st;
+}
+
 void r2h_raster_close(struct r2h_raster *r)
 {
     if (!r)
@@ -530,7 +562,7 @@ const char *r2h_raster_crs_wkt(const struct r2h_raster *r)
 
 int r2h_raster_band_is_alpha(const struct r2h_raster *r, int band)
 {
-    if (band < 1 || band > GDALGetRasterCount(r->ds))
+    if (!r->ds || band < 1 || band > GDALGetRasterCount(r->ds))
         return 0;
     return GDALGetRasterColorInterpretation(GDALGetRasterBand(r->ds, band)) == GCI_AlphaBand;
 }

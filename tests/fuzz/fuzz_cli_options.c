@@ -1,7 +1,7 @@
 /* fuzz_cli_options.c - fuzz target: bytes -> a subcommand and an argument vector -> the CLI
  * option parser (src/cli/options.c); checks that it never crashes and that a failure always
- * comes with a message. Input: the first byte picks the subcommand, the rest are arguments
- * separated by NUL bytes. */
+ * comes with a message. Input: the first byte picks the subcommand (bits 0-1; bit 4: rasterize),
+ * the rest are arguments separated by NUL bytes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +14,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const int cmds[4] = {R2H_CLI_CONVERT, R2H_CLI_VERIFY, R2H_CLI_INFO, R2H_CLI_PREVIEW};
-    static const char *const names[4] = {"convert", "verify", "info", "preview"};
+    static const int cmds[5] = {R2H_CLI_CONVERT, R2H_CLI_VERIFY, R2H_CLI_INFO, R2H_CLI_PREVIEW,
+                                R2H_CLI_RASTERIZE};
+    static const char *const names[5] = {"convert", "verify", "info", "preview", "rasterize"};
     if (size < 1)
         return 0;
-    const int k = data[0] & 3;
+    const int k = (data[0] & 0x10) ? 4 : data[0] & 3;
     char *text = malloc(size); /* the arguments, NUL-terminated */
     if (!text)
         return 0;

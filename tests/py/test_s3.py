@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from osgeo import gdal
 
 import rasters
 from s3_fixture import SECRET_KEY, S3Server
@@ -276,3 +277,21 @@ def test_temporary_keys_unique_across_hosts(s3, raster, tmp_path):
         assert tmp and all("/.data_0.parquet.tmp-1-" in t for t in tmp if "data_0" in t), tmp
         keys.append(tmp)
     assert not keys[0] & keys[1], f"temporary keys repeated across runs: {keys[0] & keys[1]}"
+
+
+def test_rasterize_from_s3_equals_local(run_cli, s3, raster, tmp_path):
+    """rasterize reads a dataset on S3 (listing and partitions through the io layer) into the
+    same GeoTIFF pixels as from the local copy."""
+    local = tmp_path / "local"
+    assert run_cli("convert", raster, local, "--resolution", "4", "--quiet").returncode == 0
+    p = run_cli("convert", raster, "s3://bkt/rz/", "--resolution", "4", "--quiet", env=s3.env())
+    assert p.returncode == 0, p.stderr
+    outs = []
+    for ds in (local, "s3://bkt/rz"):
+        out = tmp_path / f"r{len(outs)}.tif"
+        p = run_cli("rasterize", ds, out, "--like", raster, env=s3.env())
+        assert p.returncode == 0, p.stderr
+        g = gdal.Open(str(out))
+        outs.append(g.GetRasterBand(1).ReadRaster())
+        g = None
+    assert outs[0] == outs[1] and len(set(outs[0])) > 10

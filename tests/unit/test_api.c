@@ -53,6 +53,16 @@ TEST(too_small_is_invalid)
     err[0] = 0;
     t_assert(r2h_preview(&p, err, sizeof err) == R2H_ERR_INVALID, "preview");
     t_assert(strstr(err, "r2h_preview_options_init") != NULL, "preview message names init");
+
+    struct r2h_rasterize_options z;
+    r2h_rasterize_options_init(&z);
+    t_assert(z.struct_size == sizeof z && z.memory == (uint64_t)1 << 30, "rasterize defaults");
+    z.struct_size = offsetof(struct r2h_rasterize_options, memory);
+    z.dataset = "ds";
+    z.out = "o.tif";
+    err[0] = 0;
+    t_assert(r2h_rasterize(&z, err, sizeof err) == R2H_ERR_INVALID, "rasterize");
+    t_assert(strstr(err, "r2h_rasterize_options_init") != NULL, "rasterize message names init");
 }
 
 /* A caller built against a newer header passes a larger struct: the fields this library knows

@@ -276,6 +276,68 @@ out:
     unlink(vrt);
 }
 
+/* A grid without a dataset locates centres as a raster on it would; the writer leaves nothing
+ * at the target until commit, and nothing at all after abort. */
+TEST(grid_and_writer)
+{
+    const char *p = "/tmp/r2h_test_raster_grid.tif";
+    char err[512], tmp[128];
+    unlink(p);
+    const double gt[6] = {1000.0, 500.0, 0.0, 6000000.0, 0.0, -250.0};
+    struct r2h_raster *g = NULL;
+    t_assert(r2h_raster_open_grid(4, 3, gt, "EPSG:3857", &g, err, sizeof err) == R2H_OK, "grid");
+    t_assert(r2h_raster_open_grid(4, 3, gt, "EPSG:nope", &g, err, sizeof err) == R2H_ERR_INVALID,
+             "bad srs");
+    t_assert(r2h_raster_open_grid(0, 3, gt, "EPSG:3857", &g, err, sizeof err) == R2H_ERR_INVALID,
+             "bad size");
+    if (!g)
+        return;
+    double lat[4], lng[4];
+    uint8_t ok[4];
+    t_assert(r2h_raster_locate_row(g, 1, 0, 4, lat, lng, ok) == R2H_OK && ok[0] && ok[3], "locate");
+    t_assert(fabs(lng[0] - 1250.0 / 6378137.0 * 180.0 / M_PI) < 1e-9, "centre longitude");
+    t_assert(lat[0] > 47 && lat[0] < 48, "centre latitude");
+    struct r2h_raster_writer *w = NULL;
+    const int16_t v[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    const char *co[] = {"COMPRESS=LZW"};
+    t_assert(r2h_raster_writer_open(p, g, R2H_DT_INT16, -1, co, 1, &w, err, sizeof err) == R2H_OK,
+             "writer");
+    if (!w) {
+        r2h_raster_close(g);
+        return;
+    }
+    t_assert(access(p, F_OK) != 0, "nothing at the target before commit");
+    t_assert(r2h_raster_writer_write(w, 0, 3, v, err, sizeof err) == R2H_OK, "write");
+    t_assert(r2h_raster_writer_commit(w, err, sizeof err) == R2H_OK, "commit");
+    struct r2h_raster *r = NULL;
+    t_assert(r2h_raster_open(p, 1, &r, err, sizeof err) == R2H_OK, "reopen");
+    if (r) {
+        const struct r2h_raster_info *in = r2h_raster_get_info(r);
+        int16_t back[12];
+        uint8_t valid[12];
+        t_assert(in->width == 4 && in->height == 3 && in->dtype == R2H_DT_INT16 && in->has_nodata &&
+                     in->nodata == -1 && memcmp(in->gt, gt, sizeof gt) == 0,
+                 "grid copied");
+        t_assert(r2h_raster_read(r, 0, 0, 4, 3, back, valid, err, sizeof err) == R2H_OK &&
+                     memcmp(back, v, sizeof v) == 0,
+                 "values");
+        r2h_raster_close(r);
+    }
+    unlink(p);
+    t_assert(r2h_raster_writer_open(p, g, R2H_DT_FLOAT32, NAN, NULL, 0, &w, err, sizeof err) ==
+                 R2H_OK,
+             "writer 2");
+    snprintf(tmp, sizeof tmp, "/tmp/.r2h_test_raster_grid.tif.tmp-%ld", (long)getpid());
+    t_assert(access(tmp, F_OK) == 0, "the temporary beside the target");
+    r2h_raster_writer_abort(w);
+    t_assert(access(tmp, F_OK) != 0 && access(p, F_OK) != 0, "abort leaves nothing");
+    t_assert(r2h_raster_writer_open("/tmp/r2h_no_such_dir/x.tif", g, R2H_DT_UINT8, 0, NULL, 0, &w,
+                                    err, sizeof err) == R2H_ERR_IO &&
+                 strstr(err, "cannot create"),
+             "missing directory");
+    r2h_raster_close(g);
+}
+
 int main(void)
 {
     RUN(nodata_and_validity);
@@ -284,5 +346,6 @@ int main(void)
     RUN(off_globe);
     RUN(errors);
     RUN(source_identity);
+    RUN(grid_and_writer);
     TEST_MAIN_END();
 }
