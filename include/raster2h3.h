@@ -150,7 +150,8 @@ struct r2h_convert_options {
     } density_unit;   /* values are densities: total = sum of value x pixel area; mean
                        * and fractions are area-weighted */
     unsigned parents; /* bit r set: a parent column at resolution r (< resolution) */
-    int cell_string;  /* 1: cells and parents as 15-digit lowercase hex strings */
+    int cell_string;  /* 1: cells and parents as 15-digit lowercase hex strings (as
+                         cell_type R2H_CELL_STRING) */
     /* Events of the run (progress, --dry-run plan, nothing to do, warnings, profile): each is
      * passed to event(event_ctx, ev); NULL: events are dropped (the library never prints).
      * See struct r2h_event for which thread calls and what the payload holds. */
@@ -177,6 +178,12 @@ struct r2h_convert_options {
     double min_coverage; /* OVERLAY: no row for a cell whose valid pixels cover less than this
                             share of it (0..1; not with sum, total or area, which it would
                             make lose mass) */
+    /* The type of the cell column and the parent columns: UINT64 (default) Parquet INT64
+     * annotated unsigned; INT64 the same bits annotated signed (H3 ids never set bit 63, so
+     * nothing changes but the annotation: for Spark, Databricks, BigQuery, which have no
+     * unsigned 64-bit type); STRING 15-digit lowercase hex. cell_string = 1 still means STRING
+     * (with INT64 it is an R2H_ERR_INVALID conflict). */
+    enum r2h_cell_type { R2H_CELL_UINT64, R2H_CELL_INT64, R2H_CELL_STRING } cell_type;
 };
 
 /* nbands value selecting every band of the input. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # setup.sh - install everything raster2h3 needs on Debian 12 (idempotent; run as root).
-#   Debian packages (GDAL, compression libs, python3-gdal), the H3 C library 4.5.0 built from the
-#   h3==4.5.0 sdist on PyPI (unless a system libh3 >= 4 is found), and a Python venv for tests.
+#   Debian packages (GDAL, compression libs, python3-gdal, Java for the pyspark test), the H3 C
+#   library 4.5.0 built from the h3==4.5.0 sdist on PyPI (unless a system libh3 >= 4 is found),
+#   and a Python venv for tests.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,7 +14,8 @@ mkdir -p "$deps"
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 apt_packages=(build-essential cmake pkg-config libgdal-dev gdal-bin python3-gdal python3-venv
-    python3-dev libzstd-dev libsnappy-dev zlib1g-dev libpng-dev shellcheck clang-format)
+    python3-dev libzstd-dev libsnappy-dev zlib1g-dev libpng-dev shellcheck clang-format
+    openjdk-17-jre-headless) # Java: pyspark in tests/py/test_cell_type.py
 
 install_debian_packages() {
     local missing=()

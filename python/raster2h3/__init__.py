@@ -150,6 +150,7 @@ class _Options(ctypes.Structure):
         ("method", ctypes.c_int),
         ("resample", ctypes.c_int),
         ("min_coverage", ctypes.c_double),
+        ("cell_type", ctypes.c_int),
     ]
 
 
@@ -223,11 +224,13 @@ def version():
 _METHODS = {"point": 0, "sample": 1, "auto": 2, "overlay": 3}
 _RESAMPLE = {"nearest": 0, "bilinear": 1, "cubic": 2}
 _DENSITY = {None: 0, "m2": 1, "ha": 2, "km2": 3}
+_CELL_TYPES = {"uint64": 0, "int64": 1, "string": 2}
 
 
 def _options(src, resolution, *, method="point", band=None, bands=None, value_name=None,
              value_names=None, nodata=None, unscale=False, srs=None, work_unit=None, stats=None,
-             classes=None, density_unit=None, parents=(), cell_format="uint64", resample="nearest",
+             classes=None, density_unit=None, parents=(), cell_type="uint64", cell_format=None,
+             resample="nearest",
              min_coverage=0.0, threads=0, memory=None, tmpdir=None, compression_level=3,
              overwrite=False, reference_index=False):
     """The options struct and the Python objects its pointers borrow (kept alive with it)."""
@@ -289,9 +292,11 @@ def _options(src, resolution, *, method="point", band=None, bands=None, value_na
     o.density_unit = _DENSITY[density_unit]
     for r in parents:
         o.parents |= 1 << int(r)
-    if cell_format not in ("uint64", "string"):
-        raise InvalidError(f"cell_format must be 'uint64' or 'string', not {cell_format!r}")
-    o.cell_string = int(cell_format == "string")
+    if cell_format is not None:  # the older name, as the command's --cell-format
+        cell_type = cell_format
+    if cell_type not in _CELL_TYPES:
+        raise InvalidError(f"cell_type must be 'uint64', 'int64' or 'string', not {cell_type!r}")
+    o.cell_type = _CELL_TYPES[cell_type]
     o.min_coverage = float(min_coverage)
     o.threads = int(threads)
     if memory is not None:
@@ -383,7 +388,8 @@ def to_arrow(src, resolution=8, *, method="point", **options):
     Options (as the command's flags): method ("point", "sample", "overlay", "auto"), band,
     bands (list or "all"), value_name, value_names, nodata, unscale, srs, work_unit, stats
     (list or comma text; aggregates the point method), classes, density_unit ("m2", "ha",
-    "km2"), parents (resolutions), cell_format, resample, min_coverage, threads, memory
+    "km2"), parents (resolutions), cell_type ("uint64", "int64", "string"; cell_format is
+    the same), resample, min_coverage, threads, memory
     (bytes or "512M"; default 1G), tmpdir, reference_index. Errors found before the first batch
     (missing input, bad options, unknown CRS) raise here; later ones raise from the reader.
 

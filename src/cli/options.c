@@ -37,6 +37,7 @@ enum {
     OPT_DENSITY,
     OPT_PARENTS,
     OPT_CELL_FORMAT,
+    OPT_CELL_TYPE,
     OPT_BANDS,
     OPT_UNSCALE,
     OPT_SRS,
@@ -129,8 +130,12 @@ static const struct cli_opt options[] = {
      "                             pixel area, mean and fractions area-weighted (WGS84 areas)"},
     {"parents", required_argument, OPT_PARENTS, C, "R1,R2,..",
      "extra parent cell columns h<R> (parent_h0 for 0), resolutions below --resolution"},
+    {"cell-type", required_argument, OPT_CELL_TYPE, C, "TYPE",
+     "type of the cell and parent columns: uint64 (default) | int64 (signed: Spark,\n"
+     "                             Databricks, BigQuery, Snowflake) | string (15-digit\n"
+     "                             lowercase hex like h3-py)"},
     {"cell-format", required_argument, OPT_CELL_FORMAT, C, "FMT",
-     "uint64 (default) | string: 15-digit lowercase hex like h3-py"},
+     "uint64 | string: the same as --cell-type uint64 | string"},
     {"threads", required_argument, OPT_THREADS, C | V, "N",
      "worker threads (default: all cores); output is identical for any N"},
     {"memory", required_argument, OPT_MEMORY, C | R, "SIZE",
@@ -445,6 +450,7 @@ struct parse {
     int resample_given;
     int min_coverage_given;
     int quiet, progress_set, band_set;
+    int cell_format, cell_type; /* given: 1 + the enum r2h_cell_type asked for; 0: not given */
 };
 
 /* One flag of convert (o: a->convert). */
@@ -540,11 +546,21 @@ static enum r2h_status convert_flag(struct r2h_cli_args *a, struct parse *ps, in
         break;
     case OPT_CELL_FORMAT:
         if (strcmp(arg, "uint64") == 0)
-            o->cell_string = 0;
+            ps->cell_format = 1 + R2H_CELL_UINT64;
         else if (strcmp(arg, "string") == 0)
-            o->cell_string = 1;
+            ps->cell_format = 1 + R2H_CELL_STRING;
         else
             return bad(msg, len, "--cell-format must be uint64 or string, got '%s'", arg);
+        break;
+    case OPT_CELL_TYPE:
+        if (strcmp(arg, "uint64") == 0)
+            ps->cell_type = 1 + R2H_CELL_UINT64;
+        else if (strcmp(arg, "int64") == 0)
+            ps->cell_type = 1 + R2H_CELL_INT64;
+        else if (strcmp(arg, "string") == 0)
+            ps->cell_type = 1 + R2H_CELL_STRING;
+        else
+            return bad(msg, len, "--cell-type must be uint64, int64 or string, got '%s'", arg);
         break;
     case OPT_METHOD:
         if (strcmp(arg, "point") == 0)
@@ -736,6 +752,15 @@ static enum r2h_status finish(struct r2h_cli_args *a, struct parse *ps, int argc
         return bad(msg, len, "%s", "--min-coverage needs --method overlay");
     if (ps->band_set && o->nbands)
         return bad(msg, len, "%s", "--band and --bands cannot be combined (use --bands B1,B2,...)");
+    if (ps->cell_format && ps->cell_type && ps->cell_format != ps->cell_type) {
+        static const char *const types[] = {"uint64", "int64", "string"};
+        char both[64];
+        snprintf(both, sizeof both, "--cell-format %s conflicts with --cell-type %s",
+                 types[ps->cell_format - 1], types[ps->cell_type - 1]);
+        return bad(msg, len, "%s", both);
+    }
+    if (ps->cell_format || ps->cell_type)
+        o->cell_type = (enum r2h_cell_type)((ps->cell_type ? ps->cell_type : ps->cell_format) - 1);
     if (o->nbands && o->value_name) { /* a list, one name per band */
         o->nvalue_names = split_names(o->value_name, a->namebuf, sizeof a->namebuf, a->names, 65);
         o->value_names = a->names;

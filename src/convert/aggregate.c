@@ -40,7 +40,8 @@ struct r2h_agg {
     double unit_m2;   /* m2 per density-unit denominator; 0: no density unit */
     double classes[MAX_CLASSES];
     int nclasses;
-    int res, cell_string;
+    int res;
+    enum r2h_cell_type cell_type;
     unsigned parents;
     struct r2h_pq_column_spec cols[MAX_COLS];
     enum col_kind kind[MAX_COLS];
@@ -194,10 +195,12 @@ static void add_stat(struct r2h_agg *a, enum col_kind k, enum r2h_pq_type t, con
 static void add_cell_cols(struct r2h_agg *a)
 {
     char name[16];
-    enum r2h_pq_type ct = a->cell_string ? R2H_PQ_STRING : R2H_PQ_UINT64;
+    const enum r2h_pq_type ct = a->cell_type == R2H_CELL_STRING  ? R2H_PQ_STRING
+                                : a->cell_type == R2H_CELL_INT64 ? R2H_PQ_INT64
+                                                                 : R2H_PQ_UINT64;
     r2h_cell_column_name(a->res, name, sizeof name);
     add_col(a, C_CELL, a->res, ct, name);
-    a->cols[a->ncols - 1].sorted_ascending = !a->cell_string;
+    a->cols[a->ncols - 1].sorted_ascending = a->cell_type != R2H_CELL_STRING;
     for (int r = 0; r < a->res; r++) {
         if (!(a->parents & (1u << r)))
             continue;
@@ -205,6 +208,11 @@ static void add_cell_cols(struct r2h_agg *a)
         r2h_fmt(name, sizeof name, r == 0 ? "parent_h%d" : "h%d", r);
         add_col(a, C_PARENT, r, ct, name);
     }
+}
+
+const char *r2h_cell_type_name(enum r2h_cell_type t)
+{
+    return t == R2H_CELL_STRING ? "string" : t == R2H_CELL_INT64 ? "int64" : "uint64";
 }
 
 unsigned r2h_stats_parse(const char *list)
@@ -308,7 +316,7 @@ enum r2h_status r2h_agg_create(const struct r2h_convert_options *o,
     a->dt = bands->dt[0];
     a->grouped = o->aggregate;
     a->res = o->resolution;
-    a->cell_string = o->cell_string;
+    a->cell_type = o->cell_type;
     a->parents = o->parents;
     a->width = in->width;
     a->height = in->height;
@@ -392,7 +400,7 @@ enum r2h_status r2h_agg_create(const struct r2h_convert_options *o,
     size_t n =
         (size_t)snprintf(a->spec, sizeof a->spec,
                          "mode=%s;density=%s;cells=%s;columns=", a->grouped ? "aggregate" : "pixel",
-                         units[o->density_unit], a->cell_string ? "string" : "uint64");
+                         units[o->density_unit], r2h_cell_type_name(a->cell_type));
     for (size_t i = 0; i < a->ncols && n < sizeof a->spec; i++)
         n += (size_t)snprintf(a->spec + n, sizeof a->spec - n, "%s%s", i ? "," : "", a->names[i]);
     *out = a;

@@ -640,7 +640,21 @@ static enum r2h_status sized_options(const struct r2h_convert_options *opt,
                          offsetof(struct r2h_convert_options, event_ctx) + sizeof(void *),
                          "r2h_convert_options_init", errbuf, errbuf_len);
     o->struct_size = sizeof *o;
-    return st;
+    if (st != R2H_OK)
+        return st;
+    /* One cell type from here on: cell_string (the older field) is cell_type STRING. */
+    if ((unsigned)o->cell_type > R2H_CELL_STRING) {
+        r2h_fmt(errbuf, errbuf_len, "cell_type must be uint64, int64 or string");
+        return R2H_ERR_INVALID;
+    }
+    if (o->cell_string && o->cell_type == R2H_CELL_INT64) {
+        r2h_fmt(errbuf, errbuf_len, "cell_string (string cells) conflicts with cell_type int64");
+        return R2H_ERR_INVALID;
+    }
+    if (o->cell_string)
+        o->cell_type = R2H_CELL_STRING;
+    o->cell_string = o->cell_type == R2H_CELL_STRING;
+    return R2H_OK;
 }
 
 enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_convert_result *res,

@@ -40,7 +40,9 @@ void r2h_fingerprint(const struct r2h_convert_options *o, const struct r2h_raste
     if (o->unscale)
         len += (size_t)snprintf(buf + len, sizeof buf - len, "|unscale=1");
     if (o->srs && *o->srs && len < sizeof buf)
-        snprintf(buf + len, sizeof buf - len, "|srs=%s", o->srs);
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "|srs=%s", o->srs);
+    if (o->cell_type == R2H_CELL_INT64 && len < sizeof buf) /* string cells: in the column spec */
+        snprintf(buf + len, sizeof buf - len, "|cells=int64");
     r2h_fmt(out, outlen, "%016llx", (unsigned long long)fnv1a(buf));
 }
 

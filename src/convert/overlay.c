@@ -166,7 +166,7 @@ enum r2h_status r2h_overlay_create(struct run *run, struct r2h_overlay **out)
     size_t n = (size_t)snprintf(
         ov->spec, sizeof ov->spec,
         "overlay;min_coverage=%.17g;density=%s;cells=%s;parents=%u;columns=", o->min_coverage,
-        units[o->density_unit], o->cell_string ? "string" : "uint64", o->parents);
+        units[o->density_unit], r2h_cell_type_name(o->cell_type), o->parents);
     for (int i = 0; i < ov->out.n && n < sizeof ov->spec; i++)
         n += (size_t)snprintf(ov->spec + n, sizeof ov->spec - n, "%s%s", i ? "," : "",
                               ov->out.name[i]);

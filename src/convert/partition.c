@@ -256,11 +256,12 @@ int r2h_conv_sample_columns(const struct run *run, const struct r2h_bands *b,
     r2h_bands_columns(b, cols);
     /* Sampled cells are distinct and close: DELTA pages (cut at gaps) are a quarter of PLAIN's
      * bytes for zstd to compress (docs/design/0009). */
-    cols[b->n] = (struct r2h_pq_column_spec){.name = cellname,
-                                             .type = R2H_PQ_UINT64,
-                                             .sorted_ascending = 1,
-                                             .encoding = R2H_PQ_ENC_DELTA,
-                                             .delta_gaps = 1};
+    cols[b->n] = (struct r2h_pq_column_spec){
+        .name = cellname,
+        .type = run->opt->cell_type == R2H_CELL_INT64 ? R2H_PQ_INT64 : R2H_PQ_UINT64,
+        .sorted_ascending = 1,
+        .encoding = R2H_PQ_ENC_DELTA,
+        .delta_gaps = 1};
     return b->n + 1;
 }
 
@@ -295,12 +296,12 @@ size_t r2h_conv_point_columns(const struct run *run, struct r2h_pq_column_spec *
     r2h_bands_columns(b, cols);
     /* Sampled cells are distinct and close: DELTA pages (cut at gaps) are a quarter of PLAIN's
      * bytes for zstd to compress. Pixel rows keep PLAIN (repeated cells compress well). */
-    cols[b->n] =
-        (struct r2h_pq_column_spec){.name = cellname,
-                                    .type = R2H_PQ_UINT64,
-                                    .sorted_ascending = 1,
-                                    .encoding = run->sampler ? R2H_PQ_ENC_DELTA : R2H_PQ_ENC_PLAIN,
-                                    .delta_gaps = run->sampler != NULL};
+    cols[b->n] = (struct r2h_pq_column_spec){
+        .name = cellname,
+        .type = run->opt->cell_type == R2H_CELL_INT64 ? R2H_PQ_INT64 : R2H_PQ_UINT64,
+        .sorted_ascending = 1,
+        .encoding = run->sampler ? R2H_PQ_ENC_DELTA : R2H_PQ_ENC_PLAIN,
+        .delta_gaps = run->sampler != NULL};
     return (size_t)b->n + 1;
 }
 

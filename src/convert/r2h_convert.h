@@ -124,6 +124,8 @@ void r2h_fingerprint_mix(char *fp, size_t len, const char *text);
 
 /* Aggregation, parents and string cells (aggregate.c, docs/design/0005-aggregation.md). */
 struct r2h_agg;
+/* The cell type's name in column specs and fingerprints: uint64, int64 or string. */
+const char *r2h_cell_type_name(enum r2h_cell_type t);
 /* A plan for this run, or *out = NULL when the options ask for plain pixel rows. Checks the
  * options against the raster (message in err). */
 enum r2h_status r2h_agg_create(const struct r2h_convert_options *o,

@@ -743,10 +743,10 @@ enum r2h_status r2h_conv_sample(struct run *run, int nthreads)
                                                     sizeof sm->cellname);
         if (run->overlay) { /* string cells and parents (the sample method's go as rows) */
             sm->cell_string = opt->cell_string;
-            const enum r2h_pq_type ct = opt->cell_string ? R2H_PQ_STRING : R2H_PQ_UINT64;
             if (opt->cell_string)
                 sm->cols[sm->ncols - 1] =
-                    (struct r2h_pq_column_spec){.name = sm->cellname, .type = ct};
+                    (struct r2h_pq_column_spec){.name = sm->cellname, .type = R2H_PQ_STRING};
+            const enum r2h_pq_type ct = sm->cols[sm->ncols - 1].type; /* parents: the cell's */
             for (int r = 0; r < opt->resolution; r++) {
                 if (!(opt->parents & (1u << r)))
                     continue;

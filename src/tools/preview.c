@@ -178,9 +178,12 @@ static enum r2h_status load(const char *output, const char *want, struct cellval
         const char *vn = NULL;
         if (vcol >= 0)
             r2h_pq_reader_column(r, (size_t)vcol, &vn, &vt, NULL);
-        if (ccol < 0 || ct != R2H_PQ_UINT64 || vcol < 0 || vt == R2H_PQ_STRING) {
-            r2h_fmt(err, errlen, "%s: no uint64 cell column %s or no numeric value column%s%s",
-                    path, cname, want ? " " : "", want ? want : "");
+        /* cells as uint64 or int64 (--cell-type int64: the same bits, bit 63 clear) */
+        if (ccol < 0 || (ct != R2H_PQ_UINT64 && ct != R2H_PQ_INT64) || vcol < 0 ||
+            vt == R2H_PQ_STRING) {
+            r2h_fmt(err, errlen,
+                    "%s: no 64-bit integer cell column %s or no numeric value column%s%s", path,
+                    cname, want ? " " : "", want ? want : "");
             r2h_pq_reader_close(r);
             st = R2H_ERR_INVALID;
             break;

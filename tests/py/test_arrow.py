@@ -89,6 +89,8 @@ CASES = {
     "sample-bilinear": dict(resolution=9, method="sample", resample="bilinear"),
     "overlay": dict(resolution=6, method="overlay", stats="mean,sum,coverage"),
     "overlay-parents": dict(resolution=6, method="overlay", parents=(3,), cell_format="string"),
+    "int64": dict(resolution=8, cell_type="int64"),
+    "sample-int64-parents": dict(resolution=9, method="sample", parents=(5,), cell_type="int64"),
     "work-unit": dict(resolution=7, work_unit=None),  # filled in by the test: the raster's unit
 }
 
@@ -103,6 +105,8 @@ def cli_args(opts):
             args += ["--parents", ",".join(map(str, v))]
         elif k == "cell_format":
             args += ["--cell-format", v]
+        elif k == "cell_type":
+            args += ["--cell-type", v]
         elif k == "stats" and opts.get("method", "point") == "point":
             args += ["--aggregate", "--stat", v]
         else:

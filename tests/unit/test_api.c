@@ -84,10 +84,38 @@ TEST(larger_is_read_within_our_size)
     t_assert(strstr(err, "struct_size") == NULL, "not on the size");
 }
 
+/* cell_type: checked before the run (a bad value, or string cell_string with int64), and read
+ * only when struct_size covers it (an older caller's struct ends before it). */
+TEST(cell_type_checked_within_size)
+{
+    char err[256] = "";
+    struct r2h_convert_options c;
+    r2h_convert_options_init(&c);
+    t_assert(c.cell_type == R2H_CELL_UINT64 && c.cell_string == 0, "default uint64");
+    c.input = "/nonexistent/raster2h3-test.tif";
+    c.output = "/nonexistent/raster2h3-test-out";
+    c.progress = R2H_PROGRESS_NONE;
+    c.cell_type = (enum r2h_cell_type)7;
+    t_assert(r2h_convert(&c, NULL, err, sizeof err) == R2H_ERR_INVALID, "bad cell_type");
+    t_assert(strstr(err, "cell_type") != NULL, "message names cell_type");
+    c.cell_type = R2H_CELL_INT64;
+    c.cell_string = 1;
+    err[0] = 0;
+    t_assert(r2h_convert(&c, NULL, err, sizeof err) == R2H_ERR_INVALID, "string and int64");
+    t_assert(strstr(err, "conflicts") != NULL, "message says conflict");
+    c.cell_type = (enum r2h_cell_type)7; /* beyond struct_size: not read */
+    c.cell_string = 0;
+    c.struct_size = offsetof(struct r2h_convert_options, cell_type);
+    err[0] = 0;
+    t_assert(r2h_convert(&c, NULL, err, sizeof err) != R2H_OK, "missing input fails");
+    t_assert(strstr(err, "cell_type") == NULL, "cell_type not read");
+}
+
 int main(void)
 {
     RUN(init_sets_struct_size);
     RUN(too_small_is_invalid);
     RUN(larger_is_read_within_our_size);
+    RUN(cell_type_checked_within_size);
     TEST_MAIN_END();
 }
