@@ -608,6 +608,11 @@ enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_co
                             char *errbuf, size_t errbuf_len)
 {
     struct r2h_convert_options o;
+    char sub[4096]; /* --variable: the subdataset is the input */
     enum r2h_status st = sized_options(opt, &o, errbuf, errbuf_len);
+    if (st == R2H_OK && o.variable && o.input && *o.input) {
+        st = r2h_input_variable(o.input, o.variable, sub, sizeof sub, errbuf, errbuf_len);
+        o.input = sub;
+    }
     return st != R2H_OK ? st : convert_run(&o, res, errbuf, errbuf_len);
 }
