@@ -92,8 +92,8 @@ static const struct cli_opt options[] = {
     {"srs", required_argument, OPT_SRS, C | V, "SRS",
      "assign this CRS to the input (EPSG:4326, WKT, PROJ string; replaces the input's)"},
     {"variable", required_argument, OPT_VARIABLE, C | V, "NAME",
-     "NetCDF/HDF: the variable to convert (its subdataset); with --bands its time\n"
-     "                             steps become columns <var>_<time> (sst_2010_01)"},
+     "NetCDF/HDF: the variable to convert (a subdataset); with --bands its\n"
+     "                             time steps are columns <var>_<time> (sst_2010_01)"},
     {"input-url", required_argument, OPT_INPUT_URL, C, "URL", "input (instead of INPUT)"},
     {"method", required_argument, OPT_METHOD, C, "M",
      "point (default): a row per valid pixel, in the cell of its centre | sample: a row\n"

@@ -1,6 +1,6 @@
-/* cftime.c - CF time coordinates ("days since 1950-01-01", calendars) to dates, and the names of
- * NetCDF bands by their extra dimensions (docs/design/0008-input-metadata.md, "Variables and
- * time steps"). Pure: no GDAL. */
+/* cftime.c - CF time coordinates ("days since 1950-01-01" in a calendar) to dates, for the
+ * names of NetCDF time steps (docs/design/0007-multi-band.md, "NetCDF variables and time
+ * steps"). Pure: no GDAL. */
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
