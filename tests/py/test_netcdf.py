@@ -7,7 +7,9 @@ Data: Debian-packaged NetCDF files fetched by scripts/fetch_testdata.sh: r-cran-
 bcsd_obs_1999.nc (pr, tas: 12 monthly steps of 1999, "days since 1950-01-01", standard
 calendar), ferret-datasets' coads_climatology.cdf (SST, AIRT, ...: a climatology of 12 months of
 year 0, "hour since 0000-01-01") and ocean_atlas_subset.nc (TEMP over time and depth). Tests
-skip only when the package could not be fetched.
+skip only when the package could not be fetched. Small NetCDF files written with GDAL's
+multidimensional API add the calendars and spacings the packages lack (360_day, noleap,
+6-hourly, yearly, a depth axis), with Byte steps so that --bands all fits one run.
 
 Oracles: GDAL reads the subdataset's pixels, h3-py 4.5.0 indexes their centres (0 differences);
 the expected column names are computed here from the file's time values with Python's datetime,
@@ -223,6 +225,75 @@ def test_all_bands_of_a_long_axis_need_fewer_at_once(run_cli, testdata, out_dir)
     proc = run_cli("convert", path, out_dir, "--variable", "tas", "--bands", "all", "--quiet",
                    "--srs", "EPSG:4326")
     assert proc.returncode == 2 and "64 bits" in proc.stderr, proc.stderr
+
+
+def write_nc(path, dim, values, units, calendar=None):
+    """A NetCDF (GDAL's multidimensional API) with Byte variables sst and ice over (dim, lat, lon)
+    on a 1-degree grid; dim has the given values, units and calendar."""
+    rg_ds = gdal.GetDriverByName("netCDF").CreateMultiDimensional(str(path))
+    rg = rg_ds.GetRootGroup()
+    f64, text = gdal.ExtendedDataType.Create(gdal.GDT_Float64), gdal.ExtendedDataType.CreateString()
+
+    def coord(name, kind, direction, vals, attrs):
+        d = rg.CreateDimension(name, kind, direction, len(vals))
+        a = rg.CreateMDArray(name, [d], f64)
+        a.Write(np.asarray(vals, dtype=np.float64).tobytes())
+        for k, v in attrs.items():
+            if v is not None:
+                a.CreateAttribute(k, [], text).Write(v)
+        return d
+
+    dt = coord(dim, "TEMPORAL" if "since" in units else "VERTICAL", None, values,
+               {"units": units, "calendar": calendar})
+    dy = coord("lat", "HORIZONTAL_Y", "NORTH", [41.5, 40.5, 39.5, 38.5], {"units": "degrees_north"})
+    dx = coord("lon", "HORIZONTAL_X", "EAST", [10.5, 11.5, 12.5, 13.5, 14.5],
+               {"units": "degrees_east"})
+    n = len(values) * 4 * 5
+    for k, name in enumerate(("sst", "ice")):
+        v = rg.CreateMDArray(name, [dt, dy, dx], gdal.ExtendedDataType.Create(gdal.GDT_Byte))
+        v.Write(((np.arange(n) * 7 + k) % 251).astype(np.uint8).tobytes())
+    rg_ds = None
+    return path
+
+
+def days(d, since):
+    return (d - since).total_seconds() / 86400
+
+
+_2000 = datetime.datetime(2000, 1, 1)
+_hours = [datetime.datetime(2010, 1, 15, h) for h in (0, 6, 12, 18)]
+_years = [datetime.datetime(y, 7, 1) for y in (2000, 2001, 2002, 2003)]
+AXES = {
+    # name: (dim, values, units, calendar, expected step names)
+    "360_day": ("time", [15, 45, 75, 105], "days since 2000-01-01", "360_day",
+                ["2000_01", "2000_02", "2000_03", "2000_04"]),
+    "noleap": ("time", [0, 1, 2, 3], "days since 2004-02-27", "noleap",
+               ["2004_02_27", "2004_02_28", "2004_03_01", "2004_03_02"]),
+    "6-hourly": ("time", [(d - _hours[0]).total_seconds() / 3600 for d in _hours],
+                 "hours since 2010-01-15 00:00:00", "standard",
+                 [d.strftime("%Y_%m_%dT%H") for d in _hours]),
+    "yearly": ("time", [days(d, _2000) for d in _years], "days since 2000-01-01 00:00:00", None,
+               [d.strftime("%Y") for d in _years]),
+    "depth": ("depth", [0, 10, 2.5, -5], "m", None, ["depth0", "depth10", "depth2p5", "depthm5"]),
+}
+
+
+@pytest.mark.parametrize("axis", sorted(AXES))
+def test_all_steps_in_one_run(run_cli, tmp_path, axis):
+    """--bands all over a Byte variable's 4 steps (32 bits: one run): names by calendar and
+    spacing (360_day months, noleap days without 29 February, hours, years, a depth axis),
+    values and cells equal to GDAL's and h3-py's."""
+    dim, values, units, calendar, steps = AXES[axis]
+    path = write_nc(tmp_path / f"{axis}.nc", dim, values, units, calendar)
+    out = tmp_path / "out"
+    convert(run_cli, path, out, "--variable", "sst", "--bands", "all", "--resolution", 4)
+    expected = [f"sst_{s}" for s in steps]
+    assert columns(out) == expected + ["h4"]
+    assert_same_rows(got_rows(out, expected, 4), oracle(subdataset(path, "sst"), [1, 2, 3, 4], 4))
+    # One band alone is named after the variable.
+    single = tmp_path / "single"
+    convert(run_cli, path, single, "--variable", "ice", "--band", 3, "--resolution", 4)
+    assert columns(single) == ["ice", "h4"]
 
 
 # ---------------------------------------------------------------------------------------------
