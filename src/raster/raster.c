@@ -460,13 +460,14 @@ static void sub_variable(const char *sd, const char *desc, char *var, size_t len
     r2h_fmt(var, len, "%.*s", (int)n, b);
 }
 
-/* 1 if --variable name names var (as a whole, or its last '/' component). */
+/* 2 if --variable name is var as a whole (leading '/' aside), 1 if it is var's last '/'
+ * component (a variable in a group), else 0. */
 static int variable_is(const char *name, const char *var)
 {
     while (*name == '/')
         name++;
     const char *slash = strrchr(var, '/');
-    return strcmp(name, var) == 0 || (slash && strcmp(name, slash + 1) == 0);
+    return strcmp(name, var) == 0 ? 2 : slash && strcmp(name, slash + 1) == 0;
 }
 
 /* Subdataset n (1-based) of ds: its name (NULL after the last) and description. */
@@ -533,17 +534,37 @@ enum r2h_status r2h_raster_variable(const char *name, const char *variable, char
         st = r2h_raster_read_failure(&e, name, "cannot open raster", errbuf, errbuf_len);
         goto out_pop;
     }
-    const char *desc, *sd;
+    /* The subdataset of that whole name, else the only one of that last component. */
+    const char *desc, *sd, *found = NULL;
+    char candidates[400] = "";
+    size_t nc = 0;
+    int how = 0, nfound = 0;
     for (int i = 1; (sd = subdataset(ds, i, &desc)) != NULL; i++) {
         char var[256];
         sub_variable(sd, desc, var, sizeof var);
-        if (variable_is(variable, var)) {
-            r2h_fmt(dst, len, "%s", sd);
-            st = strlen(sd) < len ? R2H_OK : R2H_ERR_INPUT;
-            if (st != R2H_OK)
-                r2h_fmt(errbuf, errbuf_len, "%s: subdataset name too long", name);
-            goto out_close;
+        const int is = variable_is(variable, var);
+        if (is > how) {
+            found = sd;
+            how = is;
+            nfound = 0;
+            nc = 0;
         }
+        if (is && is == how) {
+            nfound++;
+            list_add(candidates, sizeof candidates, &nc, var);
+        }
+    }
+    if (found && how == 1 && nfound > 1) {
+        r2h_fmt(errbuf, errbuf_len, "%s: --variable %s is ambiguous: %s (give the group)", name,
+                variable, candidates);
+        goto out_close;
+    }
+    if (found) {
+        r2h_fmt(dst, len, "%s", found);
+        st = strlen(found) < len ? R2H_OK : R2H_ERR_INPUT;
+        if (st != R2H_OK)
+            r2h_fmt(errbuf, errbuf_len, "%s: subdataset name too long", name);
+        goto out_close;
     }
     const int count = variable_list(ds, vars, sizeof vars, first, sizeof first);
     const char *own = GDALGetRasterCount(ds) > 0

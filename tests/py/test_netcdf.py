@@ -338,6 +338,50 @@ def test_variable_on_a_plain_raster(run_cli, testdata, out_dir):
     assert proc.returncode == 3 and "it holds only 'ROSE'" in proc.stderr, proc.stderr
 
 
+def test_variable_in_groups(run_cli, tmp_path):
+    """NetCDF-4 groups: --variable takes group/name or a name whose group is unique; a name in
+    several groups is ambiguous (exit 3, the candidates listed); a whole name at the root wins."""
+    path = tmp_path / "groups.nc"
+    ds = gdal.GetDriverByName("netCDF").CreateMultiDimensional(str(path))
+    rg = ds.GetRootGroup()
+    dy = rg.CreateDimension("lat", "HORIZONTAL_Y", "NORTH", 4)
+    dx = rg.CreateDimension("lon", "HORIZONTAL_X", "EAST", 5)
+    f32 = gdal.ExtendedDataType.Create(gdal.GDT_Float32)
+    for group, names in ((rg, ["t"]), (rg.CreateGroup("ocean"), ["t", "salt"]),
+                         (rg.CreateGroup("atmos"), ["t", "rh"])):
+        for name in names:
+            group.CreateMDArray(name, [dy, dx], f32).Write(np.zeros(20, np.float32).tobytes())
+    ds = None
+
+    def chosen(var):
+        proc = run_cli("convert", path, tmp_path / "o", "--variable", var, "--quiet",
+                       "--dry-run", "--srs", "EPSG:4326")
+        return proc.returncode, proc.stdout + proc.stderr
+
+    # GDAL may open the file with its netCDF or its HDF5 driver: NETCDF:"f":/ocean/salt or
+    # HDF5:"f"://ocean/salt.
+    for var, sub in (("salt", "ocean/salt"), ("ocean/salt", "ocean/salt"),
+                     ("/atmos/rh", "atmos/rh"), ("atmos/t", "atmos/t"), ("t", "t")):
+        rc, text = chosen(var)
+        assert re.search(rf'"{re.escape(str(path))}":/*{re.escape(sub)}\b', text), (var, text)
+    rc, text = chosen("q")
+    assert rc == 3 and "has no variable 'q'; its variables: " in text, text
+    listed = text.strip().split("its variables: ")[1].split(", ")
+    assert sorted(listed) == sorted(["t", "ocean/t", "ocean/salt", "atmos/t", "atmos/rh"])
+    # Without the root t, plain "t" would be ambiguous between the groups.
+    path2 = tmp_path / "groups2.nc"
+    ds = gdal.GetDriverByName("netCDF").CreateMultiDimensional(str(path2))
+    rg = ds.GetRootGroup()
+    dy = rg.CreateDimension("lat", "HORIZONTAL_Y", "NORTH", 4)
+    dx = rg.CreateDimension("lon", "HORIZONTAL_X", "EAST", 5)
+    for g in ("ocean", "atmos"):
+        rg.CreateGroup(g).CreateMDArray("t", [dy, dx], f32).Write(np.zeros(20, np.float32).tobytes())
+    ds = None
+    proc = run_cli("convert", path2, tmp_path / "o2", "--variable", "t", "--quiet")
+    assert proc.returncode == 3 and "--variable t is ambiguous: " in proc.stderr, proc.stderr
+    assert "ocean/t" in proc.stderr and "atmos/t" in proc.stderr
+
+
 def test_variable_from_s3(run_cli, testdata, tmp_path):
     """--variable on an s3:// container: the subdataset of the /vsis3/ name."""
     pytest.importorskip("moto")
