@@ -288,12 +288,14 @@ struct r2h_verify_options {
     int nbands;
     int has_nodata; /* NoData override for input, as in convert */
     double nodata;
-    const char *srs; /* CRS to assign to input, as in convert (NULL: its own) */
-    int work_unit;   /* -1: whole raster; else only this base cell is checked */
-    int threads;     /* for counting input pixels; 0 = all cores */
+    const char *srs;    /* CRS to assign to input, as in convert (NULL: its own) */
+    int work_unit;      /* -1: whole raster; else only this base cell is checked */
+    int threads;        /* for counting input pixels; 0 = all cores */
     int write_manifest; /* 1: (re)write OUTPUT/_manifest.json when everything checks out;
-                           needs input and work_unit -1 (else R2H_ERR_INVALID) */    /* Fields added after the first versioned release (read only when struct_size covers them). */
-    const char *variable; /* NULL, or the variable of the container input, as in convert */
+                           needs input and work_unit -1 (else R2H_ERR_INVALID) */
+    /* Fields added after the first versioned release (read only when struct_size covers them). */
+    /* NULL, or the variable of the container input, as in convert */
+    const char *variable;
 };
 
 /* Fill *opt with defaults and struct_size. NULL is a no-op. Thread-safe. */
