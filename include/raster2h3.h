@@ -184,6 +184,10 @@ struct r2h_convert_options {
      * unsigned 64-bit type); STRING 15-digit lowercase hex. cell_string = 1 still means STRING
      * (with INT64 it is an R2H_ERR_INVALID conflict). */
     enum r2h_cell_type { R2H_CELL_UINT64, R2H_CELL_INT64, R2H_CELL_STRING } cell_type;
+    /* NULL: input as given; else input is a NetCDF/HDF container and the variable of that name
+     * is converted (its subdataset, see r2h_input_variable); the fingerprint, manifest and
+     * footer record the subdataset's name as the source. */
+    const char *variable;
 };
 
 /* nbands value selecting every band of the input. */
@@ -221,6 +225,13 @@ enum r2h_status r2h_auto_resolution(const char *input, int *res, double *pixel_a
 enum r2h_status r2h_auto_resolution_srs(const char *input, const char *srs, int *res,
                                         double *pixel_area_m2, double *cell_area_m2, char *errbuf,
                                         size_t errbuf_len);
+
+/* The GDAL name of variable `variable` of the NetCDF/HDF container input (the subdataset whose
+ * variable it is, e.g. NETCDF:"x.nc":sst; a NetCDF file of that one variable: input itself)
+ * into name (len bytes). R2H_ERR_INPUT with a one-line message listing the input's variables
+ * if it has no such variable (or none). Opens and closes input (GDAL); thread-safe. */
+enum r2h_status r2h_input_variable(const char *input, const char *variable, char *name, size_t len,
+                                   char *errbuf, size_t errbuf_len);
 
 /* A summary of a dataset (partitions, rows, bytes, resolution, mode, columns with min/max,
  * source, versions) as text, or as one JSON object with json = 1. *out is a NUL-terminated
@@ -289,6 +300,9 @@ struct r2h_verify_options {
     int threads;        /* for counting input pixels; 0 = all cores */
     int write_manifest; /* 1: (re)write OUTPUT/_manifest.json when everything checks out;
                            needs input and work_unit -1 (else R2H_ERR_INVALID) */
+    /* Fields added after the first versioned release (read only when struct_size covers them). */
+    /* NULL, or the variable of the container input, as in convert */
+    const char *variable;
 };
 
 /* Fill *opt with defaults and struct_size. NULL is a no-op. Thread-safe. */

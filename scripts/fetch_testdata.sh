@@ -3,10 +3,13 @@
 #   Downloads r-cran-terra, r-cran-stars and proj-data with `apt-get download` into
 #   .deps/debs, extracts them into .deps/testdata, and prints the paths of
 #   ex/elev.tif (terra), tif/L7_ETMs.tif (stars) and egm96_15.gtx (proj-data), one per line as
-#   NAME=PATH. Then, optionally (a failure is logged and their lines are left out), the input
+#   NAME=PATH, and stars' nc/bcsd_obs_1999.nc (NetCDF, variables pr and tas, 12 monthly time
+#   steps of 1999, standard calendar; its line is left out if the package lacks it). Then,
+#   optionally (a failure is logged and their lines are left out), the input
 #   metadata examples: python-grib-doc (gfs.grib2: a GFS GRIB2 file whose bands have bitmap
 #   NoData) and ferret-datasets (etopo60.cdf: NetCDF relief without a CRS;
-#   coads_climatology.cdf: NetCDF with subdatasets only).
+#   coads_climatology.cdf: NetCDF with subdatasets only, a monthly climatology of year 0;
+#   ocean_atlas_subset.nc: NetCDF TEMP over time and depth).
 #   Runs `apt-get update` only if a download fails. Works as root on Debian 12.
 set -euo pipefail
 
@@ -89,10 +92,12 @@ extract "${packages[@]}"
 status=0
 print_paths elev.tif:ex/elev.tif L7_ETMs.tif:tif/L7_ETMs.tif egm96_15.gtx:egm96_15.gtx ||
     status=1
+print_paths bcsd_obs_1999.nc:stars/nc/bcsd_obs_1999.nc || true
 if (download "${optional[@]}" && extract "${optional[@]}"); then
     print_paths gfs.grib2:examples/gfs.t12z.pgrbf120.2p5deg.grib2 \
         etopo60.cdf:ferret-vis/data/etopo60.cdf \
-        coads_climatology.cdf:ferret-vis/data/coads_climatology.cdf || true
+        coads_climatology.cdf:ferret-vis/data/coads_climatology.cdf \
+        ocean_atlas_subset.nc:ferret-vis/data/ocean_atlas_subset.nc || true
 else
     log "optional packages unavailable: ${optional[*]} (their tests skip)"
 fi

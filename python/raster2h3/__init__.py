@@ -151,6 +151,7 @@ class _Options(ctypes.Structure):
         ("resample", ctypes.c_int),
         ("min_coverage", ctypes.c_double),
         ("cell_type", ctypes.c_int),
+        ("variable", ctypes.c_char_p),
     ]
 
 
@@ -227,7 +228,8 @@ _DENSITY = {None: 0, "m2": 1, "ha": 2, "km2": 3}
 _CELL_TYPES = {"uint64": 0, "int64": 1, "string": 2}
 
 
-def _options(src, resolution, *, method="point", band=None, bands=None, value_name=None,
+def _options(src, resolution, *, method="point", variable=None, band=None, bands=None,
+             value_name=None,
              value_names=None, nodata=None, unscale=False, srs=None, work_unit=None, stats=None,
              classes=None, density_unit=None, parents=(), cell_type="uint64", cell_format=None,
              resample="nearest",
@@ -248,6 +250,7 @@ def _options(src, resolution, *, method="point", band=None, bands=None, value_na
         return b
 
     o.input = cstr(src)
+    o.variable = cstr(variable)
     if isinstance(resolution, bool) or not isinstance(resolution, int):
         raise InvalidError(f"resolution must be an int 0..15, not {resolution!r}")
     o.resolution = resolution
@@ -385,7 +388,8 @@ def to_arrow(src, resolution=8, *, method="point", **options):
     ``cell_format="string"``), one batch per row group of each h0 partition, sorted by cell
     within a partition (partitions in any order).
 
-    Options (as the command's flags): method ("point", "sample", "overlay", "auto"), band,
+    Options (as the command's flags): method ("point", "sample", "overlay", "auto"), variable
+    (a NetCDF/HDF container's variable), band,
     bands (list or "all"), value_name, value_names, nodata, unscale, srs, work_unit, stats
     (list or comma text; aggregates the point method), classes, density_unit ("m2", "ha",
     "km2"), parents (resolutions), cell_type ("uint64", "int64", "string"; cell_format is

@@ -82,8 +82,13 @@ static int cmd_convert(int argc, char **argv)
     if (a.res_auto) {
         int r = 0;
         double pa = 0, ca = 0;
+        char sub[4096]; /* --variable: its subdataset */
         enum r2h_status ast =
-            r2h_auto_resolution_srs(o.input, o.srs, &r, &pa, &ca, err, sizeof err);
+            o.variable ? r2h_input_variable(o.input, o.variable, sub, sizeof sub, err, sizeof err)
+                       : R2H_OK;
+        if (ast == R2H_OK)
+            ast = r2h_auto_resolution_srs(o.variable ? sub : o.input, o.srs, &r, &pa, &ca, err,
+                                          sizeof err);
         if (ast != R2H_OK) {
             fprintf(stderr, "raster2h3: %s\n", err[0] ? err : r2h_status_str(ast));
             return exit_code_of(ast);

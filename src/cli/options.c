@@ -53,7 +53,8 @@ enum {
     OPT_LIKE,
     OPT_BBOX,
     OPT_RES_XY,
-    OPT_CO
+    OPT_CO,
+    OPT_VARIABLE
 };
 
 enum {
@@ -101,6 +102,9 @@ static const struct cli_opt options[] = {
      "                             the raw value)"},
     {"srs", required_argument, OPT_SRS, C | V | R, "SRS",
      "assign this CRS to the input (EPSG:4326, WKT, PROJ string; replaces the input's)"},
+    {"variable", required_argument, OPT_VARIABLE, C | V, "NAME",
+     "NetCDF/HDF: the variable to convert (a subdataset); with --bands its\n"
+     "                             time steps are columns <var>_<time> (sst_2010_01)"},
     {"input-url", required_argument, OPT_INPUT_URL, C, "URL", "input (instead of INPUT)"},
     {"method", required_argument, OPT_METHOD, C, "M",
      "point (default): a row per valid pixel, in the cell of its centre | sample: a row\n"
@@ -173,9 +177,9 @@ void r2h_cli_usage(int cmd, FILE *f)
 {
     if (cmd == R2H_CLI_VERIFY) {
         fprintf(f,
-                "usage: raster2h3 verify OUTPUT [--input INPUT] [--band B | --bands LIST]\n"
-                "                        [--nodata V] [--srs SRS] [--i N] [--threads N]\n"
-                "                        [--write-manifest]\n\n"
+                "usage: raster2h3 verify OUTPUT [--input INPUT [--variable NAME]]\n"
+                "                        [--band B | --bands LIST] [--nodata V] [--srs SRS]\n"
+                "                        [--i N] [--threads N] [--write-manifest]\n\n"
                 "Check a dataset: every partition readable, under the h0= of its rows' cells,\n"
                 "cells sorted and of one resolution, manifest consistent; with --input, rows per\n"
                 "partition equal to the raster's valid pixels there (in every band of --bands;\n"
@@ -594,6 +598,11 @@ static enum r2h_status convert_flag(struct r2h_cli_args *a, struct parse *ps, in
             return bad(msg, len, "--resample must be nearest, bilinear or cubic, got '%s'", arg);
         ps->resample_given = 1;
         break;
+    case OPT_VARIABLE:
+        if (!*arg)
+            return bad(msg, len, "%s", "--variable needs a variable name");
+        o->variable = arg;
+        break;
     case OPT_INPUT_URL: ps->input_url = arg; break;
     case OPT_PROFILE: o->profile = 1; break;
     case OPT_OVERWRITE: o->overwrite = 1; break;
@@ -633,6 +642,11 @@ static enum r2h_status verify_flag(struct r2h_cli_args *a, int id, const char *a
     case OPT_THREADS: return threads_value(arg, &o->threads, msg, len);
     case OPT_SRS: return srs_value(arg, &o->srs, msg, len);
     case OPT_WRITE_MANIFEST: o->write_manifest = 1; break;
+    case OPT_VARIABLE:
+        if (!*arg)
+            return bad(msg, len, "%s", "--variable needs a variable name");
+        o->variable = arg;
+        break;
     default: return R2H_ERR_INTERNAL;
     }
     return R2H_OK;
@@ -742,6 +756,8 @@ static enum r2h_status finish(struct r2h_cli_args *a, struct parse *ps, int argc
             return bad(msg, len, "%s", "verify needs OUTPUT");
         if (a->verify.band && a->verify.nbands)
             return bad(msg, len, "%s", "--band and --bands cannot be combined");
+        if (a->verify.variable && !a->verify.input)
+            return bad(msg, len, "%s", "verify --variable needs --input");
         a->verify.output = pos[0];
         return R2H_OK;
     }

@@ -708,3 +708,15 @@ enum r2h_status r2h_auto_resolution_srs(const char *input, const char *srs, int 
         *cell_area_m2 = besta;
     return R2H_OK;
 }
+
+/* ---- --variable ------------------------------------------------------------------------- */
+
+enum r2h_status r2h_input_variable(const char *input, const char *variable, char *name, size_t len,
+                                   char *errbuf, size_t errbuf_len)
+{
+    if (!input || !variable || !*variable || !name || !len) {
+        r2h_fmt(errbuf, errbuf_len, "--variable needs an input and a variable name");
+        return R2H_ERR_INVALID;
+    }
+    return r2h_raster_variable(input, variable, name, len, errbuf, errbuf_len);
+}

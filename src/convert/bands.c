@@ -309,8 +309,9 @@ static void identifier(const char *s, char *dst, size_t len)
 }
 
 /* Column names: --value-name(s), else the band's name (GRIB element and level, description or
- * NetCDF variable) as an identifier, else "value" (one band) or band_<n>; names shared by
- * several selected bands get _<n> appended. */
+ * NetCDF variable; with --bands a NetCDF variable's band as <var>_<step>, its time step or
+ * other extra dimensions: sst_2010_01, temp_depth10) as an identifier, else "value" (one band)
+ * or band_<n>; names shared by several selected bands get _<n> appended. */
 static enum r2h_status name_columns(struct r2h_bands *b, const struct r2h_convert_options *o,
                                     const struct r2h_raster_info *in, char *err, size_t errlen)
 {
@@ -336,7 +337,13 @@ static enum r2h_status name_columns(struct r2h_bands *b, const struct r2h_conver
         }
         b->given[i] = given != NULL;
         /* room for a _<n> suffix below */
-        identifier(in->sel[i].name, b->name[i], sizeof b->name[i] - 16);
+        if (multi && in->sel[i].step[0] && in->sel[i].name[0]) { /* NetCDF: <var>_<step> */
+            char full[sizeof in->sel[i].name + sizeof in->sel[i].step + 1];
+            r2h_fmt(full, sizeof full, "%s_%s", in->sel[i].name, in->sel[i].step);
+            identifier(full, b->name[i], sizeof b->name[i] - 16);
+        } else {
+            identifier(in->sel[i].name, b->name[i], sizeof b->name[i] - 16);
+        }
         if (given)
             r2h_fmt(b->name[i], sizeof b->name[i], "%s", given);
         else if (!b->name[i][0] && b->n == 1)

@@ -661,7 +661,12 @@ enum r2h_status r2h_convert(const struct r2h_convert_options *opt, struct r2h_co
                             char *errbuf, size_t errbuf_len)
 {
     struct r2h_convert_options o;
+    char sub[4096]; /* --variable: the subdataset is the input */
     enum r2h_status st = sized_options(opt, &o, errbuf, errbuf_len);
+    if (st == R2H_OK && o.variable && o.input && *o.input) {
+        st = r2h_input_variable(o.input, o.variable, sub, sizeof sub, errbuf, errbuf_len);
+        o.input = sub;
+    }
     return st != R2H_OK ? st : convert_run(&o, res, NULL, errbuf, errbuf_len);
 }
 
@@ -707,7 +712,8 @@ static struct arrow_run *arrow_run_new(const struct r2h_convert_options *o)
         return NULL;
     a->o = *o;
     int ok = own_str(a, 0, &a->o.input) && own_str(a, 1, &a->o.value_name) &&
-             own_str(a, 2, &a->o.srs) && own_str(a, 3, &a->o.tmpdir);
+             own_str(a, 2, &a->o.srs) && own_str(a, 3, &a->o.tmpdir) &&
+             own_str(a, 4, &a->o.variable);
     a->o.output = NULL;
     if (ok && o->bands && o->nbands > 0) {
         ok = (a->bands = r2h_malloc((size_t)o->nbands * sizeof *a->bands)) != NULL;
@@ -744,7 +750,12 @@ enum r2h_status r2h_convert_to_arrow(const struct r2h_convert_options *opt,
                                      struct ArrowArrayStream *out, char *errbuf, size_t errbuf_len)
 {
     struct r2h_convert_options o;
+    char sub[4096]; /* variable: the subdataset is the input */
     enum r2h_status st = sized_options(opt, &o, errbuf, errbuf_len);
+    if (st == R2H_OK && o.variable && o.input && *o.input) {
+        st = r2h_input_variable(o.input, o.variable, sub, sizeof sub, errbuf, errbuf_len);
+        o.input = sub;
+    }
     if (st != R2H_OK)
         return st;
     if (!out || o.dry_run) {

@@ -51,6 +51,11 @@ struct r2h_band_info {
     int has_scale;
     int unscaled;
     char unit[64]; /* GDAL's unit type, may be empty */
+    /* NetCDF: the band's place on the variable's extra dimensions that have more than one
+     * value (NETCDF_DIM_EXTRA), "_"-joined: a CF time axis as its date at the precision that
+     * tells the axis' steps apart (r2h_cftime_level_of: 2010, 2010_01, 2010_01_15,
+     * 2010_01_15T06, ...), any other dimension as <dim><value> (depth10). "" otherwise. */
+    char step[192];
 };
 
 struct r2h_raster_info {
@@ -217,5 +222,68 @@ enum r2h_status r2h_raster_writer_commit(struct r2h_raster_writer *w, char *errb
                                          size_t errbuf_len);
 /* Close and remove the temporary; frees w. NULL is a no-op. */
 void r2h_raster_writer_abort(struct r2h_raster_writer *w);
+
+/* The GDAL name of the variable `variable` of container `name` (NetCDF, HDF4/HDF5): the
+ * SUBDATASET_<n>_NAME whose variable (NETCDF:"f":VAR, HDF5:"f"://group/VAR: VAR or
+ * group/VAR; else the name in SUBDATASET_<n>_DESC, "[dims] VAR (type)") is variable, into dst.
+ * A NetCDF file holding one variable (no subdatasets, bands with NETCDF_VARNAME variable) is
+ * its own name. R2H_ERR_INPUT with a message listing the variables when there is no such
+ * variable, or none at all (not a container); R2H_ERR_TRANSIENT as r2h_raster_open. */
+enum r2h_status r2h_raster_variable(const char *name, const char *variable, char *dst, size_t len,
+                                    char *errbuf, size_t errbuf_len);
+
+/* ---- CF time coordinates (cftime.c; pure) ---------------------------------------------------- */
+
+/* The CF calendars: standard (= gregorian: Julian before 1582-10-15), proleptic_gregorian,
+ * julian, noleap (= 365_day), all_leap (= 366_day), 360_day. */
+enum r2h_calendar {
+    R2H_CAL_STANDARD,
+    R2H_CAL_PROLEPTIC_GREGORIAN,
+    R2H_CAL_JULIAN,
+    R2H_CAL_NOLEAP,
+    R2H_CAL_ALL_LEAP,
+    R2H_CAL_360_DAY
+};
+
+/* A time axis: "<unit> since <date>[ <time>]" (unit: days, hours, minutes, seconds, weeks and
+ * their abbreviations; a time zone after the time is ignored) in a calendar. */
+struct r2h_cftime {
+    double unit_s; /* seconds per unit */
+    enum r2h_calendar calendar;
+    int64_t ref_day; /* the reference date's day number in the calendar */
+    double ref_s;    /* seconds into that day */
+};
+
+struct r2h_cftime_date {
+    int64_t year; /* astronomical: 0 is 1 BC */
+    int month, day, hour, minute, second;
+};
+
+/* How much of a date names a step. */
+enum r2h_cftime_level {
+    R2H_TIME_YEAR,
+    R2H_TIME_MONTH,
+    R2H_TIME_DAY,
+    R2H_TIME_HOUR,
+    R2H_TIME_MINUTE,
+    R2H_TIME_SECOND
+};
+
+/* 1 and *t if units (e.g. "days since 1950-01-01 00:00:00") and calendar (NULL or "":
+ * standard) describe a CF time axis this decodes, else 0. */
+int r2h_cftime_parse(const char *units, const char *calendar, struct r2h_cftime *t);
+
+/* The date of value on axis t, to the nearest second; 0 if out of range (not finite). */
+int r2h_cftime_decode(const struct r2h_cftime *t, double value, struct r2h_cftime_date *out);
+
+/* The coarsest level at which the dates of the n values are told apart (equal values aside):
+ * yearly steps give YEAR, monthly MONTH, daily DAY, hourly HOUR, ... */
+enum r2h_cftime_level r2h_cftime_level_of(const struct r2h_cftime *t, const double *values,
+                                          size_t n);
+
+/* The date down to level: YYYY, YYYY_MM, YYYY_MM_DD, YYYY_MM_DDTHH, YYYY_MM_DDTHHMM,
+ * YYYY_MM_DDTHHMMSS (a negative year as mYYYY). */
+void r2h_cftime_format(const struct r2h_cftime_date *d, enum r2h_cftime_level level, char *dst,
+                       size_t len);
 
 #endif

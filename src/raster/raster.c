@@ -258,6 +258,84 @@ static void band_name(GDALRasterBandH hb, struct r2h_band_info *bi)
         r2h_fmt(bi->name, sizeof bi->name, "%s", var ? var : "");
 }
 
+/* The values of NetCDF dimension dim (NETCDF_DIM_<dim>_VALUES: "{a,b,c}", or "a" for one) in
+ * an array the caller frees; *n their count (0 and NULL if none). */
+static double *dim_values(GDALDatasetH ds, const char *dim, size_t *n)
+{
+    char key[320];
+    r2h_fmt(key, sizeof key, "NETCDF_DIM_%s_VALUES", dim);
+    const char *list = GDALGetMetadataItem(ds, key, NULL);
+    *n = 0;
+    if (!list)
+        return NULL;
+    size_t cap = 1;
+    for (const char *p = list; *p; p++)
+        cap += *p == ',';
+    double *v = r2h_calloc(cap, sizeof *v);
+    if (!v)
+        return NULL;
+    for (const char *p = *list == '{' ? list + 1 : list; *p && *n < cap;) {
+        char *end;
+        v[*n] = strtod(p, &end);
+        if (end == p)
+            break;
+        (*n)++;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return v;
+}
+
+/* A value of a dimension other than time for a name: %.10g with '-' as m and '.' as p. */
+static void dim_value_text(const char *dim, double v, char *dst, size_t len)
+{
+    char num[64];
+    r2h_fmt(num, sizeof num, "%.10g", v);
+    for (char *c = num; *c; c++)
+        *c = *c == '-' ? 'm' : *c == '.' ? 'p' : *c;
+    const size_t dl = strlen(dim);
+    const int digit_end = dl && dim[dl - 1] >= '0' && dim[dl - 1] <= '9';
+    r2h_fmt(dst, len, "%s%s%s", dim, digit_end ? "_" : "", num);
+}
+
+/* bi->step of a NetCDF band (struct r2h_band_info): its value on each extra dimension that has
+ * more than one, a CF time axis as a date at the precision that separates its steps. */
+static void band_step(GDALDatasetH ds, GDALRasterBandH hb, struct r2h_band_info *bi)
+{
+    const char *extra = GDALGetMetadataItem(ds, "NETCDF_DIM_EXTRA", NULL);
+    if (!extra || !GDALGetMetadataItem(hb, "NETCDF_VARNAME", NULL))
+        return;
+    char dims[512];
+    r2h_fmt(dims, sizeof dims, "%s", *extra == '{' ? extra + 1 : extra);
+    dims[strcspn(dims, "}")] = 0;
+    size_t used = 0;
+    for (char *dim = dims, *next; dim && *dim; dim = next) {
+        next = strchr(dim, ',');
+        if (next)
+            *next++ = 0;
+        char key[320], units_key[320], cal_key[320], part[96];
+        r2h_fmt(key, sizeof key, "NETCDF_DIM_%s", dim);
+        const char *val = GDALGetMetadataItem(hb, key, NULL);
+        size_t n = 0;
+        double *values = val ? dim_values(ds, dim, &n) : NULL;
+        if (n >= 2) {
+            const double v = strtod(val, NULL);
+            r2h_fmt(units_key, sizeof units_key, "%s#units", dim);
+            r2h_fmt(cal_key, sizeof cal_key, "%s#calendar", dim);
+            struct r2h_cftime t;
+            struct r2h_cftime_date d;
+            if (r2h_cftime_parse(GDALGetMetadataItem(ds, units_key, NULL),
+                                 GDALGetMetadataItem(ds, cal_key, NULL), &t) &&
+                r2h_cftime_decode(&t, v, &d))
+                r2h_cftime_format(&d, r2h_cftime_level_of(&t, values, n), part, sizeof part);
+            else
+                dim_value_text(dim, v, part, sizeof part);
+            r2h_fmt(bi->step + used, sizeof bi->step - used, "%s%s", used ? "_" : "", part);
+            used = strlen(bi->step);
+        }
+        r2h_free(values);
+    }
+}
+
 /* Scale, offset and unit of band hb; with unscale, bands that have them deliver float64. */
 static void band_scale(GDALRasterBandH hb, struct r2h_band_info *bi, int unscale)
 {
@@ -304,6 +382,7 @@ static enum r2h_status describe_band(struct r2h_raster *r, const char *name, int
     const char *desc = GDALGetDescription(*hb);
     r2h_fmt(bi->description, sizeof bi->description, "%s", desc ? desc : "");
     band_name(*hb, bi);
+    band_step(r->ds, *hb, bi);
     band_scale(*hb, bi, r->unscale);
     int flags = GDALGetMaskFlags(*hb);
     if (!(flags & GMF_ALL_VALID) && !(flags & GMF_NODATA)) {
@@ -336,38 +415,181 @@ static void sync_info(struct r2h_raster *r)
     in->pixel_size = (off + align - 1) / align * align;
 }
 
-/* A dataset without bands: an error listing its subdatasets (NetCDF, HDF), if any. */
+/* item appended to the ", "-separated list (cap bytes, *n used); a list that is full ends in
+ * ", ..." and keeps whole items only. */
+static void list_add(char *list, size_t cap, size_t *n, const char *item)
+{
+    if (*n + 1 >= cap)
+        return;
+    int k = snprintf(list + *n, cap - *n, "%s%s", *n ? ", " : "", item);
+    if (k < 0 || (size_t)k >= cap - *n) {
+        list[*n] = 0;
+        r2h_fmt(list + *n, cap - *n, ", ...");
+        *n = cap - 1;
+    } else {
+        *n += (size_t)k;
+    }
+}
+
+/* The variable of subdataset sd (a SUBDATASET_<n>_NAME) into var: what follows the quoted file
+ * name and its ':', without leading '/' (NETCDF:"f":SST: SST; HDF5:"f"://g/T: g/T); when that
+ * is a number (HDF4_SDS:UNKNOWN:"f":0) or empty, the name in desc ("[dims] NAME (type)"). */
+static void sub_variable(const char *sd, const char *desc, char *var, size_t len)
+{
+    const char *q = strrchr(sd, '"');
+    const char *rest = q ? q + 1 : strrchr(sd, ':');
+    rest = rest ? rest : sd;
+    if (*rest == ':')
+        rest++;
+    while (*rest == '/')
+        rest++;
+    if (*rest && strspn(rest, "0123456789") != strlen(rest)) {
+        r2h_fmt(var, len, "%s", rest);
+        return;
+    }
+    const char *b = desc ? strchr(desc, ']') : NULL, *p = desc ? strrchr(desc, '(') : NULL;
+    if (!b || !p || p <= b + 1) {
+        r2h_fmt(var, len, "%s", rest);
+        return;
+    }
+    for (b++; *b == ' ' || *b == '/'; b++)
+        ;
+    size_t n = p > b ? (size_t)(p - b) : 0;
+    while (n && b[n - 1] == ' ')
+        n--;
+    r2h_fmt(var, len, "%.*s", (int)n, b);
+}
+
+/* 2 if --variable name is var as a whole (leading '/' aside), 1 if it is var's last '/'
+ * component (a variable in a group), else 0. */
+static int variable_is(const char *name, const char *var)
+{
+    while (*name == '/')
+        name++;
+    const char *slash = strrchr(var, '/');
+    return strcmp(name, var) == 0 ? 2 : slash && strcmp(name, slash + 1) == 0;
+}
+
+/* Subdataset n (1-based) of ds: its name (NULL after the last) and description. */
+static const char *subdataset(GDALDatasetH ds, int n, const char **desc)
+{
+    char key[64];
+    char **sub = GDALGetMetadata(ds, "SUBDATASETS");
+    r2h_fmt(key, sizeof key, "SUBDATASET_%d_DESC", n);
+    *desc = CSLFetchNameValue(sub, key);
+    r2h_fmt(key, sizeof key, "SUBDATASET_%d_NAME", n);
+    return CSLFetchNameValue(sub, key);
+}
+
+/* The variables of ds's subdatasets as a list into vars; *first the first one's; the count. */
+static int variable_list(GDALDatasetH ds, char *vars, size_t cap, char *first, size_t first_len)
+{
+    size_t n = 0;
+    int count = 0;
+    const char *desc, *sd;
+    vars[0] = first[0] = 0;
+    while ((sd = subdataset(ds, count + 1, &desc)) != NULL) {
+        char var[256];
+        sub_variable(sd, desc, var, sizeof var);
+        list_add(vars, cap, &n, var);
+        if (!count++)
+            r2h_fmt(first, first_len, "%s", var);
+    }
+    return count;
+}
+
+/* A dataset without bands: an error listing its subdatasets (NetCDF, HDF) and their variables
+ * for --variable, if any. */
 static enum r2h_status no_bands(struct r2h_raster *r, const char *name, char *errbuf,
                                 size_t errbuf_len)
 {
-    char **sub = GDALGetMetadata(r->ds, "SUBDATASETS");
-    char list[768] = "";
+    char list[768] = "", vars[400], first[256];
     size_t n = 0;
-    int count = 0;
-    for (char **p = sub; p && *p; p++) {
-        const char *eq = strchr(*p, '=');
-        const size_t klen = eq ? (size_t)(eq - *p) : 0;
-        if (!eq || klen < 5 || strncmp(eq - 5, "_NAME", 5) != 0)
-            continue;
-        count++;
-        int k = snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", eq + 1);
-        if (k < 0 || (size_t)k >= sizeof list - n) {
-            list[n] = 0; /* keep whole names only */
-            r2h_fmt(list + n, sizeof list - n, ", ...");
-            n = sizeof list - 1;
-        } else {
-            n += (size_t)k;
-        }
-    }
+    const char *desc, *sd;
+    const int count = variable_list(r->ds, vars, sizeof vars, first, sizeof first);
+    for (int i = 1; (sd = subdataset(r->ds, i, &desc)) != NULL; i++)
+        list_add(list, sizeof list, &n, sd);
     if (!count) {
         r2h_fmt(errbuf, errbuf_len, "%s: raster has no bands", name);
         return R2H_ERR_INPUT;
     }
     r2h_fmt(errbuf, errbuf_len,
-            "%s has no bands but %d subdataset%s: %s; pass one of them as "
-            "the input",
-            name, count, count == 1 ? "" : "s", list);
+            "%s has no bands but %d subdataset%s (variable%s %s): pass --variable NAME "
+            "(e.g. --variable %s) or one of them as the input: %s",
+            name, count, count == 1 ? "" : "s", count == 1 ? "" : "s", vars, first, list);
     return R2H_ERR_INPUT;
+}
+
+enum r2h_status r2h_raster_variable(const char *name, const char *variable, char *dst, size_t len,
+                                    char *errbuf, size_t errbuf_len)
+{
+    char tmp[4096], vars[400], first[256];
+    enum r2h_status st = R2H_ERR_INPUT;
+    struct r2h_io_errors e;
+    GDALAllRegister();
+    const char *path = r2h_io_gdal_name(name, tmp, sizeof tmp);
+    r2h_io_errors_begin(&e, path);
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
+    if (!ds) {
+        st = r2h_raster_read_failure(&e, name, "cannot open raster", errbuf, errbuf_len);
+        goto out_pop;
+    }
+    /* The subdataset of that whole name, else the only one of that last component. */
+    const char *desc, *sd, *found = NULL;
+    char candidates[400] = "";
+    size_t nc = 0;
+    int how = 0, nfound = 0;
+    for (int i = 1; (sd = subdataset(ds, i, &desc)) != NULL; i++) {
+        char var[256];
+        sub_variable(sd, desc, var, sizeof var);
+        const int is = variable_is(variable, var);
+        if (is > how) {
+            found = sd;
+            how = is;
+            nfound = 0;
+            nc = 0;
+        }
+        if (is && is == how) {
+            nfound++;
+            list_add(candidates, sizeof candidates, &nc, var);
+        }
+    }
+    if (found && how == 1 && nfound > 1) {
+        r2h_fmt(errbuf, errbuf_len, "%s: --variable %s is ambiguous: %s (give the group)", name,
+                variable, candidates);
+        goto out_close;
+    }
+    if (found) {
+        r2h_fmt(dst, len, "%s", found);
+        st = strlen(found) < len ? R2H_OK : R2H_ERR_INPUT;
+        if (st != R2H_OK)
+            r2h_fmt(errbuf, errbuf_len, "%s: subdataset name too long", name);
+        goto out_close;
+    }
+    const int count = variable_list(ds, vars, sizeof vars, first, sizeof first);
+    const char *own = GDALGetRasterCount(ds) > 0
+                          ? GDALGetMetadataItem(GDALGetRasterBand(ds, 1), "NETCDF_VARNAME", NULL)
+                          : NULL;
+    if (!count && own && variable_is(variable, own)) { /* a NetCDF file of one variable */
+        r2h_fmt(dst, len, "%s", name);
+        st = strlen(name) < len ? R2H_OK : R2H_ERR_INPUT;
+    } else if (count) {
+        r2h_fmt(errbuf, errbuf_len, "%s has no variable '%s'; its variables: %s", name, variable,
+                vars);
+    } else if (own) {
+        r2h_fmt(errbuf, errbuf_len, "%s has no variable '%s'; it holds only '%s'", name, variable,
+                own);
+    } else {
+        r2h_fmt(errbuf, errbuf_len,
+                "%s has no variables to choose from (no subdatasets): --variable is for "
+                "NetCDF and HDF files with several variables",
+                name);
+    }
+out_close:
+    GDALClose(ds);
+out_pop:
+    r2h_io_errors_end(&e);
+    return st;
 }
 
 static enum r2h_status setup_band(struct r2h_raster *r, const char *name, int band, char *errbuf,

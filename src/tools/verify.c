@@ -642,6 +642,13 @@ enum r2h_status r2h_verify(const struct r2h_verify_options *opt, struct r2h_veri
     if (st0 != R2H_OK)
         return st0;
     o.struct_size = sizeof o;
+    char sub[4096]; /* --variable: the subdataset is the input */
+    if (o.variable && o.input && *o.input) {
+        st0 = r2h_input_variable(o.input, o.variable, sub, sizeof sub, errbuf, errbuf_len);
+        if (st0 != R2H_OK)
+            return st0;
+        o.input = sub;
+    }
     opt = &o;
     struct verify *v = r2h_calloc(1, sizeof *v);
     if (!v) {

@@ -65,7 +65,11 @@ def raster_dir(tmp_path):
 
 @pytest.fixture(scope="session")
 def testdata():
-    """Paths of real rasters from Debian packages (scripts/fetch_testdata.sh), else skip."""
+    """Paths of real rasters from Debian packages (scripts/fetch_testdata.sh), else skip.
+
+    Keys are file names: elev.tif, L7_ETMs.tif, egm96_15.gtx (always), bcsd_obs_1999.nc and the
+    optional packages' gfs.grib2, etopo60.cdf, coads_climatology.cdf, ocean_atlas_subset.nc
+    (absent when not fetched: tests skip on them with the reason)."""
     script = REPO / "scripts" / "fetch_testdata.sh"
     try:
         proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=600)

@@ -111,11 +111,34 @@ TEST(cell_type_checked_within_size)
     t_assert(strstr(err, "cell_type") == NULL, "cell_type not read");
 }
 
+/* A caller built before `variable` passes a struct_size that ends before it: the field is not
+ * read (here it holds a pointer that would crash if it were). */
+TEST(variable_beyond_struct_size_is_not_read)
+{
+    struct r2h_convert_options c;
+    r2h_convert_options_init(&c);
+    c.struct_size = offsetof(struct r2h_convert_options, variable);
+    c.input = "/nonexistent/raster2h3-test.nc";
+    c.output = "/nonexistent/raster2h3-test-out";
+    c.progress = R2H_PROGRESS_NONE;
+    memset((void *)&c.variable, 0x5a, sizeof c.variable);
+    char err[256] = "";
+    t_assert(r2h_convert(&c, NULL, err, sizeof err) == R2H_ERR_INPUT, "missing input");
+    t_assert(strstr(err, "struct_size") == NULL, "not on the size");
+    t_assert(r2h_input_variable(NULL, "x", err, sizeof err, err, sizeof err) == R2H_ERR_INVALID,
+             "no input");
+    char name[64];
+    t_assert(r2h_input_variable("/nonexistent/raster2h3-test.nc", "x", name, sizeof name, err,
+                                sizeof err) == R2H_ERR_INPUT,
+             "missing container");
+}
+
 int main(void)
 {
     RUN(init_sets_struct_size);
     RUN(too_small_is_invalid);
     RUN(larger_is_read_within_our_size);
     RUN(cell_type_checked_within_size);
+    RUN(variable_beyond_struct_size_is_not_read);
     TEST_MAIN_END();
 }

@@ -338,6 +338,112 @@ TEST(grid_and_writer)
     r2h_raster_close(g);
 }
 
+/* The date of value on axis (units, calendar), formatted to level, into buf. */
+static const char *cf(const char *units, const char *calendar, double value,
+                      enum r2h_cftime_level level, char *buf, size_t len)
+{
+    struct r2h_cftime t;
+    struct r2h_cftime_date d;
+    if (!r2h_cftime_parse(units, calendar, &t) || !r2h_cftime_decode(&t, value, &d))
+        return "(not a time)";
+    r2h_cftime_format(&d, level, buf, len);
+    return buf;
+}
+
+TEST(cf_time)
+{
+    char b[64];
+    const enum r2h_cftime_level S = R2H_TIME_SECOND;
+    /* standard: Gregorian from 1582-10-15, Julian before (10 days skipped) */
+    t_assert(!strcmp(cf("days since 1950-01-01 00:00:00", "standard", 17927, S, b, sizeof b),
+                     "1999_01_31T000000"),
+             b);
+    t_assert(!strcmp(cf("days since 1582-10-04", NULL, 1, R2H_TIME_DAY, b, sizeof b), "1582_10_15"),
+             b);
+    t_assert(
+        !strcmp(cf("days since 1582-10-04", "proleptic_gregorian", 1, R2H_TIME_DAY, b, sizeof b),
+                "1582_10_05"),
+        b);
+    t_assert(
+        !strcmp(cf("days since 1900-03-01", "julian", -1, R2H_TIME_DAY, b, sizeof b), "1900_02_29"),
+        b);
+    /* 360_day: 30-day months */
+    t_assert(!strcmp(cf("days since 2000-01-01", "360_day", 30, R2H_TIME_DAY, b, sizeof b),
+                     "2000_02_01"),
+             b);
+    t_assert(!strcmp(cf("days since 2000-01-01", "360_day", 359, R2H_TIME_DAY, b, sizeof b),
+                     "2000_12_30"),
+             b);
+    t_assert(!strcmp(cf("days since 2000-01-01", "360_day", 360, R2H_TIME_DAY, b, sizeof b),
+                     "2001_01_01"),
+             b);
+    t_assert(!strcmp(cf("days since 2000-02-30", "360_day", 45.5, R2H_TIME_HOUR, b, sizeof b),
+                     "2000_04_15T12"),
+             b);
+    t_assert(!strcmp(cf("days since 2000-01-01", "360_day", -1, R2H_TIME_DAY, b, sizeof b),
+                     "1999_12_30"),
+             b);
+    /* noleap / 365_day: no 29 February; all_leap / 366_day: always one */
+    t_assert(
+        !strcmp(cf("days since 2000-01-01", "noleap", 59, R2H_TIME_DAY, b, sizeof b), "2000_03_01"),
+        b);
+    t_assert(!strcmp(cf("days since 2000-01-01", "365_day", 365, R2H_TIME_DAY, b, sizeof b),
+                     "2001_01_01"),
+             b);
+    t_assert(!strcmp(cf("days since 2001-01-01", "all_leap", 59, R2H_TIME_DAY, b, sizeof b),
+                     "2001_02_29"),
+             b);
+    t_assert(!strcmp(cf("days since 2001-01-01", "noleap", -365, R2H_TIME_DAY, b, sizeof b),
+                     "2000_01_01"),
+             b);
+    /* units, reference times, rounding to the second */
+    t_assert(
+        !strcmp(cf("Hour since 2001-12-31T23:00:00Z", "proleptic_gregorian", 1, S, b, sizeof b),
+                "2002_01_01T000000"),
+        b);
+    t_assert(
+        !strcmp(cf("seconds since 1970-01-01 00:00:00 +00:00", NULL, 1566482400, S, b, sizeof b),
+                "2019_08_22T140000"),
+        b);
+    t_assert(
+        !strcmp(cf("minutes since 2020-1-1 6:30", NULL, 29.99999999, R2H_TIME_MINUTE, b, sizeof b),
+                "2020_01_01T0700"),
+        b);
+    /* ferret's climatology: year 0 (Julian, leap), mid-month hours */
+    t_assert(!strcmp(cf("hour since 0000-01-01 00:00:00", NULL, 366, S, b, sizeof b),
+                     "0000_01_16T060000"),
+             b);
+    t_assert(
+        !strcmp(cf("hour since 0000-01-01 00:00:00", NULL, 8401.335, R2H_TIME_MONTH, b, sizeof b),
+                "0000_12"),
+        b);
+    /* not time axes */
+    struct r2h_cftime t;
+    t_assert(!r2h_cftime_parse("hours", NULL, &t), "no since");
+    t_assert(!r2h_cftime_parse("m", NULL, &t), "metres");
+    t_assert(!r2h_cftime_parse("months since 2000-01-01", NULL, &t), "months");
+    t_assert(!r2h_cftime_parse("days since 2000-01-01", "bogus", &t), "calendar");
+    t_assert(!r2h_cftime_parse("days since 2000-13-01", NULL, &t), "month 13");
+    t_assert(!r2h_cftime_parse(NULL, NULL, &t), "NULL");
+    /* the precision that tells the steps apart */
+    const double coads[12] = {366,     1096.485, 1826.97, 2557.455, 3287.94, 4018.425,
+                              4748.91, 5479.395, 6209.88, 6940.365, 7670.85, 8401.335};
+    r2h_cftime_parse("hour since 0000-01-01 00:00:00", NULL, &t);
+    t_assert(r2h_cftime_level_of(&t, coads, 12) == R2H_TIME_MONTH, "monthly");
+    r2h_cftime_parse("days since 2000-01-01", "360_day", &t);
+    const double yearly[3] = {720, 0, 360}, daily[3] = {2, 0, 1}, sub[3] = {0, 0.25, 0.5},
+                 minutes[2] = {0, 1.0 / 1440}, same[2] = {5, 5};
+    t_assert(r2h_cftime_level_of(&t, yearly, 3) == R2H_TIME_YEAR, "yearly");
+    t_assert(r2h_cftime_level_of(&t, daily, 3) == R2H_TIME_DAY, "daily");
+    t_assert(r2h_cftime_level_of(&t, sub, 3) == R2H_TIME_HOUR, "6-hourly");
+    t_assert(r2h_cftime_level_of(&t, minutes, 2) == R2H_TIME_MINUTE, "minutes");
+    t_assert(r2h_cftime_level_of(&t, same, 2) == R2H_TIME_YEAR, "equal values");
+    t_assert(r2h_cftime_level_of(&t, same, 1) == R2H_TIME_YEAR, "one value");
+    struct r2h_cftime_date d = {.year = -44, .month = 3, .day = 15};
+    r2h_cftime_format(&d, R2H_TIME_DAY, b, sizeof b);
+    t_assert(!strcmp(b, "m0044_03_15"), b);
+}
+
 int main(void)
 {
     RUN(nodata_and_validity);
@@ -347,5 +453,6 @@ int main(void)
     RUN(errors);
     RUN(source_identity);
     RUN(grid_and_writer);
+    RUN(cf_time);
     TEST_MAIN_END();
 }
