@@ -241,3 +241,22 @@ def test_pip_installs_the_package(tmp_path):
                        env=dict(env, PYTHONPATH=str(target)), cwd=tmp_path, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == run_binary("--version").stdout.split()[1]
+
+
+def test_netcdf_variable_and_int64(testdata, tmp_path):
+    """A Debian-packaged NetCDF by variable, two time steps, int64 cells: the stream equals
+    the files of the same options."""
+    if "coads_climatology.cdf" not in testdata:
+        pytest.skip("ferret-datasets not fetched (optional package)")
+    src = testdata["coads_climatology.cdf"]
+    out = tmp_path / "out"
+    p = run_binary("convert", src, out, "--quiet", "--variable", "SST", "--bands", "1,7",
+                   "--resolution", "3", "--cell-type", "int64", "--srs", "EPSG:4326")
+    assert p.returncode == 0, p.stderr
+    got = raster2h3.to_arrow(src, 3, variable="SST", bands=[1, 7], cell_type="int64",
+                             srs="EPSG:4326").to_pyarrow().read_all()
+    assert got.schema.field("h3").type == pa.int64()
+    assert [n for n in got.column_names if n != "h3"] == ["SST_0000_01", "SST_0000_07"]
+    assert_same_rows(got, dataset_table(out))
+    with pytest.raises(raster2h3.InputError, match="SST"):
+        raster2h3.to_arrow(src, 3, variable="NOPE")
