@@ -153,16 +153,24 @@ static void manifest_from_file(struct run *run, int bc)
     struct r2h_pq_reader *r = r2h_partition_open(path, err, sizeof err);
     if (!r)
         return;
+    /* the range verify records: the first band's values (column 0 is the cell column of
+     * aggregates, whose ids are no value range) */
+    struct r2h_part_meta pm;
+    r2h_part_meta_read(r, &pm);
+    int ccol, mincol, maxcol;
+    r2h_partition_columns(r, &pm, run->opt->resolution, &ccol, &mincol, &maxcol, NULL, NULL);
     mp->min = INFINITY;
     mp->max = -INFINITY;
     for (size_t rg = 0; rg < r2h_pq_reader_num_row_groups(r); rg++) {
         int has = 0;
         double lo, hi;
         uint64_t nulls;
-        if (r2h_pq_reader_stats(r, rg, 0, &has, &lo, &hi, &nulls) == R2H_OK && has) {
+        if (mincol >= 0 &&
+            r2h_pq_reader_stats(r, rg, (size_t)mincol, &has, &lo, &hi, &nulls) == R2H_OK && has)
             mp->min = fmin(mp->min, lo);
+        if (maxcol >= 0 &&
+            r2h_pq_reader_stats(r, rg, (size_t)maxcol, &has, &lo, &hi, &nulls) == R2H_OK && has)
             mp->max = fmax(mp->max, hi);
-        }
     }
     r2h_pq_reader_close(r);
 }

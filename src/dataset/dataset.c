@@ -1,4 +1,5 @@
 /* dataset.c - dataset-level state: run fingerprints, partition completeness, the manifest. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,12 +130,19 @@ enum r2h_status r2h_manifest_write(const char *output, const struct r2h_manifest
             first = 0;
             continue;
         }
+        /* a range the files cannot give (an aggregate without <v>_min/_max, resumed or
+         * verified) is null: JSON has no inf */
+        char lo[32] = "null", hi[32] = "null";
+        if (isfinite(p->min))
+            r2h_fmt(lo, sizeof lo, "%.17g", p->min);
+        if (isfinite(p->max))
+            r2h_fmt(hi, sizeof hi, "%.17g", p->max);
         r2h_buf_printf(&b,
                        "%s\n    {\"h0\": \"%015llx\", \"path\": \"h0=%015llx/data_0.parquet\", "
-                       "\"rows\": %llu, \"bytes\": %llu, \"min\": %.17g, \"max\": %.17g}",
+                       "\"rows\": %llu, \"bytes\": %llu, \"min\": %s, \"max\": %s}",
                        first ? "" : ",", (unsigned long long)r2h_index_res0_cell(bc),
                        (unsigned long long)r2h_index_res0_cell(bc), (unsigned long long)p->rows,
-                       (unsigned long long)p->bytes, p->min, p->max);
+                       (unsigned long long)p->bytes, lo, hi);
         first = 0;
     }
     r2h_buf_printf(&b, "\n  ]\n}\n");

@@ -244,6 +244,17 @@ static int parse_bool(struct parser *ps, int *out)
 }
 
 /* Any value, checked and skipped. */
+/* A partition's min or max: a number, or null (unknown: NaN). */
+static int parse_range(struct parser *ps, double *out)
+{
+    skip_ws(ps);
+    if (ps->end - ps->p >= 4 && strncmp(ps->p, "null", 4) == 0) {
+        *out = NAN;
+        return parse_word(ps, "null");
+    }
+    return parse_number(ps, out, NULL, NULL);
+}
+
 static int skip_value(struct parser *ps, int depth)
 {
     if (depth > MAX_DEPTH)
@@ -305,9 +316,9 @@ static int parse_part(struct parser *ps, struct r2h_manifest *m)
             } else if (strcmp(key, "bytes") == 0) {
                 r = parse_count(ps, &part.bytes);
             } else if (strcmp(key, "min") == 0) {
-                r = parse_number(ps, &part.min, NULL, NULL);
+                r = parse_range(ps, &part.min);
             } else if (strcmp(key, "max") == 0) {
-                r = parse_number(ps, &part.max, NULL, NULL);
+                r = parse_range(ps, &part.max);
             } else {
                 r = skip_value(ps, 3);
             }

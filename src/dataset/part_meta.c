@@ -1,6 +1,7 @@
 /* part_meta.c - a partition file's footer metadata (raster2h3:* key-value pairs), written and
  * read in this one place. */
 #include <stddef.h>
+#include <string.h>
 
 #include "r2h_dataset.h"
 #include "r2h_parquet.h"
@@ -49,4 +50,36 @@ void r2h_part_meta_read(const struct r2h_pq_reader *r, struct r2h_part_meta *m)
 {
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         *field(m, i) = r2h_pq_reader_kv(r, keys[i].key);
+}
+
+void r2h_partition_columns(const struct r2h_pq_reader *r, const struct r2h_part_meta *m, int res,
+                           int *ccol, int *mincol, int *maxcol, int *overlay, int *agg)
+{
+    char cellname[8];
+    r2h_cell_column_name(res, cellname, sizeof cellname);
+    const int c = r2h_pq_reader_find_column(r, cellname);
+    /* overlay: one row per cell, its statistics by name */
+    const int ov = m->method && strncmp(m->method, "overlay", 7) == 0;
+    const int ag = m->mode && strcmp(m->mode, "aggregate") == 0 && !ov;
+    const int extended = ag || m->aggregate || ov;
+    int vcol = extended ? -1 : c == 0 ? 1 : 0, lo = -1, hi = -1;
+    if (extended && m->value_column) {
+        char name[300];
+        vcol = r2h_pq_reader_find_column(r, m->value_column);
+        r2h_fmt(name, sizeof name, "%s_min", m->value_column);
+        lo = r2h_pq_reader_find_column(r, name);
+        r2h_fmt(name, sizeof name, "%s_max", m->value_column);
+        hi = r2h_pq_reader_find_column(r, name);
+    }
+    if (vcol >= 0)
+        lo = hi = vcol;
+    if (ov) /* the manifest's range is the first statistic's */
+        lo = hi = c == 0 ? 1 : 0;
+    *ccol = c;
+    *mincol = lo;
+    *maxcol = hi;
+    if (overlay)
+        *overlay = ov;
+    if (agg)
+        *agg = ag;
 }

@@ -173,6 +173,15 @@ struct r2h_pq_reader;
 enum r2h_status r2h_part_meta_write(const struct r2h_part_meta *m, struct r2h_pq_writer *w);
 void r2h_part_meta_read(const struct r2h_pq_reader *r, struct r2h_part_meta *m);
 
+/* The partition's columns, from its footer m and schema (cell column at resolution res):
+ * ccol the cell column (-1 if missing); mincol and maxcol those whose statistics give the
+ * manifest's value range, which is the first band's values: the value column of pixel rows,
+ * <v>_min and <v>_max of aggregates (-1 when the statistic was not asked for), the first
+ * statistic of overlay datasets; overlay and agg (NULL-able) say which kind it is. Used by
+ * verify and by convert's resume, so both record the same range. */
+void r2h_partition_columns(const struct r2h_pq_reader *r, const struct r2h_part_meta *m, int res,
+                           int *ccol, int *mincol, int *maxcol, int *overlay, int *agg);
+
 /* The dataset manifest, OUTPUT/_manifest.json. A whole run writes it twice (atomically): with
  * "complete": false and the partitions it expects before writing any, and with "complete": true
  * last. */

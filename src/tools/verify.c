@@ -348,13 +348,9 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
     int res = res_s ? atoi(res_s) : -1;
     if (v->resolution < 0)
         v->resolution = res;
-    char cellname[8];
-    r2h_cell_column_name(v->resolution, cellname, sizeof cellname);
-    int ccol = r2h_pq_reader_find_column(r, cellname);
-    const char *mode = pm.mode;
     /* overlay: one row per cell, its statistics by name; rows are what the input recounts */
-    const int overlay = pm.method && strncmp(pm.method, "overlay", 7) == 0;
-    const int agg = mode && strcmp(mode, "aggregate") == 0 && !overlay;
+    int ccol, mincol, maxcol, overlay, agg;
+    r2h_partition_columns(r, &pm, v->resolution, &ccol, &mincol, &maxcol, &overlay, &agg);
     const int extended = agg || pm.aggregate || overlay;
     if (agg)
         v->aggregate = 1;
@@ -376,20 +372,11 @@ static void check_partition(struct verify *v, int bc, const char *dirname)
         return;
     }
     const char *vcname = pm.value_column;
-    int vcol = extended ? -1 : ccol == 0 ? 1 : 0, mincol = -1, maxcol = -1, cntcol = -1;
+    int vcol = extended ? -1 : ccol == 0 ? 1 : 0, cntcol = -1;
     if (extended && vcname) {
-        char name[300];
         vcol = r2h_pq_reader_find_column(r, vcname);
-        r2h_fmt(name, sizeof name, "%s_min", vcname);
-        mincol = r2h_pq_reader_find_column(r, name);
-        r2h_fmt(name, sizeof name, "%s_max", vcname);
-        maxcol = r2h_pq_reader_find_column(r, name);
         cntcol = agg ? r2h_pq_reader_find_column(r, "count") : -1;
     }
-    if (vcol >= 0)
-        mincol = maxcol = vcol;
-    if (overlay) /* the manifest's range is the first statistic's */
-        mincol = maxcol = ccol == 0 ? 1 : 0;
     if (agg && cntcol < 0)
         v->no_counts = 1;
     const char *vname = NULL;

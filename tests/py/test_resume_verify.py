@@ -163,3 +163,35 @@ def test_kill9_then_resume_matches_uninterrupted(run_cli, tmp_path):
         assert got[k].equals(want[k]), k
     p = run_cli("verify", out, "--input", r)
     assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.parametrize("stats", ["count,min,max", "mean", "mean,max"])
+def test_resumed_aggregate_manifest_ranges(run_cli, tmp_path, stats):
+    """A resumed aggregate run (partitions kept from the files) records the manifest range of
+    the first band's values, as a fresh run does: from the <v>_min / <v>_max statistics, not the
+    cell column's ids (column 0 of an aggregate file, which an earlier resume took); a range
+    the files cannot give is null, and the manifest stays JSON (no inf), also when verify
+    --write-manifest rebuilds it."""
+    import json
+    src = rasters.global_grid(tmp_path / "g.tif", dx=2.0)
+    out = tmp_path / "out"
+    args = ["convert", src, out, "--quiet", "--resolution", "2", "--aggregate", "--stat", stats]
+    assert run_cli(*args).returncode == 0
+    fresh = {p["h0"]: p for p in json.loads((out / "_manifest.json").read_text())["partitions"]}
+    gone = sorted(out.glob("h0=*"))[0]
+    shutil.rmtree(gone)
+    (out / "_manifest.json").unlink()
+    assert run_cli(*args).returncode == 0
+    for manifest in ("resumed", "verified"):
+        if manifest == "verified":
+            p = run_cli("verify", out, "--input", src, "--write-manifest")
+            assert p.returncode == 0, p.stdout + p.stderr
+        parts = json.loads((out / "_manifest.json").read_text())["partitions"]
+        assert len(parts) == len(fresh)
+        for part in parts:
+            f = fresh[part["h0"]]
+            for key, stat in (("min", "min"), ("max", "max")):
+                if stat in stats.split(","):
+                    assert part[key] == f[key], (manifest, part["h0"], key)
+                elif manifest == "verified" or part["h0"] != gone.name[3:]:
+                    assert part[key] is None, (manifest, part["h0"], key)
