@@ -8,6 +8,10 @@ another in this one script, each in a process of its own.
                       in memory (pixel rows: one per valid pixel, the point method)
   to_arrow (stream)   the same, batches consumed one by one (rows counted, each batch dropped):
                       peak RSS is the run's, not the table's
+  to_arrow (sample)   method="sample" into a table: one row per cell whose centre is on a valid
+                      pixel, h3ronpy's semantics (the same cells, compare the rows)
+  baseline            the child's imports only (python, pyarrow, raster2h3): the RSS every
+                      Python process here starts with
   h3ronpy             a Python process: GDAL reads the band into numpy, h3ronpy 0.22
                       raster_to_dataframe(compact=False) makes its (value, cell) Arrow table
                       in memory (its own semantics: the cells whose centres fall on pixels)
@@ -17,7 +21,7 @@ and rows. Rows/s = rows / conversion seconds.
 
 Usage:
   .venv/bin/python bench/bench_arrow.py --raster bench/data/carbon-tile.tif --res 8 \\
-      [--repeat 5] [--memory 256M] [--tools table,stream,h3ronpy]
+      [--repeat 5] [--memory 256M] [--tools baseline,table,stream,sample,h3ronpy]
 Writes bench/out/arrow-<raster>.json and prints a markdown table.
 """
 import argparse
@@ -36,13 +40,21 @@ import os, sys, time
 sys.path.insert(0, os.path.join(sys.argv[4], "python"))
 import pyarrow as pa, raster2h3
 t = time.perf_counter()
+method = "sample" if sys.argv[5] == "sample" else "point"
 reader = pa.RecordBatchReader.from_stream(
-    raster2h3.to_arrow(sys.argv[1], int(sys.argv[2]), memory=sys.argv[3]))
-if sys.argv[5] == "table":
+    raster2h3.to_arrow(sys.argv[1], int(sys.argv[2]), memory=sys.argv[3], method=method))
+if sys.argv[5] != "stream":
     n = reader.read_all().num_rows
 else:
     n = sum(b.num_rows for b in reader)
 print("ROWS", n, "SECS", time.perf_counter() - t)
+"""
+
+BASELINE_CHILD = r"""
+import os, sys
+sys.path.insert(0, os.path.join(sys.argv[1], "python"))
+import pyarrow as pa, raster2h3
+print("ROWS 0 SECS 1")
 """
 
 H3RONPY_CHILD = r"""
@@ -62,6 +74,8 @@ def run(tool, raster, res, memory):
     env = dict(os.environ, RASTER2H3_LIBRARY=os.path.join(ROOT, "build", "libraster2h3.so"))
     if tool == "h3ronpy":
         cmd = [PY, "-c", H3RONPY_CHILD, raster, str(res)]
+    elif tool == "baseline":
+        cmd = [PY, "-c", BASELINE_CHILD, ROOT]
     else:
         cmd = [PY, "-c", R2H_CHILD, raster, str(res), memory, ROOT, tool]
     wall, rss, stdout = timed(cmd, env=env)
@@ -75,7 +89,7 @@ def main():
     ap.add_argument("--res", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--memory", default="256M")
-    ap.add_argument("--tools", default="table,stream,h3ronpy")
+    ap.add_argument("--tools", default="baseline,table,stream,sample,h3ronpy")
     a = ap.parse_args()
     name = os.path.splitext(os.path.basename(a.raster))[0]
     results = []
