@@ -203,9 +203,9 @@ struct r2h_manifest {
 enum r2h_status r2h_manifest_write(const char *output, const struct r2h_manifest *m, char *err,
                                    size_t errlen);
 /* Parse a manifest's text (manifest.c: a JSON parser for objects, arrays, strings with
- * escapes, numbers, true/false/null; also the bare inf/-inf/nan the writer prints for min and
- * max of a partition without statistics) into *m, which it zeroes first: the fields the writer
- * takes (value_names_json is the array's text as written, bands the numbers joined by ","),
+ * escapes, numbers, true/false/null; min and max of a partition may be null, read as NaN, or
+ * the bare inf/-inf/nan of manifests before null) into *m, which it zeroes first: the fields the
+ * writer takes (value_names_json is the array's text as written, bands the numbers joined by ","),
  * parts[bc].listed for every partition listed. Unknown keys are skipped. R2H_ERR_FORMAT with the
  * reason in err for text that is not such a manifest (syntax, wrong types, an h0 that is not a
  * resolution-0 cell or is listed twice, nesting deeper than 16). Free with r2h_manifest_clear.
