@@ -398,8 +398,8 @@ enum r2h_status r2h_convert_to_arrow(const struct r2h_convert_options *opt,
 /* A dataset drawn back onto a raster grid (raster2h3 rasterize, docs/design/0011-rasterize.md):
  * each pixel takes the value of the dataset's cell (at its resolution) holding the pixel's
  * centre (the centre through the grid's CRS to WGS84, then latLngToCell), NoData where that
- * cell has no row. Several rows of one cell (--method point with pixels finer than cells): the
- * first row with a value, in file order. One band, one-band GeoTIFF, tiled, DEFLATE. */
+ * cell has no row. Several rows of one cell (--method point with pixels finer than cells):
+ * combined as o->reduce says, else an error. One band, one-band GeoTIFF, tiled, DEFLATE. */
 struct r2h_rasterize_options {
     size_t struct_size;  /* sizeof(struct r2h_rasterize_options), set by the init function */
     const char *dataset; /* dataset root (a directory; s3://bucket/prefix as the io layer reads) */
@@ -417,6 +417,10 @@ struct r2h_rasterize_options {
     int ncreation_options;
     uint64_t memory; /* budget of the partitions' (cell, value) rows held at once (default 1
                         GiB); a row group larger than it is still loaded whole */
+    /* A cell with several rows (pixel rows of --method point where pixels are finer than
+     * cells): NONE (default) is R2H_ERR_INVALID naming the cell, so that no pixel gets one of
+     * several values silently; MEAN, MIN, MAX combine the rows' values. */
+    enum r2h_reduce { R2H_REDUCE_NONE, R2H_REDUCE_MEAN, R2H_REDUCE_MIN, R2H_REDUCE_MAX } reduce;
 };
 /* Fill *o with defaults and struct_size. NULL is a no-op. Thread-safe. */
 void r2h_rasterize_options_init(struct r2h_rasterize_options *o);

@@ -54,6 +54,7 @@ enum {
     OPT_BBOX,
     OPT_RES_XY,
     OPT_CO,
+    OPT_REDUCE,
     OPT_VARIABLE
 };
 
@@ -170,6 +171,7 @@ static const struct cli_opt options[] = {
     {"bbox", required_argument, OPT_BBOX, R, "W,S,E,N", NULL},
     {"res", required_argument, OPT_RES_XY, R, "DX[,DY]", NULL},
     {"co", required_argument, OPT_CO, R, "KEY=VALUE", NULL},
+    {"reduce", required_argument, OPT_REDUCE, R, "mean|min|max", NULL},
 };
 #define NOPTS (sizeof options / sizeof options[0])
 
@@ -201,11 +203,12 @@ void r2h_cli_usage(int cmd, FILE *f)
         fprintf(f,
                 "usage: raster2h3 rasterize DATASET OUT.tif (--like RASTER | --bbox W,S,E,N\n"
                 "                           --res DX[,DY] [--srs CRS]) [--column NAME]\n"
-                "                           [--nodata V] [--co KEY=VALUE]... [--memory SIZE]\n\n"
+                "                           [--nodata V] [--co KEY=VALUE]... [--memory SIZE]\n"
+                "                           [--reduce mean|min|max]\n\n"
                 "Draw a dataset back onto a raster grid: each pixel takes the value of the\n"
                 "dataset's cell (at its resolution) holding the pixel's centre, NoData where\n"
-                "that cell has no row (a cell with several rows: the first). One-band GeoTIFF,\n"
-                "tiled, DEFLATE, written under a temporary name and renamed when complete.\n\n"
+                "that cell has no row. One-band GeoTIFF, tiled, DEFLATE, written under a\n"
+                "temporary name and renamed when complete.\n\n"
                 "  --like RASTER        copy the grid (size, geotransform, CRS) of RASTER\n"
                 "  --bbox W,S,E,N       extent in --srs units (with --res)\n"
                 "  --res DX[,DY]        pixel size in --srs units (DY default DX)\n"
@@ -221,7 +224,11 @@ void r2h_cli_usage(int cmd, FILE *f)
                 "  --memory SIZE        budget for the partitions' rows held at once (default\n"
                 "                       1G): peak memory is about the largest row group (16\n"
                 "                       bytes a row) or this budget, plus a strip of up to 256\n"
-                "                       rows of the output (24 bytes a pixel)\n\n"
+                "                       rows of the output (24 bytes a pixel)\n"
+                "  --reduce mean|min|max  a cell with several rows (pixel rows of --method\n"
+                "                       point, pixels finer than cells): their mean (float64\n"
+                "                       output), least or greatest value; without it such a\n"
+                "                       dataset is an error (exit 2), not one value picked\n\n"
                 "Output type: the column's (uint8, uint16, int16, int32, uint32, float32,\n"
                 "float64); int8 as int16; int64 and uint64 as float64 (exact up to 2^53).\n");
         return;
@@ -708,6 +715,16 @@ static enum r2h_status rasterize_flag(struct r2h_cli_args *a, int id, const char
             return bad(msg, len, "too many --co options at '%s'", arg);
         a->co[o->ncreation_options++] = arg;
         o->creation_options = a->co;
+        break;
+    case OPT_REDUCE:
+        if (strcmp(arg, "mean") == 0)
+            o->reduce = R2H_REDUCE_MEAN;
+        else if (strcmp(arg, "min") == 0)
+            o->reduce = R2H_REDUCE_MIN;
+        else if (strcmp(arg, "max") == 0)
+            o->reduce = R2H_REDUCE_MAX;
+        else
+            return bad(msg, len, "--reduce must be mean, min or max, got '%s'", arg);
         break;
     default: return R2H_ERR_INTERNAL;
     }

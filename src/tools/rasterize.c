@@ -182,24 +182,32 @@ static enum r2h_status scan_part(struct run *ru, int bc, const char *path)
         st = R2H_ERR_NOMEM;
         goto out;
     }
+    size_t nu = 0;
     for (size_t rg = 0; rg < nrg; rg++) {
-        struct unit *u = &p->units[rg];
+        struct unit *u = &p->units[nu];
         int has = 0;
-        u->first = rg;
-        u->count = 1;
-        u->rows = r2h_pq_reader_row_group_rows(r, rg);
-        if (r2h_pq_reader_stats_u64(r, rg, (size_t)p->ccol, &has, &u->lo, &u->hi) != R2H_OK ||
-            !has || (rg && u->lo < p->units[rg - 1].hi))
-            stats = 0; /* absent, or overlapping: not sorted by row group */
-        double lo, hi;
+        uint64_t lo = 0, hi = 0;
+        const uint64_t rows = r2h_pq_reader_row_group_rows(r, rg);
+        if (r2h_pq_reader_stats_u64(r, rg, (size_t)p->ccol, &has, &lo, &hi) != R2H_OK || !has ||
+            (nu && lo < u[-1].hi))
+            stats = 0;              /* absent, or overlapping: not sorted by row group */
+        if (nu && lo == u[-1].hi) { /* a cell's rows across the boundary: one unit holds them */
+            u[-1].hi = hi;
+            u[-1].count++;
+            u[-1].rows += rows;
+        } else {
+            *u = (struct unit){.lo = lo, .hi = hi, .rows = rows, .first = rg, .count = 1};
+            nu++;
+        }
+        double vlo, vhi;
         has = 0;
-        if (r2h_pq_reader_stats(r, rg, (size_t)p->vcol, &has, &lo, &hi, NULL) == R2H_OK && has) {
-            ru->vmin = ru->has_stats ? fmin(ru->vmin, lo) : lo;
-            ru->vmax = ru->has_stats ? fmax(ru->vmax, hi) : hi;
+        if (r2h_pq_reader_stats(r, rg, (size_t)p->vcol, &has, &vlo, &vhi, NULL) == R2H_OK && has) {
+            ru->vmin = ru->has_stats ? fmin(ru->vmin, vlo) : vlo;
+            ru->vmax = ru->has_stats ? fmax(ru->vmax, vhi) : vhi;
             ru->has_stats = 1;
         }
     }
-    p->nunits = nrg;
+    p->nunits = nu;
     if (!stats && nrg) { /* one unit: every row group */
         uint64_t rows = r2h_pq_reader_num_rows(r);
         memset(p->units, 0, nrg * sizeof *p->units);
@@ -270,7 +278,7 @@ static enum r2h_status load_unit(struct run *ru, struct part *p, struct unit *u)
     enum r2h_status st = r2h_partition_fetch(p->path, &r, ru->err, ru->errlen);
     if (st != R2H_OK)
         return st == R2H_ERR_FORMAT ? R2H_ERR_INPUT : st;
-    uint64_t maxrows = 0;
+    uint64_t maxrows = 0, kcell = 0; /* kcell: rows of the last cell kept so far */
     for (size_t rg = u->first; rg < u->first + u->count; rg++) {
         uint64_t m = r2h_pq_reader_row_group_rows(r, rg);
         maxrows = m > maxrows ? m : maxrows;
@@ -309,6 +317,26 @@ static enum r2h_status load_unit(struct run *ru, struct part *p, struct unit *u)
             const double d = value_at(vals, ru->vtype, i);
             if (!valid[i] || isnan(d))
                 continue;
+            if (u->n && cells[i] == u->cells[u->n - 1]) { /* another row of the same cell */
+                double *v = &u->vals[u->n - 1];
+                switch (ru->o->reduce) {
+                case R2H_REDUCE_MEAN: /* running mean of the k rows so far */
+                    *v += (d - *v) / (double)++kcell;
+                    break;
+                case R2H_REDUCE_MIN: *v = d < *v ? d : *v; break;
+                case R2H_REDUCE_MAX: *v = d > *v ? d : *v; break;
+                default:
+                    r2h_fmt(ru->err, ru->errlen,
+                            "%s: cell %015llx has several rows (pixel rows finer than cells?): "
+                            "say how to combine them with --reduce mean, min or max",
+                            p->path, (unsigned long long)cells[i]);
+                    st = R2H_ERR_INVALID;
+                }
+                if (st != R2H_OK)
+                    break;
+                continue;
+            }
+            kcell = 1;
             u->cells[u->n] = cells[i];
             u->vals[u->n] = d;
             u->n++;
@@ -403,7 +431,8 @@ static int is_float(enum r2h_dtype t)
  * statistics), widening the type when both ends of its range are taken. */
 static enum r2h_status choose_nodata(struct run *ru, enum r2h_dtype *t, double *nodata)
 {
-    *t = out_type(ru->vtype);
+    /* the mean of integers is not an integer */
+    *t = ru->o->reduce == R2H_REDUCE_MEAN ? R2H_DT_FLOAT64 : out_type(ru->vtype);
     const struct r2h_rasterize_options *o = ru->o;
     double lo, hi;
     if (o->has_nodata) {

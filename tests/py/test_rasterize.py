@@ -38,22 +38,29 @@ def is_nodata(a, nodata):
     return np.isnan(a) if nodata is not None and math.isnan(nodata) else a == nodata
 
 
-def first_rows(dataset, res, column):
-    """{cell: value of the cell's first row (file order) with a value} over every partition."""
-    first = {}
+REDUCE = {"mean": lambda v: float(np.mean(np.array(v, dtype=np.float64))), "min": min,
+          "max": max}
+
+
+def first_rows(dataset, res, column, reduce=None):
+    """{cell: value} over every partition: the cell's one row with a value, or its rows'
+    mean/min/max (reduce) where it has several; a cell with several rows and no reduce is an
+    error of the test (rasterize refuses such datasets without --reduce)."""
+    rows = {}
     for f in sorted(Path(dataset).glob("h0=*/data_0.parquet")):
         t = pq.read_table(f, columns=[cell_column(res), column])
-        cells = t.column(0).to_pylist()
-        vals = t.column(1).to_pylist()
-        for c, v in zip(cells, vals):
-            if v is not None and not (isinstance(v, float) and math.isnan(v)) and c not in first:
-                first[c] = v
-    return first
+        for c, v in zip(t.column(0).to_pylist(), t.column(1).to_pylist()):
+            if v is not None and not (isinstance(v, float) and math.isnan(v)):
+                rows.setdefault(c, []).append(v)
+    if reduce is None:
+        assert all(len(v) == 1 for v in rows.values()), "several rows per cell: pass reduce"
+        return {c: v[0] for c, v in rows.items()}
+    return {c: REDUCE[reduce](v) for c, v in rows.items()}
 
 
-def oracle(dataset, res, column, gt, cols, rows, srs):
+def oracle(dataset, res, column, gt, cols, rows, srs, reduce=None):
     """Expected values (float64, NaN for no data) of a grid: each pixel centre through osr to
-    WGS84, h3-py latlng_to_cell at res, the first row of that cell."""
+    WGS84, h3-py latlng_to_cell at res, that cell's value (its rows reduced)."""
     x, y = pixel_centres(gt, cols, rows)
     x = np.broadcast_to(x, (rows, cols)).ravel()
     y = np.broadcast_to(y, (rows, cols)).ravel()
@@ -61,7 +68,7 @@ def oracle(dataset, res, column, gt, cols, rows, srs):
     s.SetFromUserInput(srs)
     lng, lat = to_wgs84(s, x, y)
     lng = normalise_lng(lng)
-    first = first_rows(dataset, res, column)
+    first = first_rows(dataset, res, column, reduce)
     out = np.full(rows * cols, np.nan)
     for i, (la, ln) in enumerate(zip(lat, lng)):
         if not (math.isfinite(la) and math.isfinite(ln)) or abs(la) > 90:
@@ -137,15 +144,21 @@ def point_dataset(run_cli, tmp_path, res=6):
     return ds
 
 
-def check_oracle(out, ds, res, column, srs):
+def check_oracle(out, ds, res, column, srs, reduce=None):
+    """0 differences from the h3-py oracle (a mean within 1e-12 of the largest value: the rows
+    are added in another order than numpy's)."""
     b, nd, gt, _, _ = read_tif(out)
     rows, cols = b.shape
-    want = oracle(ds, res, column, gt, cols, rows, srs)
+    want = oracle(ds, res, column, gt, cols, rows, srs, reduce)
     got = np.where(is_nodata(b, nd), np.nan, b.astype(np.float64))
     assert np.isfinite(want).sum() > 100 and np.isnan(want).sum() > 10  # data and holes
+    assert (b.dtype == np.float64) == (reduce == "mean")
     both_nan = np.isnan(want) & np.isnan(got)
-    diff = int((~both_nan & (want != got)).sum())
-    assert diff == 0, f"{diff} of {want.size} pixels differ from the h3-py oracle"
+    # a mean within 1e-12 of the largest magnitude (a mean near 0 cancels)
+    tol = 1e-12 * np.nanmax(np.abs(want)) if reduce == "mean" else 0
+    diff = int((~both_nan & ~(np.abs(want - got) <= tol)).sum())
+    bad = np.argwhere(~both_nan & ~(np.abs(want - got) <= tol))[:3]
+    assert diff == 0, f"{diff} of {want.size} pixels differ from the h3-py oracle: " + str([(tuple(i), want[tuple(i)], got[tuple(i)]) for i in bad])
 
 
 def test_oracle_bbox_wgs84(run_cli, tmp_path):
@@ -153,12 +166,12 @@ def test_oracle_bbox_wgs84(run_cli, tmp_path):
     out = tmp_path / "grid.tif"
     # a grid of its own (pixel 0.0071 x 0.0053 degrees), reaching past the data on every side
     p = run_cli("rasterize", ds, out, "--bbox", "8.25,46.85,8.7,47.25", "--res", "0.0071,0.0053",
-                "--column", "value")
+                "--column", "value", "--reduce", "mean")
     assert p.returncode == 0, p.stderr
     b, nd, gt, wkt, _ = read_tif(out)
     assert gt == (8.25, 0.0071, 0.0, 47.25, 0.0, -0.0053)
     assert b.shape == (math.ceil(0.4 / 0.0053 - 1e-9), math.ceil(0.45 / 0.0071 - 1e-9))
-    check_oracle(out, ds, 6, "value", "EPSG:4326")
+    check_oracle(out, ds, 6, "value", "EPSG:4326", "mean")
 
 
 def test_oracle_bbox_3857(run_cli, tmp_path):
@@ -174,9 +187,9 @@ def test_oracle_bbox_3857(run_cli, tmp_path):
     e, n, _ = ct.TransformPoint(8.7, 47.25)
     out = tmp_path / "merc.tif"
     p = run_cli("rasterize", ds, out, "--bbox", f"{w!r},{sth!r},{e!r},{n!r}", "--res", "700",
-                "--srs", "EPSG:3857")
+                "--srs", "EPSG:3857", "--reduce", "max")
     assert p.returncode == 0, p.stderr
-    check_oracle(out, ds, 6, "value", "EPSG:3857")
+    check_oracle(out, ds, 6, "value", "EPSG:3857", "max")
 
 
 def test_oracle_row_groups(run_cli, tmp_path):
@@ -191,9 +204,9 @@ def test_oracle_row_groups(run_cli, tmp_path):
     assert len(files) == 1 and pq.ParquetFile(files[0]).num_row_groups >= 3
     out = tmp_path / "big_grid.tif"
     p = run_cli("rasterize", ds, out, "--bbox", "8.29,46.99,8.55,47.21", "--res", "0.0023",
-                "--memory", "16M")
+                "--memory", "16M", "--reduce", "mean")
     assert p.returncode == 0, p.stderr
-    check_oracle(out, ds, 9, "value", "EPSG:4326")
+    check_oracle(out, ds, 9, "value", "EPSG:4326", "mean")
 
 
 def test_bounded_memory(run_cli, tmp_path):
@@ -207,7 +220,8 @@ def test_bounded_memory(run_cli, tmp_path):
     outs = []
     for mem in ([], ["--memory", "16M"]):
         out = tmp_path / f"w{len(outs)}.tif"
-        p = run_cli("rasterize", ds, out, "--bbox", "-180,-90,180,90", "--res", "0.7", *mem)
+        p = run_cli("rasterize", ds, out, "--bbox", "-180,-90,180,90", "--res", "0.7", *mem,
+                    "--reduce", "min")
         assert p.returncode == 0, p.stderr
         outs.append(read_tif(out)[0])
     assert np.isfinite(outs[0]).sum() > 100000
@@ -248,7 +262,7 @@ def test_errors(run_cli, tmp_path):
     assert not (tmp_path / "nodir").exists()
     # and a good run leaves only OUT
     p = run_cli("rasterize", ds, out, "--like", src, "--co", "BLOCKXSIZE=32", "--co",
-                "BLOCKYSIZE=32")
+                "BLOCKYSIZE=32", "--reduce", "max")
     assert p.returncode == 0, p.stderr
     assert sorted(x.name for x in tmp_path.glob("*o.tif*")) == ["o.tif"]
     ds_ = gdal.Open(str(out))
@@ -282,3 +296,23 @@ def test_interrupted_leaves_nothing(cli_path, tmp_path):
             proc.wait()
     assert proc.returncode == 5, err
     assert not list(tmp_path.glob("*slow.tif*"))
+
+
+def test_several_rows_per_cell_need_reduce(run_cli, tmp_path):
+    """A point dataset with several pixels per cell: without --reduce no pixel gets one of its
+    cell's values picked silently (exit 2, the cell and the remedy named, no OUT); with it, the
+    rows' min is the oracle's (a row group boundary inside a cell's rows included: row groups
+    sharing a cell are loaded together)."""
+    ds = point_dataset(run_cli, tmp_path)
+    out = tmp_path / "refused.tif"
+    p = run_cli("rasterize", ds, out, "--bbox", "8.25,46.85,8.7,47.25", "--res", "0.01")
+    assert p.returncode == 2, p.stderr
+    assert "several rows" in p.stderr and "--reduce" in p.stderr and p.stderr.count("\n") == 1
+    assert not out.exists() and not list(tmp_path.glob(".refused*"))
+    p = run_cli("rasterize", ds, out, "--bbox", "8.25,46.85,8.7,47.25", "--res", "0.01",
+                "--reduce", "median")
+    assert p.returncode == 2 and "--reduce" in p.stderr
+    p = run_cli("rasterize", ds, out, "--bbox", "8.25,46.85,8.7,47.25", "--res", "0.0071,0.0053",
+                "--reduce", "min")
+    assert p.returncode == 0, p.stderr
+    check_oracle(out, ds, 6, "value", "EPSG:4326", "min")
