@@ -260,3 +260,34 @@ def test_netcdf_variable_and_int64(testdata, tmp_path):
     assert_same_rows(got, dataset_table(out))
     with pytest.raises(raster2h3.InputError, match="SST"):
         raster2h3.to_arrow(src, 3, variable="NOPE")
+
+
+def test_stream_memory_is_the_budget(tmp_path):
+    """Batches consumed one by one: the process grows by at most the budget + 64 MiB during the
+    run (VmHWM before and after, in a child of its own), for a raster whose rows (12.6 M x 10
+    bytes) are more than that."""
+    rng = np.random.default_rng(8)
+    data = rng.integers(0, 400, (3000, 4200), dtype=np.uint16)
+    src = rasters.write_raster(tmp_path / "big.tif", data, (5.0, 0.0027, 0.0, 48.0, 0.0, -0.0027),
+                               4326, nodata=65535, creation_options=("TILED=YES",))
+    code = r"""
+import sys
+sys.path.insert(0, sys.argv[2])
+import pyarrow as pa, raster2h3
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+before = hwm()
+n = sum(b.num_rows for b in pa.RecordBatchReader.from_stream(
+    raster2h3.to_arrow(sys.argv[1], 9, memory="32M")))
+print(n, hwm() - before)
+"""
+    p = subprocess.run([sys.executable, "-c", code, str(src), str(REPO / "python")],
+                       capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, RASTER2H3_LIBRARY=str(LIB)))
+    assert p.returncode == 0, p.stderr
+    rows, grew = map(int, p.stdout.split())
+    assert rows == data.size
+    assert grew <= (32 + 64) * 2**20, f"grew {grew / 2**20:.0f} MiB for a 32 MiB budget"
+    assert rows * 10 > (32 + 64) * 2**20  # the rows alone would not have fitted
