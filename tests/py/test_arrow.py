@@ -291,3 +291,13 @@ print(n, hwm() - before)
     assert rows == data.size
     assert grew <= (32 + 64) * 2**20, f"grew {grew / 2**20:.0f} MiB for a 32 MiB budget"
     assert rows * 10 > (32 + 64) * 2**20  # the rows alone would not have fitted
+
+
+@pytest.mark.parametrize("method", ["point", "sample", "overlay"])
+def test_corrupt_raster_fails_the_stream(tmp_path, method):
+    """A raster whose blocks cannot be read (truncated TIFF) ends the stream with an error
+    naming the file (pyarrow raises it as OSError from get_next's EIO), never a table that
+    looks complete."""
+    bad = rasters.truncated_tiff(tmp_path / "trunc.tif", tmp_path / "full.tif")
+    with pytest.raises(OSError, match="trunc.tif"):
+        pa.RecordBatchReader.from_stream(raster2h3.to_arrow(bad, 8, method=method)).read_all()
