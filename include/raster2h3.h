@@ -408,7 +408,8 @@ struct r2h_rasterize_options {
     double bbox[4];      /* W, S, E, N in srs units; used when like is NULL */
     double res_x, res_y; /* pixel size in srs units (res_y 0: res_x) */
     const char *srs;     /* CRS of bbox (default NULL: EPSG:4326) */
-    const char *column;  /* value column; NULL: the first value column */
+    const char *column;  /* value column; NULL: as preview, the band's value column, else its
+                            _mean, _mode or _max, else count, else the first value column */
     int has_nodata;      /* 1: nodata below; else a default per type (NaN for floats, the
                             type's max for unsigned, its min for signed integers; the other
                             end, or a wider type, when the data reaches it) */

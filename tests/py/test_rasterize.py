@@ -316,3 +316,20 @@ def test_several_rows_per_cell_need_reduce(run_cli, tmp_path):
                 "--reduce", "min")
     assert p.returncode == 0, p.stderr
     check_oracle(out, ds, 6, "value", "EPSG:4326", "min")
+
+
+def test_default_column_is_the_mean_of_statistics(run_cli, tmp_path):
+    """Without --column, an overlay (or aggregate) dataset is drawn by <value>_mean, as preview
+    does, not by its first column (coverage)."""
+    src = synthetic(tmp_path / "ov.tif", cols=90, rows=70, dx=0.004)
+    ds = tmp_path / "ov"
+    p = run_cli("convert", src, ds, "--resolution", 6, "--method", "overlay", "--stat",
+                "coverage,mean", "--quiet")
+    assert p.returncode == 0, p.stderr
+    assert pq.read_schema(next(ds.glob("h0=*/data_0.parquet"))).names[0] == "coverage"
+    out, ref = tmp_path / "default.tif", tmp_path / "mean.tif"
+    args = ["--bbox", "8.25,46.85,8.7,47.25", "--res", "0.0071,0.0053"]
+    assert run_cli("rasterize", ds, out, *args).returncode == 0
+    assert run_cli("rasterize", ds, ref, *args, "--column", "value_mean").returncode == 0
+    a, b = read_tif(out)[0], read_tif(ref)[0]
+    assert np.isfinite(a).sum() > 100 and np.array_equal(a, b, equal_nan=True)
