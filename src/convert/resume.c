@@ -204,7 +204,11 @@ enum r2h_status r2h_conv_finish_dataset(struct run *run)
     m->band = run->info->band;
     m->resolution = run->opt->resolution;
     m->total_rows = total;
-    return r2h_manifest_write(run->root, m, run->err, run->errlen);
+    enum r2h_status st = r2h_manifest_write(run->root, m, run->err, run->errlen);
+    double bbox[4];
+    if (st == R2H_OK && r2h_raster_wgs84_bounds(run->raster, bbox) == R2H_OK)
+        st = r2h_stac_write(run->root, m, bbox, run->err, run->errlen);
+    return st;
 }
 
 /* A whole run is done when its manifest has this run's fingerprint and every partition it lists

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "r2h_dataset.h"
@@ -155,6 +156,92 @@ enum r2h_status r2h_manifest_write(const char *output, const struct r2h_manifest
         st = r2h_sink_close(s, err, errlen);
     } else if (st == R2H_ERR_NOMEM) {
         r2h_fmt(err, errlen, "out of memory writing the manifest");
+    }
+    r2h_buf_free(&b);
+    return st;
+}
+
+/* ---- the STAC item ------------------------------------------------------------------------ */
+
+/* A ring of the box w..e x s..n as GeoJSON coordinates. */
+static void stac_ring(struct r2h_buf *b, double w, double s, double e, double n)
+{
+    r2h_buf_printf(b,
+                   "[[[%.17g, %.17g], [%.17g, %.17g], [%.17g, %.17g], [%.17g, %.17g], "
+                   "[%.17g, %.17g]]]",
+                   w, s, e, s, e, n, w, n, w, s);
+}
+
+enum r2h_status r2h_stac_write(const char *output, const struct r2h_manifest *m,
+                               const double bbox[4], char *err, size_t errlen)
+{
+    static const char *const types[] = {"int8",  "uint8",  "int16",   "uint16",  "int32", "uint32",
+                                        "int64", "uint64", "float32", "float64", "string"};
+    struct r2h_pq_reader *r = NULL;
+    char path[4200], perr[256];
+    for (int bc = 0; bc < R2H_NUM_BASE_CELLS && !r; bc++)
+        if (m->parts[bc].listed || m->parts[bc].rows) {
+            r2h_dataset_part_path(output, bc, path, sizeof path);
+            r = r2h_partition_open(path, perr, sizeof perr);
+        }
+    struct r2h_buf b = {0};
+    char when[32] = "1970-01-01T00:00:00Z";
+    const time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm))
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    const double w = bbox[0], s = bbox[1], e = bbox[2], n = bbox[3];
+    r2h_buf_printf(&b, "{\n  \"type\": \"Feature\",\n  \"stac_version\": \"1.0.0\",\n"
+                       "  \"stac_extensions\": "
+                       "[\"https://stac-extensions.github.io/table/v1.2.0/schema.json\"],\n"
+                       "  \"id\": ");
+    r2h_json_string(&b, m->fingerprint);
+    r2h_buf_printf(&b, ",\n  \"bbox\": [%.17g, %.17g, %.17g, %.17g],\n  \"geometry\": ", w, s, e,
+                   n);
+    if (w <= e) {
+        r2h_buf_printf(&b, "{\"type\": \"Polygon\", \"coordinates\": ");
+        stac_ring(&b, w, s, e, n);
+    } else { /* across the antimeridian: the two sides */
+        r2h_buf_printf(&b, "{\"type\": \"MultiPolygon\", \"coordinates\": [");
+        stac_ring(&b, w, s, 180, n);
+        r2h_buf_printf(&b, ", ");
+        stac_ring(&b, -180, s, e, n);
+        r2h_buf_printf(&b, "]");
+    }
+    r2h_buf_printf(&b,
+                   "},\n  \"properties\": {\n    \"datetime\": \"%s\",\n"
+                   "    \"h3:resolution\": %d,\n    \"table:row_count\": %llu,\n"
+                   "    \"table:columns\": [",
+                   when, m->resolution, (unsigned long long)m->total_rows);
+    for (size_t c = 0; r && c < r2h_pq_reader_num_columns(r); c++) {
+        const char *name = NULL;
+        enum r2h_pq_type t = R2H_PQ_STRING;
+        r2h_pq_reader_column(r, c, &name, &t, NULL);
+        r2h_buf_printf(&b, "%s\n      {\"name\": ", c ? "," : "");
+        r2h_json_string(&b, name ? name : "");
+        r2h_buf_printf(&b, ", \"type\": \"%s\"}", (unsigned)t <= R2H_PQ_STRING ? types[t] : "");
+    }
+    r2h_buf_printf(&b, "\n    ],\n    \"raster2h3:source\": ");
+    r2h_json_string(&b, m->source);
+    r2h_buf_printf(&b,
+                   ",\n    \"raster2h3:version\": \"%s\"\n  },\n  \"links\": [],\n"
+                   "  \"assets\": {\n"
+                   "    \"data\": {\"href\": \"./\", \"type\": "
+                   "\"application/vnd.apache.parquet\", \"title\": \"H3-indexed Parquet, "
+                   "Hive-partitioned by h0 (h0=<cell>/data_0.parquet)\", \"roles\": "
+                   "[\"data\"]},\n"
+                   "    \"manifest\": {\"href\": \"./_manifest.json\", \"type\": "
+                   "\"application/json\", \"roles\": [\"metadata\"]}\n  }\n}\n",
+                   R2H_VERSION_STRING);
+    r2h_pq_reader_close(r);
+    r2h_fmt(path, sizeof path, "%s/" R2H_DATASET_STAC, output);
+    struct r2h_sink *sk = NULL;
+    enum r2h_status st = b.data ? r2h_out_open_sink(path, &sk, err, errlen) : R2H_ERR_NOMEM;
+    if (st == R2H_OK) {
+        r2h_sink_write(sk, b.data, b.len);
+        st = r2h_sink_close(sk, err, errlen);
+    } else if (st == R2H_ERR_NOMEM) {
+        r2h_fmt(err, errlen, "out of memory writing the STAC item");
     }
     r2h_buf_free(&b);
     return st;

@@ -42,7 +42,7 @@ enum r2h_dataset_kind r2h_dataset_root_kind(const char *name, int *bc)
         return R2H_DATASET_PARTITION;
     if (strncmp(name, "h0=", 3) == 0)
         return R2H_DATASET_BAD_KEY;
-    if (strcmp(name, R2H_DATASET_MANIFEST) == 0)
+    if (strcmp(name, R2H_DATASET_MANIFEST) == 0 || strcmp(name, R2H_DATASET_STAC) == 0)
         return R2H_DATASET_MANIFEST_FILE;
     return name[0] == '.' ? R2H_DATASET_HIDDEN : R2H_DATASET_FOREIGN;
 }

@@ -19,6 +19,7 @@ void r2h_cell_column_name(int res, char *dst, size_t len);
 #define R2H_DATASET_PART_FILE "data_0.parquet"
 #define R2H_DATASET_TEMP_PREFIX "." R2H_DATASET_PART_FILE ".tmp-"
 #define R2H_DATASET_MANIFEST "_manifest.json"
+#define R2H_DATASET_STAC "_stac_item.json" /* the manifest's STAC item (r2h_stac_write) */
 /* "h0=<cell>" of base cell bc into dst. */
 void r2h_dataset_part_dir(int bc, char *dst, size_t len);
 /* "<root>/h0=<cell>/data_0.parquet" of base cell bc into dst. */
@@ -30,9 +31,10 @@ int r2h_dataset_is_temp(const char *name);
 
 /* What an entry of a dataset is, by its name (layout.c). At the root: a partition directory
  * h0=<resolution-0 cell>; another h0=... name (readers take it for a partition, raster2h3 did not
- * write it); the manifest; a hidden name (lock files; readers skip them); anything else. Inside a
- * partition directory: its data file; a sink's temporary (left by a killed run); another hidden
- * name; a stray (any other visible file or directory: every reader adds it to the partition). */
+ * write it); the manifest or its STAC item (both MANIFEST_FILE); a hidden name (lock files; readers
+ * skip them); anything else. Inside a partition directory: its data file; a sink's temporary (left
+ * by a killed run); another hidden name; a stray (any other visible file or directory: every reader
+ * adds it to the partition). */
 enum r2h_dataset_kind {
     R2H_DATASET_PARTITION,
     R2H_DATASET_BAD_KEY,
@@ -202,6 +204,13 @@ struct r2h_manifest {
 };
 enum r2h_status r2h_manifest_write(const char *output, const struct r2h_manifest *m, char *err,
                                    size_t errlen);
+/* OUTPUT/_stac_item.json beside the manifest m: a STAC 1.0.0 Item (table extension) for
+ * catalogues: id the fingerprint, bbox and geometry the input's WGS84 footprint bbox (west >
+ * east across the antimeridian: a MultiPolygon of the two sides), datetime now (UTC),
+ * h3:resolution, table:row_count, table:columns (names and types read from a partition's
+ * schema), the dataset and the manifest as assets. Written like the manifest (atomically). */
+enum r2h_status r2h_stac_write(const char *output, const struct r2h_manifest *m,
+                               const double bbox[4], char *err, size_t errlen);
 /* Parse a manifest's text (manifest.c: a JSON parser for objects, arrays, strings with
  * escapes, numbers, true/false/null; min and max of a partition may be null, read as NaN, or
  * the bare inf/-inf/nan of manifests before null) into *m, which it zeroes first: the fields the

@@ -122,6 +122,13 @@ enum r2h_status r2h_raster_open_another(const struct r2h_raster *first, const ch
 /* The raster's CRS as single-line WKT2 (2019); "" if it cannot be exported. Owned by r. */
 const char *r2h_raster_crs_wkt(const struct r2h_raster *r);
 
+/* The raster's footprint (its pixels' extent, the corners of the geotransform) in WGS84
+ * degrees: b = {west, south, east, north}, longitudes in [-180, 180], west > east when it
+ * crosses the antimeridian, the whole range when it goes round the globe; edges densified so
+ * that a projected footprint's curved sides are inside (GDAL's OCTTransformBounds, which also
+ * takes a pole inside). R2H_ERR_CRS when the corners do not transform. */
+enum r2h_status r2h_raster_wgs84_bounds(const struct r2h_raster *r, double b[4]);
+
 /* 1 if band (1-based) exists and its colour interpretation is alpha. */
 int r2h_raster_band_is_alpha(const struct r2h_raster *r, int band);
 

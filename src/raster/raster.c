@@ -822,3 +822,41 @@ void r2h_raster_set_nodata(struct r2h_raster *r, double nodata)
     r->info.has_nodata = 1;
     r->info.nodata = nodata;
 }
+
+enum r2h_status r2h_raster_wgs84_bounds(const struct r2h_raster *r, double b[4])
+{
+    const double *gt = r->info.gt;
+    const double W = r->info.width, H = r->info.height;
+    double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    const double cx[4] = {0, W, 0, W}, cy[4] = {0, 0, H, H};
+    for (int k = 0; k < 4; k++) { /* the corners' envelope (a rotated grid's too) */
+        const double x = gt[0] + cx[k] * gt[1] + cy[k] * gt[2];
+        const double y = gt[3] + cx[k] * gt[4] + cy[k] * gt[5];
+        x0 = fmin(x0, x);
+        x1 = fmax(x1, x);
+        y0 = fmin(y0, y);
+        y1 = fmax(y1, y);
+    }
+    if (!r->info.geographic) {
+        double w, s, e, n;
+        if (!r->ct || !OCTTransformBounds(r->ct, x0, y0, x1, y1, &w, &s, &e, &n, 21))
+            return R2H_ERR_CRS;
+        x0 = w;
+        x1 = e < w ? e + 360 : e; /* crossing: unwrapped here, wrapped back below */
+        y0 = s;
+        y1 = n;
+    }
+    b[1] = fmax(y0, -90.0);
+    b[3] = fmin(y1, 90.0);
+    if (x1 - x0 >= 360) {
+        b[0] = -180;
+        b[2] = 180;
+        return R2H_OK;
+    }
+    const double shift = 360.0 * floor((x0 + 180.0) / 360.0); /* west into [-180, 180) */
+    b[0] = x0 - shift;
+    b[2] = x1 - shift;
+    if (b[2] > 180)
+        b[2] -= 360; /* crosses the antimeridian: east < west */
+    return R2H_OK;
+}
