@@ -706,8 +706,9 @@ enum r2h_status r2h_verify(const struct r2h_verify_options *opt, struct r2h_veri
         st = r2h_manifest_write(v->root, m, errbuf, errbuf_len);
         struct r2h_raster *in = NULL;
         double bbox[4];
-        if (st == R2H_OK && (st = r2h_raster_open_srs(opt->input, 1, opt->srs, &in, errbuf,
-                                                      errbuf_len)) == R2H_OK &&
+        if (st == R2H_OK &&
+            (st = r2h_raster_open_srs(opt->input, 1, opt->srs, &in, errbuf, errbuf_len)) ==
+                R2H_OK &&
             r2h_raster_wgs84_bounds(in, bbox) == R2H_OK)
             st = r2h_stac_write(v->root, m, bbox, errbuf, errbuf_len);
         r2h_raster_close(in);
