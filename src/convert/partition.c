@@ -249,20 +249,29 @@ fail:
     return abort_writer(w, st, path, msg, msglen);
 }
 
-int r2h_conv_sample_columns(const struct run *run, const struct r2h_bands *b,
-                            struct r2h_pq_column_spec *cols, char *cellname, size_t cellnamelen)
+/* The value columns of layout b, then the cell column (its type from the options; DELTA pages
+ * cut at gaps when delta, else PLAIN) into cols; the cell column's name in cellname. */
+static size_t value_and_cell_columns(const struct run *run, const struct r2h_bands *b, int delta,
+                                     struct r2h_pq_column_spec *cols, char *cellname,
+                                     size_t cellnamelen)
 {
     r2h_cell_column_name(run->opt->resolution, cellname, cellnamelen);
     r2h_bands_columns(b, cols);
-    /* Sampled cells are distinct and close: DELTA pages (cut at gaps) are a quarter of PLAIN's
-     * bytes for zstd to compress (docs/design/0009). */
     cols[b->n] = (struct r2h_pq_column_spec){
         .name = cellname,
         .type = run->opt->cell_type == R2H_CELL_INT64 ? R2H_PQ_INT64 : R2H_PQ_UINT64,
         .sorted_ascending = 1,
-        .encoding = R2H_PQ_ENC_DELTA,
-        .delta_gaps = 1};
-    return b->n + 1;
+        .encoding = delta ? R2H_PQ_ENC_DELTA : R2H_PQ_ENC_PLAIN,
+        .delta_gaps = delta};
+    return (size_t)b->n + 1;
+}
+
+int r2h_conv_sample_columns(const struct run *run, const struct r2h_bands *b,
+                            struct r2h_pq_column_spec *cols, char *cellname, size_t cellnamelen)
+{
+    /* Sampled cells are distinct and close: DELTA pages (cut at gaps) are a quarter of PLAIN's
+     * bytes for zstd to compress (docs/design/0009). */
+    return (int)value_and_cell_columns(run, b, 1, cols, cellname, cellnamelen);
 }
 
 enum r2h_status r2h_conv_partition_open(struct run *run, int bc,
@@ -291,18 +300,9 @@ void r2h_conv_pq_options(const struct run *run, struct r2h_pq_options *po)
 size_t r2h_conv_point_columns(const struct run *run, struct r2h_pq_column_spec *cols,
                               char *cellname, size_t cellnamelen)
 {
-    const struct r2h_bands *b = run->bands;
-    r2h_cell_column_name(run->opt->resolution, cellname, cellnamelen);
-    r2h_bands_columns(b, cols);
-    /* Sampled cells are distinct and close: DELTA pages (cut at gaps) are a quarter of PLAIN's
-     * bytes for zstd to compress. Pixel rows keep PLAIN (repeated cells compress well). */
-    cols[b->n] = (struct r2h_pq_column_spec){
-        .name = cellname,
-        .type = run->opt->cell_type == R2H_CELL_INT64 ? R2H_PQ_INT64 : R2H_PQ_UINT64,
-        .sorted_ascending = 1,
-        .encoding = run->sampler ? R2H_PQ_ENC_DELTA : R2H_PQ_ENC_PLAIN,
-        .delta_gaps = run->sampler != NULL};
-    return (size_t)b->n + 1;
+    /* Pixel rows keep PLAIN (repeated cells compress well); sampled cells DELTA. */
+    return value_and_cell_columns(run, run->bands, run->sampler != NULL, cols, cellname,
+                                  cellnamelen);
 }
 
 enum r2h_status r2h_conv_announce_columns(struct run *run, const struct r2h_pq_column_spec *cols,
