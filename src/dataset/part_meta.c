@@ -83,3 +83,15 @@ void r2h_partition_columns(const struct r2h_pq_reader *r, const struct r2h_part_
     if (agg)
         *agg = ag;
 }
+
+int r2h_partition_default_column(const struct r2h_pq_reader *r, const struct r2h_part_meta *m)
+{
+    static const char *const suffix[] = {"", "_mean", "_mode", "_max"};
+    char name[300];
+    int c = -1;
+    for (size_t i = 0; i < 4 && c < 0 && m->value_column; i++) {
+        r2h_fmt(name, sizeof name, "%s%s", m->value_column, suffix[i]);
+        c = r2h_pq_reader_find_column(r, name);
+    }
+    return c >= 0 ? c : r2h_pq_reader_find_column(r, "count");
+}

@@ -183,6 +183,10 @@ void r2h_part_meta_read(const struct r2h_pq_reader *r, struct r2h_part_meta *m);
  * verify and by convert's resume, so both record the same range. */
 void r2h_partition_columns(const struct r2h_pq_reader *r, const struct r2h_part_meta *m, int res,
                            int *ccol, int *mincol, int *maxcol, int *overlay, int *agg);
+/* The column a map of the partition shows when none is named (preview, rasterize): the band's
+ * value column from its footer m, else that name's _mean, _mode or _max (aggregate and overlay
+ * datasets), else count; -1 if none of them is there. */
+int r2h_partition_default_column(const struct r2h_pq_reader *r, const struct r2h_part_meta *m);
 
 /* The dataset manifest, OUTPUT/_manifest.json. A whole run writes it twice (atomically): with
  * "complete": false and the partitions it expects before writing any, and with "complete": true

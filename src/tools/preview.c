@@ -157,20 +157,13 @@ static enum r2h_status load(const char *output, const char *want, struct cellval
         struct r2h_part_meta pm;
         r2h_part_meta_read(r, &pm);
         const char *res = pm.resolution;
-        const char *vname = pm.value_column;
-        char cname[16], buf[300];
+        char cname[16];
         r2h_cell_column_name(res ? atoi(res) : -1, cname, sizeof cname);
         int ccol = r2h_pq_reader_find_column(r, cname), vcol = -1;
         if (want) {
             vcol = r2h_pq_reader_find_column(r, want);
         } else {
-            static const char *const suffix[] = {"", "_mean", "_mode", "_max"};
-            for (size_t i = 0; i < 4 && vcol < 0 && vname; i++) {
-                r2h_fmt(buf, sizeof buf, "%s%s", vname, suffix[i]);
-                vcol = r2h_pq_reader_find_column(r, buf);
-            }
-            if (vcol < 0)
-                vcol = r2h_pq_reader_find_column(r, "count");
+            vcol = r2h_partition_default_column(r, &pm);
         }
         enum r2h_pq_type ct = R2H_PQ_STRING, vt = R2H_PQ_STRING;
         if (ccol >= 0)

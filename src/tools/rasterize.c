@@ -142,16 +142,8 @@ static enum r2h_status scan_part(struct run *ru, int bc, const char *path)
         if (p->vcol >= 0 && is_cell_column(want))
             p->vcol = -1;
     } else {
-        /* as preview: the band's value column, else its mean, mode or max (aggregate and
-         * overlay datasets), else count, else the first value column */
-        static const char *const suffix[] = {"", "_mean", "_mode", "_max"};
-        char name[300];
-        for (size_t i = 0; i < 4 && p->vcol < 0 && pm.value_column; i++) {
-            r2h_fmt(name, sizeof name, "%s%s", pm.value_column, suffix[i]);
-            p->vcol = r2h_pq_reader_find_column(r, name);
-        }
-        if (p->vcol < 0)
-            p->vcol = r2h_pq_reader_find_column(r, "count");
+        /* as preview, else the first value column */
+        p->vcol = r2h_partition_default_column(r, &pm);
         for (size_t c = 0; c < r2h_pq_reader_num_columns(r) && p->vcol < 0; c++) {
             const char *cn = NULL;
             r2h_pq_reader_column(r, c, &cn, NULL, NULL);
